@@ -1,0 +1,114 @@
+# omr -- optical mark recognition for mailed questionnaires.
+#
+#   make            build build/omr and the tools (build/<tool>)
+#   make check      install what is missing, build with ASan+UBSan, run every test
+#   make demo       install what is missing, print, fill, scan, code and show a small job
+#   make corpus     write the standard simulated corpus to build/corpus/
+#   make bench      benchmarks (speed and memory targets are measured here, never in tests)
+#
+# Layout: omr/*.c is the library (libomr.a) plus omr/main.c, the `omr` command;
+# tools/<name>/*.c builds build/<name>; tests/test_<name>.c builds
+# build/tests/test_<name>. New files are picked up without editing this file.
+
+PKG_CONFIG ?= pkg-config
+PKGS = libtiff-4 libpng libjpeg lept zbar sqlite3 jansson libmicrohttpd libsodium \
+       cairo pangocairo pangoft2 fontconfig zlib
+
+B ?= build
+CC ?= cc
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WERROR ?= -Werror
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -fno-strict-aliasing -pthread
+ifeq ($(SAN),1)
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(MAKECMDGOALS),)
+need_pkgs = 1
+endif
+ifneq ($(filter all build %omr tools tests bench corpus accuracy,$(MAKECMDGOALS)),)
+need_pkgs = 1
+endif
+ifdef need_pkgs
+MISSING := $(shell for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || printf '%s ' $$p; done)
+ifneq ($(strip $(MISSING)),)
+$(error missing libraries: $(MISSING)-- run tools/install-deps.sh (or make check / make demo, which run it))
+endif
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# Debian's libzint-dev ships no .pc file; use it when one appears.
+ZINT_LIBS := $(shell $(PKG_CONFIG) --libs zint 2>/dev/null || echo -lzint)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(ZINT_LIBS) -lm
+override CFLAGS += $(PKG_CFLAGS) -Iomr
+
+LIB_SRC  := $(filter-out omr/main.c,$(wildcard omr/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+TOOLS    := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+TOOL_BIN := $(addprefix $(B)/,$(sort $(TOOLS)))
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+
+.PHONY: all build tools tests check demo corpus corpus-small bench accuracy clean deps fmt
+all: $(B)/omr tools
+build: all
+tools: $(TOOL_BIN)
+tests: $(B)/omr $(TOOL_BIN) $(TEST_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libomr.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/omr: $(B)/obj/omr/main.o $(B)/libomr.a
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+.SECONDEXPANSION:
+$(TOOL_BIN): $(B)/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(B)/libomr.a
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(TEST_BIN): $(B)/tests/test_%: $(B)/obj/tests/test_%.o $(B)/libomr.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	@./tools/install-deps.sh
+
+# The test run: sanitizer build in build/san so it never mixes with the normal build.
+check: deps
+	$(MAKE) --no-print-directory B=build/san SAN=1 OPT=-O1 tests
+	$(MAKE) --no-print-directory all
+	./tests/run.sh build/san
+
+corpus: all
+	./tools/make-corpus.sh $(B) $(B)/corpus
+
+corpus-small: all
+	./tools/make-corpus.sh --small $(B) $(B)/corpus-small
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	./tools/demo.sh $(B)
+
+bench: all
+	./tools/bench.sh $(B)
+
+accuracy: all
+	./tools/accuracy.sh $(B)
+
+fmt:
+	clang-format -i omr/*.c omr/*.h tools/*/*.c tests/*.c tests/*.h
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

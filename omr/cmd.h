@@ -1,0 +1,25 @@
+/* cmd.h -- the subcommands of the `omr` command, one file each (omr/cmd_*.c).
+ *
+ * Each takes the arguments after the subcommand name (argv[0] is the
+ * subcommand) and returns the process exit status. Exit statuses, documented
+ * in `omr --help`:
+ *   0  ok
+ *   1  usage error (bad option or argument)
+ *   2  failed (an input or output could not be used at all)
+ *   3  done, with items left for review (scan)
+ * Commands print; library functions below them never do.
+ */
+#ifndef OMR_CMD_H
+#define OMR_CMD_H
+
+enum { OMR_EXIT_OK = 0, OMR_EXIT_USAGE = 1, OMR_EXIT_FAILED = 2, OMR_EXIT_REVIEW = 3 };
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} omr_command_t;
+
+int omr_cmd_check_template(int argc, char **argv);
+
+#endif

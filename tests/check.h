@@ -1,0 +1,44 @@
+/* check.h -- the test harness: numbered checks, and the closing line
+ * `N passed, N failed` that CI reads. A test file defines its checks as plain
+ * functions and lists them in main() with RUN(). */
+#ifndef OMR_TESTS_CHECK_H
+#define OMR_TESTS_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_passed, check_failed, check_current_failed;
+static const char *check_current;
+
+/* Record one assertion; on failure print where and why, keep going. */
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            check_current_failed = 1;                                             \
+            fprintf(stderr, "FAIL %s (%s:%d): %s: ", check_current, __FILE__, __LINE__, #cond); \
+            fprintf(stderr, " " __VA_ARGS__); /* " " keeps an empty message legal */ \
+            fputc('\n', stderr);                                                  \
+        }                                                                         \
+    } while (0)
+
+#define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0, "got \"%s\", want \"%s\"", (a), (b))
+#define CHECK_INT(a, b) CHECK((long long)(a) == (long long)(b), "got %lld, want %lld", (long long)(a), (long long)(b))
+
+/* Run one test function: it passes when no CHECK in it failed. */
+#define RUN(fn)                                                                   \
+    do {                                                                          \
+        check_current = #fn;                                                      \
+        check_current_failed = 0;                                                 \
+        fn();                                                                     \
+        if (check_current_failed) check_failed++; else check_passed++;            \
+        printf("%s %s\n", check_current_failed ? "FAIL" : "ok  ", #fn);          \
+    } while (0)
+
+/* Print the closing line and give the exit status. */
+static inline int check_report(void)
+{
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,320 @@
+/* test_template.c -- the template loader: a valid survey loads with the
+ * regions, columns and routing FORMAT.md promises, and every kind of broken
+ * template is refused with file:line and its reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "template.h"
+
+static char dir[256];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *SURVEY = "survey id=t code=TST title=\"test\"\n"
+                            "form A title=\"form A\"\n"
+                            "page form=A number=1 file=A-01.page\n"
+                            "page form=A number=2 file=A-02.page case\n";
+
+/* Page 1: a single choice with an "other" field, a multi with an exclusive
+ * option and routing, a top-3, a grid. Line numbers matter to the tests below. */
+static const char *PAGE1 =
+    "page survey=t form=A number=1 size=210x297\n"                                   /* 1 */
+    "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n" /* 2-5 */
+    "barcode box=60,275,90,12\n"                                                     /* 6 */
+    "text box=20,15,170,8 size=12 bold \"title\"\n"                                  /* 7 */
+    "question S1 kind=single label=\"S1\"\n"                                          /* 8 */
+    "  prompt box=20,25,170,6 \"pick one\"\n"                                        /* 9 */
+    "  option 1 num=25,35 label=30,32,50,6 \"one\"\n"                                 /* 10 */
+    "  option 2 num=25,45 label=30,42,50,6 other \"other\"\n"                         /* 11 */
+    "  field for=2 box=85,42,60,6\n"                                                 /* 12 */
+    "question Q2 kind=multi label=\"問2\" when=S1:1\n"                                /* 13 */
+    "  prompt box=20,55,170,6 \"pick any\"\n"                                        /* 14 */
+    "  option 1 num=25,65 label=30,62,50,6 \"a\"\n"                                   /* 15 */
+    "  option 2 num=25,75 label=30,72,50,6 exclusive \"none\"\n"                      /* 16 */
+    "question Q4 kind=top3 label=\"問4\"\n"                                           /* 17 */
+    "  prompt box=20,85,170,6 \"top three\"\n"                                       /* 18 */
+    "  box 1 box=25,95,9,11\n  box 2 box=36,95,9,11\n  box 3 box=47,95,9,11\n"       /* 19-21 */
+    "  option 1 num=25,112 \"x\"\n  option 2 num=25,118 \"y\"\n  option 3 num=25,124 \"z\"\n" /* 22-24 */
+    "question Q8 kind=grid1 label=\"問8\"\n"                                          /* 25 */
+    "  prompt box=20,130,170,6 \"grid\"\n"                                           /* 26 */
+    "  col 1 label=100,140,20,8 \"yes\"\n  col 2 label=120,140,20,8 \"no\"\n"        /* 27-28 */
+    "  row a label=20,148,80,8 \"row a\"\n  row b label=20,156,80,8 \"row b\"\n"     /* 29-30 */
+    "  cell row=a col=1 box=108,149,5,5\n  cell row=a col=2 box=128,149,5,5\n"       /* 31-32 */
+    "  cell row=b col=1 box=108,157,5,5\n  cell row=b col=2 box=128,157,5,5\n";      /* 33-34 */
+
+static const char *PAGE2 = "page survey=t form=A number=2 size=210x297\n"
+                           "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n"
+                           "barcode box=60,275,90,12\n"
+                           "question Q20 kind=single label=\"問20\"\n"
+                           "  prompt box=20,25,170,6 \"case question\"\n"
+                           "  option 1 num=25,35 \"yes\"\n"
+                           "  option 2 num=25,45 \"no\"\n"
+                           "question Q29s1 kind=text label=\"問29-1\" when=Q20:1\n"
+                           "  prompt box=20,55,170,6 \"free text\"\n"
+                           "  field box=20,65,170,30\n";
+
+/* Load with page 1 replaced by `page1`; returns the status, message in err. */
+static omr_status_t load_with(const char *page1, omr_error_t *err, omr_survey_t **ps)
+{
+    write_file("survey.omr", SURVEY);
+    write_file("A-01.page", page1);
+    write_file("A-02.page", PAGE2);
+    *ps = NULL;
+    return omr_template_load(dir, ps, err);
+}
+
+/* Replace the first occurrence of `from` in PAGE1 with `to`. */
+static char *page1_with(const char *from, const char *to)
+{
+    static char buf[8192];
+    const char *at = strstr(PAGE1, from);
+    if (!at) {
+        fprintf(stderr, "test bug: '%s' not in PAGE1\n", from);
+        exit(2);
+    }
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - PAGE1), PAGE1, to, at + strlen(from));
+    return buf;
+}
+
+/* The broken page must be refused, and the message must hold want_where
+ * ("A-01.page:13") and want_reason. */
+static void expect_refused(const char *page1, const char *want_where, const char *want_reason)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    omr_status_t st = load_with(page1, &err, &s);
+    CHECK(st == OMR_EINPUT, "status %d (%s), want malformed input; msg: %s", st, omr_status_name(st), err.msg);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, want_where) != NULL, "message '%s' lacks '%s'", err.msg, want_where);
+    CHECK(strstr(err.msg, want_reason) != NULL, "message '%s' lacks '%s'", err.msg, want_reason);
+    omr_template_free(s);
+}
+
+static void valid_survey_loads(void)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    CHECK(load_with(PAGE1, &err, &s) == OMR_OK, "%s", err.msg);
+    if (!s)
+        return;
+    CHECK_STR(s->code, "TST");
+    const omr_form_t *f = omr_template_form(s, "A");
+    CHECK(f && f->n_pages == 2 && f->n_questions == 6);
+    if (!f)
+        goto out;
+    const omr_page_t *p = &f->pages[0];
+    /* S1: 2 circles + 1 field; Q2: 2 circles; Q4: 3 boxes; Q8: 4 cells */
+    CHECK_INT(p->n_regions, 12);
+    CHECK_STR(p->regions[0].var, "S1");
+    CHECK_INT(p->regions[1].code, 2);
+    CHECK_STR(p->regions[2].var, "S1_2_text");
+    CHECK_STR(p->regions[3].var, "Q2_1");
+    CHECK(p->regions[3].kind == OMR_REGION_CIRCLE);
+    /* the circle target is the ring around num, the label the option text */
+    CHECK(p->regions[3].box.x == 25 - 2.6 && p->regions[3].box.w == 2 * 2.6);
+    CHECK(p->regions[3].label.x == 30 && p->regions[3].label.w == 50);
+    CHECK_STR(p->regions[5].var, "Q4_r1");
+    CHECK(p->regions[5].kind == OMR_REGION_DIGIT);
+    CHECK_STR(p->regions[8].var, "Q8_a");
+    CHECK_STR(p->regions[8].row, "a");
+    CHECK(p->regions[8].kind == OMR_REGION_CHECK);
+    /* marks are sorted TL, TR, BL, BR whatever the file's order */
+    CHECK(p->mark_x[0] == 10 && p->mark_y[0] == 10 && p->mark_x[3] == 200 && p->mark_y[3] == 287);
+    const omr_question_t *q2 = omr_template_question(f, "Q2");
+    CHECK(q2 && q2->route_question == 0 && q2->route_codes == (1u << 1));
+    CHECK(q2 && q2->options[1].exclusive && !q2->options[0].exclusive);
+    const omr_question_t *q29 = omr_template_question(f, "Q29s1");
+    CHECK(q29 && q29->is_case && q29->route_question == omr_template_question_index(f, "Q20"));
+    /* print items: the option number and text come from the same statement as the region */
+    int numbers = 0, checkboxes = 0;
+    for (int i = 0; i < p->n_items; i++) {
+        numbers += p->items[i].kind == OMR_ITEM_NUMBER;
+        checkboxes += p->items[i].kind == OMR_ITEM_FRAME && (p->items[i].flags & OMR_ITEM_CHECKBOX);
+    }
+    CHECK_INT(numbers, 2 + 2 + 3);
+    CHECK_INT(checkboxes, 4);
+
+    /* columns as coding.md names them */
+    omr_column_t *cols;
+    int n = omr_template_columns(f, 0, &cols);
+    const char *want[] = {"S1", "S1_2_text", "Q2_1", "Q2_2", "Q4_r1", "Q4_r2", "Q4_r3", "Q8_a", "Q8_b"};
+    CHECK_INT(n, 9);
+    for (int i = 0; i < n && i < 9; i++)
+        CHECK_STR(cols[i].name, want[i]);
+    free(cols);
+    n = omr_template_columns(f, 1, &cols);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(cols[0].name, "Q20");
+        CHECK_STR(cols[1].name, "Q29s1_text");
+        CHECK(cols[1].is_text);
+    }
+    free(cols);
+out:
+    omr_template_free(s);
+}
+
+static void refuses_syntax_errors(void)
+{
+    expect_refused(page1_with("\"pick one\"", "\"pick one"), "A-01.page:9:", "unterminated string");
+    expect_refused(page1_with("  option 1 num=25,35", "  option 1 num=25;35"), "A-01.page:10:", "not 2 numbers");
+    expect_refused(page1_with("  box 2 box=36,95,9,11", "  box 2 box=36,95,9"), "A-01.page:20:", "box");
+    expect_refused(page1_with("  prompt box=20,55", "  propmt box=20,55"), "A-01.page:14:", "unknown statement 'propmt'");
+    expect_refused(page1_with("exclusive \"none\"", "exclusiv \"none\""), "A-01.page:16:", "unexpected word 'exclusiv'");
+    expect_refused(page1_with("\"one\"", "one"), "A-01.page:10:", "printed text goes in quotes");
+    expect_refused(page1_with("label=30,42,50,6 other", "lable=30,42,50,6 other"), "A-01.page:11:",
+                   "unknown attribute 'lable'");
+}
+
+static void refuses_unknown_kind(void)
+{
+    expect_refused(page1_with("kind=multi", "kind=multiple"), "A-01.page:13:", "unknown kind 'multiple'");
+}
+
+static void refuses_overlaps_and_off_page(void)
+{
+    /* option 2's ring moved onto option 1's */
+    expect_refused(page1_with("option 2 num=25,45", "option 2 num=26,37"), "A-01.page:11:",
+                   "overlaps the circle target of S1");
+    /* a grid cell on top of another */
+    expect_refused(page1_with("cell row=b col=2 box=128,157,5,5", "cell row=b col=2 box=110,150,5,5"),
+                   "A-01.page:34:", "overlaps the checkbox of Q8_a");
+    /* a checkbox over a corner mark */
+    expect_refused(page1_with("cell row=b col=2 box=128,157,5,5", "cell row=b col=2 box=197,284,5,5"),
+                   "A-01.page:34:", "corner mark");
+    /* off the page */
+    expect_refused(page1_with("field for=2 box=85,42,60,6", "field for=2 box=185,42,60,6"), "A-01.page:12:",
+                   "leaves the page");
+}
+
+static void refuses_duplicates(void)
+{
+    expect_refused(page1_with("question Q4 kind=top3", "question Q2 kind=top3"), "A-01.page:17:",
+                   "question Q2 is defined twice");
+    /* a text question whose var makes it write S1's "other" column S1_2_text */
+    char page[8192];
+    snprintf(page, sizeof page, "%s%s", PAGE1,
+             "question X kind=text var=S1_2 label=\"x\"\n" /* 35 */
+             "  prompt box=20,170,170,6 \"x\"\n  field box=20,180,100,10\n");
+    expect_refused(page, "A-01.page:35:", "column S1_2_text of question X is also a column of question S1");
+    /* a column that two questions write: S1 as a single, and a question "S1_2" writing S1_2_text? use var=S1 */
+    expect_refused(page1_with("question Q4 kind=top3 label=\"問4\"", "question Q4 kind=top3 var=Q8 label=\"問4\"\n"
+                                                                    "  field for=9 box=1,1,1,1"),
+                   "A-01.page:", "for=9");
+}
+
+static void refuses_bad_routing(void)
+{
+    expect_refused(page1_with("when=S1:1", "when=Q99:1"), "A-01.page:13:", "Q99, which is not on form A");
+    expect_refused(page1_with("when=S1:1", "when=S1:7"), "A-01.page:13:", "code 7");
+    expect_refused(page1_with("when=S1:1", "when=S1"), "A-01.page:13:", "SOURCE:CODES");
+}
+
+static void refuses_incomplete_questions(void)
+{
+    expect_refused(page1_with("  cell row=b col=2 box=128,157,5,5\n", ""), "A-01.page:25:", "3 cells for 2 rows x 2");
+    expect_refused(page1_with("  box 3 box=47,95,9,11\n", ""), "A-01.page:17:", "2 write-in boxes");
+    expect_refused(page1_with("  option 1 num=25,35 label", "  option 1 label"), "A-01.page:10:", "needs num=");
+    expect_refused(page1_with("  cell row=a col=1 box=108,149,5,5", "  cell row=z col=1 box=108,149,5,5"),
+                   "A-01.page:31:", "declare the row");
+    expect_refused(page1_with("mark at=200,287 size=6\n", ""), "A-01.page:1:", "3 corner marks");
+}
+
+static void refuses_page_mismatch(void)
+{
+    expect_refused(page1_with("number=1", "number=2"), "A-01.page:1:", "lists it as page 1");
+    expect_refused(page1_with("form=A", "form=B"), "A-01.page:1:", "page of form 'B'");
+    /* a missing page file names the file */
+    write_file("survey.omr", "survey id=t code=TST\nform A\npage form=A number=1 file=nope.page\n");
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EIO);
+    CHECK(strstr(err.msg, "nope.page") != NULL, "%s", err.msg);
+    /* a survey file statement error names the survey file and line */
+    write_file("survey.omr", "survey id=t code=tst\n");
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT);
+    CHECK(strstr(err.msg, "survey.omr:1:") && strstr(err.msg, "upper-case"), "%s", err.msg);
+}
+
+static void payload_round_trip(void)
+{
+    char buf[64], code[16], form[16], resp[32];
+    int page = 0;
+    omr_template_payload(buf, sizeof buf, "ITSC18", "A", 3, "000123");
+    CHECK_STR(buf, "ITSC18-A03-000123");
+    CHECK(omr_template_parse_payload(buf, code, form, &page, resp) == OMR_OK);
+    CHECK_STR(code, "ITSC18");
+    CHECK_STR(form, "A");
+    CHECK_INT(page, 3);
+    CHECK_STR(resp, "000123");
+    const char *bad[] = {"", "ITSC18", "ITSC18-A3-000123", "ITSC18-A00-1", "itsc18-A03-1", "ITSC18-A03-", "ITSC18-A03-12 3",
+                         "ITSC18-a03-1", "X-A03-1", "ITSC18-A03-0001234567890123456789012345"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(omr_template_parse_payload(bad[i], code, form, &page, resp) == OMR_EINPUT, "accepted '%s'", bad[i]);
+}
+
+static void tokenizer_handles_quotes_and_comments(void)
+{
+    char line[] = "option 3 num=1,2 label=\"a b\" \"say \\\"hi\\\" \\\\\" # comment";
+    omr_tpl_line_t l;
+    omr_error_t err;
+    CHECK(omr_template_tokenize(line, &l, &err) == OMR_OK);
+    CHECK_INT(l.n, 5);
+    if (l.n == 5) {
+        CHECK_STR(l.value[0], "option");
+        CHECK(l.key[2] && !strcmp(l.key[2], "num"));
+        CHECK_STR(omr_tpl_attr(&l, "label"), "a b");
+        CHECK_STR(l.value[4], "say \"hi\" \\");
+    }
+    char blank[] = "   # only a comment";
+    CHECK(omr_template_tokenize(blank, &l, &err) == OMR_OK && l.n == 0);
+}
+
+static void the_shipped_survey_loads(void)
+{
+    /* The committed IPA templates must always load: a broken template must never ship. */
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    CHECK(omr_template_load("templates/ipa-itsc-2018", &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(s && s->n_forms == 2);
+    omr_template_free(s);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/omr-test-template-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    RUN(tokenizer_handles_quotes_and_comments);
+    RUN(valid_survey_loads);
+    RUN(refuses_syntax_errors);
+    RUN(refuses_unknown_kind);
+    RUN(refuses_overlaps_and_off_page);
+    RUN(refuses_duplicates);
+    RUN(refuses_bad_routing);
+    RUN(refuses_incomplete_questions);
+    RUN(refuses_page_mismatch);
+    RUN(payload_round_trip);
+    RUN(the_shipped_survey_loads);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return check_report();
+}
