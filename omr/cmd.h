@@ -21,5 +21,7 @@ typedef struct {
 } omr_command_t;
 
 int omr_cmd_check_template(int argc, char **argv);
+int omr_cmd_print(int argc, char **argv);
+int omr_cmd_icr_eval(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 
 static const omr_command_t commands[] = {
     {"check-template", omr_cmd_check_template, "load and validate a survey's templates"},
+    {"print", omr_cmd_print, "draw personalised forms to a PDF and/or PNG pages"},
+    {"icr-eval", omr_cmd_icr_eval, "measure the handwritten-digit model on MNIST IDX files"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,513 @@
+/* print.c -- draw questionnaire pages from the template: raster (PIX) and PDF.
+ *
+ * One drawing routine (draw_items) serves every output: a cairo context whose
+ * user unit is the millimetre, over an A8 image surface (ink as alpha, turned
+ * into 8-bit grey afterwards: 1 byte a pixel, the cheapest surface cairo has)
+ * or over a PDF surface (vector, fonts embedded by cairo). Text goes through
+ * pango with hinting and glyph-position rounding off, so a paragraph wraps at
+ * the same place at 200 dpi, 600 dpi and in the PDF, and tools/layout's
+ * measurements (omr_print_text_size) hold for every output.
+ *
+ * The barcode is Code 128 from zint's vector output (rectangles), scaled into
+ * the page's barcode box with 10-module quiet zones, the payload in text
+ * below. A raster page with a barcode is the blank page plus the stamped
+ * barcode, so the simulator's fast path (render blank once, stamp per
+ * respondent) gives exactly the same pixels.
+ */
+#include "print.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
+#include <pango/pangocairo.h>
+#include <zint.h>
+
+#define BARCODE_TEXT_PT 8.0    /* payload text under the bars */
+#define BARCODE_TEXT_GAP 0.6   /* mm between the bars and that text */
+#define BARCODE_MAX_MODULE 0.5 /* mm: wider gains nothing for zbar */
+#define BARCODE_QUIET 10       /* modules of quiet zone each side (ISO 15417) */
+#define SMALL_INK 0.72         /* notes are printed in dark grey */
+
+/* Where drawing goes: ink is alpha on an A8 surface, grey on a PDF. */
+typedef struct {
+  cairo_t *cr;
+  PangoContext *pc;
+  int vector; /* PDF: colours are grey levels; raster: alpha */
+} draw_t;
+
+const char *omr_print_font_family(unsigned flags) {
+  /* Gothic for everything a respondent must read and the scanner must
+   * see (even strokes survive bitonal scanning); notes in Mincho, which
+   * sets them apart as small print. */
+  if (flags & OMR_ITEM_SMALL)
+    return "IPAMincho";
+  return "IPAGothic";
+}
+
+/* Set the source to ink of the given strength (1 = black). */
+static void set_ink(const draw_t *d, double ink) {
+  if (d->vector)
+    cairo_set_source_rgb(d->cr, 1.0 - ink, 1.0 - ink, 1.0 - ink);
+  else
+    cairo_set_source_rgba(d->cr, 0, 0, 0, ink);
+}
+
+/* A pango context for cr whose font sizes are points on a millimetre
+ * user space, with every resolution-dependent rounding off. Owned by the
+ * caller (g_object_unref). */
+static PangoContext *make_pango(cairo_t *cr) {
+  PangoContext *pc = pango_cairo_create_context(cr);
+  if (!pc)
+    return NULL;
+  pango_cairo_context_set_resolution(pc, OMR_MM_PER_INCH);
+  cairo_font_options_t *fo = cairo_font_options_create();
+  cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_NONE);
+  cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+  cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
+  pango_cairo_context_set_font_options(pc, fo);
+  cairo_font_options_destroy(fo);
+  pango_context_set_round_glyph_positions(pc, FALSE);
+  return pc;
+}
+
+/* A layout of text in the item font; width_mm <= 0: unwrapped. Owned by the
+ * caller (g_object_unref). */
+static PangoLayout *make_layout(PangoContext *pc, const char *text,
+                                double size_pt, unsigned flags,
+                                double width_mm) {
+  PangoLayout *l = pango_layout_new(pc);
+  PangoFontDescription *fd = pango_font_description_new();
+  pango_font_description_set_family(fd, omr_print_font_family(flags));
+  pango_font_description_set_weight(
+      fd, (flags & OMR_ITEM_BOLD) ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+  pango_font_description_set_size(fd, (int)lround(size_pt * PANGO_SCALE));
+  pango_layout_set_font_description(l, fd);
+  pango_font_description_free(fd);
+  if (width_mm > 0) {
+    pango_layout_set_width(l, (int)lround(width_mm * PANGO_SCALE));
+    pango_layout_set_wrap(l, PANGO_WRAP_WORD_CHAR);
+  }
+  if (flags & OMR_ITEM_CENTER)
+    pango_layout_set_alignment(l, PANGO_ALIGN_CENTER);
+  else if (flags & OMR_ITEM_RIGHT)
+    pango_layout_set_alignment(l, PANGO_ALIGN_RIGHT);
+  pango_layout_set_line_spacing(l, OMR_PRINT_LINE_SPACING);
+  pango_layout_set_text(l, text, -1);
+  return l;
+}
+
+omr_status_t omr_print_text_size(const char *text, double size_pt,
+                                 unsigned flags, double width_mm, double *pw,
+                                 double *ph, int *plines, omr_error_t *err) {
+  if (pw)
+    *pw = 0;
+  if (ph)
+    *ph = 0;
+  if (plines)
+    *plines = 0;
+  if (!text || !g_utf8_validate(text, -1, NULL))
+    return omr_error_set(err, OMR_EINPUT, "text is not valid UTF-8");
+  if (!(size_pt > 0 && size_pt < 200))
+    return omr_error_set(err, OMR_EINPUT, "font size %g pt out of range",
+                         size_pt);
+  cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+  cairo_t *cr = cairo_create(surf);
+  PangoContext *pc = make_pango(cr);
+  if (!pc) {
+    cairo_destroy(cr);
+    cairo_surface_destroy(surf);
+    return omr_error_set(err, OMR_ENOMEM, "out of memory measuring text");
+  }
+  PangoLayout *l = make_layout(pc, text, size_pt, flags, width_mm);
+  PangoRectangle logical;
+  pango_layout_get_extents(l, NULL, &logical);
+  if (pw)
+    *pw = (double)logical.width / PANGO_SCALE;
+  if (ph)
+    *ph = (double)logical.height / PANGO_SCALE;
+  if (plines)
+    *plines = pango_layout_get_line_count(l);
+  g_object_unref(l);
+  g_object_unref(pc);
+  cairo_destroy(cr);
+  cairo_surface_destroy(surf);
+  return OMR_OK;
+}
+
+/* A TEXT item: wrapped into its box, centred vertically when shorter. */
+static void draw_text(const draw_t *d, const omr_item_t *it) {
+  if (!it->text || !it->text[0])
+    return;
+  const double pad = (it->flags & OMR_ITEM_FRAMED) ? 0.8 : 0;
+  PangoLayout *l = make_layout(d->pc, it->text, it->size > 0 ? it->size : 9,
+                               it->flags, it->box.w - 2 * pad);
+  PangoRectangle logical;
+  pango_layout_get_extents(l, NULL, &logical);
+  double h = (double)logical.height / PANGO_SCALE;
+  double y = it->box.y + (h < it->box.h ? (it->box.h - h) / 2 : 0);
+  set_ink(d, (it->flags & OMR_ITEM_SMALL) ? SMALL_INK : 1.0);
+  cairo_move_to(d->cr, it->box.x + pad, y);
+  pango_cairo_show_layout(d->cr, l);
+  g_object_unref(l);
+  if (it->flags & OMR_ITEM_FRAMED) {
+    set_ink(d, 1.0);
+    cairo_set_line_width(d->cr, 0.2);
+    cairo_rectangle(d->cr, it->box.x, it->box.y, it->box.w, it->box.h);
+    cairo_stroke(d->cr);
+  }
+}
+
+/* A NUMBER item: the option number centred on the box centre by its ink. */
+static void draw_number(const draw_t *d, const omr_item_t *it) {
+  if (!it->text || !it->text[0])
+    return;
+  PangoLayout *l = make_layout(d->pc, it->text, it->size > 0 ? it->size : 10,
+                               it->flags | OMR_ITEM_BOLD, 0);
+  PangoRectangle ink;
+  pango_layout_get_extents(l, &ink, NULL);
+  /* Centre the ink, not the logical box: the scanner expects the printed
+   * digit in the middle of the circle target. */
+  double cx = it->box.x + it->box.w / 2, cy = it->box.y + it->box.h / 2;
+  double x = cx - ((double)ink.x + ink.width / 2.0) / PANGO_SCALE;
+  double y = cy - ((double)ink.y + ink.height / 2.0) / PANGO_SCALE;
+  set_ink(d, 1.0);
+  cairo_move_to(d->cr, x, y);
+  pango_cairo_show_layout(d->cr, l);
+  g_object_unref(l);
+}
+
+static void draw_frame(const draw_t *d, const omr_item_t *it) {
+  double w = 0.25;
+  if (it->flags & (OMR_ITEM_CHECKBOX | OMR_ITEM_DIGITBOX))
+    w = 0.3;
+  else if (it->flags & OMR_ITEM_CELL)
+    w = 0.2;
+  set_ink(d, 1.0);
+  cairo_set_line_width(d->cr, w);
+  cairo_rectangle(d->cr, it->box.x, it->box.y, it->box.w, it->box.h);
+  cairo_stroke(d->cr);
+}
+
+/* Everything on the page but the barcode. */
+static void draw_items(const draw_t *d, const omr_page_t *pg) {
+  for (int i = 0; i < pg->n_items; i++) {
+    const omr_item_t *it = &pg->items[i];
+    switch (it->kind) {
+    case OMR_ITEM_TEXT:
+      draw_text(d, it);
+      break;
+    case OMR_ITEM_NUMBER:
+      draw_number(d, it);
+      break;
+    case OMR_ITEM_FRAME:
+      draw_frame(d, it);
+      break;
+    case OMR_ITEM_MARK:
+      set_ink(d, 1.0);
+      cairo_rectangle(d->cr, it->box.x, it->box.y, it->box.w, it->box.h);
+      cairo_fill(d->cr);
+      break;
+    case OMR_ITEM_RULE:
+      set_ink(d, 1.0);
+      cairo_set_line_width(d->cr, it->size > 0 ? it->size : 0.3);
+      cairo_move_to(d->cr, it->box.x, it->box.y);
+      cairo_line_to(d->cr, it->box.x + it->box.w, it->box.y + it->box.h);
+      cairo_stroke(d->cr);
+      break;
+    case OMR_ITEM_BARCODE:
+      break; /* drawn by draw_barcode, only with a respondent */
+    }
+  }
+  /* Corner marks come from the page geometry too, in case a page lists
+   * them only there. Drawing a mark twice changes nothing (solid fill). */
+  for (int k = 0; k < 4 && pg->mark_size > 0; k++) {
+    set_ink(d, 1.0);
+    cairo_rectangle(d->cr, pg->mark_x[k] - pg->mark_size / 2,
+                    pg->mark_y[k] - pg->mark_size / 2, pg->mark_size,
+                    pg->mark_size);
+    cairo_fill(d->cr);
+  }
+}
+
+/* The barcode of payload in box: bars on top, the payload in text below.
+ * Returns OMR_OK or OMR_EINPUT when zint refuses the payload. */
+static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
+                                 const char *payload, omr_error_t *err) {
+  struct zint_symbol *sym = ZBarcode_Create();
+  if (!sym)
+    return omr_error_set(err, OMR_ENOMEM, "out of memory creating a barcode");
+  sym->symbology = BARCODE_CODE128;
+  sym->show_hrt = 0;
+  int rc = ZBarcode_Encode(sym, (const unsigned char *)payload,
+                           (int)strlen(payload));
+  if (rc < ZINT_ERROR)
+    rc = ZBarcode_Buffer_Vector(sym, 0);
+  if (rc >= ZINT_ERROR || !sym->vector || sym->width <= 0) {
+    omr_error_set(err, OMR_EINPUT,
+                  "barcode payload \"%s\" cannot be encoded: %s", payload,
+                  sym->errtxt);
+    ZBarcode_Delete(sym);
+    return OMR_EINPUT;
+  }
+  double minx = 1e30, maxx = -1e30;
+  for (const struct zint_vector_rect *r = sym->vector->rectangles; r;
+       r = r->next) {
+    if (r->x < minx)
+      minx = r->x;
+    if (r->x + r->width > maxx)
+      maxx = r->x + r->width;
+  }
+  double text_h = BARCODE_TEXT_PT * OMR_MM_PER_INCH / 72.0 * 1.1;
+  double bar_h = box->h - text_h - BARCODE_TEXT_GAP;
+  double module = box->w / (sym->width + 2 * BARCODE_QUIET);
+  if (module > BARCODE_MAX_MODULE)
+    module = BARCODE_MAX_MODULE;
+  double bars_w = module * sym->width;
+  double x0 = box->x + (box->w - bars_w) / 2;
+  double k = maxx > minx ? bars_w / (maxx - minx) : 0;
+  set_ink(d, 1.0);
+  for (const struct zint_vector_rect *r = sym->vector->rectangles; r;
+       r = r->next)
+    cairo_rectangle(d->cr, x0 + (r->x - minx) * k, box->y, r->width * k, bar_h);
+  cairo_fill(d->cr);
+  ZBarcode_Delete(sym);
+
+  omr_item_t t = {
+      .kind = OMR_ITEM_TEXT,
+      .box = {box->x, box->y + bar_h + BARCODE_TEXT_GAP, box->w, text_h},
+      .size = BARCODE_TEXT_PT,
+      .flags = OMR_ITEM_CENTER,
+      .text = payload};
+  draw_text(d, &t);
+  return OMR_OK;
+}
+
+static omr_status_t check_args(const omr_survey_t *s, const omr_form_t *f,
+                               int page_index, double dpi, omr_error_t *err) {
+  if (!s || !f)
+    return omr_error_set(err, OMR_EINPUT, "print: no survey or form");
+  if (page_index < 0 || page_index >= f->n_pages)
+    return omr_error_set(err, OMR_EINPUT,
+                         "print: form %s has no page %d (it has %d)", f->id,
+                         page_index + 1, f->n_pages);
+  if (!(dpi >= 50 && dpi <= 1200))
+    return omr_error_set(err, OMR_ELIMIT,
+                         "print: resolution %g dpi outside 50..1200", dpi);
+  const omr_page_t *pg = &f->pages[page_index];
+  if (!(pg->width > 0 && pg->width <= 1000 && pg->height > 0 &&
+        pg->height <= 1000))
+    return omr_error_set(err, OMR_EINPUT,
+                         "%s: page size %gx%g mm is not usable", pg->file,
+                         pg->width, pg->height);
+  return OMR_OK;
+}
+
+static int page_px(double mm, double dpi) {
+  return (int)lround(omr_mm_to_px(mm, dpi));
+}
+
+PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
+                           int page_index, const char *respondent, double dpi,
+                           omr_error_t *err) {
+  if (check_args(s, f, page_index, dpi, err) != OMR_OK)
+    return NULL;
+  const omr_page_t *pg = &f->pages[page_index];
+  int w = page_px(pg->width, dpi), h = page_px(pg->height, dpi);
+  cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_A8, w, h);
+  if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(surf);
+    omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
+    return NULL;
+  }
+  cairo_t *cr = cairo_create(surf);
+  cairo_scale(cr, dpi / OMR_MM_PER_INCH, dpi / OMR_MM_PER_INCH);
+  draw_t d = {.cr = cr, .pc = make_pango(cr), .vector = 0};
+  if (d.pc) {
+    draw_items(&d, pg);
+    g_object_unref(d.pc);
+  }
+  cairo_destroy(cr);
+  cairo_surface_flush(surf);
+
+  PIX *pix = d.pc ? pixCreate(w, h, 8) : NULL;
+  if (!pix) {
+    cairo_surface_destroy(surf);
+    omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
+    return NULL;
+  }
+  pixSetResolution(pix, (l_int32)lround(dpi), (l_int32)lround(dpi));
+  const unsigned char *src = cairo_image_surface_get_data(surf);
+  int stride = cairo_image_surface_get_stride(surf);
+  l_uint32 *dst = pixGetData(pix);
+  int wpl = pixGetWpl(pix);
+  for (int y = 0; y < h; y++) {
+    const unsigned char *s8 = src + (size_t)y * stride;
+    l_uint32 *line = dst + (size_t)y * wpl;
+    int x = 0;
+    /* Leptonica keeps pixel 0 in the most significant byte of a word. */
+    for (; x + 4 <= w; x += 4)
+      line[x / 4] = ((l_uint32)(255 - s8[x]) << 24) |
+                    ((l_uint32)(255 - s8[x + 1]) << 16) |
+                    ((l_uint32)(255 - s8[x + 2]) << 8) |
+                    (l_uint32)(255 - s8[x + 3]);
+    for (; x < w; x++)
+      SET_DATA_BYTE(line, x, 255 - s8[x]);
+  }
+  cairo_surface_destroy(surf);
+
+  if (respondent && omr_print_stamp_barcode(pix, s, f, page_index, respondent,
+                                            dpi, err) != OMR_OK) {
+    pixDestroy(&pix);
+    return NULL;
+  }
+  return pix;
+}
+
+omr_status_t omr_print_stamp_barcode(PIX *pix, const omr_survey_t *s,
+                                     const omr_form_t *f, int page_index,
+                                     const char *respondent, double dpi,
+                                     omr_error_t *err) {
+  omr_status_t st = check_args(s, f, page_index, dpi, err);
+  if (st != OMR_OK)
+    return st;
+  if (!pix || !respondent)
+    return omr_error_set(err, OMR_EINPUT,
+                         "print: no page or respondent to stamp");
+  const omr_page_t *pg = &f->pages[page_index];
+  int w = page_px(pg->width, dpi), h = page_px(pg->height, dpi);
+  if (pixGetDepth(pix) != 8 || pixGetWidth(pix) != w || pixGetHeight(pix) != h)
+    return omr_error_set(
+        err, OMR_EINPUT,
+        "print: page to stamp is %dx%d %d bpp, expected %dx%d 8 bpp",
+        pixGetWidth(pix), pixGetHeight(pix), pixGetDepth(pix), w, h);
+  if (pg->barcode.w <= 0 || pg->barcode.h <= 0)
+    return omr_error_set(err, OMR_EINPUT, "%s: the page has no barcode box",
+                         pg->file);
+
+  /* Draw into a small surface over the barcode box only, at whole-pixel
+   * offsets so the pixel grid is the page's own. */
+  const double margin = 1.0;
+  int x0 = (int)floor(omr_mm_to_px(pg->barcode.x - margin, dpi));
+  int y0 = (int)floor(omr_mm_to_px(pg->barcode.y - margin, dpi));
+  int x1 = (int)ceil(omr_mm_to_px(pg->barcode.x + pg->barcode.w + margin, dpi));
+  int y1 = (int)ceil(omr_mm_to_px(pg->barcode.y + pg->barcode.h + margin, dpi));
+  x0 = x0 < 0 ? 0 : x0;
+  y0 = y0 < 0 ? 0 : y0;
+  x1 = x1 > w ? w : x1;
+  y1 = y1 > h ? h : y1;
+  if (x1 <= x0 || y1 <= y0)
+    return omr_error_set(err, OMR_EINPUT, "%s: barcode box is off the page",
+                         pg->file);
+
+  char payload[96];
+  omr_template_payload(payload, sizeof payload, s->code, f->id, pg->number,
+                       respondent);
+  cairo_surface_t *surf =
+      cairo_image_surface_create(CAIRO_FORMAT_A8, x1 - x0, y1 - y0);
+  cairo_t *cr = cairo_create(surf);
+  cairo_translate(cr, -x0, -y0);
+  cairo_scale(cr, dpi / OMR_MM_PER_INCH, dpi / OMR_MM_PER_INCH);
+  draw_t d = {.cr = cr, .pc = make_pango(cr), .vector = 0};
+  st = d.pc ? draw_barcode(&d, &pg->barcode, payload, err)
+            : omr_error_set(err, OMR_ENOMEM, "out of memory drawing a barcode");
+  if (d.pc)
+    g_object_unref(d.pc);
+  cairo_destroy(cr);
+  cairo_surface_flush(surf);
+  if (st == OMR_OK) {
+    /* Composite ink over the page as cairo's OVER would. */
+    const unsigned char *src = cairo_image_surface_get_data(surf);
+    int stride = cairo_image_surface_get_stride(surf);
+    l_uint32 *dst = pixGetData(pix);
+    int wpl = pixGetWpl(pix);
+    for (int y = y0; y < y1; y++) {
+      const unsigned char *s8 = src + (size_t)(y - y0) * stride;
+      l_uint32 *line = dst + (size_t)y * wpl;
+      for (int x = x0; x < x1; x++) {
+        unsigned a = s8[x - x0];
+        if (!a)
+          continue;
+        unsigned old = 255 - GET_DATA_BYTE(line, x);
+        unsigned ink = a + (old * (255 - a) + 127) / 255;
+        SET_DATA_BYTE(line, x, 255 - (ink > 255 ? 255 : ink));
+      }
+    }
+  }
+  cairo_surface_destroy(surf);
+  return st;
+}
+
+omr_status_t omr_print_pdf(const omr_survey_t *s, const char *form_id,
+                           char **respondents, int n, const char *path,
+                           omr_error_t *err) {
+  if (!s || !path || n < 0 || (n > 0 && !respondents))
+    return omr_error_set(err, OMR_EINPUT, "print: bad arguments for a PDF");
+  if (form_id && !omr_template_form(s, form_id))
+    return omr_error_set(err, OMR_EINPUT, "survey %s has no form %s", s->id,
+                         form_id);
+  const double pt_per_mm = 72.0 / OMR_MM_PER_INCH;
+  cairo_surface_t *surf =
+      cairo_pdf_surface_create(path, 210 * pt_per_mm, 297 * pt_per_mm);
+  if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(surf);
+    return omr_error_set(err, OMR_EIO, "%s: cannot write the PDF", path);
+  }
+  cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE,
+                                 s->title ? s->title : s->id);
+  cairo_t *cr = cairo_create(surf);
+  cairo_scale(cr, pt_per_mm, pt_per_mm);
+  draw_t d = {.cr = cr, .pc = make_pango(cr), .vector = 1};
+  omr_status_t st =
+      d.pc ? OMR_OK : omr_error_set(err, OMR_ENOMEM, "out of memory");
+  int copies = n > 0 ? n : 1;
+  for (int r = 0; r < copies && st == OMR_OK; r++) {
+    for (int fi = 0; fi < s->n_forms && st == OMR_OK; fi++) {
+      const omr_form_t *f = &s->forms[fi];
+      if (form_id && strcmp(f->id, form_id))
+        continue;
+      for (int p = 0; p < f->n_pages && st == OMR_OK; p++) {
+        const omr_page_t *pg = &f->pages[p];
+        cairo_pdf_surface_set_size(surf, pg->width * pt_per_mm,
+                                   pg->height * pt_per_mm);
+        draw_items(&d, pg);
+        if (n > 0) {
+          char payload[96];
+          omr_template_payload(payload, sizeof payload, s->code, f->id,
+                               pg->number, respondents[r]);
+          st = draw_barcode(&d, &pg->barcode, payload, err);
+        }
+        cairo_show_page(cr);
+      }
+    }
+  }
+  if (d.pc)
+    g_object_unref(d.pc);
+  cairo_destroy(cr);
+  cairo_surface_finish(surf);
+  if (st == OMR_OK && cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS)
+    st = omr_error_set(err, OMR_EIO, "%s: writing the PDF failed: %s", path,
+                       cairo_status_to_string(cairo_surface_status(surf)));
+  cairo_surface_destroy(surf);
+  return st;
+}
+
+void omr_print_shutdown(void) {
+  pango_cairo_font_map_set_default(NULL);
+  cairo_debug_reset_static_data();
+  FcFini();
+}
+
+/* LeakSanitizer reads this hook (when the program runs under ASan) for
+ * suppressions. Fontconfig keeps its parsed configuration and font patterns
+ * for the process lifetime, reachable only from its own statics, even after
+ * FcFini with pango 1.50; those are not our leaks. Only libfontconfig is
+ * suppressed, so a leak in omr still reports. Pulled in with print.o, i.e.
+ * by every program that draws text. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+  return "leak:libfontconfig.so\n";
+}

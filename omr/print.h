@@ -1,0 +1,74 @@
+/* print.h -- drawing the questionnaire pages from the loaded template.
+ *
+ * The printer draws a page from its omr_page_t items only (text, option
+ * numbers, frames, rules, corner marks) plus the page's barcode, whose payload
+ * comes from omr_template_payload(). Because the scanner samples the regions
+ * of the same page statements, print and scan cannot disagree.
+ *
+ * Geometry is in millimetres; text is measured and drawn with pango in the
+ * fonts IPAGothic / IPAMincho with hinting off, so a text wraps the same way
+ * at every resolution and in the PDF. tools/layout measures its text with
+ * omr_print_text_size(), the very function the printer wraps with.
+ *
+ * Rasters are 8-bit grey Leptonica PIX, 255 = white, resolution set.
+ */
+#ifndef OMR_PRINT_H
+#define OMR_PRINT_H
+
+#include <leptonica/allheaders.h>
+
+#include "omr.h"
+#include "template.h"
+
+/* The font family of a text item with these OMR_ITEM_* flags. */
+const char *omr_print_font_family(unsigned flags);
+
+/* Line spacing factor used for every wrapped text (pango line-spacing). */
+#define OMR_PRINT_LINE_SPACING 1.25
+
+/* Measure text as the printer draws a TEXT item of font size size_pt (points)
+ * with these OMR_ITEM_* flags wrapped to width_mm (<= 0: no wrapping).
+ * Outputs (each optional): *pw the width of the widest line and *ph the height
+ * of all lines, in mm; *plines the number of lines.
+ * Returns OMR_OK, or OMR_ENOMEM / OMR_EINPUT (text not UTF-8) with *err. */
+omr_status_t omr_print_text_size(const char *text, double size_pt,
+                                 unsigned flags, double width_mm, double *pw,
+                                 double *ph, int *plines, omr_error_t *err);
+
+/* Render page page_index (0-based) of form f at dpi (50..1200).
+ * respondent: the ID printed in the barcode ("000123"); NULL draws the blank
+ * reference page without barcode and barcode text.
+ * Returns a new 8-bit grey PIX owned by the caller (pixDestroy), resolution
+ * set to dpi, or NULL with *err filled (OMR_EINPUT bad arguments, OMR_ELIMIT
+ * dpi out of range, OMR_ENOMEM). */
+PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
+                           int page_index, const char *respondent, double dpi,
+                           omr_error_t *err);
+
+/* Draw only the barcode and its text of page page_index for respondent onto
+ * pix, a blank page rendered by omr_print_render_page(..., NULL, dpi, ...).
+ * The result is pixel-identical to omr_print_render_page(..., respondent,
+ * dpi, ...) (render is implemented as blank + stamp). pix is modified in
+ * place. Returns OMR_OK, or OMR_EINPUT (wrong size, not 8 bpp, payload zint
+ * cannot encode) with *err. */
+omr_status_t omr_print_stamp_barcode(PIX *pix, const omr_survey_t *s,
+                                     const omr_form_t *f, int page_index,
+                                     const char *respondent, double dpi,
+                                     omr_error_t *err);
+
+/* Write a vector A4 PDF to path: for each of the n respondents, every page of
+ * form form_id (NULL: every form, in survey order) with its barcode. n == 0
+ * (respondents may be NULL) writes one blank set without barcodes. Japanese
+ * text is embedded as font subsets by cairo. Returns OMR_OK, OMR_EINPUT
+ * (unknown form) or OMR_EIO (path not writable) with *err. */
+omr_status_t omr_print_pdf(const omr_survey_t *s, const char *form_id,
+                           char **respondents, int n, const char *path,
+                           omr_error_t *err);
+
+/* Release the font caches pango, cairo and fontconfig keep for the process
+ * (font maps, glyph caches), so leak checkers see a clean exit. Call once at
+ * the end of a program that printed or measured text; no print function may
+ * be called afterwards in this thread. */
+void omr_print_shutdown(void);
+
+#endif
