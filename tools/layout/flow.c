@@ -277,6 +277,13 @@ static double lay_option_list(meas_t *m, out_t *o, const lay_block_t *b,
   double w = (X1 - OPT_X) / cols;
   double gap = target ? REGION_GAP : 0.8;
   int rows = cols == 2 ? n - per : n;
+  /* Laid out row by row, but written in code order: the template's option
+   * order is the codebook's and the export's column order. */
+  out_t *each = calloc((size_t)(n > 0 ? n : 1), sizeof *each);
+  if (!each) {
+    fprintf(stderr, "layout: out of memory\n");
+    exit(2);
+  }
   for (int r = 0; r < rows; r++) {
     double bottom = y;
     for (int c = 0; c < cols; c++) {
@@ -289,12 +296,19 @@ static double lay_option_list(meas_t *m, out_t *o, const lay_block_t *b,
         i = per + r;
       if (i < 0 || i >= n)
         continue;
-      double bt = lay_option(m, o, &b->opts[i], OPT_X + c * w, w, y, target);
+      double bt = lay_option(m, &each[i], &b->opts[i], OPT_X + c * w, w, y, target);
       if (bt > bottom)
         bottom = bt;
     }
     y = bottom + gap;
   }
+  for (int i = 0; i < n; i++) {
+    sb_append(&o->pre, &each[i].pre);
+    sb_append(&o->q, &each[i].q);
+    sb_free(&each[i].pre);
+    sb_free(&each[i].q);
+  }
+  free(each);
   return y;
 }
 
@@ -391,7 +405,9 @@ static double lay_grid(meas_t *m, out_t *o, const lay_block_t *b, double y) {
 
 static double lay_ticklist(meas_t *m, out_t *o, const lay_block_t *b,
                            double y) {
-  const double cb = 4.5, tx = OPT_X + 8.0, tw = X1 - tx;
+  /* checkbox, then the printed option number (the code an operator and the
+   * codebook refer to), then the text */
+  const double cb = 4.5, numx = OPT_X + 10.0, tx = OPT_X + 13.5, tw = X1 - tx;
   double l1 = text_h(m, "あ", OPTION_PT, 0, 0, NULL);
   for (int i = 0; i < b->n_opts; i++) {
     const lay_option_t *op = &b->opts[i];
@@ -411,6 +427,8 @@ static double lay_ticklist(meas_t *m, out_t *o, const lay_block_t *b,
     char s[24];
     sb_printf(&o->q, "  option %d", op->code);
     sb_rect(&o->q, "check", OPT_X + 1.5, y, cb, cb);
+    sb_printf(&o->q, " num=%s,", num(s, numx));
+    sb_printf(&o->q, "%s ring=2", num(s, cy));
     sb_rect(&o->q, "label", tx, ly, tw, th);
     sb_printf(&o->q, " size=%s%s%s", num(s, OPTION_PT),
               op->exclusive ? " exclusive" : "", op->other ? " other" : "");
