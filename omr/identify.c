@@ -1,0 +1,396 @@
+/* identify.c -- stage 2: read the page barcode, find the orientation, spot
+ * blank sheets (see identify.h).
+ *
+ * Cost is what matters here: zbar on a whole 300-dpi page takes hundreds of
+ * milliseconds, on a crop of the expected zone scanned only along the bars'
+ * reading direction a few. So the zone is tried first, at each orientation,
+ * and the whole page only when that fails. Pixels go to zbar as a private
+ * 8-bit copy of the region (zbar wants Y800 rows without padding; 1 bpp
+ * pages are expanded to 0/255 on the fly), freed here.
+ */
+#include "identify.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zbar.h>
+
+#include "template.h"
+
+/* Extra margin around the expected zone, as a fraction of the page side:
+ * covers the shift and skew of sheet-fed scanners (a 3 degree skew moves the
+ * end of an 88 mm barcode by 4.6 mm, 1.5 % of the page height). */
+#define ZONE_MARGIN 0.03
+/* Scan-line spacing (zbar density) in pixels. The bars are ~9 mm tall
+ * (>= 70 rows at 200 dpi): every 3rd row in the zone still gives many tries
+ * across the symbol; the whole-page pass uses every 2nd line. */
+#define ZONE_DENSITY 3
+#define PAGE_DENSITY 2
+
+/* Between-class contrast (grey levels) below which a region is taken to
+ * hold no print at all: printed bars on paper differ by 150 or more, even on
+ * a dark grey scan; scanner noise alone by well under 48. */
+#define MIN_CONTRAST 48
+
+/* Otsu's threshold of a 256-bin histogram; *pcontrast gets the difference of
+ * the two class means. */
+static int otsu(const unsigned long hist[256], int *pcontrast)
+{
+    double total = 0, sum = 0;
+    for (int i = 0; i < 256; i++) {
+        total += hist[i];
+        sum += (double)i * hist[i];
+    }
+    double w0 = 0, sum0 = 0, best = -1;
+    int t = 128;
+    *pcontrast = 0;
+    for (int i = 0; i < 255; i++) {
+        w0 += hist[i];
+        sum0 += (double)i * hist[i];
+        double w1 = total - w0;
+        if (w0 == 0 || w1 == 0)
+            continue;
+        double m0 = sum0 / w0, m1 = (sum - sum0) / w1;
+        double between = w0 * w1 * (m1 - m0) * (m1 - m0);
+        if (between > best) {
+            best = between;
+            t = i;
+            *pcontrast = (int)(m1 - m0);
+        }
+    }
+    return t;
+}
+
+/* Copy rectangle (x0, y0, w, h) of a 1 or 8 bpp PIX into a new w*h Y800
+ * buffer, thresholded to 0 (ink) / 255 (paper). Thresholding matters: zbar
+ * finds edges from grey-level steps, and the pixel noise of a grey scan
+ * makes spurious edges that break a symbol zbar reads at once when clean.
+ * 8 bpp regions are cut at Otsu's threshold; *pempty is set when the region
+ * has no contrast at all (nothing printed: not worth scanning).
+ * Owned by the caller: free(). NULL on out of memory. */
+static unsigned char *crop_y800(PIX *pix, int x0, int y0, int w, int h, int *pempty)
+{
+    *pempty = 0;
+    unsigned char *buf = malloc((size_t)w * (size_t)h);
+    if (!buf)
+        return NULL;
+    l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix), d = pixGetDepth(pix);
+    unsigned long hist[256] = {0};
+    unsigned char expand8[256][8];
+    if (d == 1)
+        for (int b = 0; b < 256; b++)
+            for (int i = 0; i < 8; i++)
+                expand8[b][i] = (b & (0x80 >> i)) ? 0 : 255;
+    for (int y = 0; y < h; y++) {
+        const l_uint32 *line = data + (size_t)(y0 + y) * (size_t)wpl;
+        unsigned char *out = buf + (size_t)y * (size_t)w;
+        if (d == 8) {
+            for (int x = 0; x < w; x++) {
+                unsigned v = GET_DATA_BYTE(line, x0 + x);
+                out[x] = (unsigned char)v;
+                hist[v]++;
+            }
+        } else {
+            /* Whole bytes through a table of 8-pixel patterns, the ends bit by bit. */
+            int x = 0;
+            for (; x < w && ((x0 + x) & 7); x++)
+                out[x] = GET_DATA_BIT(line, x0 + x) ? 0 : 255;
+            for (; x + 8 <= w; x += 8)
+                memcpy(out + x, expand8[GET_DATA_BYTE(line, (x0 + x) >> 3)], 8);
+            for (; x < w; x++)
+                out[x] = GET_DATA_BIT(line, x0 + x) ? 0 : 255;
+        }
+    }
+    if (d == 8) {
+        int contrast = 0, t = otsu(hist, &contrast);
+        if (contrast < MIN_CONTRAST) {
+            *pempty = 1;
+            return buf;
+        }
+        unsigned char lut[256];
+        for (int i = 0; i < 256; i++)
+            lut[i] = i <= t ? 0 : 255;
+        size_t n = (size_t)w * (size_t)h;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = lut[buf[i]];
+    }
+    return buf;
+}
+
+static int orientation_of(zbar_orientation_t o)
+{
+    switch (o) {
+    case ZBAR_ORIENT_UP: return 0;
+    case ZBAR_ORIENT_RIGHT: return 90;
+    case ZBAR_ORIENT_DOWN: return 180;
+    case ZBAR_ORIENT_LEFT: return 270;
+    default: return -1;
+    }
+}
+
+/* Fill one result from a zbar symbol found in a crop at (cx, cy) of a page
+ * of size pw x ph. */
+static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int pw, int ph,
+                              omr_barcode_t *bc)
+{
+    memset(bc, 0, sizeof *bc);
+    snprintf(bc->payload, sizeof bc->payload, "%s", zbar_symbol_get_data(sym));
+    int n = (int)zbar_symbol_get_loc_size(sym);
+    int x0 = pw, y0 = ph, x1 = -1, y1 = -1;
+    for (int i = 0; i < n; i++) {
+        int x = zbar_symbol_get_loc_x(sym, (unsigned)i) + cx;
+        int y = zbar_symbol_get_loc_y(sym, (unsigned)i) + cy;
+        x0 = x < x0 ? x : x0;
+        y0 = y < y0 ? y : y0;
+        x1 = x > x1 ? x : x1;
+        y1 = y > y1 ? y : y1;
+    }
+    if (n > 0) {
+        bc->x = x0;
+        bc->y = y0;
+        bc->w = x1 - x0 + 1;
+        bc->h = y1 - y0 + 1;
+    }
+    bc->orientation = orientation_of(zbar_symbol_get_orientation(sym));
+    if (bc->orientation < 0 && n > 0) {
+        /* zbar could not tell: the barcode sits at the page's bottom, so its
+         * position gives the orientation (wide box: 0 or 180; tall: 90 or 270). */
+        double mx = (x0 + x1) / 2.0 / pw, my = (y0 + y1) / 2.0 / ph;
+        if (bc->w >= bc->h)
+            bc->orientation = my >= 0.5 ? 0 : 180;
+        else
+            bc->orientation = mx < 0.5 ? 90 : 270;
+    }
+    if (bc->orientation < 0)
+        bc->orientation = 0;
+    bc->parsed = omr_template_parse_payload(bc->payload, bc->code, bc->form, &bc->page,
+                                            bc->respondent) == OMR_OK;
+}
+
+/* Run zbar on rectangle (x, y, w, h) of pix with the given scan densities
+ * (0 disables that direction). Returns the number of Code 128 symbols; the
+ * first that parses as a page ID, else the first, goes to *pbc. -1 on out
+ * of memory. */
+static int scan_rect(PIX *pix, int x, int y, int w, int h, int xdens, int ydens,
+                     omr_barcode_t *pbc)
+{
+    if (w < 8 || h < 8)
+        return 0;
+    int empty = 0;
+    unsigned char *buf = crop_y800(pix, x, y, w, h, &empty);
+    if (buf && empty) {
+        free(buf);
+        pbc->n_symbols = 0;
+        return 0;
+    }
+    zbar_image_scanner_t *sc = zbar_image_scanner_create();
+    zbar_image_t *zi = zbar_image_create();
+    if (!buf || !sc || !zi) {
+        free(buf);
+        if (sc)
+            zbar_image_scanner_destroy(sc);
+        if (zi)
+            zbar_image_destroy(zi);
+        return -1;
+    }
+    zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
+    zbar_image_scanner_set_config(sc, ZBAR_CODE128, ZBAR_CFG_ENABLE, 1);
+    zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_X_DENSITY, xdens);
+    zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, ydens);
+    zbar_image_set_format(zi, zbar_fourcc('Y', '8', '0', '0'));
+    zbar_image_set_size(zi, (unsigned)w, (unsigned)h);
+    /* zbar does not own buf (no cleanup handler); we free it below. */
+    zbar_image_set_data(zi, buf, (unsigned long)w * (unsigned long)h, NULL);
+    int found = 0, have_parsed = 0;
+    if (zbar_scan_image(sc, zi) > 0) {
+        int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
+        for (const zbar_symbol_t *s = zbar_image_first_symbol(zi); s;
+             s = zbar_symbol_next(s)) {
+            if (zbar_symbol_get_type(s) != ZBAR_CODE128)
+                continue;
+            omr_barcode_t bc;
+            symbol_to_barcode(s, x, y, pw, ph, &bc);
+            if (found == 0 || (bc.parsed && !have_parsed)) {
+                *pbc = bc;
+                have_parsed = bc.parsed;
+            }
+            found++;
+        }
+    }
+    zbar_image_destroy(zi);
+    zbar_image_scanner_destroy(sc);
+    free(buf);
+    pbc->n_symbols = found;
+    return found;
+}
+
+/* The zone for orientation rot (clockwise degrees), in image fractions:
+ * rotating the upright page by rot moves point (u, v) to
+ *   90: (1 - v, u)   180: (1 - u, 1 - v)   270: (v, 1 - u). */
+static omr_zone_t zone_rotated(omr_zone_t z, int rot)
+{
+    switch (rot) {
+    case 90: return (omr_zone_t){1 - (z.y + z.h), z.x, z.h, z.w};
+    case 180: return (omr_zone_t){1 - (z.x + z.w), 1 - (z.y + z.h), z.w, z.h};
+    case 270: return (omr_zone_t){z.y, 1 - (z.x + z.w), z.h, z.w};
+    default: return z;
+    }
+}
+
+omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
+                               omr_error_t *err)
+{
+    memset(pbc, 0, sizeof *pbc);
+    if (!pix || (pixGetDepth(pix) != 1 && pixGetDepth(pix) != 8))
+        return omr_error_set(err, OMR_EUNSUPPORTED, "identify: page must be 1 or 8 bpp, not %d",
+                             pix ? pixGetDepth(pix) : 0);
+    zbar_set_verbosity(0);
+    int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
+    omr_zone_t z = zone ? *zone : OMR_ZONE_BOTTOM;
+    z.x -= ZONE_MARGIN;
+    z.y -= ZONE_MARGIN;
+    z.w += 2 * ZONE_MARGIN;
+    z.h += 2 * ZONE_MARGIN;
+
+    omr_barcode_t first_unparsed;
+    int have_unparsed = 0;
+    static const int rots[4] = {0, 180, 90, 270};
+    for (int i = 0; i < 4; i++) {
+        omr_zone_t r = zone_rotated(z, rots[i]);
+        double fx0 = fmax(0, r.x), fy0 = fmax(0, r.y);
+        double fx1 = fmin(1, r.x + r.w), fy1 = fmin(1, r.y + r.h);
+        int x0 = (int)floor(fx0 * pw), y0 = (int)floor(fy0 * ph);
+        int x1 = (int)ceil(fx1 * pw), y1 = (int)ceil(fy1 * ph);
+        int horizontal = rots[i] == 0 || rots[i] == 180;
+        omr_barcode_t bc;
+        int n = scan_rect(pix, x0, y0, x1 - x0, y1 - y0, horizontal ? 0 : ZONE_DENSITY,
+                          horizontal ? ZONE_DENSITY : 0, &bc);
+        if (n < 0)
+            return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
+        if (n > 0 && bc.parsed) {
+            bc.fast = 1;
+            *pbc = bc;
+            return OMR_OK;
+        }
+        if (n > 0 && !have_unparsed) {
+            first_unparsed = bc;
+            first_unparsed.fast = 1;
+            have_unparsed = 1;
+        }
+    }
+
+    omr_barcode_t bc;
+    int n = scan_rect(pix, 0, 0, pw, ph, PAGE_DENSITY, PAGE_DENSITY, &bc);
+    if (n < 0)
+        return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
+    if (n > 0 && bc.parsed) {
+        *pbc = bc;
+        return OMR_OK;
+    }
+    if (n > 0 && !have_unparsed) {
+        first_unparsed = bc;
+        have_unparsed = 1;
+    }
+    if (have_unparsed) {
+        *pbc = first_unparsed;
+        return omr_error_set(err, OMR_EINPUT,
+                             "barcode \"%s\" is not a page ID of the form CODE-F01-RESPONDENT",
+                             pbc->payload);
+    }
+    return omr_error_set(err, OMR_ENOTFOUND, "no Code 128 barcode found on the page");
+}
+
+/* ------------------------------------------------------------------ blank */
+
+/* Components smaller than this many reduced pixels (4x) in both width and
+ * height are dust: 12 px, 1 mm at 300 dpi. */
+#define SPECK_CELLS 3
+#define BORDER_FRACTION 0.03
+
+omr_status_t omr_identify_ink(PIX *pix, double max_ink, double *pink, omr_error_t *err)
+{
+    *pink = 0;
+    if (!pix || (pixGetDepth(pix) != 1 && pixGetDepth(pix) != 8))
+        return omr_error_set(err, OMR_EUNSUPPORTED, "blank test: page must be 1 or 8 bpp");
+    if (max_ink <= 0)
+        max_ink = OMR_BLANK_MAX_INK;
+    int w = pixGetWidth(pix), h = pixGetHeight(pix);
+    if (w < 16 || h < 16)
+        return omr_error_set(err, OMR_EINPUT, "blank test: page of %dx%d pixels is too small",
+                             w, h);
+
+    /* Quick count over the whole page: a printed or written page has far
+     * more ink than a blank one even with its border and speckle. */
+    double raw;
+    if (pixGetDepth(pix) == 1) {
+        l_int32 count = 0;
+        pixCountPixels(pix, &count, NULL);
+        raw = (double)count / ((double)w * h);
+    } else {
+        NUMA *hist = pixGetGrayHistogram(pix, 4);
+        if (!hist)
+            return omr_error_set(err, OMR_ENOMEM, "blank test: out of memory");
+        l_float32 dark = 0, total = 0;
+        numaGetSumOnInterval(hist, 0, 127, &dark);
+        numaGetSum(hist, &total);
+        numaDestroy(&hist);
+        raw = total > 0 ? dark / total : 0;
+    }
+    if (raw > 20 * max_ink) {
+        *pink = raw;
+        return OMR_OK;
+    }
+
+    /* Careful measure: 4x reduction to grey (a cell is ink when at least half
+     * of its 16 pixels are), border cut off, dust removed. */
+    PIX *g = NULL;
+    if (pixGetDepth(pix) == 1) {
+        g = pixScaleToGray4(pix);
+    } else {
+        PIX *g2 = pixScaleAreaMap2(pix);
+        g = g2 ? pixScaleAreaMap2(g2) : NULL;
+        pixDestroy(&g2);
+    }
+    PIX *b = g ? pixThresholdToBinary(g, 128) : NULL;
+    pixDestroy(&g);
+    if (!b)
+        return omr_error_set(err, OMR_ENOMEM, "blank test: out of memory");
+    int bw = pixGetWidth(b), bh = pixGetHeight(b);
+    int mx = (int)(bw * BORDER_FRACTION), my = (int)(bh * BORDER_FRACTION);
+    BOX *box = boxCreate(mx, my, bw - 2 * mx, bh - 2 * my);
+    PIX *inner = box ? pixClipRectangle(b, box, NULL) : NULL;
+    boxDestroy(&box);
+    pixDestroy(&b);
+    PIX *clean = inner ? pixSelectBySize(inner, SPECK_CELLS, SPECK_CELLS, 8, L_SELECT_IF_EITHER,
+                                         L_SELECT_IF_GTE, NULL)
+                       : NULL;
+    if (!clean) {
+        pixDestroy(&inner);
+        return omr_error_set(err, OMR_ENOMEM, "blank test: out of memory");
+    }
+    l_int32 count = 0;
+    pixCountPixels(clean, &count, NULL);
+    *pink = (double)count / ((double)pixGetWidth(inner) * pixGetHeight(inner));
+    pixDestroy(&clean);
+    pixDestroy(&inner);
+    return OMR_OK;
+}
+
+omr_status_t omr_identify_is_blank(PIX *pix, double max_ink, int *pblank, double *pink,
+                                   omr_error_t *err)
+{
+    *pblank = 0;
+    if (max_ink <= 0)
+        max_ink = OMR_BLANK_MAX_INK;
+    double ink = 0;
+    omr_status_t st = omr_identify_ink(pix, max_ink, &ink, err);
+    if (pink)
+        *pink = ink;
+    if (st != OMR_OK)
+        return st;
+    *pblank = ink < max_ink;
+    return OMR_OK;
+}

@@ -1,0 +1,1017 @@
+/* load.c -- stage 1: input files and folders to page images (see load.h).
+ *
+ * Decoders are written against libtiff, libpng and libjpeg directly rather
+ * than Leptonica's readers, for three reasons: the pixels go straight into
+ * the PIX rows (no intermediate copy of the page), the header is checked
+ * against our size limits before any pixel memory is taken, and every
+ * library message is captured into our error text instead of stderr.
+ *
+ * Files are hashed (SHA-256 of every byte, libsodium) when they are opened,
+ * so the store can recognise a file it has seen even under another name.
+ */
+#include "load.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+#include <sodium.h>
+#include <tiffio.h>
+
+/* Deeper folder nesting than this is refused (also stops symlink loops). */
+#define MAX_DEPTH 32
+/* Biggest buffer the colour/palette TIFF path takes for one strip or tile of
+ * RGBA pixels; a file storing a colour page as one huge strip beyond this is
+ * refused as unsupported rather than risking the worker's memory. */
+#define MAX_RGBA_BYTES (256u << 20)
+
+/* One input file, or a path that already failed while listing (status != OK). */
+typedef struct {
+    char *path;
+    omr_status_t status;
+    char *msg; /* the failure, without the path */
+} entry_t;
+
+struct omr_load {
+    entry_t *files;
+    int n_files, cap_files;
+    int cur;      /* index of the current file, -1 before the first */
+    int is_open;  /* the current file is open and may have more pages */
+    omr_format_t format;
+    TIFF *tif;
+    int page;     /* next page index to decode in the current file */
+    int n_pages;
+    int first_done; /* TIFF: the first directory (read at open) has been decoded */
+    unsigned char sha256[32];
+    int hash_ok;
+    /* Library messages collected during one call: the first error, the first
+     * warning, and whether a warning came while pixels were being decoded. */
+    char diag[512];
+    char warn[512];
+    int decoding;
+    int decode_warned;
+};
+
+/* ---------------------------------------------------------------- listing */
+
+static omr_status_t add_entry(omr_load_t *src, const char *path, omr_status_t status,
+                              const char *msg)
+{
+    if (src->n_files == src->cap_files) {
+        int cap = src->cap_files ? 2 * src->cap_files : 64;
+        entry_t *f = realloc(src->files, (size_t)cap * sizeof *f);
+        if (!f)
+            return OMR_ENOMEM;
+        src->files = f;
+        src->cap_files = cap;
+    }
+    entry_t *e = &src->files[src->n_files];
+    e->path = strdup(path);
+    e->msg = msg ? strdup(msg) : NULL;
+    e->status = status;
+    if (!e->path || (msg && !e->msg)) {
+        free(e->path);
+        free(e->msg);
+        return OMR_ENOMEM;
+    }
+    src->n_files++;
+    return OMR_OK;
+}
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    static const char *const exts[] = {".tif", ".tiff", ".png", ".jpg", ".jpeg"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot, exts[i]))
+            return 1;
+    return 0;
+}
+
+omr_format_t omr_load_sniff(const unsigned char *h, size_t n)
+{
+    if (n >= 4 && ((h[0] == 'I' && h[1] == 'I' && (h[2] == 42 || h[2] == 43) && h[3] == 0) ||
+                   (h[0] == 'M' && h[1] == 'M' && h[2] == 0 && (h[3] == 42 || h[3] == 43))))
+        return OMR_FORMAT_TIFF;
+    if (n >= 8 && !memcmp(h, "\x89PNG\r\n\x1a\n", 8))
+        return OMR_FORMAT_PNG;
+    if (n >= 3 && h[0] == 0xff && h[1] == 0xd8 && h[2] == 0xff)
+        return OMR_FORMAT_JPEG;
+    return OMR_FORMAT_UNKNOWN;
+}
+
+/* Does a file of unknown extension start like an image? Unreadable -> no. */
+static int sniffs_as_image(const char *path)
+{
+    unsigned char head[8];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n > 0 && omr_load_sniff(head, (size_t)n) != OMR_FORMAT_UNKNOWN;
+}
+
+static int cmp_dirent(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int skip_hidden(const struct dirent *d)
+{
+    return d->d_name[0] != '.';
+}
+
+/* Add the image files under dir, sorted by name, depth first. Unreadable
+ * folders and entries become failed entries; only ENOMEM stops the walk. */
+static omr_status_t walk(omr_load_t *src, const char *dir, int depth)
+{
+    char msg[300];
+    if (depth > MAX_DEPTH) {
+        snprintf(msg, sizeof msg, "folder nested deeper than %d levels (a link loop?); skipped",
+                 MAX_DEPTH);
+        return add_entry(src, dir, OMR_EIO, msg);
+    }
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, skip_hidden, cmp_dirent);
+    if (n < 0) {
+        snprintf(msg, sizeof msg, "cannot read folder: %s", strerror(errno));
+        return add_entry(src, dir, OMR_EIO, msg);
+    }
+    omr_status_t st = OMR_OK;
+    for (int i = 0; i < n; i++) {
+        if (st == OMR_OK) {
+            size_t len = strlen(dir) + strlen(names[i]->d_name) + 2;
+            char *path = malloc(len);
+            if (!path) {
+                st = OMR_ENOMEM;
+            } else {
+                int slash = dir[0] && dir[strlen(dir) - 1] == '/';
+                snprintf(path, len, "%s%s%s", dir, slash ? "" : "/", names[i]->d_name);
+                struct stat sb;
+                if (stat(path, &sb) != 0) {
+                    if (has_image_ext(path)) {
+                        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+                        st = add_entry(src, path, OMR_EIO, msg);
+                    }
+                } else if (S_ISDIR(sb.st_mode)) {
+                    st = walk(src, path, depth + 1);
+                } else if (S_ISREG(sb.st_mode)) {
+                    if (has_image_ext(path) || sniffs_as_image(path))
+                        st = add_entry(src, path, OMR_OK, NULL);
+                }
+                free(path);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return st;
+}
+
+omr_status_t omr_load_open_paths(const char *const *paths, int n_paths, omr_load_t **psrc,
+                                 omr_error_t *err)
+{
+    *psrc = NULL;
+    if (n_paths < 1 || !paths)
+        return omr_error_set(err, OMR_EINPUT, "no input files given");
+    omr_load_t *src = calloc(1, sizeof *src);
+    if (!src)
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
+    src->cur = -1;
+    omr_status_t st = OMR_OK;
+    for (int i = 0; i < n_paths && st == OMR_OK; i++) {
+        struct stat sb;
+        char msg[300];
+        if (stat(paths[i], &sb) != 0) {
+            snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+            st = add_entry(src, paths[i], OMR_EIO, msg);
+        } else if (S_ISDIR(sb.st_mode)) {
+            st = walk(src, paths[i], 0);
+        } else {
+            /* Named explicitly: taken whatever its name; the content decides. */
+            st = add_entry(src, paths[i], OMR_OK, NULL);
+        }
+    }
+    if (st != OMR_OK) {
+        omr_load_close(src);
+        return omr_error_set(err, OMR_ENOMEM, "out of memory listing the input files");
+    }
+    *psrc = src;
+    return OMR_OK;
+}
+
+omr_status_t omr_load_open(const char *path, omr_load_t **psrc, omr_error_t *err)
+{
+    return omr_load_open_paths(&path, 1, psrc, err);
+}
+
+int omr_load_count_files(const omr_load_t *src)
+{
+    return src ? src->n_files : 0;
+}
+
+/* ------------------------------------------------------------ diagnostics */
+
+static void diag_clear(omr_load_t *src)
+{
+    src->diag[0] = src->warn[0] = '\0';
+    src->decode_warned = 0;
+}
+
+/* The best library text for a failure: the error, else the first warning. */
+static const char *diag_text(const omr_load_t *src, const char *fallback)
+{
+    if (src->diag[0])
+        return src->diag;
+    if (src->warn[0])
+        return src->warn;
+    return fallback;
+}
+
+static int tiff_error_handler(TIFF *tif, void *user, const char *module, const char *fmt,
+                              va_list ap)
+{
+    (void)tif;
+    omr_load_t *src = user;
+    if (src && !src->diag[0]) {
+        int n = snprintf(src->diag, sizeof src->diag, "%s: ", module ? module : "libtiff");
+        if (n < 0 || (size_t)n >= sizeof src->diag)
+            n = 0;
+        vsnprintf(src->diag + n, sizeof src->diag - (size_t)n, fmt, ap);
+    }
+    return 1; /* handled: libtiff's global handler (stderr) is not called */
+}
+
+static int tiff_warning_handler(TIFF *tif, void *user, const char *module, const char *fmt,
+                                va_list ap)
+{
+    (void)tif;
+    omr_load_t *src = user;
+    if (!src)
+        return 1;
+    if (src->decoding)
+        src->decode_warned = 1;
+    if (!src->warn[0]) {
+        int n = snprintf(src->warn, sizeof src->warn, "%s: ", module ? module : "libtiff");
+        if (n < 0 || (size_t)n >= sizeof src->warn)
+            n = 0;
+        vsnprintf(src->warn + n, sizeof src->warn - (size_t)n, fmt, ap);
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+/* Hash the whole file and keep its first bytes for sniffing. Returns OMR_OK,
+ * OMR_EIO (cannot open/read) or OMR_EINPUT (empty file). */
+static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *head,
+                              size_t *phead, omr_error_t *err)
+{
+    *phead = 0;
+    src->hash_ok = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return omr_error_set(err, OMR_EIO, "%s: not a regular file", path);
+    }
+    enum { CHUNK = 1 << 16 };
+    unsigned char *tbuf = malloc(CHUNK);
+    if (!tbuf) {
+        close(fd);
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", path);
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    long long total = 0;
+    for (;;) {
+        ssize_t n = read(fd, tbuf, CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            free(tbuf);
+            return omr_error_set(err, OMR_EIO, "%s: read failed after %lld bytes: %s", path,
+                                 total, strerror(e));
+        }
+        if (n == 0)
+            break;
+        if (total < 16) {
+            size_t k = (size_t)n < 16 - (size_t)total ? (size_t)n : 16 - (size_t)total;
+            memcpy(head + total, tbuf, k);
+            *phead = (size_t)total + k;
+        }
+        crypto_hash_sha256_update(&st, tbuf, (unsigned long long)n);
+        total += n;
+    }
+    close(fd);
+    free(tbuf);
+    crypto_hash_sha256_final(&st, src->sha256);
+    src->hash_ok = 1;
+    if (total == 0)
+        return omr_error_set(err, OMR_EINPUT, "%s: empty file (0 bytes): not an image", path);
+    return OMR_OK;
+}
+
+static void fill_ident(const omr_load_t *src, const char *path, int page, omr_image_t *img)
+{
+    memset(img, 0, sizeof *img);
+    snprintf(img->path, sizeof img->path, "%s", path);
+    img->page = page;
+    img->n_pages = src->n_pages;
+    img->format = src->format;
+    img->hash_ok = src->hash_ok;
+    if (src->hash_ok) {
+        memcpy(img->sha256, src->sha256, sizeof img->sha256);
+        for (int i = 0; i < 32; i++)
+            snprintf(img->sha256_hex + 2 * i, 3, "%02x", src->sha256[i]);
+    }
+}
+
+/* ------------------------------------------------------------------ limits */
+
+static omr_status_t check_size(const char *what, double w, double h, omr_error_t *err)
+{
+    if (w < 1 || h < 1)
+        return omr_error_set(err, OMR_EINPUT, "%s: the header gives an empty image (%.0fx%.0f)",
+                             what, w, h);
+    if (w > OMR_LOAD_MAX_SIDE || h > OMR_LOAD_MAX_SIDE || w * h > OMR_LOAD_MAX_PIXELS)
+        return omr_error_set(err, OMR_ELIMIT,
+                             "%s: the header claims %.0fx%.0f pixels, over the limit of %d per "
+                             "side and %.0f megapixels; refused before decoding",
+                             what, w, h, OMR_LOAD_MAX_SIDE, OMR_LOAD_MAX_PIXELS / 1e6);
+    return OMR_OK;
+}
+
+/* A resolution we believe; scanners write 0 or 1 when they do not know. */
+static int sane_dpi(double dpi)
+{
+    return dpi >= 20 && dpi <= 10000 ? (int)lround(dpi) : 0;
+}
+
+/* -------------------------------------------------------------------- TIFF */
+
+static const char *tiff_compression_name(uint16_t c)
+{
+    switch (c) {
+    case COMPRESSION_NONE: return "none";
+    case COMPRESSION_CCITTFAX4: return "g4";
+    case COMPRESSION_CCITTFAX3: return "g3";
+    case COMPRESSION_CCITTRLE: return "rle";
+    case COMPRESSION_LZW: return "lzw";
+    case COMPRESSION_ADOBE_DEFLATE:
+    case COMPRESSION_DEFLATE: return "deflate";
+    case COMPRESSION_JPEG: return "jpeg";
+    case COMPRESSION_OJPEG: return "ojpeg";
+    case COMPRESSION_PACKBITS: return "packbits";
+    default: return "other";
+    }
+}
+
+/* Bitonal or grey, one sample, strips: decode strips straight into the PIX. */
+static omr_status_t tiff_read_plain(omr_load_t *src, const char *what, uint32_t w, uint32_t h,
+                                    int bps, PIX **ppix, omr_error_t *err)
+{
+    TIFF *tif = src->tif;
+    uint32_t rps = 0;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+    if (rps == 0 || rps > h)
+        rps = h;
+    tmsize_t scan = TIFFScanlineSize(tif);
+    if (scan <= 0 || (uint64_t)scan < ((uint64_t)w * (uint64_t)bps + 7) / 8)
+        return omr_error_set(err, OMR_EINPUT, "%s: inconsistent row size: %s", what,
+                             diag_text(src, "bad header"));
+    PIX *pix = pixCreate((l_int32)w, (l_int32)h, bps);
+    if (!pix)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory for %ux%u pixels", what, w, h);
+    size_t strip_bytes = (size_t)rps * (size_t)scan;
+    unsigned char *buf = malloc(strip_bytes);
+    if (!buf) {
+        pixDestroy(&pix);
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory for a strip", what);
+    }
+    l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix);
+    size_t copy = (size_t)scan < (size_t)wpl * 4 ? (size_t)scan : (size_t)wpl * 4;
+    uint32_t nstrips = TIFFNumberOfStrips(tif);
+    src->decoding = 1;
+    omr_status_t st = OMR_OK;
+    for (uint32_t s = 0, y0 = 0; y0 < h; s++, y0 += rps) {
+        uint32_t rows = h - y0 < rps ? h - y0 : rps;
+        if (s >= nstrips) {
+            st = omr_error_set(err, OMR_EINPUT, "%s: %u strips for %u rows: damaged header", what,
+                               nstrips, h);
+            break;
+        }
+        tmsize_t got = TIFFReadEncodedStrip(tif, s, buf, (tmsize_t)rows * scan);
+        if (got < 0 || src->decode_warned) {
+            st = omr_error_set(err, OMR_EINPUT,
+                               "%s: pixel data damaged or truncated (rows %u-%u of %u): %s", what,
+                               y0 + 1, y0 + rows, h, diag_text(src, "read error"));
+            break;
+        }
+        for (uint32_t r = 0; r < rows; r++)
+            memcpy(data + (size_t)(y0 + r) * (size_t)wpl, buf + (size_t)r * (size_t)scan, copy);
+    }
+    src->decoding = 0;
+    free(buf);
+    if (st != OMR_OK) {
+        pixDestroy(&pix);
+        return st;
+    }
+    /* TIFF rows are bytes in reading order; Leptonica keeps 32-bit words in
+     * host order with the leftmost pixel in the most significant byte. */
+    pixEndianByteSwap(pix);
+    *ppix = pix;
+    return OMR_OK;
+}
+
+/* Anything else libtiff can render (palette, RGB, YCbCr JPEG, 16 bit, tiles,
+ * planar): RGBA strip by strip or tile by tile, then luminance. */
+static omr_status_t tiff_read_rgba(omr_load_t *src, const char *what, uint32_t w, uint32_t h,
+                                   PIX **ppix, omr_error_t *err)
+{
+    TIFF *tif = src->tif;
+    char emsg[1024] = "";
+    if (!TIFFRGBAImageOK(tif, emsg))
+        return omr_error_set(err, OMR_EUNSUPPORTED, "%s: pixel layout not supported: %s", what,
+                             emsg);
+    int tiled = TIFFIsTiled(tif);
+    uint32_t tw = w, th = h;
+    if (tiled) {
+        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+        TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+    } else {
+        uint32_t rps = 0;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        th = rps == 0 || rps > h ? h : rps;
+    }
+    if (tw == 0 || th == 0 || (uint64_t)tw * th * 4 > MAX_RGBA_BYTES)
+        return omr_error_set(err, OMR_EUNSUPPORTED,
+                             "%s: colour page stored in %ux%u blocks, too big to convert", what,
+                             tw, th);
+    PIX *pix = pixCreate((l_int32)w, (l_int32)h, 8);
+    uint32_t *raster = malloc((size_t)tw * th * 4);
+    if (!pix || !raster) {
+        pixDestroy(&pix);
+        free(raster);
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory for %ux%u pixels", what, w, h);
+    }
+    l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix);
+    omr_status_t st = OMR_OK;
+    src->decoding = 1;
+    for (uint32_t y0 = 0; y0 < h && st == OMR_OK; y0 += th) {
+        uint32_t rows = h - y0 < th ? h - y0 : th;
+        for (uint32_t x0 = 0; x0 < w && st == OMR_OK; x0 += tw) {
+            int ok = tiled ? TIFFReadRGBATile(tif, x0, y0, raster)
+                           : TIFFReadRGBAStrip(tif, y0, raster);
+            if (!ok || src->decode_warned) {
+                st = omr_error_set(err, OMR_EINPUT,
+                                   "%s: pixel data damaged or truncated (rows %u-%u of %u): %s",
+                                   what, y0 + 1, y0 + rows, h, diag_text(src, "read error"));
+                break;
+            }
+            uint32_t cols = w - x0 < tw ? w - x0 : tw;
+            /* Both calls return rows bottom-up: a tile as a full th-row block,
+             * a strip as a block of exactly `rows` rows. */
+            uint32_t block = tiled ? th : rows;
+            for (uint32_t r = 0; r < rows; r++) {
+                const uint32_t *in = raster + (size_t)(block - 1 - r) * tw;
+                l_uint32 *line = data + (size_t)(y0 + r) * (size_t)wpl;
+                for (uint32_t c = 0; c < cols; c++) {
+                    uint32_t p = in[c];
+                    unsigned g = (77u * TIFFGetR(p) + 150u * TIFFGetG(p) + 29u * TIFFGetB(p) + 128u) >> 8;
+                    SET_DATA_BYTE(line, x0 + c, g);
+                }
+            }
+            if (!tiled)
+                break;
+        }
+    }
+    src->decoding = 0;
+    free(raster);
+    if (st != OMR_OK) {
+        pixDestroy(&pix);
+        return st;
+    }
+    *ppix = pix;
+    return OMR_OK;
+}
+
+/* Decode the current directory of src->tif into img. */
+static omr_status_t tiff_decode(omr_load_t *src, const char *what, omr_image_t *img,
+                                omr_error_t *err)
+{
+    TIFF *tif = src->tif;
+    uint32_t w = 0, h = 0;
+    uint16_t bps = 1, spp = 1, photo = 0, comp = COMPRESSION_NONE, planar = PLANARCONFIG_CONTIG;
+    if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h))
+        return omr_error_set(err, OMR_EINPUT, "%s: no image size in the header: %s", what,
+                             diag_text(src, "damaged header"));
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+    int has_photo = TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo);
+    if (!has_photo) /* bilevel files from fax software often omit it */
+        photo = bps == 1 ? PHOTOMETRIC_MINISWHITE : PHOTOMETRIC_MINISBLACK;
+    snprintf(img->compression, sizeof img->compression, "%s", tiff_compression_name(comp));
+    img->source_depth = bps * spp;
+    omr_status_t st = check_size(what, w, h, err);
+    if (st != OMR_OK)
+        return st;
+    if (!TIFFIsCODECConfigured(comp))
+        return omr_error_set(err, OMR_EUNSUPPORTED,
+                             "%s: compression %u (%s) is not supported by this libtiff", what,
+                             comp, img->compression);
+
+    float xr = 0, yr = 0;
+    uint16_t unit = RESUNIT_INCH;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+    if (TIFFGetField(tif, TIFFTAG_XRESOLUTION, &xr) && unit != RESUNIT_NONE) {
+        if (!TIFFGetField(tif, TIFFTAG_YRESOLUTION, &yr))
+            yr = xr;
+        double k = unit == RESUNIT_CENTIMETER ? 2.54 : 1.0;
+        img->dpi = sane_dpi(xr * k);
+        img->dpi_y = sane_dpi(yr * k);
+    }
+
+    PIX *pix = NULL;
+    int plain = !TIFFIsTiled(tif) && spp == 1 && (bps == 1 || bps == 8) &&
+                (photo == PHOTOMETRIC_MINISWHITE || photo == PHOTOMETRIC_MINISBLACK);
+    if (plain) {
+        st = tiff_read_plain(src, what, w, h, bps, &pix, err);
+        /* Leptonica: 1 bpp 1 = black (MINISWHITE), 8 bpp 0 = black (MINISBLACK). */
+        if (st == OMR_OK && ((bps == 1) == (photo == PHOTOMETRIC_MINISBLACK)))
+            pixInvert(pix, pix);
+        if (st == OMR_OK && bps == 1)
+            pixSetPadBits(pix, 0);
+    } else {
+        st = tiff_read_rgba(src, what, w, h, &pix, err);
+    }
+    if (st != OMR_OK)
+        return st;
+    pixSetResolution(pix, img->dpi, img->dpi_y);
+    img->pix = pix;
+    return OMR_OK;
+}
+
+static omr_status_t tiff_open(omr_load_t *src, const char *path, omr_error_t *err)
+{
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    if (!opts)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", path);
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_error_handler, src);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_warning_handler, src);
+    /* Bounds libtiff's own allocations (tag arrays, strip buffers) so a
+     * forged header cannot make it take gigabytes before we look at it. */
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)512 << 20);
+    src->tif = TIFFOpenExt(path, "r", opts);
+    TIFFOpenOptionsFree(opts);
+    if (!src->tif)
+        return omr_error_set(err, OMR_EINPUT,
+                             "%s: TIFF header or first page directory unreadable; the file is "
+                             "truncated or damaged (%s)",
+                             path, diag_text(src, "unknown reason"));
+    /* Counting walks the directory chain; a damaged chain counts short, and
+     * the iteration still tries to go further (see next_tiff_page()). */
+    src->n_pages = (int)TIFFNumberOfDirectories(src->tif);
+    if (src->n_pages < 1)
+        src->n_pages = 1;
+    if (!TIFFSetDirectory(src->tif, 0)) {
+        TIFFClose(src->tif);
+        src->tif = NULL;
+        return omr_error_set(err, OMR_EINPUT, "%s: cannot read the first page: %s", path,
+                             diag_text(src, "damaged header"));
+    }
+    diag_clear(src);
+    return OMR_OK;
+}
+
+/* --------------------------------------------------------------------- PNG */
+
+typedef struct {
+    jmp_buf jb;
+    char msg[256];
+    png_structp png;
+    png_infop info;
+    FILE *f;
+    PIX *pix;
+} png_ctx_t;
+
+static void png_error_fn(png_structp png, png_const_charp msg)
+{
+    png_ctx_t *ctx = png_get_error_ptr(png);
+    snprintf(ctx->msg, sizeof ctx->msg, "%s", msg);
+    longjmp(ctx->jb, 1);
+}
+
+static void png_warning_fn(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg; /* ancillary-chunk complaints; the pixels are fine */
+}
+
+/* The part of the PNG decode that may longjmp out: everything it allocates
+ * lives in ctx so the caller can free it either way. */
+static omr_status_t png_decode_inner(png_ctx_t *ctx, const char *what, omr_image_t *img,
+                                     omr_error_t *err)
+{
+    png_structp png = ctx->png;
+    png_infop info = ctx->info;
+    png_init_io(png, ctx->f);
+    png_read_info(png, info);
+    png_uint_32 w = 0, h = 0;
+    int bit_depth = 0, color = 0, interlace = 0;
+    png_get_IHDR(png, info, &w, &h, &bit_depth, &color, &interlace, NULL, NULL);
+    img->source_depth = bit_depth * png_get_channels(png, info);
+    snprintf(img->compression, sizeof img->compression, "png");
+    omr_status_t st = check_size(what, w, h, err);
+    if (st != OMR_OK)
+        return st;
+    png_uint_32 xres = 0, yres = 0;
+    int unit = 0;
+    if (png_get_pHYs(png, info, &xres, &yres, &unit) && unit == PNG_RESOLUTION_METER) {
+        img->dpi = sane_dpi(xres * 0.0254);
+        img->dpi_y = sane_dpi(yres * 0.0254);
+    }
+    int depth = 8;
+    if (color == PNG_COLOR_TYPE_GRAY && bit_depth == 1) {
+        depth = 1;
+        png_set_invert_mono(png); /* PNG 0 = black; Leptonica 1 bpp 1 = black */
+    } else {
+        if (color == PNG_COLOR_TYPE_PALETTE)
+            png_set_palette_to_rgb(png);
+        if (color == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
+            png_set_expand_gray_1_2_4_to_8(png);
+        if (bit_depth == 16)
+            png_set_strip_16(png);
+        if (color & PNG_COLOR_MASK_ALPHA)
+            png_set_strip_alpha(png);
+        if ((color & PNG_COLOR_MASK_COLOR) || color == PNG_COLOR_TYPE_PALETTE)
+            png_set_rgb_to_gray_fixed(png, 1, -1, -1);
+    }
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    ctx->pix = pixCreate((l_int32)w, (l_int32)h, depth);
+    if (!ctx->pix)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory for %ux%u pixels", what, w, h);
+    l_uint32 *data = pixGetData(ctx->pix);
+    int wpl = pixGetWpl(ctx->pix);
+    if (png_get_rowbytes(png, info) > (size_t)wpl * 4)
+        return omr_error_set(err, OMR_EUNSUPPORTED, "%s: unexpected PNG row layout", what);
+    for (int p = 0; p < passes; p++)
+        for (png_uint_32 y = 0; y < h; y++)
+            png_read_row(png, (png_bytep)(data + (size_t)y * (size_t)wpl), NULL);
+    png_read_end(png, NULL);
+    pixEndianByteSwap(ctx->pix);
+    if (depth == 1)
+        pixSetPadBits(ctx->pix, 0);
+    pixSetResolution(ctx->pix, img->dpi, img->dpi_y);
+    return OMR_OK;
+}
+
+static omr_status_t png_decode(const char *path, const char *what, omr_image_t *img,
+                               omr_error_t *err)
+{
+    /* On the heap, like the JPEG context: what png_decode_inner() changes
+     * after setjmp() must not live in this frame's automatic variables. */
+    png_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
+    ctx->f = fopen(path, "rb");
+    if (!ctx->f) {
+        free(ctx);
+        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", what, strerror(errno));
+    }
+    ctx->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, png_error_fn, png_warning_fn);
+    ctx->info = ctx->png ? png_create_info_struct(ctx->png) : NULL;
+    omr_status_t st;
+    if (!ctx->info) {
+        st = omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
+    } else if (setjmp(ctx->jb)) {
+        if (feof(ctx->f))
+            st = omr_error_set(err, OMR_EINPUT,
+                               "%s: truncated PNG: the file ends before the image is complete "
+                               "(%s)",
+                               what, ctx->msg);
+        else
+            st = omr_error_set(err, OMR_EINPUT, "%s: damaged PNG: %s", what, ctx->msg);
+    } else {
+        st = png_decode_inner(ctx, what, img, err);
+    }
+    png_destroy_read_struct(&ctx->png, ctx->info ? &ctx->info : NULL, NULL);
+    fclose(ctx->f);
+    if (st == OMR_OK)
+        img->pix = ctx->pix;
+    else
+        pixDestroy(&ctx->pix);
+    free(ctx);
+    return st;
+}
+
+/* -------------------------------------------------------------------- JPEG */
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+    int truncated;
+} jpeg_err_t;
+
+static void jpeg_error_exit_fn(j_common_ptr cinfo)
+{
+    jpeg_err_t *je = (jpeg_err_t *)cinfo->err;
+    je->pub.format_message(cinfo, je->msg);
+    longjmp(je->jb, 1);
+}
+
+static void jpeg_emit_fn(j_common_ptr cinfo, int level)
+{
+    jpeg_err_t *je = (jpeg_err_t *)cinfo->err;
+    if (level >= 0)
+        return; /* trace messages */
+    /* Premature end of data: libjpeg pads the rest of the page with grey and
+     * carries on; we refuse the page so it is reported, not half-read.
+     * Other warnings ("extraneous bytes before marker") are harmless. */
+    if (je->pub.msg_code == JWRN_JPEG_EOF && !je->truncated) {
+        je->truncated = 1;
+        je->pub.format_message(cinfo, je->msg);
+    }
+    je->pub.num_warnings++;
+}
+
+typedef struct {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_err_t jerr;
+    FILE *f;
+    PIX *pix;
+} jpeg_ctx_t;
+
+static omr_status_t jpeg_decode_inner(jpeg_ctx_t *ctx, const char *what, omr_image_t *img,
+                                      omr_error_t *err)
+{
+    struct jpeg_decompress_struct *ci = &ctx->cinfo;
+    jpeg_stdio_src(ci, ctx->f);
+    jpeg_read_header(ci, TRUE);
+    img->source_depth = 8 * ci->num_components;
+    snprintf(img->compression, sizeof img->compression, "jpeg");
+    omr_status_t st = check_size(what, ci->image_width, ci->image_height, err);
+    if (st != OMR_OK)
+        return st;
+    if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)
+        return omr_error_set(err, OMR_EUNSUPPORTED, "%s: CMYK JPEG is not supported; scan in "
+                                                    "grey or RGB", what);
+    if (ci->saw_JFIF_marker && ci->density_unit == 1) {
+        img->dpi = sane_dpi(ci->X_density);
+        img->dpi_y = sane_dpi(ci->Y_density);
+    } else if (ci->saw_JFIF_marker && ci->density_unit == 2) {
+        img->dpi = sane_dpi(ci->X_density * 2.54);
+        img->dpi_y = sane_dpi(ci->Y_density * 2.54);
+    }
+    /* Grey output: for YCbCr libjpeg just takes Y, skipping the colour
+     * conversion; the integer IDCT is the accurate default. */
+    ci->out_color_space = JCS_GRAYSCALE;
+    jpeg_start_decompress(ci);
+    ctx->pix = pixCreate((l_int32)ci->output_width, (l_int32)ci->output_height, 8);
+    if (!ctx->pix)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
+    l_uint32 *data = pixGetData(ctx->pix);
+    int wpl = pixGetWpl(ctx->pix);
+    while (ci->output_scanline < ci->output_height) {
+        JSAMPROW rows[16];
+        int n = 0;
+        for (; n < 16 && ci->output_scanline + (unsigned)n < ci->output_height; n++)
+            rows[n] = (JSAMPROW)(data + (size_t)(ci->output_scanline + n) * (size_t)wpl);
+        if (jpeg_read_scanlines(ci, rows, (JDIMENSION)n) == 0)
+            break;
+    }
+    if (ctx->jerr.truncated)
+        return omr_error_set(err, OMR_EINPUT, "%s: truncated JPEG: %s", what, ctx->jerr.msg);
+    jpeg_finish_decompress(ci);
+    pixEndianByteSwap(ctx->pix);
+    pixSetResolution(ctx->pix, img->dpi, img->dpi_y);
+    return OMR_OK;
+}
+
+static omr_status_t jpeg_decode(const char *path, const char *what, omr_image_t *img,
+                                omr_error_t *err)
+{
+    jpeg_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
+    ctx->f = fopen(path, "rb");
+    if (!ctx->f) {
+        free(ctx);
+        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", what, strerror(errno));
+    }
+    ctx->cinfo.err = jpeg_std_error(&ctx->jerr.pub);
+    ctx->jerr.pub.error_exit = jpeg_error_exit_fn;
+    ctx->jerr.pub.emit_message = jpeg_emit_fn;
+    omr_status_t st;
+    if (setjmp(ctx->jerr.jb)) {
+        st = omr_error_set(err, OMR_EINPUT, "%s: damaged JPEG: %s", what, ctx->jerr.msg);
+    } else {
+        jpeg_create_decompress(&ctx->cinfo);
+        st = jpeg_decode_inner(ctx, what, img, err);
+    }
+    jpeg_destroy_decompress(&ctx->cinfo);
+    fclose(ctx->f);
+    if (st == OMR_OK)
+        img->pix = ctx->pix;
+    else
+        pixDestroy(&ctx->pix);
+    free(ctx);
+    return st;
+}
+
+/* --------------------------------------------------------------- iterating */
+
+static void close_file(omr_load_t *src)
+{
+    if (src->tif)
+        TIFFClose(src->tif);
+    src->tif = NULL;
+    src->is_open = 0;
+}
+
+/* Open file src->cur: hash it, find its format, open a TIFF. On failure the
+ * whole file is reported (img has path and hash) and not opened. */
+static omr_status_t open_file(omr_load_t *src, omr_image_t *img, omr_error_t *err)
+{
+    const entry_t *e = &src->files[src->cur];
+    src->format = OMR_FORMAT_UNKNOWN;
+    src->n_pages = 0;
+    src->page = 0;
+    src->hash_ok = 0;
+    src->first_done = 0;
+    diag_clear(src);
+    fill_ident(src, e->path, 0, img);
+    if (e->status != OMR_OK)
+        return omr_error_set(err, e->status, "%s: %s", e->path, e->msg ? e->msg : "unreadable");
+    unsigned char head[16];
+    size_t nhead = 0;
+    omr_status_t st = hash_file(src, e->path, head, &nhead, err);
+    fill_ident(src, e->path, 0, img);
+    if (st != OMR_OK)
+        return st;
+    src->format = omr_load_sniff(head, nhead);
+    img->format = src->format;
+    if (src->format == OMR_FORMAT_UNKNOWN) {
+        char shown[17];
+        size_t k = 0;
+        for (; k < nhead && k < 16; k++)
+            shown[k] = isprint(head[k]) ? (char)head[k] : '.';
+        shown[k] = '\0';
+        return omr_error_set(err, OMR_EINPUT,
+                             "%s: not a TIFF, PNG or JPEG image (the file starts with \"%s\")",
+                             e->path, shown);
+    }
+    if (src->format == OMR_FORMAT_TIFF) {
+        st = tiff_open(src, e->path, err);
+        if (st != OMR_OK)
+            return st;
+    } else {
+        src->n_pages = 1;
+    }
+    src->is_open = 1;
+    img->n_pages = src->n_pages;
+    return OMR_OK;
+}
+
+/* Decode page src->page of the open file; moves the TIFF to that directory
+ * first. A directory that cannot be read ends the file (the chain is broken,
+ * nothing after it can be found). */
+static omr_status_t decode_page(omr_load_t *src, omr_image_t *img, omr_error_t *err)
+{
+    const char *path = src->files[src->cur].path;
+    char what[4200];
+    if (src->n_pages > 1 || src->format == OMR_FORMAT_TIFF)
+        snprintf(what, sizeof what, "%s page %d", path, src->page + 1);
+    else
+        snprintf(what, sizeof what, "%s", path);
+    fill_ident(src, path, src->page, img);
+    diag_clear(src);
+    if (src->format == OMR_FORMAT_PNG) {
+        close_file(src);
+        return png_decode(path, what, img, err);
+    }
+    if (src->format == OMR_FORMAT_JPEG) {
+        close_file(src);
+        return jpeg_decode(path, what, img, err);
+    }
+    if (src->first_done) {
+        if (TIFFLastDirectory(src->tif)) {
+            close_file(src);
+            return OMR_ENOTFOUND; /* no page here: the caller moves on */
+        }
+        if (!TIFFReadDirectory(src->tif)) {
+            close_file(src);
+            if (img->page >= img->n_pages)
+                img->n_pages = img->page + 1;
+            return omr_error_set(err, OMR_EINPUT,
+                                 "%s: cannot read this page; the file is truncated or damaged "
+                                 "here (%s); earlier pages were read",
+                                 what, diag_text(src, "broken directory chain"));
+        }
+        diag_clear(src);
+    }
+    src->first_done = 1;
+    if (src->page + 1 > src->n_pages) {
+        src->n_pages = src->page + 1; /* the count at open fell short */
+        img->n_pages = src->n_pages;
+    }
+    return tiff_decode(src, what, img, err);
+}
+
+omr_status_t omr_load_next(omr_load_t *src, omr_image_t *img, omr_error_t *err)
+{
+    for (;;) {
+        if (!src->is_open) {
+            if (src->cur + 1 >= src->n_files) {
+                memset(img, 0, sizeof *img);
+                return OMR_ENOTFOUND;
+            }
+            src->cur++;
+            omr_status_t st = open_file(src, img, err);
+            if (st != OMR_OK)
+                return st;
+        }
+        omr_status_t st = decode_page(src, img, err);
+        src->page++;
+        if (st == OMR_ENOTFOUND)
+            continue;
+        return st;
+    }
+}
+
+void omr_load_skip_file(omr_load_t *src)
+{
+    if (src)
+        close_file(src);
+}
+
+void omr_load_close(omr_load_t *src)
+{
+    if (!src)
+        return;
+    close_file(src);
+    for (int i = 0; i < src->n_files; i++) {
+        free(src->files[i].path);
+        free(src->files[i].msg);
+    }
+    free(src->files);
+    free(src);
+}
+
+void omr_image_clear(omr_image_t *img)
+{
+    if (!img)
+        return;
+    pixDestroy(&img->pix);
+    memset(img, 0, sizeof *img);
+}
+
+omr_status_t omr_load_page(const char *path, int page, omr_image_t *img, omr_error_t *err)
+{
+    memset(img, 0, sizeof *img);
+    omr_load_t *src = NULL;
+    omr_status_t st = omr_load_open(path, &src, err);
+    if (st != OMR_OK)
+        return st;
+    src->cur = 0;
+    st = open_file(src, img, err);
+    if (st == OMR_OK && page > 0) {
+        if (src->format != OMR_FORMAT_TIFF || !TIFFSetDirectory(src->tif, (tdir_t)page)) {
+            st = omr_error_set(err, OMR_ENOTFOUND, "%s: no page %d (%d page(s) found): %s", path,
+                               page + 1, src->n_pages, diag_text(src, "no such page"));
+        } else {
+            src->page = page;
+            src->first_done = 0;
+        }
+    }
+    if (st == OMR_OK)
+        st = decode_page(src, img, err);
+    omr_load_close(src);
+    return st;
+}
