@@ -1,0 +1,1173 @@
+/* code.c -- stage "code": region states of one respondent -> coded values and
+ * review items (code.h; rules in ../shared/spec/coding.md and issue 3 part 5).
+ *
+ * Steps: check the page results; sort the copies of each page into the one
+ * coded copy (respondent part), the case copies (case k = k-th copy), and
+ * duplicates; code every question of every case by its kind; then apply the
+ * routing, sources first.
+ *
+ * Decisions taken where coding.md is silent (documented here and in code.h):
+ * - Duplicates. A copy of a case page is a duplicate when it is near-identical
+ *   (code.h, omr_code_options_t) to an earlier coded copy of that page. A copy
+ *   with nothing on it (all regions blank, no ink) is never called a duplicate:
+ *   two unanswered copies look the same although they are different sheets.
+ *   Any second copy of a respondent-part page is a duplicate; the first copy
+ *   is coded. If its marks differ, each question where they differ also gets a
+ *   question-level DUPLICATE item (var "") that blocks it.
+ * - Cases beyond the first whose copies are all unanswered are dropped (a
+ *   spare photocopy sent back blank is not a case).
+ * - Missing pages: their questions are empty (never -1, the routing is not
+ *   applied to them, nor to a question whose routing source is on a missing
+ *   page), listed in out->missing, no review item.
+ * - single / grid1 row: a DOUBTFUL region blocks the value; the value text is
+ *   then the one MARKED code if there is exactly one, else "".
+ * - multi / ticklist / gridn row: any DOUBTFUL region blocks every option
+ *   column of the question (row): whether the others are 0 or empty depends on it.
+ * - "その他": option marked, field without ink -> OTHER_TEXT on the _text column
+ *   (the respondent may have written elsewhere); field with ink, option not
+ *   marked -> OTHER_TEXT on the option column (single: the question column;
+ *   multi: BASE_CODE, and every option column when nothing else is marked;
+ *   top3: the whole question). A DOUBTFUL option: no OTHER_TEXT (the doubtful
+ *   item covers it). In top3, "marked" = a box holds the code, proposals included.
+ * - top3: INVALID_VALUE for a machine-accepted value that is not an option code,
+ *   two boxes with the same known value, and a written box after an empty one.
+ *   Values the operator typed are final: such conflicts between overridden
+ *   boxes are not raised again.
+ * - Routing with an uncertain source (any REVIEW column of the source, and no
+ *   certain column already proving the route applies): the dependent question's
+ *   values are blocked, with no item of its own; re-coding after the source is
+ *   resolved decides (-1, or ROUTING if it was answered). A skipped question
+ *   holding only doubtful marks stays blocked by their items. A respondent-part
+ *   question routed from a case question is not checked. A text source routes
+ *   nowhere (never holds a code).
+ * - Overrides are applied as readings (multi cells) or values (everything
+ *   else); a question-level item is settled when all its columns are overridden.
+ */
+#include "code.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ROUTE_TODO, ROUTE_BUSY, ROUTE_DONE };
+
+typedef struct {
+    const omr_form_t *form;
+    omr_code_options_t opt;
+    const omr_page_result_t *pages;
+    int n_pages;
+    const omr_override_t *ovr;
+    int n_ovr;
+    const unsigned char *ovr_is_page; /* per override: it is a page key */
+    omr_column_t *cols[2];            /* respondent part, case part */
+    int n_cols[2];
+    int *q_first, *q_n;               /* per question: its columns in its part */
+    int **reg_col;                    /* per template page, per region: column in the page's part, or -1 */
+    int n_cases;
+    int *use;                         /* [template page][case 0..n_cases]: page result index or -1 */
+    unsigned char *answered, *unsure, *missing, *route_state; /* [question][case] */
+    omr_region_result_t *blank;       /* zero readings, stand-in for a missing page */
+    omr_coded_t *out;
+    int cap_items, cap_missing;
+    omr_status_t st;                  /* OMR_ENOMEM once an allocation failed */
+} ctx_t;
+
+void omr_code_options_default(omr_code_options_t *opts)
+{
+    opts->dup_ink_tol = 0.02;
+    opts->dup_score_tol = 0.15;
+    opts->digit_accept_conf = 0;
+}
+
+void omr_code_page_key(const omr_page_result_t *page, char *buf, size_t n)
+{
+    snprintf(buf, n, "page:%.16s:%d", page->file_hash, page->index_in_file);
+}
+
+void omr_coded_clear(omr_coded_t *c)
+{
+    if (!c)
+        return;
+    free(c->values);
+    free(c->items);
+    free(c->missing);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- small helpers ---- */
+
+static int qc(const ctx_t *c, int qi, int cs) { return qi * (c->n_cases + 1) + cs; }
+
+static omr_value_t *val(ctx_t *c, int cs, int col)
+{
+    int i = cs == 0 ? col : c->n_cols[0] + (cs - 1) * c->n_cols[1] + col;
+    return &c->out->values[i];
+}
+
+/* A strict positive decimal integer ("3"), or -1. */
+static int parse_code(const char *s)
+{
+    if (!*s || strlen(s) > 4)
+        return -1;
+    int v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static int is_option(const omr_question_t *q, int code)
+{
+    for (int i = 0; i < q->n_options; i++)
+        if (q->options[i].code == code)
+            return 1;
+    return 0;
+}
+
+static const omr_option_t *option_of(const omr_question_t *q, int code)
+{
+    for (int i = 0; i < q->n_options; i++)
+        if (q->options[i].code == code)
+            return &q->options[i];
+    return NULL;
+}
+
+/* The last override of (var, case), or NULL. Page keys never match a column. */
+static const char *find_ovr(const ctx_t *c, const char *var, int cs)
+{
+    for (int i = c->n_ovr - 1; i >= 0; i--)
+        if (!c->ovr_is_page[i] && c->ovr[i].case_number == cs && !strcmp(c->ovr[i].var, var))
+            return c->ovr[i].value;
+    return NULL;
+}
+
+static const char *find_page_ovr(const ctx_t *c, const char *key)
+{
+    for (int i = c->n_ovr - 1; i >= 0; i--)
+        if (c->ovr_is_page[i] && !strcmp(c->ovr[i].var, key))
+            return c->ovr[i].value;
+    return NULL;
+}
+
+static const char *col_name(const ctx_t *c, int qi, int col)
+{
+    return c->cols[c->form->questions[qi].is_case][col].name;
+}
+
+static void set_value(ctx_t *c, int cs, int col, const char *text, omr_value_status_t st)
+{
+    omr_value_t *v = val(c, cs, col);
+    snprintf(v->value, sizeof v->value, "%s", text);
+    v->status = st;
+}
+
+static void block(ctx_t *c, int cs, int col)
+{
+    if (col < 0)
+        return;
+    omr_value_t *v = val(c, cs, col);
+    if (v->status != OMR_VALUE_RESOLVED)
+        v->status = OMR_VALUE_REVIEW;
+}
+
+static void block_question(ctx_t *c, int qi, int cs)
+{
+    for (int j = 0; j < c->q_n[qi]; j++)
+        block(c, cs, c->q_first[qi] + j);
+}
+
+static omr_review_item_t *push_item(ctx_t *c)
+{
+    omr_coded_t *o = c->out;
+    if (o->n_items == c->cap_items) {
+        int cap = c->cap_items ? 2 * c->cap_items : 32;
+        omr_review_item_t *p = realloc(o->items, (size_t)cap * sizeof *p);
+        if (!p) {
+            c->st = OMR_ENOMEM;
+            return NULL;
+        }
+        o->items = p;
+        c->cap_items = cap;
+    }
+    omr_review_item_t *it = &o->items[o->n_items++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+/* Raise an item about question qi in case cs, unless the operator settled it:
+ * it concerns the columns concern[0..n_concern) (all overridden = settled).
+ * When raised, the columns block[0..n_block) become REVIEW (block NULL: the
+ * concerned columns; n_block -1: the whole question). Returns 1 when raised. */
+static int raise_item(ctx_t *c, omr_review_reason_t reason, int page, int qi, int cs, const char *var,
+                      const int *concern, int n_concern, const int *blk, int n_block, const char *proposal,
+                      const char *fmt, ...) __attribute__((format(printf, 12, 13)));
+static int raise_item(ctx_t *c, omr_review_reason_t reason, int page, int qi, int cs, const char *var,
+                      const int *concern, int n_concern, const int *blk, int n_block, const char *proposal,
+                      const char *fmt, ...)
+{
+    int settled = n_concern > 0;
+    for (int i = 0; i < n_concern && settled; i++)
+        settled = find_ovr(c, col_name(c, qi, concern[i]), cs) != NULL;
+    if (settled)
+        return 0;
+    omr_review_item_t *it = push_item(c);
+    if (!it)
+        return 0;
+    it->reason = reason;
+    it->page = page;
+    it->case_number = cs;
+    it->question = qi;
+    snprintf(it->var, sizeof it->var, "%s", var);
+    snprintf(it->proposal, sizeof it->proposal, "%s", proposal ? proposal : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->detail, sizeof it->detail, fmt, ap);
+    va_end(ap);
+    if (n_block < 0)
+        block_question(c, qi, cs);
+    else if (!blk)
+        for (int i = 0; i < n_concern; i++)
+            block(c, cs, concern[i]);
+    else
+        for (int i = 0; i < n_block; i++)
+            block(c, cs, blk[i]);
+    return 1;
+}
+
+#define MAX_QCOLS 512
+
+/* The non-text columns of a question (its "whole question" for items with var
+ * ""), at most MAX_QCOLS. */
+static int question_cols(const ctx_t *c, int qi, int *cols)
+{
+    const omr_column_t *cc = c->cols[c->form->questions[qi].is_case];
+    int n = 0;
+    for (int j = 0; j < c->q_n[qi] && n < MAX_QCOLS; j++)
+        if (!cc[c->q_first[qi] + j].is_text)
+            cols[n++] = c->q_first[qi] + j;
+    if (n == 0) /* a text question: its one column */
+        for (int j = 0; j < c->q_n[qi] && n < MAX_QCOLS; j++)
+            cols[n++] = c->q_first[qi] + j;
+    return n;
+}
+
+/* "faint, erased" from OMR_DOUBT_* bits. */
+static const char *doubt_words(unsigned d, char *buf, size_t n)
+{
+    static const char *w[] = {"faint", "erasure", "crossed out", "borderline", "label circled only", "not a digit"};
+    buf[0] = 0;
+    size_t len = 0;
+    for (int i = 0; i < 6; i++)
+        if (d & (1u << i))
+            len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? ", " : "", w[i]);
+    if (!buf[0])
+        snprintf(buf, n, "doubtful");
+    return buf;
+}
+
+/* "2,3" from a list of codes. */
+static void code_list(const int *codes, int n, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", i ? "," : "", codes[i]);
+}
+
+/* ---- per-kind coding. Each gets the question, the case, the page result
+ * index used (-1 missing) and the readings of the question's page. ---- */
+
+typedef struct {
+    int qi, cs, page;
+    const omr_question_t *q;
+    const omr_region_t *tr;          /* template regions of the page */
+    const omr_region_result_t *rr;   /* readings of the page (zeros when missing) */
+    const int *rc;                   /* region -> column */
+} qctx_t;
+
+static int text_inked(const omr_region_result_t *r) { return r->has_ink || r->state != OMR_MARK_BLANK; }
+
+/* The _text column of a field region: transcription, to review whenever inked. */
+static void code_text_field(ctx_t *c, const qctx_t *x, int ri)
+{
+    int col = x->rc[ri];
+    if (col < 0)
+        return;
+    const char *var = x->tr[ri].var;
+    const char *o = find_ovr(c, var, x->cs);
+    if (o) {
+        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
+        if (*o)
+            c->answered[qc(c, x->qi, x->cs)] = 1;
+        return;
+    }
+    set_value(c, x->cs, col, "", OMR_VALUE_CERTAIN);
+    if (!text_inked(&x->rr[ri]))
+        return;
+    c->answered[qc(c, x->qi, x->cs)] = 1;
+    raise_item(c, OMR_REVIEW_TEXT, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, "",
+               "%s: handwritten text to transcribe (%s)", x->q->label, var);
+}
+
+/* Is option `code` marked? 1 marked, 0 not, -1 unknown (doubtful). For single
+ * questions `single_value` is the override/value when the question column is
+ * overridden (NULL otherwise). */
+static int other_marked(ctx_t *c, const qctx_t *x, int code, const char *single_value, const char **boxvals)
+{
+    const omr_question_t *q = x->q;
+    if (q->kind == OMR_KIND_TOP3) {
+        for (int b = 0; b < 3; b++)
+            if (boxvals[b] && parse_code(boxvals[b]) == code)
+                return 1;
+        return 0;
+    }
+    if (single_value)
+        return parse_code(single_value) == code;
+    for (int i = 0; i < q->n_regions; i++) {
+        int ri = q->first_region + i;
+        const omr_region_t *t = &x->tr[ri];
+        if (t->kind == OMR_REGION_TEXT || t->code != code)
+            continue;
+        if (q->kind != OMR_KIND_SINGLE) {
+            const char *o = find_ovr(c, t->var, x->cs);
+            if (o)
+                return !strcmp(o, "1");
+        }
+        return x->rr[ri].state == OMR_MARK_MARKED ? 1 : x->rr[ri].state == OMR_MARK_DOUBTFUL ? -1 : 0;
+    }
+    return 0;
+}
+
+/* The "その他" rules for every `other` option that has a field. opt_cols:
+ * the question's option columns (for blocking); any_marked: some option is
+ * marked (multi: otherwise every option column depends on the decision). */
+static void code_other(ctx_t *c, const qctx_t *x, const char *single_value, const char **boxvals, int any_marked)
+{
+    const omr_question_t *q = x->q;
+    int qcols[MAX_QCOLS];
+    int nq = question_cols(c, x->qi, qcols);
+    for (int i = 0; i < q->n_regions; i++) {
+        int ri = q->first_region + i;
+        const omr_region_t *t = &x->tr[ri];
+        if (t->kind != OMR_REGION_TEXT || t->code <= 0)
+            continue;
+        const omr_option_t *o = option_of(q, t->code);
+        code_text_field(c, x, ri);
+        int tcol = x->rc[ri];
+        if (!o || tcol < 0)
+            continue;
+        int marked = other_marked(c, x, t->code, single_value, boxvals);
+        int inked = text_inked(&x->rr[ri]);
+        const char *tov = find_ovr(c, t->var, x->cs);
+        char code[16];
+        snprintf(code, sizeof code, "%d", t->code);
+        if (marked == 1 && !inked && !tov)
+            raise_item(c, OMR_REVIEW_OTHER_TEXT, x->page, x->qi, x->cs, t->var, &tcol, 1, NULL, 0, "",
+                       "%s: option %d (%s) is marked but its text field is empty", q->label, t->code, o->text);
+        if (marked == 0 && inked) {
+            if (q->kind == OMR_KIND_MULTI || q->kind == OMR_KIND_TICKLIST) {
+                char var[64];
+                snprintf(var, sizeof var, "%s_%d", q->base, t->code);
+                int ocol = -1;
+                for (int j = 0; j < nq; j++)
+                    if (!strcmp(col_name(c, x->qi, qcols[j]), var))
+                        ocol = qcols[j];
+                if (ocol >= 0)
+                    raise_item(c, OMR_REVIEW_OTHER_TEXT, x->page, x->qi, x->cs, var, &ocol, 1, any_marked ? NULL : qcols,
+                               any_marked ? 0 : nq, "1", "%s: text written for option %d (%s) but the option is not marked",
+                               q->label, t->code, o->text);
+            } else {
+                raise_item(c, OMR_REVIEW_OTHER_TEXT, x->page, x->qi, x->cs, q->kind == OMR_KIND_SINGLE ? q->base : "",
+                           qcols, nq, NULL, 0, code, "%s: text written for option %d (%s) but the option is not marked",
+                           q->label, t->code, o->text);
+            }
+        }
+    }
+}
+
+/* single, and one row of grid1: regions idx[0..n) feed column col. */
+static void code_choice(ctx_t *c, const qctx_t *x, const int *idx, int n, int col, const char *where)
+{
+    const char *var = col_name(c, x->qi, col);
+    const char *o = find_ovr(c, var, x->cs);
+    if (o) {
+        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
+        if (*o && strcmp(o, "-1"))
+            c->answered[qc(c, x->qi, x->cs)] = 1;
+        return;
+    }
+    int marked[64], nm = 0, nd = 0;
+    for (int i = 0; i < n; i++) {
+        const omr_region_result_t *r = &x->rr[idx[i]];
+        if (r->state == OMR_MARK_MARKED && nm < 64)
+            marked[nm++] = x->tr[idx[i]].code;
+        nd += r->state == OMR_MARK_DOUBTFUL;
+    }
+    char buf[256];
+    if (nm == 1)
+        snprintf(buf, sizeof buf, "%d", marked[0]);
+    else
+        buf[0] = 0;
+    set_value(c, x->cs, col, buf, OMR_VALUE_CERTAIN);
+    if (nm)
+        c->answered[qc(c, x->qi, x->cs)] = 1;
+    else if (nd)
+        c->unsure[qc(c, x->qi, x->cs)] = 1;
+    if (nm >= 2) {
+        char list[128];
+        code_list(marked, nm, list, sizeof list);
+        raise_item(c, OMR_REVIEW_MULTIPLE_MARKS, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, list,
+                   "%s%s: %d marks where one is allowed (%s)", x->q->label, where, nm, list);
+    }
+    for (int i = 0; i < n; i++) {
+        const omr_region_result_t *r = &x->rr[idx[i]];
+        if (r->state != OMR_MARK_DOUBTFUL)
+            continue;
+        char words[128], prop[16];
+        int code = x->tr[idx[i]].code;
+        if (nm == 1)
+            snprintf(prop, sizeof prop, "%d", marked[0]);
+        else if (nm == 0 && nd == 1)
+            snprintf(prop, sizeof prop, "%d", code);
+        else
+            prop[0] = 0;
+        raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s%s: doubtful mark on %d (%s, score %.2f)", x->q->label, where, code,
+                   doubt_words(r->doubt, words, sizeof words), (double)r->m.score);
+    }
+}
+
+/* multi, ticklist, and one row of gridn: each region idx[i] feeds its own
+ * 1/0 column; excl[i]: an exclusive option/column. Returns whether something is marked. */
+static int code_cells(ctx_t *c, const qctx_t *x, const int *idx, const int *excl, int n, const char *where)
+{
+    int st[128], ov[128], cols[128], marked_cols[128], marked_codes[128];
+    int nm = 0, nd = 0, excl_marked = 0;
+    if (n > 128)
+        n = 128;
+    for (int i = 0; i < n; i++) {
+        const omr_region_t *t = &x->tr[idx[i]];
+        const char *o = find_ovr(c, t->var, x->cs);
+        cols[i] = x->rc[idx[i]];
+        ov[i] = o != NULL;
+        st[i] = o ? (!strcmp(o, "1") ? OMR_MARK_MARKED : OMR_MARK_BLANK) : (int)x->rr[idx[i]].state;
+        if (st[i] == OMR_MARK_MARKED) {
+            marked_cols[nm] = cols[i];
+            marked_codes[nm++] = t->code;
+            excl_marked |= excl[i];
+        }
+        nd += st[i] == OMR_MARK_DOUBTFUL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (cols[i] < 0)
+            continue;
+        const char *v = (nm == 0 && nd == 0) ? "" : st[i] == OMR_MARK_MARKED ? "1" : st[i] == OMR_MARK_BLANK ? "0" : "";
+        set_value(c, x->cs, cols[i], v, ov[i] ? OMR_VALUE_RESOLVED : OMR_VALUE_CERTAIN);
+    }
+    if (nm)
+        c->answered[qc(c, x->qi, x->cs)] = 1;
+    else if (nd)
+        c->unsure[qc(c, x->qi, x->cs)] = 1;
+    for (int i = 0; i < n; i++) {
+        if (st[i] != OMR_MARK_DOUBTFUL || cols[i] < 0)
+            continue;
+        const omr_region_result_t *r = &x->rr[idx[i]];
+        char words[128];
+        raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, x->tr[idx[i]].var, &cols[i], 1, cols, n,
+                   r->m.score >= 0.5f ? "1" : "0", "%s%s: doubtful mark on %d (%s, score %.2f)", x->q->label, where,
+                   x->tr[idx[i]].code, doubt_words(r->doubt, words, sizeof words), (double)r->m.score);
+    }
+    if (excl_marked && nm >= 2) {
+        char list[256];
+        code_list(marked_codes, nm, list, sizeof list);
+        raise_item(c, OMR_REVIEW_EXCLUSIVE, x->page, x->qi, x->cs, "", marked_cols, nm, cols, n, list,
+                   "%s%s: an exclusive option is marked with others (%s)", x->q->label, where, list);
+    }
+    return nm > 0;
+}
+
+/* One digit box (top3 box, codegrid cell). Sets the value; *pval gets the
+ * effective value text (override, accepted or proposal), *pknown whether it is
+ * known (override or machine-accepted), returns whether the box is filled. */
+static int code_digit(ctx_t *c, const qctx_t *x, int ri, const char **pval, int *pknown, int *povr)
+{
+    int col = x->rc[ri];
+    const omr_region_t *t = &x->tr[ri];
+    const omr_region_result_t *r = &x->rr[ri];
+    const char *o = find_ovr(c, t->var, x->cs);
+    *povr = o != NULL;
+    if (o) {
+        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
+        *pval = val(c, x->cs, col)->value;
+        *pknown = 1;
+        return *o != 0;
+    }
+    if (!r->has_ink && r->state == OMR_MARK_BLANK) {
+        set_value(c, x->cs, col, "", OMR_VALUE_CERTAIN);
+        *pval = val(c, x->cs, col)->value;
+        *pknown = 1;
+        return 0;
+    }
+    char prop[16] = "";
+    if (r->digit >= 0 && r->digit <= 9)
+        snprintf(prop, sizeof prop, "%d", r->digit);
+    set_value(c, x->cs, col, prop, OMR_VALUE_CERTAIN);
+    *pval = val(c, x->cs, col)->value;
+    c->answered[qc(c, x->qi, x->cs)] = 1;
+    double thr = c->opt.digit_accept_conf;
+    if (thr > 0 && prop[0] && r->digit_conf >= thr && r->state != OMR_MARK_DOUBTFUL && !(r->doubt & OMR_DOUBT_NOT_DIGIT)) {
+        *pknown = 1;
+        return 1;
+    }
+    *pknown = 0;
+    int code = parse_code(prop);
+    raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, t->var, &col, 1, NULL, 0, prop,
+               "%s %s: written code, read %s (confidence %.2f)%s", x->q->label, t->var, prop[0] ? prop : "nothing",
+               (double)r->digit_conf, prop[0] && !is_option(x->q, code) ? "; not an option code" : "");
+    return 1;
+}
+
+static void code_top3(ctx_t *c, const qctx_t *x)
+{
+    const omr_question_t *q = x->q;
+    int ri[3] = {-1, -1, -1}, col[3], filled[3] = {0}, known[3] = {0}, ovr[3] = {0};
+    const char *v[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < q->n_regions; i++) {
+        const omr_region_t *t = &x->tr[q->first_region + i];
+        if (t->kind == OMR_REGION_DIGIT && t->code >= 1 && t->code <= 3)
+            ri[t->code - 1] = q->first_region + i;
+    }
+    for (int b = 0; b < 3; b++) {
+        if (ri[b] < 0 || (col[b] = x->rc[ri[b]]) < 0)
+            return;
+        filled[b] = code_digit(c, x, ri[b], &v[b], &known[b], &ovr[b]);
+    }
+    /* validity: only values the machine accepted, or pairs not both typed by an operator */
+    for (int b = 0; b < 3; b++) {
+        if (known[b] && filled[b] && !ovr[b] && !is_option(q, parse_code(v[b])))
+            raise_item(c, OMR_REVIEW_INVALID_VALUE, x->page, x->qi, x->cs, col_name(c, x->qi, col[b]), &col[b], 1,
+                       NULL, 0, "", "%s box %d: %s is not an option code", q->label, b + 1, v[b]);
+        for (int a = 0; a < b; a++) {
+            int pair[2] = {col[a], col[b]};
+            if (known[a] && known[b] && filled[a] && filled[b] && !strcmp(v[a], v[b]))
+                raise_item(c, OMR_REVIEW_INVALID_VALUE, x->page, x->qi, x->cs, "", pair, 2, NULL, 0, "",
+                           "%s: boxes %d and %d both hold %s", q->label, a + 1, b + 1, v[a]);
+        }
+        for (int a = 0; a < b && filled[b]; a++) /* an empty box before a written one: a gap */
+            if (!filled[a]) {
+                int pair[2] = {col[a], col[b]};
+                raise_item(c, OMR_REVIEW_INVALID_VALUE, x->page, x->qi, x->cs, "", pair, 2, NULL, 0, "",
+                           "%s: box %d is written but box %d is empty", q->label, b + 1, a + 1);
+                break;
+            }
+    }
+    const char *boxvals[3] = {filled[0] ? v[0] : NULL, filled[1] ? v[1] : NULL, filled[2] ? v[2] : NULL};
+    code_other(c, x, NULL, boxvals, 1);
+}
+
+static void code_codegrid(ctx_t *c, const qctx_t *x)
+{
+    const omr_question_t *q = x->q;
+    for (int i = 0; i < q->n_regions; i++) {
+        int ri = q->first_region + i;
+        if (x->tr[ri].kind != OMR_REGION_DIGIT || x->rc[ri] < 0)
+            continue;
+        const char *v;
+        int known, ovr, col = x->rc[ri];
+        int filled = code_digit(c, x, ri, &v, &known, &ovr);
+        if (filled && known && !ovr && !is_option(q, parse_code(v)))
+            raise_item(c, OMR_REVIEW_INVALID_VALUE, x->page, x->qi, x->cs, x->tr[ri].var, &col, 1, NULL, 0, "",
+                       "%s %s: %s is not an option code", q->label, x->tr[ri].var, v);
+    }
+}
+
+static void code_question(ctx_t *c, int qi, int cs)
+{
+    const omr_form_t *f = c->form;
+    const omr_question_t *q = &f->questions[qi];
+    int pi = c->use[q->page * (c->n_cases + 1) + cs];
+    qctx_t x = {qi, cs, pi, q, f->pages[q->page].regions, pi >= 0 ? c->pages[pi].regions : c->blank,
+                c->reg_col[q->page]};
+    if (pi < 0)
+        c->missing[qc(c, qi, cs)] = 1;
+    for (int j = 0; j < c->q_n[qi]; j++)
+        set_value(c, cs, c->q_first[qi] + j, "", OMR_VALUE_CERTAIN);
+    int idx[512], excl[512], n = 0;
+    switch (q->kind) {
+    case OMR_KIND_SINGLE: {
+        for (int i = 0; i < q->n_regions && n < 512; i++)
+            if (x.tr[q->first_region + i].kind == OMR_REGION_CIRCLE)
+                idx[n++] = q->first_region + i;
+        if (n == 0 || x.rc[idx[0]] < 0)
+            break;
+        int col = x.rc[idx[0]];
+        code_choice(c, &x, idx, n, col, "");
+        const char *o = find_ovr(c, col_name(c, qi, col), cs);
+        code_other(c, &x, o, NULL, 1);
+        break;
+    }
+    case OMR_KIND_MULTI:
+    case OMR_KIND_TICKLIST: {
+        for (int i = 0; i < q->n_regions && n < 512; i++) {
+            const omr_region_t *t = &x.tr[q->first_region + i];
+            if (t->kind == OMR_REGION_TEXT)
+                continue;
+            const omr_option_t *o = option_of(q, t->code);
+            excl[n] = o && o->exclusive;
+            idx[n++] = q->first_region + i;
+        }
+        int any = code_cells(c, &x, idx, excl, n, "");
+        code_other(c, &x, NULL, NULL, any);
+        break;
+    }
+    case OMR_KIND_GRID1:
+    case OMR_KIND_GRIDN:
+        for (int r = 0; r < q->n_rows; r++) {
+            n = 0;
+            for (int i = 0; i < q->n_regions && n < 512; i++) {
+                const omr_region_t *t = &x.tr[q->first_region + i];
+                if (strcmp(t->row, q->rows[r].id))
+                    continue;
+                excl[n] = 0;
+                for (int k = 0; k < q->n_cols; k++)
+                    if (q->cols[k].code == t->code)
+                        excl[n] = q->cols[k].exclusive;
+                idx[n++] = q->first_region + i;
+            }
+            if (n == 0 || x.rc[idx[0]] < 0)
+                continue;
+            char where[32];
+            snprintf(where, sizeof where, " row %s", q->rows[r].id);
+            if (q->kind == OMR_KIND_GRID1)
+                code_choice(c, &x, idx, n, x.rc[idx[0]], where);
+            else
+                code_cells(c, &x, idx, excl, n, where);
+        }
+        break;
+    case OMR_KIND_TOP3:
+        code_top3(c, &x);
+        break;
+    case OMR_KIND_CODEGRID:
+        code_codegrid(c, &x);
+        break;
+    case OMR_KIND_TEXT:
+        for (int i = 0; i < q->n_regions; i++)
+            if (x.tr[q->first_region + i].kind == OMR_REGION_TEXT)
+                code_text_field(c, &x, q->first_region + i);
+        break;
+    case OMR_KIND_COUNT:
+        break;
+    }
+}
+
+/* ---- routing ---- */
+
+static void route_codes_text(uint64_t codes, char *buf, size_t n)
+{
+    int list[64], k = 0;
+    for (int i = 1; i < 64; i++)
+        if (codes >> i & 1)
+            list[k++] = i;
+    code_list(list, k, buf, n);
+}
+
+/* Decide the routing of question qi in case cs, its source first. */
+static void route(ctx_t *c, int qi, int cs, int depth)
+{
+    unsigned char *state = &c->route_state[qc(c, qi, cs)];
+    const omr_form_t *f = c->form;
+    const omr_question_t *q = &f->questions[qi];
+    if (*state != ROUTE_TODO || q->route_question < 0 || q->route_question >= f->n_questions || depth > 64)
+        return;
+    *state = ROUTE_BUSY; /* a cycle is left unchecked */
+    int si = q->route_question;
+    const omr_question_t *s = &f->questions[si];
+    int scs = s->is_case ? cs : 0;
+    if (s->is_case && !q->is_case) {
+        *state = ROUTE_DONE;
+        return;
+    }
+    route(c, si, scs, depth + 1);
+    if (c->missing[qc(c, qi, cs)] || c->missing[qc(c, si, scs)]) {
+        *state = ROUTE_DONE;
+        return;
+    }
+    /* what the source holds */
+    int proven = 0, pending = 0;
+    const omr_column_t *sc = c->cols[s->is_case];
+    for (int j = 0; j < c->q_n[si]; j++) {
+        int col = c->q_first[si] + j;
+        if (sc[col].is_text)
+            continue;
+        const omr_value_t *v = val(c, scs, col);
+        int code = -1;
+        if (s->kind == OMR_KIND_MULTI || s->kind == OMR_KIND_TICKLIST || s->kind == OMR_KIND_GRIDN) {
+            if (!strcmp(v->value, "1") && sc[col].region >= 0)
+                code = f->pages[s->page].regions[sc[col].region].code;
+        } else if (s->kind != OMR_KIND_TEXT) {
+            code = parse_code(v->value);
+        }
+        int hit = code >= 1 && code <= 63 && (q->route_codes >> code & 1);
+        if (v->status == OMR_VALUE_REVIEW)
+            pending = 1;
+        else if (hit)
+            proven = 1;
+    }
+    int k = qc(c, qi, cs);
+    if (proven) {
+        /* applies */
+    } else if (pending) {
+        block_question(c, qi, cs);
+    } else if (c->answered[k]) {
+        int cols[MAX_QCOLS];
+        int n = question_cols(c, qi, cols);
+        char codes[128];
+        route_codes_text(q->route_codes, codes, sizeof codes);
+        int page = c->use[q->page * (c->n_cases + 1) + cs];
+        raise_item(c, OMR_REVIEW_ROUTING, page, qi, cs, "", cols, n, NULL, -1, "-1",
+                   "%s is answered although %s does not hold %s (the routing skips it)", q->label, s->label, codes);
+    } else if (!c->unsure[k]) {
+        for (int j = 0; j < c->q_n[qi]; j++) {
+            omr_value_t *v = val(c, cs, c->q_first[qi] + j);
+            snprintf(v->value, sizeof v->value, "-1");
+        }
+    }
+    *state = ROUTE_DONE;
+}
+
+/* ---- pages: checks, cases, duplicates ---- */
+
+/* Number of regions whose reading differs between two copies of a page. */
+static int reading_diffs(const omr_page_result_t *a, const omr_page_result_t *b, int from, int n)
+{
+    int d = 0;
+    for (int i = from; i < from + n; i++) {
+        const omr_region_result_t *x = &a->regions[i], *y = &b->regions[i];
+        int differ = x->state != y->state || (!x->has_ink) != (!y->has_ink) ||
+                     (x->has_ink && y->has_ink && x->digit != y->digit);
+        d += differ;
+    }
+    return d;
+}
+
+static int near_identical(const ctx_t *c, const omr_page_result_t *a, const omr_page_result_t *b)
+{
+    if (reading_diffs(a, b, 0, a->n_regions))
+        return 0;
+    for (int i = 0; i < a->n_regions; i++) {
+        const omr_measure_t *x = &a->regions[i].m, *y = &b->regions[i].m;
+        if (fabs((double)x->ink - y->ink) > c->opt.dup_ink_tol ||
+            fabs((double)x->ink_label - y->ink_label) > c->opt.dup_ink_tol ||
+            fabs((double)x->score - y->score) > c->opt.dup_score_tol)
+            return 0;
+    }
+    return 1;
+}
+
+static int page_answered(const omr_page_result_t *p)
+{
+    for (int i = 0; i < p->n_regions; i++)
+        if (p->regions[i].state != OMR_MARK_BLANK || p->regions[i].has_ink)
+            return 1;
+    return 0;
+}
+
+static omr_status_t check_pages(const ctx_t *c, omr_error_t *err)
+{
+    const char *resp = NULL;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        if (p->status != OMR_PAGE_OK)
+            continue;
+        if (strcmp(p->form, c->form->id))
+            return omr_error_set(err, OMR_EINPUT, "%s page %d: form '%s' given to the coder of form %s", p->file,
+                                 p->index_in_file + 1, p->form, c->form->id);
+        if (p->page_number < 1 || p->page_number > c->form->n_pages)
+            return omr_error_set(err, OMR_EINPUT, "%s page %d: form %s has no page %d", p->file, p->index_in_file + 1,
+                                 c->form->id, p->page_number);
+        const omr_page_t *tp = &c->form->pages[p->page_number - 1];
+        if (p->n_regions != tp->n_regions || (p->n_regions > 0 && !p->regions))
+            return omr_error_set(err, OMR_EINPUT, "%s page %d: %d region results for page %s-%02d, which has %d regions",
+                                 p->file, p->index_in_file + 1, p->n_regions, c->form->id, p->page_number,
+                                 tp->n_regions);
+        if (resp && strcmp(resp, p->respondent))
+            return omr_error_set(err, OMR_EINPUT, "%s page %d: respondent %s among the pages of respondent %s", p->file,
+                                 p->index_in_file + 1, p->respondent, resp);
+        resp = p->respondent;
+    }
+    return OMR_OK;
+}
+
+static int push_missing(ctx_t *c, int page_number, int cs)
+{
+    omr_coded_t *o = c->out;
+    if (o->n_missing == c->cap_missing) {
+        int cap = c->cap_missing ? 2 * c->cap_missing : 16;
+        omr_missing_t *p = realloc(o->missing, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        o->missing = p;
+        c->cap_missing = cap;
+    }
+    o->missing[o->n_missing].page_number = page_number;
+    o->missing[o->n_missing].case_number = cs;
+    o->n_missing++;
+    return 0;
+}
+
+/* Sort the copies: copies[p] lists the coded copies of template page p in
+ * order (k-th = case k for case pages); duplicates raise page-level items;
+ * differing respondent-part duplicates are remembered in dup_of[] (index of
+ * the coded copy) for question items later. */
+static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_of, omr_error_t *err)
+{
+    const omr_form_t *f = c->form;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        dup_of[i] = -1;
+        if (p->status != OMR_PAGE_OK)
+            continue;
+        int pn = p->page_number - 1;
+        const omr_page_t *tp = &f->pages[pn];
+        char key[64];
+        omr_code_page_key(p, key, sizeof key);
+        const char *dec = find_page_ovr(c, key);
+        if (dec && strcmp(dec, "duplicate") && (strcmp(dec, "case") || !tp->is_case))
+            return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": a page takes \"duplicate\"%s", key, dec,
+                                 tp->is_case ? " or \"case\"" : " (it is not a case page)");
+        int match = -1;
+        if (!tp->is_case) {
+            if (n_copies[pn] > 0)
+                match = copies[pn][0];
+        } else if (!(dec && !strcmp(dec, "case")) && page_answered(p)) {
+            for (int k = 0; k < n_copies[pn] && match < 0; k++)
+                if (near_identical(c, &c->pages[copies[pn][k]], p))
+                    match = copies[pn][k];
+        }
+        if (match < 0 && !(dec && !strcmp(dec, "duplicate"))) {
+            copies[pn][n_copies[pn]++] = i;
+            continue;
+        }
+        if (match < 0) /* excluded by the operator, nothing to compare */
+            continue;
+        int diffs = reading_diffs(&c->pages[match], p, 0, p->n_regions);
+        if (!tp->is_case && diffs)
+            dup_of[i] = match;
+        if (dec)
+            continue; /* settled */
+        int cs = 0;
+        if (tp->is_case)
+            for (int k = 0; k < n_copies[pn]; k++)
+                if (copies[pn][k] == match)
+                    cs = k + 1;
+        omr_review_item_t *it = push_item(c);
+        if (!it)
+            return OMR_ENOMEM;
+        it->reason = OMR_REVIEW_DUPLICATE;
+        it->page = i;
+        it->case_number = cs;
+        it->question = -1;
+        snprintf(it->var, sizeof it->var, "%s", key);
+        snprintf(it->proposal, sizeof it->proposal, "duplicate");
+        const omr_page_result_t *m = &c->pages[match];
+        if (diffs)
+            snprintf(it->detail, sizeof it->detail,
+                     "page %s-%02d scanned again; its marks differ from the coded copy in %d regions (%.80s page %d)",
+                     f->id, p->page_number, diffs, m->file, m->index_in_file + 1);
+        else
+            snprintf(it->detail, sizeof it->detail, "page %s-%02d scanned again: same marks as %.80s page %d", f->id,
+                     p->page_number, m->file, m->index_in_file + 1);
+    }
+    return OMR_OK;
+}
+
+/* Check the overrides of columns: var known, case in range, value valid. */
+static omr_status_t check_overrides(ctx_t *c, omr_error_t *err)
+{
+    const omr_form_t *f = c->form;
+    for (int i = 0; i < c->n_ovr; i++) {
+        const omr_override_t *o = &c->ovr[i];
+        if (!memchr(o->var, 0, sizeof o->var) || !memchr(o->value, 0, sizeof o->value))
+            return omr_error_set(err, OMR_EINPUT, "override %d: var or value not terminated", i);
+        if (c->ovr_is_page[i]) {
+            int found = 0;
+            for (int k = 0; k < c->n_pages && !found; k++) {
+                char key[64];
+                omr_code_page_key(&c->pages[k], key, sizeof key);
+                found = c->pages[k].status == OMR_PAGE_OK && !strcmp(key, o->var);
+            }
+            if (!found)
+                return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": no such page among this respondent's pages",
+                                     o->var, o->value);
+            continue;
+        }
+        int part = o->case_number > 0, col = -1;
+        for (int j = 0; j < c->n_cols[part] && col < 0; j++)
+            if (!strcmp(c->cols[part][j].name, o->var))
+                col = j;
+        if (col < 0) {
+            for (int j = 0; j < c->n_cols[!part]; j++)
+                if (!strcmp(c->cols[!part][j].name, o->var))
+                    return omr_error_set(err, OMR_EINPUT, "override %s (case %d) = \"%s\": %s", o->var, o->case_number,
+                                         o->value,
+                                         part ? "a respondent column takes case 0" : "a case column takes case 1 or more");
+            return omr_error_set(err, OMR_EINPUT, "override %s (case %d) = \"%s\": form %s has no column %s", o->var,
+                                 o->case_number, o->value, f->id, o->var);
+        }
+        if (o->case_number < 0 || o->case_number > c->n_cases)
+            return omr_error_set(err, OMR_EINPUT, "override %s (case %d) = \"%s\": this respondent has %d cases",
+                                 o->var, o->case_number, o->value, c->n_cases);
+        const omr_column_t *cc = &c->cols[part][col];
+        const omr_question_t *q = &f->questions[cc->question];
+        if (cc->is_text)
+            continue;
+        int code = parse_code(o->value), ok = 0;
+        const char *want = "";
+        switch (q->kind) {
+        case OMR_KIND_SINGLE:
+        case OMR_KIND_TOP3:
+        case OMR_KIND_CODEGRID:
+            ok = !o->value[0] || is_option(q, code);
+            want = "\"\" or an option code of the question";
+            break;
+        case OMR_KIND_GRID1:
+            for (int k = 0; k < q->n_cols; k++)
+                ok |= q->cols[k].code == code;
+            ok |= !o->value[0];
+            want = "\"\" or a column code of the grid";
+            break;
+        case OMR_KIND_MULTI:
+        case OMR_KIND_TICKLIST:
+        case OMR_KIND_GRIDN:
+            ok = !strcmp(o->value, "0") || !strcmp(o->value, "1");
+            want = "1 (marked) or 0 (not marked)";
+            break;
+        default:
+            break;
+        }
+        if (!ok)
+            return omr_error_set(err, OMR_EINPUT, "override %s (case %d) = \"%s\": not a valid value (%s %s takes %s)",
+                                 o->var, o->case_number, o->value, omr_template_kind_name(q->kind), q->label, want);
+    }
+    return OMR_OK;
+}
+
+/* Per question, its column range; per region, its column. */
+static omr_status_t map_columns(ctx_t *c)
+{
+    const omr_form_t *f = c->form;
+    for (int part = 0; part < 2; part++) {
+        c->n_cols[part] = omr_template_columns(f, part, &c->cols[part]);
+        if (c->n_cols[part] < 0)
+            return OMR_ENOMEM;
+    }
+    c->q_first = calloc((size_t)f->n_questions + 1, sizeof *c->q_first);
+    c->q_n = calloc((size_t)f->n_questions + 1, sizeof *c->q_n);
+    c->reg_col = calloc((size_t)f->n_pages + 1, sizeof *c->reg_col);
+    if (!c->q_first || !c->q_n || !c->reg_col)
+        return OMR_ENOMEM;
+    for (int part = 0; part < 2; part++)
+        for (int j = c->n_cols[part] - 1; j >= 0; j--) {
+            int qi = c->cols[part][j].question;
+            c->q_first[qi] = j;
+            c->q_n[qi]++;
+        }
+    int max_regions = 0;
+    for (int p = 0; p < f->n_pages; p++) {
+        const omr_page_t *tp = &f->pages[p];
+        if (tp->n_regions > max_regions)
+            max_regions = tp->n_regions;
+        if (!(c->reg_col[p] = malloc(((size_t)tp->n_regions + 1) * sizeof(int))))
+            return OMR_ENOMEM;
+        for (int r = 0; r < tp->n_regions; r++) {
+            const omr_region_t *t = &tp->regions[r];
+            const omr_question_t *q = &f->questions[t->question];
+            int part = q->is_case, col = -1;
+            for (int j = c->q_first[t->question]; j < c->q_first[t->question] + c->q_n[t->question] && col < 0; j++)
+                if (!strcmp(c->cols[part][j].name, t->var))
+                    col = j;
+            c->reg_col[p][r] = col;
+        }
+    }
+    c->blank = calloc((size_t)max_regions + 1, sizeof *c->blank);
+    if (!c->blank)
+        return OMR_ENOMEM;
+    for (int r = 0; r < max_regions; r++)
+        c->blank[r].digit = -1;
+    return OMR_OK;
+}
+
+static void free_ctx(ctx_t *c)
+{
+    free(c->cols[0]);
+    free(c->cols[1]);
+    free(c->q_first);
+    free(c->q_n);
+    if (c->reg_col)
+        for (int p = 0; p < c->form->n_pages; p++)
+            free(c->reg_col[p]);
+    free(c->reg_col);
+    free(c->use);
+    free(c->answered);
+    free(c->unsure);
+    free(c->missing);
+    free(c->route_state);
+    free(c->blank);
+    free((void *)c->ovr_is_page);
+}
+
+/* After the copies are sorted: how many cases, which copy codes what. */
+static omr_status_t assign_cases(ctx_t *c, int **copies, const int *n_copies)
+{
+    const omr_form_t *f = c->form;
+    int n_cases = 0;
+    for (int p = 0; p < f->n_pages; p++)
+        if (f->pages[p].is_case && n_copies[p] > n_cases)
+            n_cases = n_copies[p];
+    while (n_cases > 1) { /* a spare blank photocopy is not a case */
+        int any = 0;
+        for (int p = 0; p < f->n_pages; p++)
+            if (f->pages[p].is_case && n_copies[p] >= n_cases)
+                any |= page_answered(&c->pages[copies[p][n_cases - 1]]);
+        if (any)
+            break;
+        n_cases--;
+    }
+    c->n_cases = n_cases;
+    int stride = n_cases + 1;
+    if (!(c->use = malloc(((size_t)f->n_pages * stride + 1) * sizeof *c->use)))
+        return OMR_ENOMEM;
+    for (int p = 0; p < f->n_pages; p++) {
+        const omr_page_t *tp = &f->pages[p];
+        for (int cs = 0; cs <= n_cases; cs++) {
+            int u = -1;
+            if (!tp->is_case && cs == 0 && n_copies[p] > 0)
+                u = copies[p][0];
+            else if (tp->is_case && cs >= 1 && cs <= n_copies[p])
+                u = copies[p][cs - 1];
+            c->use[p * stride + cs] = u;
+        }
+        if (tp->n_regions == 0)
+            continue;
+        if (!tp->is_case && n_copies[p] == 0 && push_missing(c, tp->number, 0))
+            return OMR_ENOMEM;
+        if (tp->is_case)
+            for (int cs = n_copies[p] + 1; cs <= (n_cases ? n_cases : 1); cs++)
+                if (push_missing(c, tp->number, cs))
+                    return OMR_ENOMEM;
+    }
+    size_t nq = (size_t)f->n_questions * stride + 1;
+    c->answered = calloc(nq, 1);
+    c->unsure = calloc(nq, 1);
+    c->missing = calloc(nq, 1);
+    c->route_state = calloc(nq, 1);
+    size_t nv = (size_t)c->n_cols[0] + (size_t)n_cases * c->n_cols[1];
+    c->out->values = calloc(nv + 1, sizeof *c->out->values);
+    if (!c->answered || !c->unsure || !c->missing || !c->route_state || !c->out->values)
+        return OMR_ENOMEM;
+    c->out->n_values = (int)nv;
+    c->out->n_cases = n_cases;
+    for (int cs = 0; cs <= n_cases; cs++)
+        for (int j = 0; j < c->n_cols[cs > 0]; j++) {
+            omr_value_t *v = val(c, cs, j);
+            v->case_number = cs;
+            v->column = j;
+        }
+    return OMR_OK;
+}
+
+/* A respondent-part page scanned twice with different marks: each question
+ * where the copies differ is blocked by a question-level DUPLICATE item. */
+static void duplicate_questions(ctx_t *c, const int *dup_of)
+{
+    const omr_form_t *f = c->form;
+    for (int i = 0; i < c->n_pages; i++) {
+        if (dup_of[i] < 0)
+            continue;
+        const omr_page_result_t *p = &c->pages[i], *m = &c->pages[dup_of[i]];
+        for (int qi = 0; qi < f->n_questions; qi++) {
+            const omr_question_t *q = &f->questions[qi];
+            if (q->page != p->page_number - 1 || q->is_case || !reading_diffs(m, p, q->first_region, q->n_regions))
+                continue;
+            int cols[MAX_QCOLS];
+            int n = question_cols(c, qi, cols);
+            raise_item(c, OMR_REVIEW_DUPLICATE, i, qi, 0, "", cols, n, NULL, -1, "",
+                       "%s: page %s-%02d was scanned twice and the copies differ here; the first copy (%.80s page %d) "
+                       "is coded",
+                       q->label, f->id, p->page_number, m->file, m->index_in_file + 1);
+        }
+    }
+}
+
+omr_status_t omr_code_respondent(const omr_survey_t *s, const omr_form_t *form, const omr_page_result_t *pages,
+                                 int n_pages, const omr_override_t *overrides, int n_overrides,
+                                 const omr_code_options_t *opts, omr_coded_t *out, omr_error_t *err)
+{
+    (void)s;
+    if (!out)
+        return omr_error_set(err, OMR_EINPUT, "omr_code_respondent: no output");
+    memset(out, 0, sizeof *out);
+    if (!form || n_pages < 0 || (n_pages > 0 && !pages) || n_overrides < 0 || (n_overrides > 0 && !overrides))
+        return omr_error_set(err, OMR_EINPUT, "omr_code_respondent: missing form, pages or overrides");
+    ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.form = form;
+    c.pages = pages;
+    c.n_pages = n_pages;
+    c.ovr = overrides;
+    c.n_ovr = n_overrides;
+    c.out = out;
+    if (opts)
+        c.opt = *opts;
+    else
+        omr_code_options_default(&c.opt);
+    omr_status_t st = check_pages(&c, err);
+    if (st)
+        return st;
+    int **copies = calloc((size_t)form->n_pages + 1, sizeof *copies);
+    int *n_copies = calloc((size_t)form->n_pages + 1, sizeof *n_copies);
+    int *dup_of = calloc((size_t)n_pages + 1, sizeof *dup_of);
+    unsigned char *is_page = calloc((size_t)n_overrides + 1, 1);
+    c.ovr_is_page = is_page;
+    st = copies && n_copies && dup_of && is_page ? map_columns(&c) : OMR_ENOMEM;
+    for (int p = 0; p < form->n_pages && !st; p++)
+        if (!(copies[p] = malloc(((size_t)n_pages + 1) * sizeof **copies)))
+            st = OMR_ENOMEM;
+    for (int i = 0; i < n_overrides && !st; i++)
+        is_page[i] = !strncmp(overrides[i].var, "page:", 5);
+    if (!st)
+        st = sort_copies(&c, copies, n_copies, dup_of, err);
+    if (!st)
+        st = assign_cases(&c, copies, n_copies);
+    if (!st)
+        st = check_overrides(&c, err);
+    if (!st) {
+        for (int cs = 0; cs <= c.n_cases; cs++)
+            for (int qi = 0; qi < form->n_questions; qi++)
+                if ((cs > 0) == (form->questions[qi].is_case != 0))
+                    code_question(&c, qi, cs);
+        duplicate_questions(&c, dup_of);
+        for (int cs = 0; cs <= c.n_cases; cs++)
+            for (int qi = 0; qi < form->n_questions; qi++)
+                if ((cs > 0) == (form->questions[qi].is_case != 0))
+                    route(&c, qi, cs, 0);
+        st = c.st;
+    }
+    if (copies)
+        for (int p = 0; p < form->n_pages; p++)
+            free(copies[p]);
+    free(copies);
+    free(n_copies);
+    free(dup_of);
+    free_ctx(&c);
+    if (st) {
+        if (st == OMR_ENOMEM)
+            omr_error_set(err, OMR_ENOMEM, "coding form %s: out of memory", form->id);
+        omr_coded_clear(out);
+    }
+    return st;
+}

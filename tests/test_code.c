@@ -1,0 +1,809 @@
+/* test_code.c -- the code stage (omr/code.h): page results built by hand on the
+ * real template templates/ipa-itsc-2018, coded, and compared with values typed
+ * from ../shared/spec/coding.md (never computed by the code under test).
+ *
+ * Questions are found by their ID, so the tests do not depend on which page the
+ * layout put them on. Facts of the questionnaire used here (from the seed):
+ * form A 問1 single 1-5; 問2 multi 1-7, 6 "その他" with a field, 7 exclusive;
+ * 問5 single 1-4 (4 "その他"), asked when 問2 option 1 is marked; 問4 top-3 of
+ * codes 1-8; 問7 gridn rows a-e x columns 1-7; 問8 grid1; case section 問20,
+ * 問21 single, 問22 multi, 問22-1 asked when 問22 is 1 or 2; form B 問25 code
+ * grid, 問25-1 asked when a cell of 問25 holds 4, 問29-1 text asked when
+ * 問29 = 1, 問9-1 gridn with exclusive column 6. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "code.h"
+#include "template.h"
+
+static omr_survey_t *S;
+static const omr_form_t *FA, *FB;
+
+/* ---- building page results ---- */
+
+#define MAXP 32
+typedef struct {
+    omr_page_result_t p[MAXP];
+    int n;
+} resp_t;
+
+static void resp_free(resp_t *r)
+{
+    for (int i = 0; i < r->n; i++)
+        omr_page_result_clear(&r->p[i]);
+    r->n = 0;
+}
+
+/* A new scanned copy of page `number` of form f, every region blank. */
+static omr_page_result_t *add_page(resp_t *r, const omr_form_t *f, int number)
+{
+    if (r->n >= MAXP || number < 1 || number > f->n_pages) {
+        fprintf(stderr, "add_page: bad page %d\n", number);
+        exit(2);
+    }
+    omr_page_result_t *p = &r->p[r->n];
+    memset(p, 0, sizeof *p);
+    snprintf(p->file, sizeof p->file, "batch1/scan%02d.tif", r->n);
+    p->index_in_file = r->n;
+    snprintf(p->file_hash, sizeof p->file_hash, "%016x%048d", 0xabc000u + (unsigned)r->n, 0);
+    p->status = OMR_PAGE_OK;
+    snprintf(p->form, sizeof p->form, "%s", f->id);
+    p->page_number = number;
+    snprintf(p->respondent, sizeof p->respondent, "000123");
+    const omr_page_t *tp = &f->pages[number - 1];
+    p->n_regions = tp->n_regions;
+    p->regions = calloc((size_t)tp->n_regions + 1, sizeof *p->regions);
+    for (int i = 0; i < tp->n_regions; i++) {
+        p->regions[i].state = OMR_MARK_BLANK;
+        p->regions[i].digit = -1;
+        p->regions[i].m.score = 0.02f;
+        p->regions[i].m.darkness = 1;
+    }
+    r->n++;
+    return p;
+}
+
+static int page_of(const omr_form_t *f, const char *qid)
+{
+    const omr_question_t *q = omr_template_question(f, qid);
+    if (!q) {
+        fprintf(stderr, "template: no question %s in form %s\n", qid, f->id);
+        exit(2);
+    }
+    return q->page + 1;
+}
+
+/* The last copy of the page holding question qid, made if there is none. */
+static omr_page_result_t *pg(resp_t *r, const omr_form_t *f, const char *qid)
+{
+    int number = page_of(f, qid);
+    for (int i = r->n - 1; i >= 0; i--)
+        if (r->p[i].page_number == number && !strcmp(r->p[i].form, f->id))
+            return &r->p[i];
+    return add_page(r, f, number);
+}
+
+static omr_region_result_t *region(omr_page_result_t *p, const omr_form_t *f, const char *var, int code)
+{
+    const omr_page_t *tp = &f->pages[p->page_number - 1];
+    for (int i = 0; i < tp->n_regions; i++)
+        if (!strcmp(tp->regions[i].var, var) && (code < 0 || tp->regions[i].code == code))
+            return &p->regions[i];
+    fprintf(stderr, "template: no region %s code %d on page %s-%02d\n", var, code, f->id, p->page_number);
+    exit(2);
+}
+
+/* Mark region (var, code) MARKED, or DOUBTFUL (faint). Hand-drawn marks
+ * differ from one another: the ink share varies from mark to mark. */
+static void mark(omr_page_result_t *p, const omr_form_t *f, const char *var, int code)
+{
+    static int n_marks;
+    omr_region_result_t *g = region(p, f, var, code);
+    g->state = OMR_MARK_MARKED;
+    g->m.ink = 0.22f + 0.04f * (float)(n_marks++ % 4);
+    g->m.score = 0.95f;
+}
+
+static void doubt(omr_page_result_t *p, const omr_form_t *f, const char *var, int code)
+{
+    omr_region_result_t *g = region(p, f, var, code);
+    g->state = OMR_MARK_DOUBTFUL;
+    g->doubt = OMR_DOUBT_FAINT;
+    g->m.ink = 0.08f;
+    g->m.score = 0.45f;
+}
+
+/* Ink in a digit box (digit proposed with conf) or a text field (digit -1). */
+static void write_in(omr_page_result_t *p, const omr_form_t *f, const char *var, int digit, float conf)
+{
+    omr_region_result_t *g = region(p, f, var, -1);
+    g->has_ink = 1;
+    g->digit = digit;
+    g->digit_conf = conf;
+    g->m.ink = 0.2f;
+    g->m.score = 0.9f;
+}
+
+/* ---- coding and looking at the result ---- */
+
+static omr_status_t code_with(resp_t *r, const omr_form_t *f, const omr_override_t *ov, int n_ov,
+                              const omr_code_options_t *opts, omr_coded_t *out, omr_error_t *err)
+{
+    return omr_code_respondent(S, f, r->p, r->n, ov, n_ov, opts, out, err);
+}
+
+static omr_coded_t code(resp_t *r, const omr_form_t *f, const omr_override_t *ov, int n_ov)
+{
+    omr_coded_t out;
+    omr_error_t err = {0};
+    omr_status_t st = code_with(r, f, ov, n_ov, NULL, &out, &err);
+    CHECK(st == OMR_OK, "coding failed: %s", err.msg);
+    return out;
+}
+
+static int column(const omr_form_t *f, int case_part, const char *name)
+{
+    omr_column_t *cols;
+    int n = omr_template_columns(f, case_part, &cols), k = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(cols[i].name, name))
+            k = i;
+    free(cols);
+    return k;
+}
+
+static const omr_value_t *V(const omr_coded_t *c, const omr_form_t *f, int cs, const char *var)
+{
+    static omr_value_t none = {-1, -1, "<no such value>", OMR_VALUE_CERTAIN};
+    int col = column(f, cs > 0, var);
+    for (int i = 0; i < c->n_values; i++)
+        if (c->values[i].case_number == cs && c->values[i].column == col)
+            return &c->values[i];
+    return &none;
+}
+
+#define CHECK_V(c, f, cs, var, want, want_status)                                                            \
+    do {                                                                                                     \
+        const omr_value_t *v_ = V((c), (f), (cs), (var));                                                    \
+        CHECK(!strcmp(v_->value, (want)) && v_->status == (want_status), "%s case %d: got \"%s\"/%d, want \"%s\"/%d", \
+              (var), (cs), v_->value, (int)v_->status, (want), (int)(want_status));                          \
+    } while (0)
+
+/* Number of items of a reason whose var is var (NULL: any var). */
+static int items(const omr_coded_t *c, omr_review_reason_t reason, const char *var)
+{
+    int n = 0;
+    for (int i = 0; i < c->n_items; i++)
+        n += c->items[i].reason == reason && (!var || !strcmp(c->items[i].var, var));
+    return n;
+}
+
+static const omr_review_item_t *item(const omr_coded_t *c, omr_review_reason_t reason)
+{
+    for (int i = 0; i < c->n_items; i++)
+        if (c->items[i].reason == reason)
+            return &c->items[i];
+    return NULL;
+}
+
+static omr_override_t ovr(const char *var, int cs, const char *value)
+{
+    omr_override_t o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.var, sizeof o.var, "%s", var);
+    o.case_number = cs;
+    snprintf(o.value, sizeof o.value, "%s", value);
+    return o;
+}
+
+/* ---- tests ---- */
+
+static void t_single_multi_empty(void)
+{
+    resp_t r = {0};
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 3);
+    omr_page_result_t *p = pg(&r, FA, "Q2");
+    mark(p, FA, "Q2_1", -1);
+    mark(p, FA, "Q2_3", -1);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q1", "3", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_2", "0", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_3", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_7", "0", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_6_text", "", OMR_VALUE_CERTAIN);
+    /* 問3: no mark at all -> empty in all its columns, not 0 */
+    CHECK_V(&c, FA, 0, "Q3_1", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q3_7", "", OMR_VALUE_CERTAIN);
+    /* 問5 applies (問2 option 1 marked) and is unanswered: empty, not -1 */
+    CHECK_V(&c, FA, 0, "Q5", "", OMR_VALUE_CERTAIN);
+    /* a page that was not scanned: empty and listed as missing */
+    CHECK_V(&c, FA, 0, "S2", "", OMR_VALUE_CERTAIN);
+    int found = 0;
+    for (int i = 0; i < c.n_missing; i++)
+        found |= c.missing[i].page_number == page_of(FA, "S2") && c.missing[i].case_number == 0;
+    CHECK(found, "page of S2 not listed as missing");
+    CHECK_INT(c.n_cases, 0);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_routing(void)
+{
+    /* 問2 = option 2 only, 問5 untouched -> 問5 is -1 (with its other text) */
+    resp_t r = {0};
+    mark(pg(&r, FA, "Q2"), FA, "Q2_2", -1);
+    pg(&r, FA, "Q5");
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q5", "-1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q5_4_text", "-1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* 問2 empty: option 1 not marked -> 問5 still -1 */
+    resp_free(&r);
+    pg(&r, FA, "Q2");
+    pg(&r, FA, "Q5");
+    c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q2_1", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q5", "-1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* answered against the routing: keeps its answer, goes to review */
+    mark(pg(&r, FA, "Q5"), FA, "Q5", 2);
+    c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q5", "2", OMR_VALUE_REVIEW);
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, ""), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_ROUTING);
+    CHECK(it && it->question == omr_template_question_index(FA, "Q5"), "routing item on 問5");
+    omr_coded_clear(&c);
+    /* the operator keeps the answer: resolved, no item */
+    omr_override_t o = ovr("Q5", 0, "2");
+    c = code(&r, FA, &o, 1);
+    CHECK_V(&c, FA, 0, "Q5", "2", OMR_VALUE_RESOLVED);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_routing_pending(void)
+{
+    /* the source is doubtful: the dependent's values wait */
+    resp_t r = {0};
+    doubt(pg(&r, FA, "Q2"), FA, "Q2_1", -1);
+    mark(pg(&r, FA, "Q5"), FA, "Q5", 1);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_DOUBTFUL_MARK, "Q2_1"), 1);
+    CHECK(V(&c, FA, 0, "Q2_1")->status == OMR_VALUE_REVIEW, "doubtful cell blocked");
+    CHECK(V(&c, FA, 0, "Q2_2")->status == OMR_VALUE_REVIEW, "0 or empty depends on the doubtful cell");
+    CHECK(V(&c, FA, 0, "Q5")->status == OMR_VALUE_REVIEW, "routing decision waits");
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, NULL), 0);
+    omr_coded_clear(&c);
+    /* resolved as marked: 問5 applies and is certain */
+    omr_override_t o = ovr("Q2_1", 0, "1");
+    c = code(&r, FA, &o, 1);
+    CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q2_2", "0", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q5", "1", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    /* resolved as not marked: 問2 has no mark -> empty; 問5 answered against routing */
+    o = ovr("Q2_1", 0, "0");
+    c = code(&r, FA, &o, 1);
+    CHECK_V(&c, FA, 0, "Q2_1", "", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q2_2", "", OMR_VALUE_CERTAIN);
+    CHECK_INT(items(&c, OMR_REVIEW_DOUBTFUL_MARK, NULL), 0);
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, ""), 1);
+    CHECK_V(&c, FA, 0, "Q5", "1", OMR_VALUE_REVIEW);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_exclusive(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q2");
+    mark(p, FA, "Q2_1", -1);
+    mark(p, FA, "Q2_7", -1);
+    pg(&r, FA, "Q5");
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_EXCLUSIVE, ""), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_EXCLUSIVE);
+    CHECK(it && !strcmp(it->proposal, "1,7"), "proposal %s", it ? it->proposal : "-");
+    CHECK(V(&c, FA, 0, "Q2_1")->status == OMR_VALUE_REVIEW, "blocked");
+    CHECK(V(&c, FA, 0, "Q2_4")->status == OMR_VALUE_REVIEW, "blocked");
+    CHECK(V(&c, FA, 0, "Q5")->status == OMR_VALUE_REVIEW, "routing from an unresolved source waits");
+    omr_coded_clear(&c);
+    /* the operator drops the exclusive mark */
+    omr_override_t o = ovr("Q2_7", 0, "0");
+    c = code(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q2_7", "0", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q5", "", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* or confirms both marks: the item is settled by the decisions */
+    omr_override_t o2[2] = {ovr("Q2_1", 0, "1"), ovr("Q2_7", 0, "1")};
+    c = code(&r, FA, o2, 2);
+    CHECK_INT(items(&c, OMR_REVIEW_EXCLUSIVE, NULL), 0);
+    CHECK_V(&c, FA, 0, "Q2_7", "1", OMR_VALUE_RESOLVED);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_two_marks_and_doubtful(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q1");
+    mark(p, FA, "Q1", 2);
+    mark(p, FA, "Q1", 4);
+    doubt(pg(&r, FA, "Q6"), FA, "Q6", 2);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_MULTIPLE_MARKS, "Q1"), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_MULTIPLE_MARKS);
+    CHECK(it && !strcmp(it->proposal, "2,4"), "proposal %s", it ? it->proposal : "-");
+    CHECK(V(&c, FA, 0, "Q1")->status == OMR_VALUE_REVIEW, "two marks blocked");
+    CHECK_INT(items(&c, OMR_REVIEW_DOUBTFUL_MARK, "Q6"), 1);
+    it = item(&c, OMR_REVIEW_DOUBTFUL_MARK);
+    CHECK(it && !strcmp(it->proposal, "2"), "doubtful proposal");
+    CHECK(V(&c, FA, 0, "Q6")->status == OMR_VALUE_REVIEW, "doubtful blocked");
+    omr_coded_clear(&c);
+    omr_override_t o[2] = {ovr("Q1", 0, "4"), ovr("Q6", 0, "")};
+    c = code(&r, FA, o, 2);
+    CHECK_V(&c, FA, 0, "Q1", "4", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q6", "", OMR_VALUE_RESOLVED);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_other_text(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q2");
+    mark(p, FA, "Q2_6", -1); /* その他 marked, field empty */
+    p = pg(&r, FA, "Q3");
+    mark(p, FA, "Q3_1", -1);
+    write_in(p, FA, "Q3_6_text", -1, 0); /* text without the mark */
+    p = pg(&r, FA, "Q5");
+    mark(pg(&r, FA, "Q2"), FA, "Q2_1", -1); /* so that 問5 applies */
+    mark(p, FA, "Q5", 4);
+    write_in(p, FA, "Q5_4_text", -1, 0); /* marked with text: just a transcription */
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_OTHER_TEXT, "Q2_6_text"), 1);
+    CHECK(V(&c, FA, 0, "Q2_6_text")->status == OMR_VALUE_REVIEW, "missing text blocked");
+    CHECK_V(&c, FA, 0, "Q2_6", "1", OMR_VALUE_CERTAIN);
+    CHECK_INT(items(&c, OMR_REVIEW_OTHER_TEXT, "Q3_6"), 1);
+    CHECK_INT(items(&c, OMR_REVIEW_TEXT, "Q3_6_text"), 1);
+    CHECK(V(&c, FA, 0, "Q3_6")->status == OMR_VALUE_REVIEW, "unmarked option with text blocked");
+    CHECK_V(&c, FA, 0, "Q3_1", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q5", "4", OMR_VALUE_CERTAIN);
+    CHECK_INT(items(&c, OMR_REVIEW_TEXT, "Q5_4_text"), 1);
+    CHECK_INT(items(&c, OMR_REVIEW_OTHER_TEXT, "Q5_4_text"), 0);
+    CHECK(V(&c, FA, 0, "Q5_4_text")->status == OMR_VALUE_REVIEW, "transcription pending");
+    omr_coded_clear(&c);
+    omr_override_t o[4] = {ovr("Q5_4_text", 0, "社内規程"), ovr("Q2_6_text", 0, ""), ovr("Q3_6", 0, "1"),
+                           ovr("Q3_6_text", 0, "監査")};
+    c = code(&r, FA, o, 4);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 0, "Q5_4_text", "社内規程", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q3_6", "1", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q3_6_text", "監査", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q2_6_text", "", OMR_VALUE_RESOLVED);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_top3(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q4");
+    write_in(p, FA, "Q4_r1", 3, 0.95f);
+    write_in(p, FA, "Q4_r2", 3, 0.95f);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    /* every written box goes to review with the proposal */
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "Q4_r1"), 1);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "Q4_r2"), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_HANDWRITTEN);
+    CHECK(it && !strcmp(it->proposal, "3"), "proposal");
+    CHECK(V(&c, FA, 0, "Q4_r1")->status == OMR_VALUE_REVIEW, "written box blocked");
+    CHECK_V(&c, FA, 0, "Q4_r3", "", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* with the auto-accept hook: the same code twice is invalid */
+    omr_code_options_t opts;
+    omr_code_options_default(&opts);
+    opts.digit_accept_conf = 0.9;
+    omr_error_t err;
+    CHECK_INT(code_with(&r, FA, NULL, 0, &opts, &c, &err), OMR_OK);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, NULL), 0);
+    CHECK_INT(items(&c, OMR_REVIEW_INVALID_VALUE, NULL), 1);
+    CHECK(V(&c, FA, 0, "Q4_r1")->status == OMR_VALUE_REVIEW && V(&c, FA, 0, "Q4_r2")->status == OMR_VALUE_REVIEW,
+          "repeated code blocked");
+    omr_coded_clear(&c);
+    /* a code that is not an option (9; 問4 lists 1-8) */
+    region(p, FA, "Q4_r2", -1)->digit = 9;
+    CHECK_INT(code_with(&r, FA, NULL, 0, &opts, &c, &err), OMR_OK);
+    CHECK_INT(items(&c, OMR_REVIEW_INVALID_VALUE, "Q4_r2"), 1);
+    CHECK_V(&c, FA, 0, "Q4_r1", "3", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* a gap: box 2 written, box 1 empty */
+    *region(p, FA, "Q4_r1", -1) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
+    region(p, FA, "Q4_r2", -1)->digit = 5;
+    CHECK_INT(code_with(&r, FA, NULL, 0, &opts, &c, &err), OMR_OK);
+    CHECK_INT(items(&c, OMR_REVIEW_INVALID_VALUE, ""), 1);
+    CHECK(V(&c, FA, 0, "Q4_r2")->status == OMR_VALUE_REVIEW, "gap blocked");
+    omr_coded_clear(&c);
+    /* operators decide: resolved, no item left */
+    omr_override_t o[2] = {ovr("Q4_r1", 0, "5"), ovr("Q4_r2", 0, "")};
+    c = code(&r, FA, o, 2);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 0, "Q4_r1", "5", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q4_r2", "", OMR_VALUE_RESOLVED);
+    omr_coded_clear(&c);
+    /* an override that is not an option code is refused, naming var and value */
+    o[0] = ovr("Q4_r1", 0, "9");
+    CHECK_INT(code_with(&r, FA, o, 1, NULL, &c, &err), OMR_EINPUT);
+    CHECK(strstr(err.msg, "Q4_r1") && strstr(err.msg, "\"9\""), "message: %s", err.msg);
+    CHECK_INT(c.n_values, 0);
+    resp_free(&r);
+}
+
+static void t_top3_other(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q4");
+    write_in(p, FA, "Q4_r1", 8, 0.9f); /* その他 written in box 1, no text */
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_OTHER_TEXT, "Q4_8_text"), 1);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_grids(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FA, "Q8");
+    mark(p, FA, "Q8_a", 2);
+    mark(p, FA, "Q8_b", 1);
+    mark(p, FA, "Q8_b", 3);
+    p = pg(&r, FA, "Q7");
+    mark(p, FA, "Q7_a_1", -1);
+    mark(p, FA, "Q7_a_3", -1);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q8_a", "2", OMR_VALUE_CERTAIN);
+    CHECK_INT(items(&c, OMR_REVIEW_MULTIPLE_MARKS, "Q8_b"), 1);
+    CHECK(V(&c, FA, 0, "Q8_b")->status == OMR_VALUE_REVIEW, "two ticks in a grid1 row blocked");
+    CHECK_V(&c, FA, 0, "Q8_c", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q7_a_1", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q7_a_2", "0", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q7_a_3", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q7_b_1", "", OMR_VALUE_CERTAIN); /* a row with no tick is empty */
+    CHECK_V(&c, FA, 0, "Q7_e_7", "", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* gridn with an exclusive column (form B 問9-1 column 6), routed from 問9 */
+    mark(pg(&r, FB, "Q9"), FB, "Q9_1", -1);
+    p = pg(&r, FB, "Q9s1");
+    mark(p, FB, "Q9s1_a_1", -1);
+    mark(p, FB, "Q9s1_a_6", -1);
+    mark(p, FB, "Q9s1_b_6", -1);
+    c = code(&r, FB, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_EXCLUSIVE, NULL), 1);
+    CHECK(V(&c, FB, 0, "Q9s1_a_1")->status == OMR_VALUE_REVIEW, "row a blocked");
+    CHECK_V(&c, FB, 0, "Q9s1_b_6", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FB, 0, "Q9s1_b_1", "0", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+/* The first case page of a form, and all its case pages. */
+static int case_pages(const omr_form_t *f, int *numbers)
+{
+    int n = 0;
+    for (int i = 0; i < f->n_pages; i++)
+        if (f->pages[i].is_case)
+            numbers[n++] = f->pages[i].number;
+    return n;
+}
+
+static void t_cases(void)
+{
+    int cp[16], ncp = case_pages(FA, cp);
+    CHECK(ncp >= 2, "form A has case pages");
+    CHECK(omr_template_question(FA, "Q20")->is_case, "問20 is a case question");
+    int p20 = page_of(FA, "Q20"), p22 = page_of(FA, "Q22");
+    resp_t r = {0};
+    /* three photocopied cases, pages interleaved as a packet: 8 9 10 8 9 10 ... */
+    for (int k = 1; k <= 3; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (cp[i] == p20)
+                mark(p, FA, "Q20", k);
+            if (cp[i] == p22)
+                mark(p, FA, "Q22_1", k == 1 ? 1 : -1), mark(p, FA, k == 1 ? "Q22_2" : "Q22_3", -1);
+        }
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 3);
+    CHECK_V(&c, FA, 0, "Q1", "5", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 1, "Q20", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q20", "2", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 3, "Q20", "3", OMR_VALUE_CERTAIN);
+    /* routing inside each case: 問22-1 applies in every case (問22 holds 1) */
+    CHECK_V(&c, FA, 1, "Q22s1", "", OMR_VALUE_CERTAIN);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* two cases, pages in blocks (8 8 9 9 ...); case 2's 問22 = 3 only -> 問22-1 is -1 there */
+    for (int i = 0; i < ncp; i++)
+        for (int k = 1; k <= 2; k++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (cp[i] == p20)
+                mark(p, FA, "Q20", k + 1);
+            if (cp[i] == p22)
+                mark(p, FA, k == 1 ? "Q22_1" : "Q22_3", -1);
+        }
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    CHECK_V(&c, FA, 1, "Q20", "2", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q20", "3", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 1, "Q22s1", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q22s1", "-1", OMR_VALUE_CERTAIN);
+    /* a case override: valid case, and case out of range refused */
+    omr_coded_clear(&c);
+    omr_override_t o = ovr("Q20", 2, "1");
+    c = code(&r, FA, &o, 1);
+    CHECK_V(&c, FA, 2, "Q20", "1", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 1, "Q20", "2", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    omr_error_t err;
+    o = ovr("Q20", 3, "1");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    o = ovr("Q20", 0, "1");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    resp_free(&r);
+
+    /* a spare photocopy sent back blank is not a case */
+    for (int k = 1; k <= 2; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (k == 1 && cp[i] == p20)
+                mark(p, FA, "Q20", 2);
+        }
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 1);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_duplicates(void)
+{
+    int p20 = page_of(FA, "Q20");
+    resp_t r = {0};
+    omr_page_result_t *a = add_page(&r, FA, p20);
+    mark(a, FA, "Q20", 1);
+    /* the same sheet scanned again: same states, measures within scanner noise */
+    omr_page_result_t *b = add_page(&r, FA, p20);
+    memcpy(b->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
+    region(b, FA, "Q20", 1)->m.ink += 0.005f;
+    /* a photocopy answered the same way by hand: ink differs clearly */
+    omr_page_result_t *d = add_page(&r, FA, p20);
+    memcpy(d->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
+    region(d, FA, "Q20", 1)->m.ink += 0.08f;
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
+    char key[64];
+    omr_code_page_key(&r.p[1], key, sizeof key);
+    CHECK(it && it->page == 1 && it->question == -1 && !strcmp(it->var, key), "duplicate item on scan 2");
+    CHECK(it && it->case_number == 1, "duplicate of case 1");
+    CHECK_V(&c, FA, 2, "Q20", "1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* the operator confirms: item settled, still 2 cases */
+    omr_override_t o = ovr(key, 0, "duplicate");
+    c = code(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_INT(c.n_cases, 2);
+    omr_coded_clear(&c);
+    /* or says it is a case of its own */
+    o = ovr(key, 0, "case");
+    c = code(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_INT(c.n_cases, 3);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* a respondent-part page twice: identical -> duplicate, coded once */
+    int p1 = page_of(FA, "Q1");
+    a = add_page(&r, FA, p1);
+    mark(a, FA, "Q1", 2);
+    b = add_page(&r, FA, p1);
+    mark(b, FA, "Q1", 2); /* a respondent-part page: any second copy is a duplicate */
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
+    CHECK_V(&c, FA, 0, "Q1", "2", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* with different marks: still a duplicate, and the question that differs is blocked */
+    *region(b, FA, "Q1", 2) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
+    mark(b, FA, "Q1", 3);
+    mark(a, FA, "Q2_1", -1);
+    mark(b, FA, "Q2_1", -1);
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 2);
+    int page_level = 0, q1 = 0;
+    for (int i = 0; i < c.n_items; i++) {
+        page_level += c.items[i].question == -1;
+        q1 += c.items[i].question == omr_template_question_index(FA, "Q1");
+    }
+    CHECK(page_level == 1 && q1 == 1, "one page item, one item on 問1");
+    CHECK(strstr(item(&c, OMR_REVIEW_DUPLICATE)->detail, "differ") != NULL, "detail says the marks differ");
+    CHECK(V(&c, FA, 0, "Q1")->status == OMR_VALUE_REVIEW, "differing question blocked");
+    CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_codegrid_text(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *p = pg(&r, FB, "Q25");
+    write_in(p, FB, "Q25_a_1", 4, 0.8f);
+    mark(pg(&r, FB, "Q25s1"), FB, "Q25s1_1", -1);
+    mark(pg(&r, FB, "Q29"), FB, "Q29", 2);
+    write_in(pg(&r, FB, "company"), FB, "company_text", -1, 0);
+    omr_coded_t c = code(&r, FB, NULL, 0);
+    CHECK_INT(c.n_cases, 1);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "Q25_a_1"), 1);
+    CHECK(V(&c, FB, 1, "Q25_a_1")->status == OMR_VALUE_REVIEW, "written cell blocked");
+    CHECK_V(&c, FB, 1, "Q25_a_2", "", OMR_VALUE_CERTAIN);
+    CHECK(V(&c, FB, 1, "Q25s1_1")->status == OMR_VALUE_REVIEW, "routing from a cell under review waits");
+    CHECK_V(&c, FB, 1, "Q29s1_text", "-1", OMR_VALUE_CERTAIN); /* 問29 = 2: 問29-1 not applicable */
+    CHECK_INT(items(&c, OMR_REVIEW_TEXT, "company_text"), 1);
+    CHECK(V(&c, FB, 0, "company_text")->status == OMR_VALUE_REVIEW, "text to transcribe blocked");
+    CHECK_V(&c, FB, 0, "department_text", "", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    omr_override_t o[2] = {ovr("Q25_a_1", 1, "4"), ovr("company_text", 0, "株式会社テスト")};
+    c = code(&r, FB, o, 2);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FB, 1, "Q25_a_1", "4", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FB, 1, "Q25s1_1", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FB, 0, "company_text", "株式会社テスト", OMR_VALUE_RESOLVED);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_bad_input(void)
+{
+    resp_t r = {0};
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 1);
+    omr_coded_t c;
+    omr_error_t err;
+    omr_override_t o = ovr("Q2_1", 0, "2");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    CHECK(strstr(err.msg, "Q2_1") && strstr(err.msg, "\"2\""), "message: %s", err.msg);
+    o = ovr("Q1", 0, "9");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    o = ovr("Q99", 0, "1");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    CHECK(strstr(err.msg, "Q99") != NULL, "message: %s", err.msg);
+    o = ovr("page:0000000000000000:7", 0, "duplicate");
+    CHECK_INT(code_with(&r, FA, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    /* a page of the other form, a region count that disagrees */
+    CHECK_INT(code_with(&r, FB, NULL, 0, NULL, &c, &err), OMR_EINPUT);
+    r.p[0].n_regions--;
+    CHECK_INT(code_with(&r, FA, NULL, 0, NULL, &c, &err), OMR_EINPUT);
+    CHECK(strstr(err.msg, "scan00.tif") != NULL, "message names the file: %s", err.msg);
+    r.p[0].n_regions++;
+    /* a page that is not OK is skipped */
+    omr_page_result_t *bad = add_page(&r, FA, page_of(FA, "Q1"));
+    bad->status = OMR_PAGE_REGISTER_FAILED;
+    mark(bad, FA, "Q1", 4);
+    c = code(&r, FA, NULL, 0);
+    CHECK_V(&c, FA, 0, "Q1", "1", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+/* Random readings on every page: whatever the coder decides, a column fed by a
+ * doubtful region, a single/grid1 column with two marks, a multi with an
+ * exclusive option among several marks, and a written box are never CERTAIN.
+ * The expectations come from the readings, not from the coder's items. */
+static unsigned rng = 12345;
+static unsigned rnd(void) { return rng = rng * 1103515245u + 12345u, (rng >> 16) & 0x7fff; }
+
+static void t_never_certain(void)
+{
+    const omr_form_t *forms[2] = {FA, FB};
+    int bad = 0;
+    for (int round = 0; round < 40; round++) {
+        const omr_form_t *f = forms[round % 2];
+        resp_t r = {0};
+        for (int pn = 1; pn <= f->n_pages; pn++) {
+            omr_page_result_t *p = add_page(&r, f, pn);
+            for (int i = 0; i < p->n_regions; i++) {
+                unsigned x = rnd() % 100;
+                omr_region_result_t *g = &p->regions[i];
+                if (f->pages[pn - 1].regions[i].kind >= OMR_REGION_DIGIT) {
+                    if (x < 15)
+                        g->has_ink = 1, g->digit = (int)(rnd() % 10), g->digit_conf = 0.5f;
+                } else if (x < 10) {
+                    g->state = OMR_MARK_MARKED;
+                } else if (x < 13) {
+                    g->state = OMR_MARK_DOUBTFUL;
+                }
+            }
+        }
+        omr_coded_t c = code(&r, f, NULL, 0);
+        omr_column_t *cols;
+        int n = omr_template_columns(f, 0, &cols);
+        for (int j = 0; j < n; j++) {
+            const omr_question_t *q = &f->questions[cols[j].question];
+            const omr_page_result_t *p = &r.p[q->page];
+            const omr_region_t *tr = f->pages[q->page].regions;
+            int n_marked = 0, n_doubt = 0, excl = 0, ink = 0, own_doubt = 0;
+            for (int i = q->first_region; i < q->first_region + q->n_regions; i++) {
+                int same_row = !tr[i].row[0] || !strncmp(cols[j].name + strlen(q->base) + 1, tr[i].row, strlen(tr[i].row));
+                if (tr[i].kind == OMR_REGION_TEXT || !same_row)
+                    continue;
+                n_marked += p->regions[i].state == OMR_MARK_MARKED;
+                n_doubt += p->regions[i].state == OMR_MARK_DOUBTFUL;
+                for (int k = 0; k < q->n_options; k++)
+                    excl |= q->options[k].code == tr[i].code && q->options[k].exclusive &&
+                            p->regions[i].state == OMR_MARK_MARKED;
+                if (!strcmp(tr[i].var, cols[j].name)) {
+                    ink |= p->regions[i].has_ink;
+                    own_doubt |= p->regions[i].state == OMR_MARK_DOUBTFUL;
+                }
+            }
+            int must_review = own_doubt || ink;
+            if (!cols[j].is_text && (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1))
+                must_review |= n_marked >= 2 || n_doubt > 0;
+            if (!cols[j].is_text && (q->kind == OMR_KIND_MULTI || q->kind == OMR_KIND_TICKLIST))
+                must_review |= (excl && n_marked >= 2) || n_doubt > 0;
+            const omr_value_t *v = V(&c, f, 0, cols[j].name);
+            if (must_review && v->status == OMR_VALUE_CERTAIN) {
+                if (bad++ < 5)
+                    CHECK(0, "round %d: %s = \"%s\" exported as certain", round, cols[j].name, v->value);
+            }
+        }
+        free(cols);
+        omr_coded_clear(&c);
+        resp_free(&r);
+    }
+    CHECK_INT(bad, 0);
+}
+
+int main(void)
+{
+    omr_error_t err = {0};
+    if (omr_template_load("templates/ipa-itsc-2018", &S, &err)) {
+        fprintf(stderr, "cannot load the template: %s\n", err.msg);
+        return 1;
+    }
+    FA = omr_template_form(S, "A");
+    FB = omr_template_form(S, "B");
+    if (!FA || !FB) {
+        fprintf(stderr, "template lacks form A or B\n");
+        return 1;
+    }
+    RUN(t_single_multi_empty);
+    RUN(t_routing);
+    RUN(t_routing_pending);
+    RUN(t_exclusive);
+    RUN(t_two_marks_and_doubtful);
+    RUN(t_other_text);
+    RUN(t_top3);
+    RUN(t_top3_other);
+    RUN(t_grids);
+    RUN(t_cases);
+    RUN(t_duplicates);
+    RUN(t_codegrid_text);
+    RUN(t_bad_input);
+    RUN(t_never_certain);
+    omr_template_free(S);
+    return check_report();
+}

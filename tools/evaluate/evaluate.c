@@ -1,0 +1,716 @@
+/* evaluate.c -- `build/evaluate`: score a scanned database against the
+ * simulator's ground truth (make accuracy).
+ *
+ *   evaluate --db FILE --corpus DIR [--template DIR] [--quiet]
+ *
+ * The truth comes from the simulator (tools/simulate), never from the code
+ * under test: DIR/truth/pages.csv says which sheet each scanned page is,
+ * cells.csv the truth of every region, <form>.csv / <form>_cases.csv the
+ * answers. The database is read with plain SQL (schema in omr/store.c).
+ *
+ * Joins: a stored page is matched to its truth sheet by (file, page index in
+ * the file); a stored region to its truth cell through the template (region
+ * index -> var, and `var:code` for single choice and grid1 cells, as the
+ * simulator writes them).
+ *
+ * Mark cells (circles and checkboxes) are judged one by one:
+ *   wrong_accepted  read marked/blank, nobody asked to check, and the truth says
+ *                   the opposite (the worst failure);
+ *   flagged         the cell is doubtful, or its question (same respondent and
+ *                   case) has a review item, or its page is a page-level item;
+ *   needless_flags  flagged although the reading was right and nothing about
+ *                   the question called for a person: no doubtful truth cell,
+ *                   no misread cell, no rule broken in the truth (two marks,
+ *                   exclusive with others, routing, "other" text).
+ * Cells whose truth is doubtful on purpose and that were accepted silently are
+ * counted apart (doubtful_accepted): the issue wants them flagged, but the
+ * simulator's answer for them is a judgement call.
+ * Prints per condition, then written boxes and text, then values exported as
+ * certain against the true answers, and last the `accuracy:` line.
+ */
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template.h"
+
+/* ------------------------------------------------------------ CSV reading */
+
+typedef struct {
+    char **f;
+    int n, cap;
+} row_t;
+
+/* Read one RFC 4180 record; returns 0 at end of file. Fields are malloc'd. */
+static int csv_read(FILE *in, row_t *row)
+{
+    for (int i = 0; i < row->n; i++)
+        free(row->f[i]);
+    row->n = 0;
+    int c = fgetc(in);
+    if (c == EOF)
+        return 0;
+    size_t len = 0, cap = 64;
+    char *buf = malloc(cap);
+    int quoted = 0;
+    for (;; c = fgetc(in)) {
+        int end_field = 0, end_row = 0;
+        if (c == EOF) {
+            end_field = end_row = 1;
+        } else if (quoted) {
+            if (c == '"') {
+                int d = fgetc(in);
+                if (d == '"')
+                    goto add;
+                quoted = 0;
+                ungetc(d, in);
+                continue;
+            }
+            goto add;
+        } else if (c == '"' && len == 0) {
+            quoted = 1;
+            continue;
+        } else if (c == ',') {
+            end_field = 1;
+        } else if (c == '\n') {
+            end_field = end_row = 1;
+        } else if (c == '\r') {
+            continue;
+        } else {
+        add:
+            if (len + 2 > cap)
+                buf = realloc(buf, cap *= 2);
+            buf[len++] = (char)c;
+            continue;
+        }
+        if (end_field) {
+            buf[len] = '\0';
+            if (row->n == row->cap)
+                row->f = realloc(row->f, (size_t)(row->cap = row->cap ? row->cap * 2 : 32) * sizeof *row->f);
+            row->f[row->n++] = buf;
+            buf = malloc(cap = 64);
+            len = 0;
+        }
+        if (end_row)
+            break;
+    }
+    free(buf);
+    return 1;
+}
+
+static void row_free(row_t *row)
+{
+    for (int i = 0; i < row->n; i++)
+        free(row->f[i]);
+    free(row->f);
+}
+
+static int col_index(const row_t *header, const char *name)
+{
+    for (int i = 0; i < header->n; i++)
+        if (!strcmp(header->f[i], name))
+            return i;
+    fprintf(stderr, "evaluate: truth file lacks column '%s'\n", name);
+    exit(2);
+}
+
+/* ------------------------------------------------------------ small map */
+
+/* A string -> int map (open addressing); enough for a corpus of a few
+ * hundred thousand cells. Keys are copied. */
+typedef struct {
+    char **keys;
+    int *vals;
+    size_t cap, n;
+} map_t;
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void map_put(map_t *m, const char *key, int val);
+
+static void map_grow(map_t *m)
+{
+    map_t bigger = {calloc(m->cap ? m->cap * 2 : 1024, sizeof(char *)), calloc(m->cap ? m->cap * 2 : 1024, sizeof(int)),
+                    m->cap ? m->cap * 2 : 1024, 0};
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) {
+            map_put(&bigger, m->keys[i], m->vals[i]);
+            free(m->keys[i]);
+        }
+    free(m->keys);
+    free(m->vals);
+    *m = bigger;
+}
+
+static void map_put(map_t *m, const char *key, int val)
+{
+    if ((m->n + 1) * 2 > m->cap)
+        map_grow(m);
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key))
+        i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i]) {
+        m->keys[i] = strdup(key);
+        m->n++;
+    }
+    m->vals[i] = val;
+}
+
+static int map_get(const map_t *m, const char *key, int missing)
+{
+    if (!m->cap)
+        return missing;
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (!strcmp(m->keys[i], key))
+            return m->vals[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return missing;
+}
+
+static void map_free(map_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->vals);
+}
+
+/* ------------------------------------------------------------ truth */
+
+enum { T_BLANK, T_MARKED, T_DOUBTFUL, T_MISSING };
+
+typedef struct {
+    int state;    /* T_* */
+    int value;    /* digit written, -1 none */
+} truth_cell_t;
+
+typedef struct {
+    char file[PATH_MAX]; /* absolute path */
+    int file_page;
+    char respondent[32], form[16], condition[32];
+    int page, case_number, duplicate;
+} truth_sheet_t;
+
+typedef struct {
+    truth_cell_t *cells;
+    int n_cells;
+    map_t cell_index; /* "resp|form|page|case|var" -> index in cells */
+    truth_sheet_t *sheets;
+    int n_sheets;
+    map_t sheet_index; /* "abs path#page" -> index in sheets */
+    map_t answers;     /* "form|resp|case|column" -> index in answer_values */
+    char **answer_values;
+    int n_answers;
+} truth_t;
+
+static FILE *open_truth(const char *corpus, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/truth/%s", corpus, name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "evaluate: cannot open %s\n", path);
+        exit(2);
+    }
+    return f;
+}
+
+static void load_cells(truth_t *t, const char *corpus)
+{
+    FILE *f = open_truth(corpus, "cells.csv");
+    row_t h = {0}, r = {0};
+    csv_read(f, &h);
+    int cr = col_index(&h, "respondent"), cf = col_index(&h, "form"), cp = col_index(&h, "page"),
+        cc = col_index(&h, "case"), cv = col_index(&h, "var"), cs = col_index(&h, "state"),
+        cval = col_index(&h, "value");
+    int cap = 0;
+    while (csv_read(f, &r)) {
+        if (r.n < h.n)
+            continue;
+        if (t->n_cells == cap)
+            t->cells = realloc(t->cells, (size_t)(cap = cap ? cap * 2 : 4096) * sizeof *t->cells);
+        truth_cell_t *c = &t->cells[t->n_cells];
+        const char *st = r.f[cs];
+        c->state = !strcmp(st, "marked") ? T_MARKED : !strcmp(st, "doubtful") ? T_DOUBTFUL
+                 : !strcmp(st, "missing") ? T_MISSING : T_BLANK;
+        c->value = r.f[cval][0] ? atoi(r.f[cval]) : -1;
+        char key[512];
+        snprintf(key, sizeof key, "%s|%s|%s|%s|%s", r.f[cr], r.f[cf], r.f[cp], r.f[cc], r.f[cv]);
+        map_put(&t->cell_index, key, t->n_cells++);
+    }
+    row_free(&h);
+    row_free(&r);
+    fclose(f);
+}
+
+static void load_sheets(truth_t *t, const char *corpus)
+{
+    FILE *f = open_truth(corpus, "pages.csv");
+    row_t h = {0}, r = {0};
+    csv_read(f, &h);
+    int cfile = col_index(&h, "file"), cfp = col_index(&h, "file_page"), cr = col_index(&h, "respondent"),
+        cf = col_index(&h, "form"), cp = col_index(&h, "page"), cc = col_index(&h, "case"),
+        cd = col_index(&h, "duplicate"), ccond = col_index(&h, "condition");
+    int cap = 0;
+    while (csv_read(f, &r)) {
+        if (r.n < h.n)
+            continue;
+        if (t->n_sheets == cap)
+            t->sheets = realloc(t->sheets, (size_t)(cap = cap ? cap * 2 : 1024) * sizeof *t->sheets);
+        truth_sheet_t *s = &t->sheets[t->n_sheets];
+        char rel[PATH_MAX], abs[PATH_MAX];
+        snprintf(rel, sizeof rel, "%s/%s", corpus, r.f[cfile]);
+        if (!realpath(rel, abs))
+            snprintf(abs, sizeof abs, "%s", rel);
+        snprintf(s->file, sizeof s->file, "%s", abs);
+        s->file_page = atoi(r.f[cfp]);
+        snprintf(s->respondent, sizeof s->respondent, "%s", r.f[cr]);
+        snprintf(s->form, sizeof s->form, "%s", r.f[cf]);
+        snprintf(s->condition, sizeof s->condition, "%s", r.f[ccond]);
+        s->page = atoi(r.f[cp]);
+        s->case_number = atoi(r.f[cc]);
+        s->duplicate = atoi(r.f[cd]);
+        char key[PATH_MAX + 32];
+        snprintf(key, sizeof key, "%s#%d", s->file, s->file_page);
+        map_put(&t->sheet_index, key, t->n_sheets++);
+    }
+    row_free(&h);
+    row_free(&r);
+    fclose(f);
+}
+
+static void load_answers(truth_t *t, const char *corpus, const char *form, int cases)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%s.csv", form, cases ? "_cases" : "");
+    FILE *f = open_truth(corpus, name);
+    row_t h = {0}, r = {0};
+    csv_read(f, &h);
+    int first = cases ? 2 : 1;
+    int cap = t->n_answers;
+    while (csv_read(f, &r)) {
+        if (r.n < h.n)
+            continue;
+        for (int i = first; i < h.n; i++) {
+            if (t->n_answers >= cap)
+                t->answer_values = realloc(t->answer_values, (size_t)(cap = cap ? cap * 2 : 65536) * sizeof(char *));
+            char key[512];
+            snprintf(key, sizeof key, "%s|%s|%s|%s", form, r.f[0], cases ? r.f[1] : "0", h.f[i]);
+            t->answer_values[t->n_answers] = strdup(r.f[i]);
+            map_put(&t->answers, key, t->n_answers++);
+        }
+    }
+    row_free(&h);
+    row_free(&r);
+    fclose(f);
+}
+
+/* ------------------------------------------------------------ scoring */
+
+typedef struct {
+    char name[32];
+    long cells, wrong_accepted, flagged, needless, doubtful_truth, doubtful_accepted, pages, pages_lost;
+} tally_t;
+
+typedef struct {
+    tally_t *t;
+    int n;
+} tallies_t;
+
+static tally_t *tally_for(tallies_t *ts, const char *name)
+{
+    for (int i = 0; i < ts->n; i++)
+        if (!strcmp(ts->t[i].name, name))
+            return &ts->t[i];
+    ts->t = realloc(ts->t, (size_t)(ts->n + 1) * sizeof *ts->t);
+    tally_t *t = &ts->t[ts->n++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return t;
+}
+
+/* The truth key of a template region: its var, with `:code` where several
+ * regions share one column (single choice, grid1). */
+static void region_truth_var(const omr_form_t *form, const omr_region_t *r, char *out, size_t n)
+{
+    const omr_question_t *q = &form->questions[r->question];
+    if (r->kind != OMR_REGION_TEXT && (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1))
+        snprintf(out, n, "%s:%d", r->var, r->code);
+    else
+        snprintf(out, n, "%s", r->var);
+}
+
+static const truth_cell_t *truth_of(const truth_t *t, const omr_form_t *form, const char *resp, int page,
+                                    int case_number, const omr_region_t *r)
+{
+    char var[96], key[512];
+    region_truth_var(form, r, var, sizeof var);
+    snprintf(key, sizeof key, "%s|%s|%d|%d|%s", resp, form->id, page, case_number, var);
+    int i = map_get(&t->cell_index, key, -1);
+    return i < 0 ? NULL : &t->cells[i];
+}
+
+static int is_marked_truth(const truth_cell_t *c) { return c && (c->state == T_MARKED || c->state == T_DOUBTFUL); }
+
+/* Does the truth of source question `src` (for this respondent, case) hold a
+ * code of `codes`? Reads the truth cells of the source's regions. */
+static int route_satisfied(const truth_t *t, const omr_form_t *form, const omr_question_t *src, const char *resp,
+                           int case_number, uint64_t codes)
+{
+    const omr_page_t *p = &form->pages[src->page];
+    int cs = src->is_case ? case_number : 0;
+    for (int i = src->first_region; i < src->first_region + src->n_regions; i++) {
+        const omr_region_t *r = &p->regions[i];
+        const truth_cell_t *c = truth_of(t, form, resp, p->number, cs, r);
+        if (!c)
+            continue;
+        if (r->kind == OMR_REGION_DIGIT) {
+            if (c->value > 0 && c->value < 64 && (codes >> c->value & 1))
+                return 1;
+        } else if (r->kind != OMR_REGION_TEXT && c->state == T_MARKED && r->code < 64 && (codes >> r->code & 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does the truth of question q (this sheet) call for a person, whatever the reader did? */
+static int question_needs_review(const truth_t *t, const omr_form_t *form, const omr_question_t *q, const char *resp,
+                                 int page, int case_number)
+{
+    const omr_page_t *p = &form->pages[q->page];
+    int marked_in_row[64] = {0}, any_marked = 0, exclusive_marked = 0, n_marked = 0;
+    for (int i = q->first_region; i < q->first_region + q->n_regions; i++) {
+        const omr_region_t *r = &p->regions[i];
+        const truth_cell_t *c = truth_of(t, form, resp, page, case_number, r);
+        if (!c)
+            continue;
+        if (c->state == T_DOUBTFUL)
+            return 1;
+        if (r->kind == OMR_REGION_TEXT || r->kind == OMR_REGION_DIGIT) {
+            if (r->kind == OMR_REGION_TEXT && r->code > 0) { /* "other": text without the mark, or the reverse */
+                int opt_marked = 0;
+                for (int j = q->first_region; j < q->first_region + q->n_regions; j++)
+                    if (p->regions[j].kind == OMR_REGION_CIRCLE && p->regions[j].code == r->code)
+                        opt_marked = is_marked_truth(truth_of(t, form, resp, page, case_number, &p->regions[j]));
+                if (opt_marked != (c->state == T_MARKED))
+                    return 1;
+            }
+            continue;
+        }
+        if (c->state != T_MARKED)
+            continue;
+        any_marked = 1;
+        n_marked++;
+        int row = r->row[0] ? (unsigned char)r->row[0] & 63 : 0;
+        marked_in_row[row]++;
+        for (int k = 0; k < q->n_options; k++)
+            if (q->options[k].code == r->code && q->options[k].exclusive && r->kind != OMR_REGION_CHECK)
+                exclusive_marked = 1;
+        if (q->kind == OMR_KIND_TICKLIST)
+            for (int k = 0; k < q->n_options; k++)
+                if (q->options[k].code == r->code && q->options[k].exclusive)
+                    exclusive_marked = 1;
+        if (q->kind == OMR_KIND_GRIDN)
+            for (int k = 0; k < q->n_cols; k++)
+                if (q->cols[k].code == r->code && q->cols[k].exclusive && marked_in_row[row] > 0)
+                    exclusive_marked = 1;
+    }
+    if ((q->kind == OMR_KIND_SINGLE && n_marked > 1))
+        return 1;
+    if (q->kind == OMR_KIND_GRID1)
+        for (int k = 0; k < 64; k++)
+            if (marked_in_row[k] > 1)
+                return 1;
+    if (exclusive_marked && n_marked > 1)
+        return 1;
+    if (any_marked && q->route_question >= 0 &&
+        !route_satisfied(t, form, &form->questions[q->route_question], resp, case_number, q->route_codes))
+        return 1;
+    return 0;
+}
+
+typedef struct {
+    long boxes, written, empty_wrong, proposed, proposal_right, fields, fields_written, fields_wrong;
+} written_t;
+
+/* Review items of one respondent of one form: which questions (per case) and pages are flagged. */
+static sqlite3_stmt *item_stmt; /* prepared in main() */
+
+static int flagged_by_item(sqlite3 *db, const char *form, const char *resp, int case_number, const char *qid,
+                           long page_id)
+{
+    (void)db;
+    sqlite3_stmt *st = item_stmt;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, case_number);
+    sqlite3_bind_text(st, 4, qid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, page_id);
+    return sqlite3_step(st) == SQLITE_ROW;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: evaluate --db FILE --corpus DIR [--template DIR] [--quiet]\n"
+                 "Score a scanned database against the simulator's truth in DIR/truth/.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *dbpath = NULL, *corpus = NULL, *tpl = "templates/ipa-itsc-2018";
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            dbpath = argv[++i];
+        else if (!strcmp(argv[i], "--corpus") && i + 1 < argc)
+            corpus = argv[++i];
+        else if (!strcmp(argv[i], "--template") && i + 1 < argc)
+            tpl = argv[++i];
+        else if (!strcmp(argv[i], "--quiet"))
+            quiet = 1;
+        else if (!strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (!dbpath || !corpus) {
+        usage(stderr);
+        return 1;
+    }
+    omr_survey_t *s;
+    omr_error_t err;
+    if (omr_template_load(tpl, &s, &err)) {
+        fprintf(stderr, "evaluate: %s\n", err.msg);
+        return 2;
+    }
+    sqlite3 *db;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "evaluate: cannot open %s\n", dbpath);
+        return 2;
+    }
+    truth_t t = {0};
+    load_cells(&t, corpus);
+    load_sheets(&t, corpus);
+    for (int f = 0; f < s->n_forms; f++)
+        for (int part = 0; part < 2; part++)
+            load_answers(&t, corpus, s->forms[f].id, part);
+
+    tallies_t tallies = {0};
+    tally_t *all = tally_for(&tallies, "all");
+    written_t w = {0};
+    long sheets_seen = 0, dup_expected = 0, dup_flagged = 0;
+    char *seen = calloc((size_t)t.n_sheets + 1, 1);
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM review_items WHERE current=1 AND ((page=?5 AND question='') OR "
+                           "(form=?1 AND respondent=?2 AND case_number=?3 AND question=?4)) LIMIT 1",
+                           -1, &item_stmt, NULL) != SQLITE_OK) {
+        fprintf(stderr, "evaluate: %s: not an omr database (%s)\n", dbpath, sqlite3_errmsg(db));
+        return 2;
+    }
+    sqlite3_stmt *pst, *rst;
+    sqlite3_prepare_v2(db,
+                       "SELECT p.id, f.path, p.idx, p.status, p.form, p.page_number, p.respondent, p.case_number "
+                       "FROM pages p JOIN files f ON f.id = p.file ORDER BY p.id",
+                       -1, &pst, NULL);
+    sqlite3_prepare_v2(db, "SELECT idx, state, has_ink, digit FROM regions WHERE page=? ORDER BY idx", -1, &rst, NULL);
+    while (sqlite3_step(pst) == SQLITE_ROW) {
+        long page_id = sqlite3_column_int64(pst, 0);
+        char abs[PATH_MAX], key[PATH_MAX + 32];
+        const char *path = (const char *)sqlite3_column_text(pst, 1);
+        if (!realpath(path, abs))
+            snprintf(abs, sizeof abs, "%s", path);
+        snprintf(key, sizeof key, "%s#%d", abs, sqlite3_column_int(pst, 2));
+        int si = map_get(&t.sheet_index, key, -1);
+        if (si < 0)
+            continue; /* not a corpus sheet (bad-input files, separators) */
+        const truth_sheet_t *sh = &t.sheets[si];
+        seen[si] = 1;
+        sheets_seen++;
+        const omr_form_t *form = omr_template_form(s, sh->form);
+        if (!form || sh->page < 1 || sh->page > form->n_pages)
+            continue;
+        const omr_page_t *tp = &form->pages[sh->page - 1];
+        const char *status = (const char *)sqlite3_column_text(pst, 3);
+        int page_ok = status && !strcmp(status, "ok");
+        int db_case = sqlite3_column_int(pst, 7);
+        const char *db_form = (const char *)sqlite3_column_text(pst, 4);
+        const char *db_resp = (const char *)sqlite3_column_text(pst, 6);
+        tally_t *cond = tally_for(&tallies, sh->condition);
+        cond->pages++;
+        all->pages++;
+        if (sh->duplicate) {
+            dup_expected++;
+            dup_flagged += flagged_by_item(db, sh->form, sh->respondent, -1, "", page_id);
+            continue;
+        }
+        /* the region readings of this page, by template region index */
+        int n = tp->n_regions;
+        int *state = malloc(sizeof(int) * (size_t)(n ? n : 1)), *has_ink = calloc((size_t)(n ? n : 1), sizeof(int)),
+            *digit = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++)
+            state[i] = -1, digit[i] = -1;
+        sqlite3_reset(rst);
+        sqlite3_bind_int64(rst, 1, page_id);
+        while (sqlite3_step(rst) == SQLITE_ROW) {
+            int idx = sqlite3_column_int(rst, 0);
+            if (idx < 0 || idx >= n)
+                continue;
+            state[idx] = sqlite3_column_int(rst, 1);
+            has_ink[idx] = sqlite3_column_int(rst, 2);
+            digit[idx] = sqlite3_column_type(rst, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(rst, 3);
+        }
+        if (!page_ok) {
+            cond->pages_lost++;
+            all->pages_lost++;
+        }
+        int flagged_q_cache[512];
+        for (int k = 0; k < 512; k++)
+            flagged_q_cache[k] = -1;
+        for (int i = 0; i < n; i++) {
+            const omr_region_t *r = &tp->regions[i];
+            const truth_cell_t *c = truth_of(&t, form, sh->respondent, sh->page, sh->case_number, r);
+            if (!c || c->state == T_MISSING)
+                continue;
+            const omr_question_t *q = &form->questions[r->question];
+            if (r->kind == OMR_REGION_DIGIT) {
+                w.boxes++;
+                int written = c->state != T_BLANK;
+                w.written += written;
+                if (page_ok && has_ink[i] != written)
+                    w.empty_wrong++;
+                if (page_ok && written && digit[i] >= 0) {
+                    w.proposed++;
+                    w.proposal_right += digit[i] == c->value;
+                }
+                continue;
+            }
+            if (r->kind == OMR_REGION_TEXT) {
+                w.fields++;
+                int written = c->state != T_BLANK;
+                w.fields_written += written;
+                if (page_ok && has_ink[i] != written)
+                    w.fields_wrong++;
+                continue;
+            }
+            /* a mark cell */
+            int qi = r->question < 512 ? r->question : 511;
+            if (flagged_q_cache[qi] < 0)
+                flagged_q_cache[qi] = !page_ok || flagged_by_item(db, db_form ? db_form : "", db_resp ? db_resp : "",
+                                                                  db_case, q->id, page_id);
+            int read = page_ok ? state[i] : -1;
+            int flagged = !page_ok || read == 2 || read < 0 || flagged_q_cache[qi];
+            int truth_marked = c->state == T_MARKED, truth_doubtful = c->state == T_DOUBTFUL;
+            tally_t *both[2] = {all, cond};
+            for (int k = 0; k < 2; k++) {
+                tally_t *x = both[k];
+                x->cells++;
+                x->flagged += flagged;
+                x->doubtful_truth += truth_doubtful;
+                if (!flagged && truth_doubtful)
+                    x->doubtful_accepted++;
+                if (!flagged && !truth_doubtful && (read == 1) != truth_marked)
+                    x->wrong_accepted++;
+                if (flagged && !truth_doubtful && page_ok && read != 2 && (read == 1) == truth_marked &&
+                    !question_needs_review(&t, form, q, sh->respondent, sh->page, sh->case_number)) {
+                    /* a misread elsewhere in the question justifies the flag too */
+                    int misread = 0;
+                    for (int j = q->first_region; j < q->first_region + q->n_regions && !misread; j++) {
+                        const omr_region_t *rj = &tp->regions[j];
+                        if (rj->kind != OMR_REGION_CIRCLE && rj->kind != OMR_REGION_CHECK)
+                            continue;
+                        const truth_cell_t *cj = truth_of(&t, form, sh->respondent, sh->page, sh->case_number, rj);
+                        misread = cj && state[j] >= 0 && (state[j] == 2 || (state[j] == 1) != (cj->state == T_MARKED));
+                    }
+                    x->needless += !misread;
+                }
+            }
+        }
+        free(state);
+        free(has_ink);
+        free(digit);
+    }
+    sqlite3_finalize(pst);
+    sqlite3_finalize(rst);
+    sqlite3_finalize(item_stmt);
+
+    long never_stored = 0;
+    for (int i = 0; i < t.n_sheets; i++)
+        never_stored += !seen[i];
+
+    /* values exported as certain, against the true answers */
+    long certain = 0, certain_wrong = 0, review = 0;
+    sqlite3_stmt *vst;
+    sqlite3_prepare_v2(db, "SELECT form, respondent, case_number, name, value, status FROM responses", -1, &vst, NULL);
+    while (sqlite3_step(vst) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(vst, 3);
+        const char *status = (const char *)sqlite3_column_text(vst, 5);
+        size_t ln = strlen(name);
+        if (ln > 5 && !strcmp(name + ln - 5, "_text"))
+            continue; /* transcriptions: the truth holds placeholders */
+        if (strcmp(status, "certain")) {
+            review++;
+            continue;
+        }
+        char key[512];
+        snprintf(key, sizeof key, "%s|%s|%d|%s", sqlite3_column_text(vst, 0), sqlite3_column_text(vst, 1),
+                 sqlite3_column_int(vst, 2), name);
+        int ai = map_get(&t.answers, key, -1);
+        if (ai < 0)
+            continue; /* a case the truth does not have (e.g. a duplicate taken for a case) is judged by cells */
+        certain++;
+        if (strcmp(t.answer_values[ai], (const char *)sqlite3_column_text(vst, 4))) {
+            certain_wrong++;
+            if (!quiet && certain_wrong <= 10)
+                fprintf(stderr, "wrong value: %s = '%s', truth '%s'\n", key, sqlite3_column_text(vst, 4),
+                        t.answer_values[ai]);
+        }
+    }
+    sqlite3_finalize(vst);
+
+    for (int i = 1; i < tallies.n; i++) {
+        tally_t *x = &tallies.t[i];
+        printf("condition %-10s pages=%ld lost=%ld cells=%ld wrong_accepted=%ld flagged=%ld (%.2f%%) "
+               "needless_flags=%ld doubtful=%ld doubtful_accepted=%ld\n",
+               x->name, x->pages, x->pages_lost, x->cells, x->wrong_accepted, x->flagged,
+               x->cells ? 100.0 * x->flagged / x->cells : 0, x->needless, x->doubtful_truth, x->doubtful_accepted);
+    }
+    printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
+           t.n_sheets, sheets_seen, never_stored, all->pages_lost, dup_expected, dup_flagged);
+    printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n", w.boxes,
+           w.written, w.empty_wrong, w.proposed, w.proposal_right);
+    printf("text fields: fields=%ld written=%ld empty_vs_written_wrong=%ld\n", w.fields, w.fields_written,
+           w.fields_wrong);
+    printf("values: certain=%ld wrong=%ld review=%ld\n", certain, certain_wrong, review);
+    printf("accuracy: cells=%ld wrong_accepted=%ld flagged=%ld needless_flags=%ld\n", all->cells, all->wrong_accepted,
+           all->flagged, all->needless);
+
+    free(seen);
+    free(tallies.t);
+    for (int i = 0; i < t.n_answers; i++)
+        free(t.answer_values[i]);
+    free(t.answer_values);
+    free(t.cells);
+    free(t.sheets);
+    map_free(&t.cell_index);
+    map_free(&t.sheet_index);
+    map_free(&t.answers);
+    sqlite3_close(db);
+    omr_template_free(s);
+    return 0;
+}
