@@ -21,7 +21,13 @@ typedef struct {
 } omr_command_t;
 
 int omr_cmd_check_template(int argc, char **argv);
+int omr_cmd_calibrate(int argc, char **argv);
 int omr_cmd_print(int argc, char **argv);
 int omr_cmd_icr_eval(int argc, char **argv);
+
+int omr_cmd_scan(int argc, char **argv);
+int omr_cmd_export(int argc, char **argv);
+int omr_cmd_review(int argc, char **argv);
+int omr_cmd_operator(int argc, char **argv);
 
 #endif

@@ -8,8 +8,13 @@
 
 static const omr_command_t commands[] = {
     {"check-template", omr_cmd_check_template, "load and validate a survey's templates"},
+    {"calibrate", omr_cmd_calibrate, "measure scans with known truth; derive a calibration profile"},
     {"print", omr_cmd_print, "draw personalised forms to a PDF and/or PNG pages"},
     {"icr-eval", omr_cmd_icr_eval, "measure the handwritten-digit model on MNIST IDX files"},
+    {"scan", omr_cmd_scan, "read scanned pages into the store, code them, queue reviews"},
+    {"export", omr_cmd_export, "write the coded responses as CSV files and a codebook"},
+    {"review", omr_cmd_review, "serve the review queue to operators in the browser"},
+    {"operator", omr_cmd_operator, "add, list or disable the review operators"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

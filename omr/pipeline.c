@@ -1,0 +1,797 @@
+/* pipeline.c -- the scan driver (pipeline.h): the list of stages, per file
+ * then per respondent. Each stage is one call into its own module; this file
+ * only orders them, turns failures into page statuses, and runs workers.
+ */
+#include "pipeline.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "code.h"
+#include "identify.h"
+#include "load.h"
+#include "recognise.h"
+
+/* A damaged file can claim any number of pages; past this many failed pages
+ * in a row the rest of the file is one failure. */
+#define MAX_FAILED_PAGES_IN_A_ROW 16
+
+/* Copy a string into a fixed buffer, cut to fit. */
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- the input list: files, folders walked like load.h does ---- */
+
+typedef struct {
+    char **paths;
+    int n, cap;
+} list_t;
+
+static int list_push(list_t *l, const char *path)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **p = realloc(l->paths, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->paths = p;
+        l->cap = cap;
+    }
+    if (!(l->paths[l->n] = strdup(path)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void list_free(list_t *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->paths[i]);
+    free(l->paths);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A file found in a folder is an input when its name or first bytes say
+ * image (load.h). Files named on the command line are always inputs. */
+static int looks_like_image(const char *path, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && (!strcasecmp(dot, ".tif") || !strcasecmp(dot, ".tiff") || !strcasecmp(dot, ".png") ||
+                !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))
+        return 1;
+    unsigned char head[16];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return omr_load_sniff(head, n) != OMR_FORMAT_UNKNOWN;
+}
+
+/* Walk a folder (sorted bytewise, names starting with '.' skipped); depth
+ * bounds symlink loops. */
+static int walk(list_t *l, const char *dir, int depth)
+{
+    if (depth > 32)
+        return 0;
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort);
+    if (n < 0)
+        return 0;
+    char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
+    int rc = names ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (names)
+            names[i] = ents[i]->d_name;
+    }
+    if (names)
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n && !rc; i++) {
+        if (names[i][0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct stat st;
+        if (stat(path, &st))
+            continue;
+        if (S_ISDIR(st.st_mode))
+            rc = walk(l, path, depth + 1);
+        else if (S_ISREG(st.st_mode) && looks_like_image(path, names[i]))
+            rc = list_push(l, path);
+    }
+    for (int i = 0; i < n; i++)
+        free(ents[i]);
+    free(ents);
+    free(names);
+    return rc;
+}
+
+/* ---- shared state between workers (anonymous shared memory) ---- */
+
+enum { OUT_PENDING, OUT_DONE, OUT_SKIPPED, OUT_BUSY, OUT_REFUSED };
+
+typedef struct {
+    int kind;
+    char reason[1024];
+} outcome_t;
+
+typedef struct {
+    int next;        /* next file index to take (atomic) */
+    int done, skipped, busy, refused, pages;
+    outcome_t out[]; /* one per file */
+} shared_t;
+
+static void add(int *p, int v) { __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+static int get(int *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+typedef struct {
+    const omr_survey_t *survey;
+    const omr_calib_t *cal;
+    const list_t *files;
+    shared_t *sh;
+    long long batch;
+    const omr_pipeline_opts_t *opts;
+    double t0;
+    double last_progress;
+} run_t;
+
+static void report_progress(run_t *r, int force)
+{
+    if (!r->opts->progress)
+        return;
+    double t = now_s();
+    if (!force && t - r->last_progress < 0.25)
+        return;
+    r->last_progress = t;
+    omr_pipeline_progress_t p = {r->files->n, get(&r->sh->done), get(&r->sh->skipped), get(&r->sh->busy),
+                                 get(&r->sh->refused), get(&r->sh->pages), t - r->t0};
+    r->opts->progress(r->opts->progress_ctx, &p);
+}
+
+/* ---- stage 1: hash ---- */
+
+static omr_status_t hash_file(const char *path, char hex[65], long long *psize, omr_error_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return omr_error_set(err, OMR_EIO, "%s: not a regular file", path);
+    }
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    unsigned char buf[1 << 16], md[32];
+    size_t n;
+    long long size = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        crypto_hash_sha256_update(&h, buf, n);
+        size += (long long)n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return omr_error_set(err, OMR_EIO, "%s: read error", path);
+    crypto_hash_sha256_final(&h, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    *psize = size;
+    return OMR_OK;
+}
+
+/* ---- stage 4: identify ---- */
+
+static void set_status(omr_page_result_t *r, omr_page_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_status(omr_page_result_t *r, omr_page_status_t status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    r->status = status;
+    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* Which page of which form of our survey this is, or why not. The barcode
+ * is looked for first (1-5 ms in its zone); only a page without one is
+ * tested for blankness. */
+static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
+{
+    omr_barcode_t bc;
+    omr_error_t err = {0};
+    omr_status_t st = omr_identify_read(pix, NULL, &bc, &err);
+    if (st == OMR_OK && bc.parsed) {
+        copy_str(r->payload, sizeof r->payload, bc.payload);
+        r->orientation = bc.orientation;
+        const omr_form_t *form = omr_template_form(survey, bc.form);
+        if (strcmp(bc.code, survey->code))
+            set_status(r, OMR_PAGE_UNKNOWN_SURVEY, "barcode %s belongs to survey %s, not %s", bc.payload, bc.code,
+                       survey->code);
+        else if (!form)
+            set_status(r, OMR_PAGE_UNKNOWN_PAGE, "barcode %s: survey %s has no form %s", bc.payload, survey->code,
+                       bc.form);
+        else if (bc.page < 1 || bc.page > form->n_pages)
+            set_status(r, OMR_PAGE_UNKNOWN_PAGE, "barcode %s: form %s has pages 1-%d, not %d", bc.payload, bc.form,
+                       form->n_pages, bc.page);
+        else {
+            r->status = OMR_PAGE_OK;
+            copy_str(r->form, sizeof r->form, bc.form);
+            r->page_number = bc.page;
+            copy_str(r->respondent, sizeof r->respondent, bc.respondent);
+        }
+        return;
+    }
+    if (st == OMR_OK || st == OMR_EINPUT) {
+        copy_str(r->payload, sizeof r->payload, bc.payload);
+        set_status(r, OMR_PAGE_UNKNOWN_SURVEY, "barcode '%s' is not a page ID of survey %s", bc.payload,
+                   survey->code);
+        return;
+    }
+    if (st != OMR_ENOTFOUND) {
+        set_status(r, OMR_PAGE_UNREADABLE, "barcode reader failed: %s", err.msg);
+        return;
+    }
+    int blank = 0;
+    double ink = 0;
+    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank)
+        set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
+    else
+        set_status(r, OMR_PAGE_NO_BARCODE, "no page barcode found in any orientation");
+}
+
+/* ---- stages 2-6 for one file ---- */
+
+typedef struct {
+    omr_page_result_t *v;
+    int n, cap;
+} pages_t;
+
+static omr_page_result_t *pages_add(pages_t *p)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 8;
+        omr_page_result_t *v = realloc(p->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return NULL;
+        p->v = v;
+        p->cap = cap;
+    }
+    omr_page_result_t *r = &p->v[p->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static void pages_free(pages_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        omr_page_result_clear(&p->v[i]);
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+/* Load, identify and recognise every page of one claimed file into *pages.
+ * Never fails for bad input: a failure becomes a page status. Returns the
+ * page count the file claims; *file_error gets the reason when no page at
+ * all could be read. */
+static int read_pages(run_t *run, const char *path, const char *sha, omr_sample_cache_t *cache, pages_t *pages,
+                      char *file_error, size_t nfe)
+{
+    omr_load_t *src = NULL;
+    omr_error_t err = {0};
+    omr_image_t img;
+    int n_in_file = 0, failed_in_a_row = 0, any_ok = 0;
+    file_error[0] = 0;
+    memset(&img, 0, sizeof img);
+    if (omr_load_open(path, &src, &err)) {
+        snprintf(file_error, nfe, "%s", err.msg);
+        omr_page_result_t *r = pages_add(pages);
+        if (r) {
+            copy_str(r->file, sizeof r->file, path);
+            copy_str(r->file_hash, sizeof r->file_hash, sha);
+            set_status(r, OMR_PAGE_UNREADABLE, "%s", err.msg);
+        }
+        return 1;
+    }
+    omr_status_t st;
+    while ((st = omr_load_next(src, &img, &err)) != OMR_ENOTFOUND) {
+        omr_page_result_t *r = pages_add(pages);
+        if (!r) {
+            omr_image_clear(&img);
+            break;
+        }
+        copy_str(r->file, sizeof r->file, path);
+        copy_str(r->file_hash, sizeof r->file_hash, sha);
+        /* page indices are unique within a file even if a damaged file
+         * reports one twice */
+        r->index_in_file = img.page;
+        if (pages->n > 1 && r->index_in_file <= pages->v[pages->n - 2].index_in_file)
+            r->index_in_file = pages->v[pages->n - 2].index_in_file + 1;
+        if (img.n_pages > n_in_file)
+            n_in_file = img.n_pages;
+        r->dpi = img.dpi;
+        add(&run->sh->pages, 1);
+        if (st != OMR_OK) {
+            /* stage 3 failed: the page is kept as a review item */
+            set_status(r, OMR_PAGE_UNREADABLE, "%s", err.msg);
+            if (!file_error[0])
+                snprintf(file_error, nfe, "%s", err.msg);
+            omr_image_clear(&img);
+            if (++failed_in_a_row >= MAX_FAILED_PAGES_IN_A_ROW)
+                break;
+            continue;
+        }
+        failed_in_a_row = 0;
+        any_ok = 1;
+        r->width = (int)pixGetWidth(img.pix);
+        r->height = (int)pixGetHeight(img.pix);
+        identify(img.pix, run->survey, r);                     /* stage 4 */
+        if (r->status == OMR_PAGE_OK) {                         /* stage 5 */
+            omr_error_t rerr = {0};
+            if (omr_recognise_page(img.pix, run->survey, run->cal, cache, r, &rerr))
+                set_status(r, OMR_PAGE_REGISTER_FAILED, "%s", rerr.msg);
+        }
+        omr_image_clear(&img);
+        report_progress(run, 0);
+    }
+    omr_load_close(src);
+    if (any_ok)
+        file_error[0] = 0;
+    if (pages->n == 0) {
+        /* nothing came out at all (an empty file): one unreadable page */
+        omr_page_result_t *r = pages_add(pages);
+        if (r) {
+            copy_str(r->file, sizeof r->file, path);
+            copy_str(r->file_hash, sizeof r->file_hash, sha);
+            set_status(r, OMR_PAGE_UNREADABLE, "%s", file_error[0] ? file_error : "the file holds no page");
+            if (!file_error[0])
+                snprintf(file_error, nfe, "the file holds no page");
+        }
+    }
+    return n_in_file > pages->n ? n_in_file : pages->n;
+}
+
+static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cache, int i)
+{
+    const char *path = run->files->paths[i];
+    outcome_t *out = &run->sh->out[i];
+    omr_error_t err = {0};
+    char sha[65];
+    long long size, file;
+    omr_claim_t claim;
+    if (hash_file(path, sha, &size, &err)) {                    /* stage 1 */
+        out->kind = OUT_REFUSED;
+        copy_str(out->reason, sizeof out->reason, err.msg);
+        add(&run->sh->refused, 1);
+        return;
+    }
+    if (size == 0) {
+        /* every empty file has the same hash: refuse each by name rather than
+         * store one and skip the others as "already stored" */
+        out->kind = OUT_REFUSED;
+        snprintf(out->reason, sizeof out->reason, "empty file (0 bytes): not an image");
+        add(&run->sh->refused, 1);
+        return;
+    }
+    if (omr_store_file_claim(store, sha, path, size, run->batch, &claim, &file, &err)) { /* stage 2 */
+        out->kind = OUT_REFUSED;
+        copy_str(out->reason, sizeof out->reason, err.msg);
+        add(&run->sh->refused, 1);
+        return;
+    }
+    if (claim != OMR_CLAIM_TAKEN) {
+        out->kind = claim == OMR_CLAIM_DONE ? OUT_SKIPPED : OUT_BUSY;
+        add(claim == OMR_CLAIM_DONE ? &run->sh->skipped : &run->sh->busy, 1);
+        return;
+    }
+    pages_t pages = {0};
+    char file_error[1024];
+    int n_in_file = read_pages(run, path, sha, cache, &pages, file_error, sizeof file_error); /* stages 3-5 */
+    if (omr_store_file_save(store, file, run->survey, pages.v, pages.n, n_in_file, /* stage 6 */
+                            file_error[0] ? file_error : NULL, &err)) {
+        omr_error_t e2;
+        omr_store_file_unclaim(store, file, &e2);
+        out->kind = OUT_REFUSED;
+        copy_str(out->reason, sizeof out->reason, "not stored: ");
+        copy_str(out->reason + 12, sizeof out->reason - 12, err.msg);
+        add(&run->sh->refused, 1);
+    } else {
+        out->kind = OUT_DONE;
+        add(&run->sh->done, 1);
+    }
+    pages_free(&pages);
+}
+
+/* One worker: its own connection and sample cache, files from the shared
+ * counter until none is left. Returns 0, or -1 when the store is unusable. */
+static int worker(run_t *run, omr_error_t *err)
+{
+    omr_store_t *store;
+    omr_sample_cache_t *cache;
+    if (omr_store_open(run->opts->db_path, &store, err))
+        return -1;
+    if (omr_sample_cache_new(run->survey, &cache, err)) {
+        omr_store_close(store);
+        return -1;
+    }
+    int i;
+    while ((i = __atomic_fetch_add(&run->sh->next, 1, __ATOMIC_RELAXED)) < run->files->n) {
+        process_file(run, store, cache, i);
+        report_progress(run, 0);
+    }
+    omr_sample_cache_free(cache);
+    omr_store_close(store);
+    return 0;
+}
+
+/* Run `jobs` forked workers and wait for them, reporting progress. */
+static omr_status_t run_forked(run_t *run, int jobs, omr_error_t *err)
+{
+    pid_t *pids = calloc((size_t)jobs, sizeof *pids);
+    if (!pids)
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
+    pid_t parent = getpid();
+    int started = 0;
+    for (int j = 0; j < jobs; j++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            break;
+        if (pid == 0) {
+            /* die with the parent: a killed batch leaves no orphan writing */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(3);
+            run_t mine = *run;
+            mine.opts = &(omr_pipeline_opts_t){.db_path = run->opts->db_path};
+            omr_error_t e;
+            _exit(worker(&mine, &e) ? 2 : 0);
+        }
+        pids[started++] = pid;
+    }
+    if (!started) {
+        free(pids);
+        return omr_error_set(err, OMR_EIO, "cannot start worker processes: %s", strerror(errno));
+    }
+    int left = started, bad = 0;
+    while (left > 0) {
+        for (int j = 0; j < started; j++) {
+            int status;
+            if (pids[j] > 0 && waitpid(pids[j], &status, WNOHANG) == pids[j]) {
+                pids[j] = 0;
+                left--;
+                if (!WIFEXITED(status) || WEXITSTATUS(status))
+                    bad++;
+            }
+        }
+        report_progress(run, 0);
+        if (left)
+            usleep(50000);
+    }
+    free(pids);
+    if (bad == started)
+        return omr_error_set(err, OMR_EIO, "%s: every worker failed (is the database writable?)", run->opts->db_path);
+    return OMR_OK;
+}
+
+/* ---- stage 7: code ---- */
+
+static void add_problem(omr_pipeline_problem_t **pv, int *pn, const char *what, const char *reason)
+{
+    omr_pipeline_problem_t *v = realloc(*pv, (size_t)(*pn + 1) * sizeof *v);
+    if (!v)
+        return;
+    *pv = v;
+    copy_str(v[*pn].what, sizeof v[*pn].what, what);
+    copy_str(v[*pn].reason, sizeof v[*pn].reason, reason);
+    (*pn)++;
+}
+
+/* Turn stored decisions into code.h overrides: an item about one column
+ * gives one; a whole-question item's decision holds "VAR=VALUE" lines. */
+static int decisions_to_overrides(const omr_store_decision_t *d, int nd, omr_override_t **pov)
+{
+    int n = 0, cap = nd + 8;
+    omr_override_t *ov = malloc((size_t)cap * sizeof *ov);
+    if (!ov)
+        return -1;
+    for (int i = 0; i < nd; i++) {
+        if (d[i].var[0]) {
+            memset(&ov[n], 0, sizeof ov[n]);
+            copy_str(ov[n].var, sizeof ov[n].var, d[i].var);
+            ov[n].case_number = d[i].case_number;
+            copy_str(ov[n].value, sizeof ov[n].value, d[i].after);
+            n++;
+            continue;
+        }
+        char buf[sizeof d[i].after];
+        copy_str(buf, sizeof buf, d[i].after);
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *eq = strchr(line, '=');
+            if (!eq)
+                continue;
+            if (n == cap) {
+                cap *= 2;
+                omr_override_t *o = realloc(ov, (size_t)cap * sizeof *ov);
+                if (!o) {
+                    free(ov);
+                    return -1;
+                }
+                ov = o;
+            }
+            *eq = 0;
+            memset(&ov[n], 0, sizeof ov[n]);
+            copy_str(ov[n].var, sizeof ov[n].var, line);
+            ov[n].case_number = d[i].case_number;
+            copy_str(ov[n].value, sizeof ov[n].value, eq + 1);
+            n++;
+        }
+    }
+    *pov = ov;
+    return n;
+}
+
+/* Columns of both parts of every form, computed once per coding run. */
+typedef struct {
+    omr_column_t *cols[2];
+    int n[2];
+} formcols_t;
+
+/* Store the coder's result: values and items in store terms. */
+static omr_status_t save_coded(omr_store_t *store, const omr_form_t *form, const formcols_t *fc,
+                               const char *respondent, long long batch, const omr_coded_t *c, const long long *ids,
+                               int n_pages, omr_error_t *err)
+{
+    omr_store_value_t *v = calloc((size_t)c->n_values + 1, sizeof *v);
+    omr_store_item_t *it = calloc((size_t)c->n_items + 1, sizeof *it);
+    omr_status_t st = OMR_ENOMEM;
+    if (!v || !it) {
+        omr_error_set(err, st, "out of memory");
+        goto done;
+    }
+    int nv = 0;
+    for (int i = 0; i < c->n_values; i++) {
+        const omr_value_t *x = &c->values[i];
+        int part = x->case_number > 0;
+        if (x->column < 0 || x->column >= fc->n[part])
+            continue;
+        v[nv++] = (omr_store_value_t){x->case_number, x->column, fc->cols[part][x->column].name, x->value, x->status};
+    }
+    for (int i = 0; i < c->n_items; i++) {
+        const omr_review_item_t *x = &c->items[i];
+        it[i] = (omr_store_item_t){x->reason,
+                                   x->case_number,
+                                   x->page >= 0 && x->page < n_pages ? ids[x->page] : 0,
+                                   x->question >= 0 && x->question < form->n_questions ? form->questions[x->question].id
+                                                                                        : "",
+                                   x->var,
+                                   x->proposal,
+                                   x->detail};
+    }
+    st = omr_store_save_coding(store, form->id, respondent, batch, v, nv, it, c->n_items, NULL, NULL, 0, err);
+done:
+    free(v);
+    free(it);
+    return st;
+}
+
+/* Code one respondent inside one transaction, so a scan committing a new
+ * page of it meanwhile is either seen or leaves it dirty for later. */
+static omr_status_t code_one(omr_store_t *store, const omr_survey_t *survey, const omr_form_t *form,
+                             const formcols_t *fc, const char *respondent, long long batch, omr_error_t *err)
+{
+    omr_page_result_t *pages = NULL;
+    long long *ids = NULL;
+    omr_store_decision_t *dec = NULL;
+    omr_override_t *ov = NULL;
+    omr_coded_t coded;
+    int n = 0, nd = 0, nov = 0;
+    memset(&coded, 0, sizeof coded);
+    omr_status_t st;
+    if ((st = omr_store_begin(store, err)))
+        return st;
+    if ((st = omr_store_load_pages(store, form->id, respondent, &pages, &ids, &n, err)) ||
+        (st = omr_store_decisions(store, form->id, respondent, &dec, &nd, err)))
+        goto done;
+    if ((nov = decisions_to_overrides(dec, nd, &ov)) < 0) {
+        st = omr_error_set(err, OMR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = omr_code_respondent(survey, form, pages, n, ov, nov, NULL, &coded, err)) ||
+        (st = save_coded(store, form, fc, respondent, batch, &coded, ids, n, err)))
+        goto done;
+    st = omr_store_commit(store, err);
+done:
+    if (st)
+        omr_store_rollback(store);
+    omr_coded_clear(&coded);
+    omr_store_pages_free(pages, n);
+    free(ids);
+    free(dec);
+    free(ov);
+    return st;
+}
+
+omr_status_t omr_pipeline_code_dirty(omr_store_t *store, const omr_survey_t *survey, long long batch, int *pcoded,
+                                     omr_pipeline_result_t *res, omr_error_t *err)
+{
+    omr_store_key_t *keys;
+    int nk, coded = 0;
+    *pcoded = 0;
+    omr_status_t st = omr_store_dirty_respondents(store, &keys, &nk, err);
+    if (st)
+        return st;
+    formcols_t *fc = calloc((size_t)survey->n_forms + 1, sizeof *fc);
+    if (!fc) {
+        free(keys);
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
+    }
+    for (int f = 0; f < survey->n_forms; f++)
+        for (int part = 0; part < 2; part++)
+            fc[f].n[part] = omr_template_columns(&survey->forms[f], part, &fc[f].cols[part]);
+    for (int i = 0; i < nk; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s/%s", keys[i].form, keys[i].respondent);
+        int f = 0;
+        while (f < survey->n_forms && strcmp(survey->forms[f].id, keys[i].form))
+            f++;
+        omr_error_t e = {0};
+        if (f == survey->n_forms) {
+            if (res)
+                add_problem(&res->coding_failed, &res->n_coding_failed, what, "form not in this survey's templates");
+            continue;
+        }
+        if (fc[f].n[0] < 0 || fc[f].n[1] < 0) {
+            st = omr_error_set(err, OMR_ENOMEM, "out of memory");
+            break;
+        }
+        omr_status_t cst = code_one(store, survey, &survey->forms[f], &fc[f], keys[i].respondent, batch, &e);
+        if (cst == OMR_EIO) {
+            /* the store itself failed: stop, the respondents stay dirty */
+            st = cst;
+            *err = e;
+            break;
+        }
+        if (cst) {
+            if (res)
+                add_problem(&res->coding_failed, &res->n_coding_failed, what, e.msg);
+            continue;
+        }
+        coded++;
+    }
+    for (int f = 0; f < survey->n_forms; f++) {
+        free(fc[f].cols[0]);
+        free(fc[f].cols[1]);
+    }
+    free(fc);
+    free(keys);
+    *pcoded = coded;
+    return st;
+}
+
+/* ---- the batch ---- */
+
+omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal, const char *const *inputs,
+                              int n_inputs, const omr_pipeline_opts_t *opts, omr_pipeline_result_t *res,
+                              omr_error_t *err)
+{
+    memset(res, 0, sizeof *res);
+    if (n_inputs < 1)
+        return omr_error_set(err, OMR_EINPUT, "no input files");
+    if (sodium_init() < 0)
+        return omr_error_set(err, OMR_ENOMEM, "libsodium could not start");
+    omr_calib_t default_cal;
+    if (!cal) {
+        omr_calib_default(&default_cal);
+        cal = &default_cal;
+    }
+
+    /* the file list: folders walked now, missing paths refused here */
+    list_t files = {0};
+    for (int i = 0; i < n_inputs; i++) {
+        struct stat st;
+        if (stat(inputs[i], &st)) {
+            add_problem(&res->refused, &res->n_refused, inputs[i], strerror(errno));
+            continue;
+        }
+        if ((S_ISDIR(st.st_mode) ? walk(&files, inputs[i], 0) : list_push(&files, inputs[i]))) {
+            list_free(&files);
+            return omr_error_set(err, OMR_ENOMEM, "out of memory");
+        }
+    }
+
+    omr_store_t *store;
+    omr_status_t st = omr_store_open(opts->db_path, &store, err);
+    if (st) {
+        list_free(&files);
+        return st;
+    }
+    char name[64];
+    time_t t = time(NULL);
+    strftime(name, sizeof name, "scan %Y-%m-%d %H:%M:%S", localtime(&t));
+    if ((st = omr_store_batch_begin(store, opts->batch_name ? opts->batch_name : name, opts->options, &res->batch,
+                                    err))) {
+        omr_store_close(store);
+        list_free(&files);
+        return st;
+    }
+    /* no connection crosses fork(): closed now, reopened for coding */
+    omr_store_close(store);
+    store = NULL;
+
+    size_t shsize = sizeof(shared_t) + (size_t)(files.n + 1) * sizeof(outcome_t);
+    shared_t *sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        list_free(&files);
+        return omr_error_set(err, OMR_ENOMEM, "out of memory (shared state)");
+    }
+    memset(sh, 0, shsize);
+    run_t run = {survey, cal, &files, sh, res->batch, opts, now_s(), 0};
+    int jobs = opts->jobs < 1 ? 1 : opts->jobs;
+    if (jobs > files.n)
+        jobs = files.n > 0 ? files.n : 1;
+    if (files.n > 0)
+        st = jobs == 1 ? (worker(&run, err) ? OMR_EIO : OMR_OK) : run_forked(&run, jobs, err);
+    report_progress(&run, 1);
+
+    for (int i = 0; i < files.n; i++) {
+        if (sh->out[i].kind == OUT_REFUSED)
+            add_problem(&res->refused, &res->n_refused, files.paths[i], sh->out[i].reason);
+        else if (sh->out[i].kind == OUT_PENDING && !st)
+            add_problem(&res->refused, &res->n_refused, files.paths[i], "not processed (a worker died)");
+    }
+    res->progress = (omr_pipeline_progress_t){files.n, sh->done, sh->skipped, sh->busy,
+                                              res->n_refused, sh->pages, now_s() - run.t0};
+    munmap(sh, shsize);
+    list_free(&files);
+    if (st)
+        return st;
+
+    /* stage 7 */
+    if ((st = omr_store_open(opts->db_path, &store, err)))
+        return st;
+    st = omr_pipeline_code_dirty(store, survey, res->batch, &res->respondents_coded, res, err);
+    omr_error_t e2;
+    if (!st)
+        omr_store_batch_end(store, res->batch, &e2); /* a missing end time is harmless */
+    omr_store_close(store);
+    return st;
+}
+
+void omr_pipeline_result_clear(omr_pipeline_result_t *res)
+{
+    if (!res)
+        return;
+    free(res->refused);
+    free(res->coding_failed);
+    memset(res, 0, sizeof *res);
+}

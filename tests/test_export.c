@@ -1,0 +1,236 @@
+/* test_export.c -- the CSV export and codebook (omr/export.h): RFC 4180
+ * quoting, exact file text for hand-made responses, the BOM, respondents held
+ * back for unresolved cells (and marked with --mark-unresolved), respondents
+ * not yet re-coded, and codebook rows whose labels were typed from the seed
+ * questionnaire (../shared/seed), not taken from the code under test. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "export.h"
+
+static char dir[256], dbpath[300];
+static omr_survey_t *survey;
+
+static char *slurp(const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    omr_error_t err;
+    char *t = omr_read_file(p, 1 << 24, NULL, &err);
+    if (!t)
+        fprintf(stderr, "%s\n", err.msg);
+    return t;
+}
+
+static void test_quoting(void)
+{
+    const char *in[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\rx", "", "日本語、カンマ"};
+    const char *want[] = {"plain", "\"a,b\"", "\"say \"\"hi\"\"\"", "\"two\nlines\"", "\"cr\rx\"", "", "日本語、カンマ"};
+    for (int i = 0; i < 7; i++) {
+        char buf[100] = {0};
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        omr_export_csv_field(f, in[i]);
+        fclose(f);
+        CHECK_STR(buf, want[i]);
+    }
+}
+
+/* Fill the store: 000001 complete with two cases, 000002 with one cell
+ * awaiting review, 000003 with pages stored but never coded. */
+static omr_store_t *make_store(void)
+{
+    snprintf(dbpath, sizeof dbpath, "%s/t.db", dir);
+    omr_store_t *s;
+    omr_error_t err;
+    if (omr_store_open(dbpath, &s, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    omr_store_value_t v1[] = {
+        {0, 0, "Q1", "2", OMR_VALUE_CERTAIN},
+        {0, 0, "Q2_1", "1", OMR_VALUE_CERTAIN},
+        {0, 0, "Q2_6_text", "他社, \"特別\"\n対応", OMR_VALUE_RESOLVED},
+        {0, 0, "S2", "-1", OMR_VALUE_CERTAIN},
+        {1, 0, "Q20", "3", OMR_VALUE_CERTAIN},
+        {2, 0, "Q20", "1", OMR_VALUE_CERTAIN},
+    };
+    omr_store_value_t v2[] = {{0, 0, "Q1", "3", OMR_VALUE_REVIEW}, {0, 0, "Q2_1", "0", OMR_VALUE_CERTAIN}};
+    CHECK(omr_store_save_coding(s, "A", "000001", 0, v1, 6, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_save_coding(s, "A", "000002", 0, v2, 2, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    sqlite3_exec(omr_store_db(s), "INSERT INTO respondents(form, respondent, dirty) VALUES('A', '000003', 1)", NULL,
+                 NULL, NULL);
+    return s;
+}
+
+/* The expected data row: respondent (and case), then every column of the
+ * part, empty but for the given name=value pairs (already CSV-quoted). */
+static void expect_row(char *buf, size_t n, const omr_form_t *form, int part, const char *key,
+                       const char *const *pairs, int np)
+{
+    omr_column_t *cols;
+    int nc = omr_template_columns(form, part, &cols);
+    size_t used = (size_t)snprintf(buf, n, "%s", key);
+    for (int i = 0; i < nc; i++) {
+        const char *v = "";
+        for (int k = 0; k < np; k += 2)
+            if (!strcmp(pairs[k], cols[i].name))
+                v = pairs[k + 1];
+        used += (size_t)snprintf(buf + used, n - used, ",%s", v);
+    }
+    snprintf(buf + used, n - used, "\r\n");
+    free(cols);
+}
+
+static void expect_header(char *buf, size_t n, const omr_form_t *form, int part)
+{
+    omr_column_t *cols;
+    int nc = omr_template_columns(form, part, &cols);
+    size_t used = (size_t)snprintf(buf, n, "%s", part ? "respondent,case" : "respondent");
+    for (int i = 0; i < nc; i++)
+        used += (size_t)snprintf(buf + used, n - used, ",%s", cols[i].name);
+    snprintf(buf + used, n - used, "\r\n");
+    free(cols);
+}
+
+static void test_export_files(void)
+{
+    omr_store_t *s = make_store();
+    if (!s)
+        return;
+    const omr_form_t *A = omr_template_form(survey, "A");
+    omr_export_report_t rep;
+    omr_error_t err;
+    CHECK(omr_export_write(s, survey, dir, NULL, &rep, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(rep.rows, 1);
+    CHECK_INT(rep.case_rows, 2);
+    CHECK_INT(rep.held_back, 2);
+    CHECK_INT(rep.not_coded, 1);
+    CHECK_INT(rep.marked_cells, 0);
+
+    static char want[65536], row[16384];
+    expect_header(want, sizeof want, A, 0);
+    const char *r1[] = {"Q1", "2", "Q2_1", "1", "Q2_6_text", "\"他社, \"\"特別\"\"\n対応\"", "S2", "-1"};
+    expect_row(row, sizeof row, A, 0, "000001", r1, 8);
+    strcat(want, row);
+    char *got = slurp("A.csv");
+    CHECK(got && !strcmp(got, want), "A.csv:\n%s\nwant:\n%s", got ? got : "(none)", want);
+    free(got);
+
+    expect_header(want, sizeof want, A, 1);
+    const char *c1[] = {"Q20", "3"}, *c2[] = {"Q20", "1"};
+    expect_row(row, sizeof row, A, 1, "000001,1", c1, 2);
+    strcat(want, row);
+    expect_row(row, sizeof row, A, 1, "000001,2", c2, 2);
+    strcat(want, row);
+    got = slurp("A_cases.csv");
+    CHECK(got && !strcmp(got, want), "A_cases.csv:\n%s\nwant:\n%s", got ? got : "(none)", want);
+    free(got);
+
+    /* form B has no respondents: header only */
+    expect_header(want, sizeof want, omr_template_form(survey, "B"), 0);
+    got = slurp("B.csv");
+    CHECK(got && !strcmp(got, want), "B.csv: %s", got ? got : "(none)");
+    free(got);
+    got = slurp("B_cases.csv");
+    CHECK(got && !strncmp(got, "respondent,case,", 16));
+    free(got);
+
+    /* --mark-unresolved writes 000002 with the blocked cell marked, never the
+     * respondent that was not re-coded; --bom adds the UTF-8 BOM */
+    omr_export_opts_t opts = {.bom = 1, .mark_unresolved = 1};
+    CHECK(omr_export_write(s, survey, dir, &opts, &rep, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(rep.rows, 2);
+    CHECK_INT(rep.marked_cells, 1);
+    got = slurp("A.csv");
+    const char *r2[] = {"Q1", "NA_REVIEW", "Q2_1", "0"};
+    expect_row(row, sizeof row, A, 0, "000002", r2, 4);
+    CHECK(got && !strncmp(got, "\xEF\xBB\xBFrespondent,", 14), "no BOM");
+    CHECK(got && strstr(got, row) != NULL, "000002 row not marked as expected:\n%s", got ? got : "");
+    CHECK(got && !strstr(got, "000003"));
+    free(got);
+    got = slurp("codebook.csv");
+    CHECK(got && !strncmp(got, "\xEF\xBB\xBF" "column,", 10));
+    free(got);
+    /* no temporary files left behind */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/.A.csv.tmp", dir);
+    CHECK(access(tmp, F_OK) != 0);
+    omr_store_close(s);
+}
+
+/* Lines of codebook.csv for a few columns, typed from the seed text
+ * (../shared/seed/000_cc97ef08a034aa33.txt, form A 問2 and 問8; the seed's
+ * table headings are broken over lines there, e.g. "強く そう思う"). */
+static void test_codebook(void)
+{
+    omr_error_t err;
+    int n = 0;
+    CHECK(omr_export_codebook(survey, dir, NULL, &n, &err) == OMR_OK, "%s", err.msg);
+    char *cb = slurp("codebook.csv");
+    if (!cb)
+        return;
+    CHECK(!strncmp(cb, "column,form,part,question,question_text,kind,label,value_labels\r\n", 65));
+    const char *q8 = "以下の情報セキュリティ要求事項に関し、業務委託契約において、委託先の責任を明確にしたいと思う度合いについて、"
+                     "当てはまるものをお選びください。（✓は各行につき、1つ）";
+    const char *q2 = "情報セキュリティに関する委託先管理に関し、貴社では、どのような社内ルール・規定類を整備されていますか。"
+                     "当てはまるものを全てお選びください。（○はいくつでも）";
+    char want[4096];
+    snprintf(want, sizeof want,
+             "\r\nQ8_a,A,respondent,問8,%s,grid1,秘密保持,"
+             "1=強くそう思う; 2=ややそう思う; 3=あまりそう思わない; 4=全くそう思わない; 5=分からない\r\n",
+             q8);
+    CHECK(strstr(cb, want) != NULL, "missing: %s", want);
+    snprintf(want, sizeof want, "\r\nQ8_h,A,respondent,問8,%s,grid1,契約終了後の情報資産の扱い（返却、消去、廃棄等）,", q8);
+    CHECK(strstr(cb, want) != NULL, "missing: %s", want);
+    snprintf(want, sizeof want, "\r\nQ2_6_text,A,respondent,問2,%s,text,その他（記述）,\r\n", q2);
+    CHECK(strstr(cb, want) != NULL, "missing: %s", want);
+    snprintf(want, sizeof want,
+             "\r\nQ2_1,A,respondent,問2,%s,multi,情報セキュリティ要求事項を含む契約関連文書（仕様書*、契約書等）の雛形,"
+             "1=○あり; 0=○なし\r\n",
+             q2);
+    CHECK(strstr(cb, want) != NULL, "missing: %s", want);
+    /* one row per column of both forms and parts */
+    int total = 0;
+    for (int f = 0; f < survey->n_forms; f++)
+        for (int part = 0; part < 2; part++) {
+            omr_column_t *cols;
+            total += omr_template_columns(&survey->forms[f], part, &cols);
+            free(cols);
+        }
+    CHECK_INT(n, total);
+    int lines = 0;
+    for (const char *p = cb; (p = strstr(p, "\r\n")); p += 2)
+        lines++;
+    CHECK(lines > total, "lines %d", lines); /* header + rows (+ quoted line breaks) */
+    free(cb);
+    char *vl = slurp("value_labels.csv");
+    CHECK(vl && strstr(vl, "\r\nQ8_a,A,respondent,3,あまりそう思わない\r\n"));
+    free(vl);
+    char *sps = slurp("codebook.sps");
+    CHECK(sps && strstr(sps, "/Q8_a 1 '強くそう思う' 2 'ややそう思う'"));
+    free(sps);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/omr_test_export_%d", (int)getpid());
+    mkdir(dir, 0777);
+    omr_error_t err;
+    if (omr_template_load("templates/ipa-itsc-2018", &survey, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(test_quoting);
+    RUN(test_export_files);
+    RUN(test_codebook);
+    omr_template_free(survey);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {
+    }
+    return check_report();
+}
