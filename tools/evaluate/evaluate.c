@@ -447,12 +447,18 @@ typedef struct {
 /* Review items of one respondent of one form: which questions (per case) and pages are flagged. */
 static sqlite3_stmt *item_stmt; /* prepared in main() */
 
+/* Is a person asked to look at this cell? A page-level item on its page, or
+ * an item about marks (doubtful, two marks, exclusive, routing, "other",
+ * duplicate) on its question that names the cell's column or the whole
+ * question. Items to transcribe text or read written boxes do not put the
+ * marks in doubt. var NULL: page-level items only. */
 static int flagged_by_item(sqlite3 *db, const char *form, const char *resp, int case_number, const char *qid,
-                           long page_id)
+                           long page_id, const char *var)
 {
     (void)db;
     sqlite3_stmt *st = item_stmt;
     sqlite3_reset(st);
+    sqlite3_bind_text(st, 6, var ? var : "\x01", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, case_number);
@@ -518,7 +524,8 @@ int main(int argc, char **argv)
 
     if (sqlite3_prepare_v2(db,
                            "SELECT 1 FROM review_items WHERE current=1 AND ((page=?5 AND question='') OR "
-                           "(form=?1 AND respondent=?2 AND case_number=?3 AND question=?4)) LIMIT 1",
+                           "(form=?1 AND respondent=?2 AND case_number=?3 AND question=?4 AND "
+                           " reason IN (1,2,3,4,5,11) AND (var='' OR var=?6))) LIMIT 1",
                            -1, &item_stmt, NULL) != SQLITE_OK) {
         fprintf(stderr, "evaluate: %s: not an omr database (%s)\n", dbpath, sqlite3_errmsg(db));
         return 2;
@@ -535,7 +542,8 @@ int main(int argc, char **argv)
         const char *path = (const char *)sqlite3_column_text(pst, 1);
         if (!realpath(path, abs))
             snprintf(abs, sizeof abs, "%s", path);
-        snprintf(key, sizeof key, "%s#%d", abs, sqlite3_column_int(pst, 2));
+        /* pages.csv counts pages in a file from 1, the store from 0 */
+        snprintf(key, sizeof key, "%s#%d", abs, sqlite3_column_int(pst, 2) + 1);
         int si = map_get(&t.sheet_index, key, -1);
         if (si < 0)
             continue; /* not a corpus sheet (bad-input files, separators) */
@@ -548,15 +556,15 @@ int main(int argc, char **argv)
         const omr_page_t *tp = &form->pages[sh->page - 1];
         const char *status = (const char *)sqlite3_column_text(pst, 3);
         int page_ok = status && !strcmp(status, "ok");
-        int db_case = sqlite3_column_int(pst, 7);
         const char *db_form = (const char *)sqlite3_column_text(pst, 4);
         const char *db_resp = (const char *)sqlite3_column_text(pst, 6);
         tally_t *cond = tally_for(&tallies, sh->condition);
+        all = &tallies.t[0]; /* tally_for may have moved the array */
         cond->pages++;
         all->pages++;
         if (sh->duplicate) {
             dup_expected++;
-            dup_flagged += flagged_by_item(db, sh->form, sh->respondent, -1, "", page_id);
+            dup_flagged += flagged_by_item(db, sh->form, sh->respondent, -1, "", page_id, NULL);
             continue;
         }
         /* the region readings of this page, by template region index */
@@ -579,9 +587,6 @@ int main(int argc, char **argv)
             cond->pages_lost++;
             all->pages_lost++;
         }
-        int flagged_q_cache[512];
-        for (int k = 0; k < 512; k++)
-            flagged_q_cache[k] = -1;
         for (int i = 0; i < n; i++) {
             const omr_region_t *r = &tp->regions[i];
             const truth_cell_t *c = truth_of(&t, form, sh->respondent, sh->page, sh->case_number, r);
@@ -609,12 +614,12 @@ int main(int argc, char **argv)
                 continue;
             }
             /* a mark cell */
-            int qi = r->question < 512 ? r->question : 511;
-            if (flagged_q_cache[qi] < 0)
-                flagged_q_cache[qi] = !page_ok || flagged_by_item(db, db_form ? db_form : "", db_resp ? db_resp : "",
-                                                                  db_case, q->id, page_id);
+            int item_flag = !page_ok || flagged_by_item(db, db_form ? db_form : "", db_resp ? db_resp : "",
+                                                        /* the truth's case: the store keeps the coded
+                                                           case on the items, not on the page */
+                                                        q->is_case ? sh->case_number : 0, q->id, page_id, r->var);
             int read = page_ok ? state[i] : -1;
-            int flagged = !page_ok || read == 2 || read < 0 || flagged_q_cache[qi];
+            int flagged = !page_ok || read == 2 || read < 0 || item_flag;
             int truth_marked = c->state == T_MARKED, truth_doubtful = c->state == T_DOUBTFUL;
             tally_t *both[2] = {all, cond};
             for (int k = 0; k < 2; k++) {

@@ -50,6 +50,7 @@ void sim_profile_defaults(sim_profile_t *p, int clean)
      * 0.7 % missing (10-15 sheets a packet: ~12 % / ~9 % of packets); per
      * answered question 5 % doubtful; per sheet 20 % stray marks or notes. */
     p->p_break_routing = 0.06;
+    p->p_break_exclusive = 0.08; /* of the answers holding an exclusive option */
     p->p_blank_question = 0.03;
     p->p_extra_cases = 0.25;
     p->p_duplicate_page = 0.01;
@@ -160,7 +161,8 @@ static void fill_other_text(sim_respondent_t *r, sim_rng_t *rng, int slot, const
     int ri = region_for(r->form, q, OMR_REGION_TEXT, code, NULL);
     if (ri < 0)
         return;
-    if (sim_rng_chance(rng, 0.85))
+    /* Real respondents sometimes circle "その他" and write nothing; clean ones always write. */
+    if (r->profile.clean || sim_rng_chance(rng, 0.9))
         cell_w(r, slot, q->page, ri)->value = (int16_t)text_length(rng, pg->regions[ri].box);
 }
 
@@ -207,6 +209,9 @@ static void draw_multi(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_
     int chosen[128], nc = 0;
     if (ne > 0 && (nn == 0 || sim_rng_chance(rng, 0.12))) {
         chosen[nc++] = excl[sim_rng_range(rng, 0, ne - 1)];
+        /* a few of the mixed population also circle another option (a rule break to review) */
+        if (nn > 0 && sim_rng_chance(rng, r->profile.p_break_exclusive))
+            chosen[nc++] = normal[sim_rng_range(rng, 0, nn - 1)];
     } else if (nn > 0) {
         int k;
         if (q->kind == OMR_KIND_TICKLIST) {
@@ -275,8 +280,22 @@ static void draw_grid(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_q
                 cell_w(r, slot, q->page, ri)->value = 1;
         } else if (q->kind == OMR_KIND_GRIDN) {
             int any = 0;
+            /* An exclusive column ("当該被害はない") is ticked alone; a few
+             * respondents of the mixed population tick it with others anyway
+             * (the conflict the coder must send to review). */
+            int ex = -1;
+            for (int k = 0; k < q->n_cols; k++)
+                if (q->cols[k].exclusive)
+                    ex = k;
+            if (ex >= 0 && sim_rng_chance(rng, 0.15)) {
+                int ri = region_for(r->form, q, OMR_REGION_CHECK, q->cols[ex].code, row);
+                if (ri >= 0)
+                    cell_w(r, slot, q->page, ri)->value = 1;
+                if (!sim_rng_chance(rng, r->profile.p_break_exclusive))
+                    continue;
+            }
             for (int k = 0; k < q->n_cols; k++) {
-                if (!sim_rng_chance(rng, 0.3))
+                if (k == ex || !sim_rng_chance(rng, 0.3))
                     continue;
                 int ri = region_for(r->form, q, OMR_REGION_CHECK, q->cols[k].code, row);
                 if (ri >= 0) {
@@ -286,6 +305,8 @@ static void draw_grid(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_q
             }
             if (!any) {
                 int k = sim_rng_range(rng, 0, q->n_cols - 1);
+                if (k == ex)
+                    k = (k + 1) % q->n_cols;
                 int ri = region_for(r->form, q, OMR_REGION_CHECK, q->cols[k].code, row);
                 if (ri >= 0)
                     cell_w(r, slot, q->page, ri)->value = 1;

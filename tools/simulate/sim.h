@@ -46,6 +46,7 @@ typedef struct {
  * each respondent's traits from it. */
 typedef struct {
     double p_break_routing;  /* answers a question the routing skips */
+    double p_break_exclusive;/* marks an exclusive option ("特に…ない") together with others */
     double p_blank_question; /* leaves a question blank */
     double p_extra_cases;    /* photocopies the case pages and answers 2–3 cases */
     double p_duplicate_page; /* a sheet is fed twice */
