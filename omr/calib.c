@@ -1,0 +1,228 @@
+/* calib.c -- calibration profiles: defaults, parser, writer (calib.h). */
+#include "calib.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+
+void omr_calib_default(omr_calib_t *c)
+{
+    /* Keep in step with calib/default.calib, which explains each number. */
+    c->circle_blank_max = 0.003;
+    c->circle_marked_min = 0.012;
+    c->label_blank_max = 0.015;
+    c->label_marked_min = 0.04;
+    c->label_only_marks = 1;
+    c->check_blank_max = 0.003;
+    c->check_marked_min = 0.012;
+    c->write_ink_min = 0.002;
+    c->faint_darkness = 0.30;
+    c->erasure_darkness = 0.20;
+    c->light_blank_max = 0.03;
+    c->batch_min_regions = 2000;
+    c->batch_circle_blank_limit = 0.006;
+    c->batch_check_blank_limit = 0.006;
+    c->register_max_residual_mm = 1.0;
+}
+
+typedef enum { K_SHARE, K_INT, K_MM, K_BOOL } key_type_t;
+
+static const struct {
+    const char *name;
+    size_t off;
+    key_type_t type;
+} keys[] = {
+#define D(f) offsetof(omr_calib_t, f)
+    {"circle.blank_max", D(circle_blank_max), K_SHARE},
+    {"circle.marked_min", D(circle_marked_min), K_SHARE},
+    {"label.blank_max", D(label_blank_max), K_SHARE},
+    {"label.marked_min", D(label_marked_min), K_SHARE},
+    {"label.only_marks", D(label_only_marks), K_BOOL},
+    {"check.blank_max", D(check_blank_max), K_SHARE},
+    {"check.marked_min", D(check_marked_min), K_SHARE},
+    {"write.ink_min", D(write_ink_min), K_SHARE},
+    {"grey.faint_darkness", D(faint_darkness), K_SHARE},
+    {"grey.erasure_darkness", D(erasure_darkness), K_SHARE},
+    {"grey.light_blank_max", D(light_blank_max), K_SHARE},
+    {"batch.min_regions", D(batch_min_regions), K_INT},
+    {"batch.circle_blank_limit", D(batch_circle_blank_limit), K_SHARE},
+    {"batch.check_blank_limit", D(batch_check_blank_limit), K_SHARE},
+    {"register.max_residual_mm", D(register_max_residual_mm), K_MM},
+#undef D
+};
+static const int n_keys = (int)(sizeof keys / sizeof keys[0]);
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+/* Pairs that must be ordered; checked after the whole file is read, so the
+ * message names the line of the later key of the pair. */
+static omr_status_t check_pairs(const omr_calib_t *c, const char *name, const int *line_of,
+                                omr_error_t *err)
+{
+    static const struct {
+        size_t lo, hi;
+        int klo, khi;
+    } pairs[] = {
+        {offsetof(omr_calib_t, circle_blank_max), offsetof(omr_calib_t, circle_marked_min), 0, 1},
+        {offsetof(omr_calib_t, label_blank_max), offsetof(omr_calib_t, label_marked_min), 2, 3},
+        {offsetof(omr_calib_t, check_blank_max), offsetof(omr_calib_t, check_marked_min), 5, 6},
+        {offsetof(omr_calib_t, erasure_darkness), offsetof(omr_calib_t, faint_darkness), 9, 8},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        double lo = *(const double *)((const char *)c + pairs[i].lo);
+        double hi = *(const double *)((const char *)c + pairs[i].hi);
+        if (lo > hi) {
+            int l = line_of[pairs[i].klo] > line_of[pairs[i].khi] ? line_of[pairs[i].klo]
+                                                                  : line_of[pairs[i].khi];
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g is above %s = %g", name, l,
+                                 keys[pairs[i].klo].name, lo, keys[pairs[i].khi].name, hi);
+        }
+    }
+    return OMR_OK;
+}
+
+omr_status_t omr_calib_parse(const char *text, const char *name, omr_calib_t *cal,
+                             omr_error_t *err)
+{
+    omr_calib_default(cal);
+    if (!name)
+        name = "calibration";
+    if (!text)
+        return omr_error_set(err, OMR_EINPUT, "%s: no text", name);
+    int line_of[sizeof keys / sizeof keys[0]] = {0};
+    int line = 0;
+    const char *p = text;
+    while (*p) {
+        line++;
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char buf[512];
+        if (len >= sizeof buf) {
+            omr_calib_default(cal);
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: line too long (%zu bytes)", name, line,
+                                 len);
+        }
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        p = nl ? nl + 1 : p + len;
+        char *hash = strchr(buf, '#');
+        if (hash)
+            *hash = 0;
+        char *s = trim(buf);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            omr_calib_default(cal);
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: expected 'key = value', got '%s'", name,
+                                 line, s);
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        int k = 0;
+        while (k < n_keys && strcmp(keys[k].name, key))
+            k++;
+        if (k == n_keys) {
+            omr_calib_default(cal);
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: unknown key '%s'", name, line, key);
+        }
+        if (line_of[k]) {
+            omr_calib_default(cal);
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: '%s' set twice (first on line %d)",
+                                 name, line, key, line_of[k]);
+        }
+        line_of[k] = line;
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        if (!*val || *end || errno || !isfinite(v)) {
+            omr_calib_default(cal);
+            return omr_error_set(err, OMR_EINPUT, "%s:%d: %s: '%s' is not a number", name, line,
+                                 key, val);
+        }
+        void *field = (char *)cal + keys[k].off;
+        switch (keys[k].type) {
+        case K_SHARE:
+            if (v < 0 || v > 1) {
+                omr_calib_default(cal);
+                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g is outside 0..1", name,
+                                     line, key, v);
+            }
+            *(double *)field = v;
+            break;
+        case K_MM:
+            if (v <= 0 || v > 10) {
+                omr_calib_default(cal);
+                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g mm is outside (0, 10]",
+                                     name, line, key, v);
+            }
+            *(double *)field = v;
+            break;
+        case K_INT:
+        case K_BOOL:
+            if (v != floor(v) || v < 0 || v > 1e9 || (keys[k].type == K_BOOL && v > 1)) {
+                omr_calib_default(cal);
+                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = '%s': expected %s", name, line,
+                                     key, val,
+                                     keys[k].type == K_BOOL ? "0 or 1" : "a whole number >= 0");
+            }
+            *(int *)field = (int)v;
+            break;
+        }
+    }
+    omr_status_t st = check_pairs(cal, name, line_of, err);
+    if (st != OMR_OK)
+        omr_calib_default(cal);
+    return st;
+}
+
+omr_status_t omr_calib_load(const char *path, omr_calib_t *cal, omr_error_t *err)
+{
+    omr_calib_default(cal);
+    char *text = omr_read_file(path, 1 << 20, NULL, err);
+    if (!text)
+        return err ? err->status : OMR_EIO;
+    omr_status_t st = omr_calib_parse(text, path, cal, err);
+    free(text);
+    return st;
+}
+
+omr_status_t omr_calib_write(const char *path, const omr_calib_t *cal, const char *header,
+                             omr_error_t *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return omr_error_set(err, OMR_EIO, "%s: cannot write: %s", path, strerror(errno));
+    if (header) {
+        const char *p = header;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(f, "# %.*s\n", len, p);
+            p += len + (nl ? 1 : 0);
+        }
+        fputc('\n', f);
+    }
+    for (int k = 0; k < n_keys; k++) {
+        const void *field = (const char *)cal + keys[k].off;
+        if (keys[k].type == K_INT || keys[k].type == K_BOOL)
+            fprintf(f, "%s = %d\n", keys[k].name, *(const int *)field);
+        else
+            fprintf(f, "%s = %.4g\n", keys[k].name, *(const double *)field);
+    }
+    if (fclose(f) != 0)
+        return omr_error_set(err, OMR_EIO, "%s: write failed: %s", path, strerror(errno));
+    return OMR_OK;
+}

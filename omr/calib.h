@@ -1,0 +1,64 @@
+/* calib.h -- calibration profiles: the thresholds that turn measured ink
+ * into mark states (classify.h), read from and written to small text files.
+ *
+ * A profile (calib/default.calib ships; `omr calibrate` derives one from
+ * scans with known truth) is UTF-8 text of `key = value` lines; `#` starts a
+ * comment, blank lines are ignored. Every key is optional (missing keys keep
+ * the built-in default, omr_calib_default(), which equals default.calib).
+ * Unknown keys, malformed numbers, values out of range and inconsistent
+ * pairs (a blank maximum above the marked minimum) are refused with
+ * "file:line: reason". Keys and their meaning: calib/README.md.
+ */
+#ifndef OMR_CALIB_H
+#define OMR_CALIB_H
+
+#include <stddef.h>
+
+#include "omr.h"
+
+typedef struct {
+    /* CIRCLE targets: share of the ring's open area that is dark. */
+    double circle_blank_max;   /* at or below: blank */
+    double circle_marked_min;  /* at or above: marked; between: doubtful (borderline) */
+    /* CIRCLE option text (a circle drawn around the text instead of the number). */
+    double label_blank_max;
+    double label_marked_min;
+    int label_only_marks;      /* 1: a clear circle around the text alone is marked
+                                  (LABEL_ONLY bit set, informative); 0: doubtful */
+    /* CHECK boxes: share of the box's open area that is dark. */
+    double check_blank_max;
+    double check_marked_min;
+    /* DIGIT, TEXT: something is written at or above this share. */
+    double write_ink_min;
+    /* Grey scans: mean darkness of the added ink (0 paper .. 1 the scan's black). */
+    double faint_darkness;     /* marked-level ink lighter than this: doubtful, FAINT */
+    double erasure_darkness;   /* lighter still: doubtful, ERASURE */
+    double light_blank_max;    /* ink this light (darkness < erasure_darkness) is blank up
+                                  to this share: paper noise, JPEG halos, a faded page */
+    /* Per-batch refinement (omr_classify_refine): only with at least this
+     * many mark regions, and the blank maxima rise at most to these. */
+    int batch_min_regions;
+    double batch_circle_blank_limit;
+    double batch_check_blank_limit;
+    /* Registration. */
+    double register_max_residual_mm;
+} omr_calib_t;
+
+/* The built-in profile (the same numbers as calib/default.calib). */
+void omr_calib_default(omr_calib_t *cal);
+
+/* Parse profile text (NUL-terminated) named `name` in messages, on top of
+ * the built-in defaults. Returns OMR_OK with *cal filled, or OMR_EINPUT with
+ * "name:line: reason" in *err (then *cal holds the defaults). */
+omr_status_t omr_calib_parse(const char *text, const char *name, omr_calib_t *cal,
+                             omr_error_t *err);
+
+/* Read and parse a profile file. OMR_EIO when it cannot be read. */
+omr_status_t omr_calib_load(const char *path, omr_calib_t *cal, omr_error_t *err);
+
+/* Write a profile with every key; header (optional, may hold several lines)
+ * is written first as comment lines. Returns OMR_OK or OMR_EIO. */
+omr_status_t omr_calib_write(const char *path, const omr_calib_t *cal, const char *header,
+                             omr_error_t *err);
+
+#endif

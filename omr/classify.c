@@ -1,0 +1,193 @@
+/* classify.c -- stage 5: measures -> mark states (rules in classify.h). */
+#include "classify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Score 0..1 from where ink sits between the blank maximum (0.25) and the
+ * marked minimum (0.75): a readable "how sure" for the review screen. */
+static float score_of(double ink, double blank_max, double marked_min)
+{
+    double s;
+    if (ink <= blank_max)
+        s = blank_max > 0 ? 0.25 * ink / blank_max : 0;
+    else if (ink >= marked_min)
+        s = 0.75 + 0.25 * (ink - marked_min) / (marked_min + 0.2);
+    else
+        s = 0.25 + 0.5 * (ink - blank_max) / (marked_min - blank_max);
+    return (float)(s < 0 ? 0 : s > 1 ? 1 : s);
+}
+
+/* Light ink on a grey scan (darkness is 1 on bitonal scans). */
+static unsigned lightness_bits(const omr_calib_t *cal, float darkness)
+{
+    if (darkness < cal->erasure_darkness)
+        return OMR_DOUBT_ERASURE;
+    if (darkness < cal->faint_darkness)
+        return OMR_DOUBT_FAINT;
+    return 0;
+}
+
+/* A mark target with thresholds (blank_max, marked_min). */
+static void classify_mark(const omr_calib_t *cal, double blank_max, double marked_min,
+                          omr_region_result_t *r)
+{
+    const omr_measure_t *m = &r->m;
+    if (m->darkness < cal->erasure_darkness && blank_max < cal->light_blank_max) {
+        /* Very light ink: a little of it is paper noise, not a mark. */
+        blank_max = cal->light_blank_max;
+        if (marked_min < blank_max)
+            marked_min = blank_max;
+    }
+    if (m->ink >= marked_min) {
+        unsigned light = lightness_bits(cal, m->darkness);
+        r->state = light ? OMR_MARK_DOUBTFUL : OMR_MARK_MARKED;
+        r->doubt = light;
+    } else if (m->ink > blank_max) {
+        r->state = OMR_MARK_DOUBTFUL;
+        r->doubt = OMR_DOUBT_BORDERLINE | lightness_bits(cal, m->darkness);
+    } else {
+        r->state = OMR_MARK_BLANK;
+        r->doubt = 0;
+    }
+    r->m.score = score_of(m->ink, blank_max, marked_min);
+}
+
+void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_region_result_t *r)
+{
+    r->digit = -1;
+    r->digit_conf = 0;
+    r->has_ink = 0;
+    switch (rg->kind) {
+    case OMR_REGION_CIRCLE:
+        classify_mark(cal, cal->circle_blank_max, cal->circle_marked_min, r);
+        if (r->state == OMR_MARK_BLANK && rg->label.w > 0) {
+            /* Nothing at the number: a circle around the option text? */
+            float ls = score_of(r->m.ink_label, cal->label_blank_max, cal->label_marked_min);
+            if (r->m.ink_label >= cal->label_marked_min) {
+                unsigned light = lightness_bits(cal, r->m.darkness);
+                r->state = (light || !cal->label_only_marks) ? OMR_MARK_DOUBTFUL : OMR_MARK_MARKED;
+                r->doubt = OMR_DOUBT_LABEL_ONLY | light;
+                r->m.score = ls;
+            } else if (r->m.ink_label > (r->m.darkness < cal->erasure_darkness &&
+                                                 cal->label_blank_max < cal->light_blank_max
+                                             ? cal->light_blank_max
+                                             : cal->label_blank_max)) {
+                r->state = OMR_MARK_DOUBTFUL;
+                r->doubt = OMR_DOUBT_LABEL_ONLY | OMR_DOUBT_BORDERLINE;
+                r->m.score = ls;
+            }
+        }
+        break;
+    case OMR_REGION_CHECK:
+        classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
+        break;
+    case OMR_REGION_DIGIT:
+    case OMR_REGION_TEXT:
+        r->has_ink = r->m.ink >= cal->write_ink_min;
+        r->state = r->has_ink ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+        r->doubt = 0;
+        r->m.score = score_of(r->m.ink, cal->write_ink_min / 2, cal->write_ink_min);
+        break;
+    }
+}
+
+void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
+{
+    for (int i = 0; i < pg->n_regions; i++)
+        omr_classify_region(&pg->regions[i], cal, &regions[i]);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The new blank maximum for one kind from its inks: the 99th percentile of
+ * the inks below the middle of the borderline band (the blank population,
+ * whatever the share of marks), with a 25 % margin; between base and limit. */
+static double refine_one(float *ink, int n, double base, double marked_min, double limit)
+{
+    if (n == 0)
+        return base;
+    qsort(ink, (size_t)n, sizeof *ink, cmp_float);
+    double mid = 0.5 * (base + marked_min);
+    int nb = 0;
+    while (nb < n && ink[nb] < mid)
+        nb++;
+    if (nb < 100)
+        return base;
+    if (limit < base)
+        limit = base;
+    double p99 = ink[(int)(0.99 * (nb - 1))];
+    double v = 1.25 * p99;
+    if (v < base)
+        v = base;
+    if (v > limit)
+        v = limit;
+    return v;
+}
+
+int omr_classify_refine(const omr_calib_t *base, const omr_survey_t *survey,
+                        const omr_page_result_t *pages, int n_pages, omr_calib_t *out,
+                        char *note, size_t n)
+{
+    *out = *base;
+    if (note && n)
+        note[0] = 0;
+    int total = 0;
+    for (int p = 0; p < n_pages; p++)
+        if (pages[p].status == OMR_PAGE_OK)
+            total += pages[p].n_regions;
+    float *circ = malloc(sizeof(float) * (size_t)(total ? total : 1));
+    float *chk = malloc(sizeof(float) * (size_t)(total ? total : 1));
+    int nc = 0, nk = 0;
+    if (!circ || !chk) {
+        free(circ);
+        free(chk);
+        return 0; /* no refinement is always safe */
+    }
+    for (int p = 0; p < n_pages; p++) {
+        const omr_page_result_t *pr = &pages[p];
+        if (pr->status != OMR_PAGE_OK)
+            continue;
+        const omr_form_t *f = omr_template_form(survey, pr->form);
+        if (!f || pr->page_number < 1 || pr->page_number > f->n_pages)
+            continue;
+        const omr_page_t *pg = &f->pages[pr->page_number - 1];
+        for (int i = 0; i < pg->n_regions && i < pr->n_regions; i++) {
+            if (pg->regions[i].kind == OMR_REGION_CIRCLE)
+                circ[nc++] = pr->regions[i].m.ink;
+            else if (pg->regions[i].kind == OMR_REGION_CHECK)
+                chk[nk++] = pr->regions[i].m.ink;
+        }
+    }
+    int changed = 0;
+    if (nc + nk >= base->batch_min_regions) {
+        out->circle_blank_max = refine_one(circ, nc, base->circle_blank_max,
+                                           base->circle_marked_min, base->batch_circle_blank_limit);
+        out->check_blank_max = refine_one(chk, nk, base->check_blank_max, base->check_marked_min,
+                                          base->batch_check_blank_limit);
+        /* Keep a borderline band: never let blank meet marked. */
+        if (out->circle_marked_min < out->circle_blank_max)
+            out->circle_marked_min = out->circle_blank_max;
+        if (out->check_marked_min < out->check_blank_max)
+            out->check_marked_min = out->check_blank_max;
+        changed = (out->circle_blank_max != base->circle_blank_max) +
+                  (out->check_blank_max != base->check_blank_max);
+        if (note && n)
+            snprintf(note, n,
+                     "batch refinement over %d circle and %d checkbox regions: "
+                     "circle.blank_max %.4g -> %.4g, check.blank_max %.4g -> %.4g",
+                     nc, nk, base->circle_blank_max, out->circle_blank_max, base->check_blank_max,
+                     out->check_blank_max);
+    } else if (note && n) {
+        snprintf(note, n, "batch too small to refine (%d mark regions, %d needed)", nc + nk,
+                 base->batch_min_regions);
+    }
+    free(circ);
+    free(chk);
+    return changed;
+}

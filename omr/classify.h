@@ -1,0 +1,53 @@
+/* classify.h -- stage 5 of the scan pipeline: measured ink -> mark states.
+ *
+ * Input:  the omr_measure_t of each region (sample.h) and a calibration
+ *         profile (calib.h).
+ * Output: state (blank / marked / doubtful), doubt bits, score, has_ink.
+ *
+ * Works from the stored measures alone (no pixels), so a batch can be
+ * re-classified with a refined profile, and `omr calibrate` can derive a
+ * profile from measures and truth.
+ *
+ * Rules, in order (CIRCLE; CHECK the same without the label):
+ *   ink >= marked_min           marked, unless the ink is light on a grey scan:
+ *                                 darkness < erasure_darkness -> doubtful ERASURE,
+ *                                 darkness < faint_darkness   -> doubtful FAINT;
+ *   blank_max < ink < marked_min doubtful BORDERLINE (+ FAINT/ERASURE when light);
+ *   ink <= blank_max            the option text decides: ink_label >= label
+ *                                 marked_min -> marked (LABEL_ONLY, informative)
+ *                                 or doubtful (profile's label.only_marks = 0);
+ *                                 between the label thresholds -> doubtful
+ *                                 LABEL_ONLY | BORDERLINE; otherwise blank.
+ * When unsure the answer is doubtful, never a guess: a wrong value accepted
+ * without review is the worst failure (issue 3).
+ * DIGIT and TEXT: has_ink = ink >= write_ink_min; state MARKED when written.
+ */
+#ifndef OMR_CLASSIFY_H
+#define OMR_CLASSIFY_H
+
+#include "calib.h"
+#include "page.h"
+#include "template.h"
+
+/* Classify one region's measures (r->m) in place: sets state, doubt,
+ * m.score, has_ink; digit = -1, digit_conf = 0. */
+void omr_classify_region(const omr_region_t *region, const omr_calib_t *cal,
+                         omr_region_result_t *r);
+
+/* Every region of a page: regions[page->n_regions]. */
+void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
+                       omr_region_result_t *regions);
+
+/* Per-batch refinement: from the measures of a batch's pages estimate the
+ * blank-ink level of its CIRCLE and CHECK regions and raise the blank
+ * maxima to stay above it (a dusty glass, a noisy scanner), never beyond the
+ * profile's batch limits, and never lower than the profile. Pages whose
+ * status is not OMR_PAGE_OK are ignored; their form/page_number locate the
+ * template. With fewer than cal->batch_min_regions mark regions *out is a
+ * copy of *base. note (optional, n bytes) gets one line saying what changed.
+ * Returns the number of thresholds changed. */
+int omr_classify_refine(const omr_calib_t *base, const omr_survey_t *survey,
+                        const omr_page_result_t *pages, int n_pages, omr_calib_t *out,
+                        char *note, size_t n);
+
+#endif

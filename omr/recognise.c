@@ -1,0 +1,67 @@
+/* recognise.c -- stages 3-5 for one page (recognise.h). */
+#include "recognise.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "register.h"
+
+omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_calib_t *cal,
+                                omr_sample_cache_t *cache, omr_page_result_t *res,
+                                omr_error_t *err)
+{
+    if (!pix || !survey || !cache || !res)
+        return omr_error_set(err, OMR_EINPUT, "recognise: missing argument");
+    omr_calib_t defaults;
+    if (!cal) {
+        omr_calib_default(&defaults);
+        cal = &defaults;
+    }
+    const omr_form_t *form = omr_template_form(survey, res->form);
+    if (!form || res->page_number < 1 || res->page_number > form->n_pages)
+        return omr_error_set(err, OMR_EINPUT, "recognise: survey %s has no form %s page %d",
+                             survey->id, res->form, res->page_number);
+    const int pi = res->page_number - 1;
+    const omr_page_t *pg = &form->pages[pi];
+    res->width = (int)pixGetWidth(pix);
+    res->height = (int)pixGetHeight(pix);
+
+    /* Stage 3: register. */
+    omr_register_opts_t ro;
+    omr_register_opts_default(&ro);
+    ro.max_residual_mm = cal->register_max_residual_mm;
+    omr_register_t reg;
+    omr_error_t rerr = {0};
+    omr_status_t st = omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
+    if (st == OMR_ENOTFOUND) {
+        res->status = OMR_PAGE_REGISTER_FAILED;
+        snprintf(res->reason, sizeof res->reason, "%s", reg.reason);
+        return OMR_OK;
+    }
+    if (st != OMR_OK) {
+        if (err)
+            *err = rerr;
+        return st;
+    }
+    memcpy(res->xform, reg.xform, sizeof res->xform);
+    res->residual_mm = reg.residual_mm;
+    res->dpi = reg.dpi;
+
+    /* Stage 4: sample. */
+    free(res->regions);
+    res->n_regions = 0;
+    res->regions = calloc((size_t)(pg->n_regions ? pg->n_regions : 1), sizeof *res->regions);
+    if (!res->regions)
+        return omr_error_set(err, OMR_ENOMEM, "recognise: out of memory");
+    res->n_regions = pg->n_regions;
+    st = omr_sample_page(pix, form, pi, reg.xform, reg.mark_grey, cache, res->regions, err);
+    if (st != OMR_OK)
+        return st;
+
+    /* Stage 5: classify. */
+    omr_classify_page(pg, cal, res->regions);
+    res->status = OMR_PAGE_OK;
+    return OMR_OK;
+}

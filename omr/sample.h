@@ -1,0 +1,94 @@
+/* sample.h -- stage 4 of the scan pipeline: measure the ink a respondent
+ * added to each region of a registered page, against the blank form.
+ *
+ * Input:  the page image (1 bpp, 1 = black, or 8 bpp grey), the template
+ *         page, the transform template mm -> image px from register.h.
+ * Output: per region an omr_measure_t (page.h): ink, ink_label, darkness.
+ *         The classifier (classify.h) turns them into states.
+ *
+ * Against the blank form: the blank page is rendered once per template page
+ * (omr_print_render_page, respondent NULL, 300 dpi), its ink dilated by
+ * OMR_SAMPLE_MASK_MM, and per region a grid of sample points (in template mm)
+ * is marked "printed here" from it. Sampling maps only the other points
+ * through the affine transform into the scan (no page warp), so the printed
+ * option number, the checkbox frame, the option text never count as ink.
+ * The masks are kept in an omr_sample_cache_t, built on first use of a
+ * page; a cache belongs to one thread (one per scan worker).
+ *
+ * Zones, per region kind:
+ *   CIRCLE  ink:       the ring square (region box) around the printed number;
+ *           ink_label: the printed option text's ink extent (its first
+ *                      OMR_SAMPLE_LABEL_MAX_MM), widened by
+ *                      OMR_SAMPLE_LABEL_PAD_MM (a circle drawn around the text
+ *                      runs just outside it), other regions excluded; 0 when
+ *                      the option has no label.
+ *   CHECK   ink:       the checkbox, frame excluded.
+ *   DIGIT, TEXT: ink:  the box, frame excluded (has_ink is decided by classify).
+ * On 1-bpp scans a circle target's ink also gets the excess of dark points
+ * in the 0.1-0.3 mm band around its printed number over the page's median
+ * circle (a tick or a small loop drawn on the number hides under the mask).
+ * ink is the share of the zone's open (unprinted) points that are dark;
+ * on grey scans a point is dark when it is at least OMR_SAMPLE_DARK_MIN of
+ * the way from the local paper level to the scan's black (the corner marks),
+ * and darkness is the mean of that fraction over the dark points (faint
+ * pencil and erasure residue are light). On 1 bpp darkness is 1 when there
+ * is ink.
+ */
+#ifndef OMR_SAMPLE_H
+#define OMR_SAMPLE_H
+
+#include <leptonica/allheaders.h>
+
+#include "omr.h"
+#include "page.h"
+#include "template.h"
+
+/* Printed ink is excluded with this margin: stroke growth of a dark
+ * threshold or blur (up to ~0.15 mm at 200 dpi), registration error
+ * (~0.1 mm), pixel quantisation. */
+#define OMR_SAMPLE_MASK_MM 0.3
+#define OMR_SAMPLE_LABEL_PAD_MM 1.2
+#define OMR_SAMPLE_LABEL_MAX_MM 30.0
+/* A zone whose dark points all lie within 0.8 mm each way holds a speck
+ * (dust), not a mark (a tick is 2 mm): its ink is capped at this, which
+ * calib/default.calib puts in the doubtful band. */
+#define OMR_SAMPLE_SPECK_INK 0.006f
+/* Grey: a point is ink at this fraction of the way from paper to black. */
+#define OMR_SAMPLE_DARK_MIN 0.15
+
+typedef struct omr_sample_cache omr_sample_cache_t;
+
+/* A cache of region masks for the pages of one survey (borrowed; must
+ * outlive the cache). *pcache owned by the caller: omr_sample_cache_free().
+ * Returns OMR_OK or OMR_ENOMEM. */
+omr_status_t omr_sample_cache_new(const omr_survey_t *survey, omr_sample_cache_t **pcache,
+                                  omr_error_t *err);
+void omr_sample_cache_free(omr_sample_cache_t *cache);
+
+/* Build the masks of page page_index of form now (otherwise done on first
+ * use). Costs one render of the page (~0.1-0.3 s). */
+omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *cache, const omr_form_t *form,
+                                      int page_index, omr_error_t *err);
+
+/* Measure every region of page page_index of form in pix.
+ * xform: template mm -> image px (register.h). black_grey: grey level of
+ * full ink in this scan (omr_register_t.mark_grey; 0 to estimate; ignored on
+ * 1 bpp). regions: form->pages[page_index].n_regions entries, caller's
+ * storage; fills .m.ink, .m.ink_label, .m.darkness of each (other fields
+ * untouched). Points mapped outside the image are not counted.
+ * Returns OMR_OK; OMR_EINPUT (depth, page index), OMR_ENOMEM, or a render
+ * failure from building the masks, with *err. */
+omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, const double *xform,
+                             double black_grey, omr_sample_cache_t *cache,
+                             omr_region_result_t *regions, omr_error_t *err);
+
+/* The crop of one region for the handwriting reader: the region's box, inset
+ * by inset_mm (the printed frame is cut away; 0.45 mm clears a 0.3 mm frame
+ * with registration error), resampled through xform to px_per_mm pixels per
+ * mm (<= 0: the scan's own resolution) and upright (skew and orientation
+ * undone), as 8-bit grey (255 paper, 0 ink; 1 bpp scans give 0/255 with
+ * bilinear edges). Returns a new PIX (pixDestroy) or NULL with *err. */
+PIX *omr_sample_crop(PIX *pix, const double *xform, const omr_region_t *region, double inset_mm,
+                     double px_per_mm, omr_error_t *err);
+
+#endif

@@ -1,0 +1,383 @@
+/* test_classify.c -- stages 4-5 (sample.h, classify.h) and the calibration
+ * profile parser (calib.h).
+ *
+ * Marks are drawn with known geometry on a blank render of form A page 3
+ * (circle targets and grid checkboxes): a pen circle around an option
+ * number, a circle around an option's text only, a tick and a cross in
+ * boxes, a faint grey circle, and nothing elsewhere. The page is turned by a
+ * small angle (Leptonica), registered, sampled and classified, on grey and
+ * thresholded to 1 bpp; the states must be what was drawn.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "calib.h"
+#include "check.h"
+#include "classify.h"
+#include "print.h"
+#include "recognise.h"
+#include "register.h"
+#include "sample.h"
+#include "template.h"
+
+static omr_survey_t *survey;
+static const omr_form_t *form;
+static const int page_index = 2; /* circles and a checkbox grid */
+#define DPI 300.0
+
+/* Darken pixels within w/2 mm of segment (ax,ay)-(bx,by) (mm) to grey `level`. */
+static void stroke(PIX *pix, double ax, double ay, double bx, double by, double w, int level)
+{
+    double k = DPI / OMR_MM_PER_INCH;
+    int x0 = (int)((fmin(ax, bx) - w) * k), x1 = (int)((fmax(ax, bx) + w) * k);
+    int y0 = (int)((fmin(ay, by) - w) * k), y1 = (int)((fmax(ay, by) + w) * k);
+    double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            double px = (x + 0.5) / k, py = (y + 0.5) / k;
+            double t = len2 > 0 ? ((px - ax) * dx + (py - ay) * dy) / len2 : 0;
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            double ex = ax + t * dx - px, ey = ay + t * dy - py;
+            if (ex * ex + ey * ey <= w * w / 4) {
+                l_uint32 v;
+                pixGetPixel(pix, x, y, &v);
+                if ((int)v > level)
+                    pixSetPixel(pix, x, y, (l_uint32)level);
+            }
+        }
+}
+
+/* An ellipse of half-axes rx, ry around (cx, cy) as 48 segments. */
+static void ellipse(PIX *pix, double cx, double cy, double rx, double ry, double w, int level)
+{
+    for (int i = 0; i < 48; i++) {
+        double a0 = 2 * M_PI * i / 48, a1 = 2 * M_PI * (i + 1) / 48;
+        stroke(pix, cx + rx * cos(a0), cy + ry * sin(a0), cx + rx * cos(a1), cy + ry * sin(a1), w,
+               level);
+    }
+}
+
+typedef struct {
+    int region;
+    omr_mark_state_t want_grey, want_1bpp;
+    const char *what;
+} expect_t;
+
+static expect_t want[16];
+static int n_want;
+
+static const omr_page_t *page(void) { return &form->pages[page_index]; }
+
+/* The first region of a kind after index `after`, or -1. */
+static int region_of(omr_region_kind_t kind, int after, int with_label)
+{
+    for (int i = after + 1; i < page()->n_regions; i++)
+        if (page()->regions[i].kind == kind && (!with_label || page()->regions[i].label.w > 0))
+            return i;
+    return -1;
+}
+
+static PIX *draw_marks(void)
+{
+    omr_error_t err = {0};
+    PIX *pix = omr_print_render_page(survey, form, page_index, "000042", DPI, &err);
+    if (!pix)
+        return NULL;
+    const omr_page_t *pg = page();
+    n_want = 0;
+    int c1 = region_of(OMR_REGION_CIRCLE, -1, 1);
+    int c2 = region_of(OMR_REGION_CIRCLE, c1, 1);
+    int c3 = region_of(OMR_REGION_CIRCLE, c2, 1);
+    int c4 = region_of(OMR_REGION_CIRCLE, c3, 1);
+    int k1 = region_of(OMR_REGION_CHECK, -1, 0);
+    int k2 = region_of(OMR_REGION_CHECK, k1 + 1, 0); /* skip one: a blank box between */
+    int k3 = region_of(OMR_REGION_CHECK, k2 + 1, 0);
+    if (c4 < 0 || k3 < 0)
+        return pix;
+    const omr_region_t *r;
+    /* A black pen circle around the number. */
+    r = &pg->regions[c1];
+    ellipse(pix, r->box.x + r->box.w / 2, r->box.y + r->box.h / 2, 2.1, 1.9, 0.45, 20);
+    want[n_want++] = (expect_t){c1, OMR_MARK_MARKED, OMR_MARK_MARKED, "pen circle on the number"};
+    /* A circle around the start of the option text only. */
+    r = &pg->regions[c2];
+    {
+        double tw = fmin(r->label.w, 14);
+        ellipse(pix, r->label.x + tw / 2, r->label.y + r->label.h / 2, tw / 2 + 0.9,
+                r->label.h / 2 + 0.8, 0.45, 30);
+    }
+    want[n_want++] = (expect_t){c2, OMR_MARK_MARKED, OMR_MARK_MARKED, "circle around the text"};
+    /* A faint grey pencil circle: doubtful on grey, nothing on a 50 % threshold. */
+    r = &pg->regions[c3];
+    ellipse(pix, r->box.x + r->box.w / 2, r->box.y + r->box.h / 2, 2.1, 1.9, 0.4, 215);
+    want[n_want++] = (expect_t){c3, OMR_MARK_DOUBTFUL, OMR_MARK_BLANK, "faint circle"};
+    /* Nothing on c4. */
+    want[n_want++] = (expect_t){c4, OMR_MARK_BLANK, OMR_MARK_BLANK, "untouched circle"};
+    /* A tick in a box. */
+    r = &pg->regions[k1];
+    {
+        double x = r->box.x, y = r->box.y, s = r->box.w;
+        stroke(pix, x + 0.2 * s, y + 0.5 * s, x + 0.42 * s, y + 0.8 * s, 0.45, 25);
+        stroke(pix, x + 0.42 * s, y + 0.8 * s, x + 0.85 * s, y + 0.15 * s, 0.45, 25);
+    }
+    want[n_want++] = (expect_t){k1, OMR_MARK_MARKED, OMR_MARK_MARKED, "tick in a box"};
+    want[n_want++] = (expect_t){k1 + 1, OMR_MARK_BLANK, OMR_MARK_BLANK, "untouched box"};
+    /* A cross in another box. */
+    r = &pg->regions[k2];
+    stroke(pix, r->box.x + 1, r->box.y + 1, r->box.x + r->box.w - 1, r->box.y + r->box.h - 1, 0.4, 25);
+    stroke(pix, r->box.x + r->box.w - 1, r->box.y + 1, r->box.x + 1, r->box.y + r->box.h - 1, 0.4, 25);
+    want[n_want++] = (expect_t){k2, OMR_MARK_MARKED, OMR_MARK_MARKED, "cross in a box"};
+    want[n_want++] = (expect_t){k3, OMR_MARK_BLANK, OMR_MARK_BLANK, "untouched box 2"};
+    return pix;
+}
+
+static void check_page(PIX *scan, int bitonal, omr_sample_cache_t *cache)
+{
+    omr_page_result_t res;
+    memset(&res, 0, sizeof res);
+    snprintf(res.form, sizeof res.form, "A");
+    res.page_number = page_index + 1;
+    res.dpi = DPI;
+    omr_error_t err = {0};
+    omr_status_t st = omr_recognise_page(scan, survey, NULL, cache, &res, &err);
+    CHECK_INT(st, OMR_OK);
+    CHECK_INT(res.status, OMR_PAGE_OK);
+    CHECK_INT(res.n_regions, page()->n_regions);
+    if (st != OMR_OK || res.status != OMR_PAGE_OK) {
+        fprintf(stderr, "%s %s\n", err.msg, res.reason);
+        omr_page_result_clear(&res);
+        return;
+    }
+    for (int i = 0; i < n_want; i++) {
+        const omr_region_result_t *r = &res.regions[want[i].region];
+        omr_mark_state_t w = bitonal ? want[i].want_1bpp : want[i].want_grey;
+        CHECK(r->state == w, "%s %s (%s): state %d, want %d (ink %.4f label %.4f dark %.2f)",
+              bitonal ? "1bpp" : "grey", want[i].what, page()->regions[want[i].region].var,
+              r->state, w, r->m.ink, r->m.ink_label, r->m.darkness);
+    }
+    /* Every other mark region reads blank: nothing was drawn there. */
+    for (int i = 0; i < page()->n_regions; i++) {
+        int listed = 0;
+        for (int j = 0; j < n_want; j++)
+            listed |= want[j].region == i;
+        omr_region_kind_t kind = page()->regions[i].kind;
+        if (listed || (kind != OMR_REGION_CIRCLE && kind != OMR_REGION_CHECK))
+            continue;
+        CHECK(res.regions[i].state == OMR_MARK_BLANK, "%s region %s reads %d (ink %.4f)",
+              bitonal ? "1bpp" : "grey", page()->regions[i].var, res.regions[i].state,
+              res.regions[i].m.ink);
+    }
+    /* The faint circle is doubtful because it is light, not by accident. */
+    if (!bitonal)
+        CHECK(res.regions[want[2].region].doubt & (OMR_DOUBT_FAINT | OMR_DOUBT_ERASURE),
+              "faint circle doubt bits %u", res.regions[want[2].region].doubt);
+    CHECK(res.regions[want[1].region].doubt & OMR_DOUBT_LABEL_ONLY, "label circle bits %u",
+          res.regions[want[1].region].doubt);
+    omr_page_result_clear(&res);
+}
+
+static void test_marks_grey_and_1bpp(void)
+{
+    PIX *pix = draw_marks();
+    CHECK(pix != NULL && n_want == 8, "drawing failed");
+    if (!pix || n_want != 8) {
+        pixDestroy(&pix);
+        return;
+    }
+    omr_sample_cache_t *cache = NULL;
+    CHECK_INT(omr_sample_cache_new(survey, &cache, NULL), OMR_OK);
+    /* Turn by 1.2° (an ordinary feeder skew); paper stays white. */
+    PIX *rot = pixRotate(pix, 1.2 * M_PI / 180, L_ROTATE_AREA_MAP, L_BRING_IN_WHITE, 0, 0);
+    pixCopyResolution(rot, pix);
+    check_page(rot, 0, cache);
+    PIX *bin = pixThresholdToBinary(rot, 128);
+    pixCopyResolution(bin, pix);
+    check_page(bin, 1, cache);
+    pixDestroy(&bin);
+    pixDestroy(&rot);
+    pixDestroy(&pix);
+    omr_sample_cache_free(cache);
+}
+
+static void test_register_failure_is_a_page_status(void)
+{
+    PIX *white = pixCreate(2480, 3508, 1);
+    pixSetResolution(white, 300, 300);
+    omr_sample_cache_t *cache = NULL;
+    omr_sample_cache_new(survey, &cache, NULL);
+    omr_page_result_t res;
+    memset(&res, 0, sizeof res);
+    snprintf(res.form, sizeof res.form, "A");
+    res.page_number = 1;
+    omr_error_t err = {0};
+    CHECK_INT(omr_recognise_page(white, survey, NULL, cache, &res, &err), OMR_OK);
+    CHECK_INT(res.status, OMR_PAGE_REGISTER_FAILED);
+    CHECK(res.reason[0] != 0);
+    /* A page number the form lacks is an input error. */
+    res.page_number = 99;
+    CHECK_INT(omr_recognise_page(white, survey, NULL, cache, &res, &err), OMR_EINPUT);
+    omr_page_result_clear(&res);
+    pixDestroy(&white);
+    omr_sample_cache_free(cache);
+}
+
+static void test_classify_rules(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE, .label = {10, 10, 20, 3}};
+    omr_region_t check = {.kind = OMR_REGION_CHECK};
+    omr_region_result_t r = {0};
+    r.m = (omr_measure_t){.ink = 0, .ink_label = 0, .darkness = 0};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+    r.m = (omr_measure_t){.ink = 0.3f, .darkness = 1};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    CHECK(r.m.score > 0.75f);
+    /* Between the thresholds: doubtful, borderline. */
+    r.m = (omr_measure_t){.ink = (float)(0.5 * (cal.circle_blank_max + cal.circle_marked_min)),
+                          .darkness = 1};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_BORDERLINE);
+    /* Enough ink but light: faint, or erasure residue when lighter still. */
+    r.m = (omr_measure_t){.ink = 0.3f,
+                          .darkness = (float)(0.5 * (cal.faint_darkness + cal.erasure_darkness))};
+    omr_classify_region(&check, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_FAINT);
+    r.m.darkness = (float)(cal.erasure_darkness * 0.5);
+    omr_classify_region(&check, &cal, &r);
+    CHECK(r.doubt & OMR_DOUBT_ERASURE);
+    /* Label only, when the profile says doubtful. */
+    cal.label_only_marks = 0;
+    r.m = (omr_measure_t){.ink = 0, .ink_label = 0.3f, .darkness = 1};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_LABEL_ONLY);
+}
+
+/* Field by field: the struct has padding, memcmp would compare garbage. */
+static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
+{
+    return a->circle_blank_max == b->circle_blank_max &&
+           a->circle_marked_min == b->circle_marked_min &&
+           a->label_blank_max == b->label_blank_max && a->label_marked_min == b->label_marked_min &&
+           a->label_only_marks == b->label_only_marks && a->check_blank_max == b->check_blank_max &&
+           a->check_marked_min == b->check_marked_min && a->write_ink_min == b->write_ink_min &&
+           a->faint_darkness == b->faint_darkness && a->erasure_darkness == b->erasure_darkness &&
+           a->light_blank_max == b->light_blank_max &&
+           a->batch_min_regions == b->batch_min_regions &&
+           a->batch_circle_blank_limit == b->batch_circle_blank_limit &&
+           a->batch_check_blank_limit == b->batch_check_blank_limit &&
+           a->register_max_residual_mm == b->register_max_residual_mm;
+}
+
+static void test_calib_parse(void)
+{
+    omr_calib_t cal, def;
+    omr_calib_default(&def);
+    omr_error_t err = {0};
+    /* The shipped profile parses and equals the built-in one. */
+    CHECK_INT(omr_calib_load("calib/default.calib", &cal, &err), OMR_OK);
+    CHECK(calib_equal(&cal, &def), "calib/default.calib differs from omr_calib_default()");
+    CHECK_INT(omr_calib_parse("# only a comment\n\n circle.blank_max = 0.01 # why\n", "x.calib",
+                              &cal, &err),
+              OMR_OK);
+    CHECK(fabs(cal.circle_blank_max - 0.01) < 1e-12);
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"circle.blank_max = 0.01\n\nbogus.key = 1\n", "broken.calib:3: unknown key 'bogus.key'"},
+        {"check.marked_min = 0.1x\n", "broken.calib:1: check.marked_min: '0.1x' is not a number"},
+        {"# c\ncircle.blank_max 0.1\n", "broken.calib:2: expected 'key = value'"},
+        {"circle.blank_max = 1.5\n", "broken.calib:1: circle.blank_max = 1.5 is outside 0..1"},
+        {"circle.marked_min = 0.01\ncircle.blank_max = 0.05\n", "broken.calib:2: circle.blank_max"},
+        {"label.only_marks = 2\n", "broken.calib:1: label.only_marks"},
+        {"write.ink_min = 0.1\nwrite.ink_min = 0.2\n", "broken.calib:2: 'write.ink_min' set twice"},
+        {"register.max_residual_mm = -1\n", "broken.calib:1: register.max_residual_mm"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.msg[0] = 0;
+        CHECK_INT(omr_calib_parse(bad[i].text, "broken.calib", &cal, &err), OMR_EINPUT);
+        CHECK(strstr(err.msg, bad[i].want) != NULL, "case %zu: message \"%s\", want \"%s\"", i,
+              err.msg, bad[i].want);
+        CHECK(calib_equal(&cal, &def), "case %zu: a failed parse leaves the defaults", i);
+    }
+    CHECK_INT(omr_calib_load("calib/no-such.calib", &cal, &err), OMR_EIO);
+}
+
+static void test_calib_roundtrip(void)
+{
+    omr_calib_t cal, back;
+    omr_calib_default(&cal);
+    cal.circle_blank_max = 0.0103;
+    cal.batch_min_regions = 777;
+    char path[] = "/tmp/omr-test-calib-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    omr_error_t err = {0};
+    CHECK_INT(omr_calib_write(path, &cal, "a test\nsecond line", &err), OMR_OK);
+    CHECK_INT(omr_calib_load(path, &back, &err), OMR_OK);
+    CHECK(calib_equal(&back, &cal), "the profile read back differs from the one written");
+    CHECK(fabs(back.circle_blank_max - 0.0103) < 1e-9);
+    CHECK_INT(back.batch_min_regions, 777);
+    unlink(path);
+}
+
+static void test_refine(void)
+{
+    /* A dusty batch: blank circles all carry some ink. The blank maximum
+     * rises above it, within the limit; a clean batch changes nothing. */
+    omr_calib_t base, out;
+    omr_calib_default(&base);
+    base.batch_min_regions = 100;
+    const omr_page_t *pg = page();
+    int np = 40;
+    omr_page_result_t *pages = calloc((size_t)np, sizeof *pages);
+    for (int p = 0; p < np; p++) {
+        pages[p].status = OMR_PAGE_OK;
+        snprintf(pages[p].form, sizeof pages[p].form, "A");
+        pages[p].page_number = page_index + 1;
+        pages[p].n_regions = pg->n_regions;
+        pages[p].regions = calloc((size_t)pg->n_regions, sizeof *pages[p].regions);
+    }
+    char note[256];
+    CHECK_INT(omr_classify_refine(&base, survey, pages, np, &out, note, sizeof note), 0);
+    CHECK(out.circle_blank_max == base.circle_blank_max, "%s", note);
+    for (int p = 0; p < np; p++)
+        for (int i = 0; i < pg->n_regions; i++)
+            pages[p].regions[i].m.ink = (float)(base.circle_blank_max * (0.5 + 0.4 * ((p + i) % 3)));
+    CHECK(omr_classify_refine(&base, survey, pages, np, &out, note, sizeof note) > 0, "%s", note);
+    CHECK(out.circle_blank_max > base.circle_blank_max, "%s", note);
+    CHECK(out.circle_blank_max <= base.batch_circle_blank_limit, "%s", note);
+    CHECK(out.circle_marked_min >= out.circle_blank_max);
+    for (int p = 0; p < np; p++)
+        omr_page_result_clear(&pages[p]);
+    free(pages);
+}
+
+int main(void)
+{
+    omr_quiet_libraries();
+    omr_error_t err = {0};
+    if (omr_template_load("templates/ipa-itsc-2018", &survey, &err) != OMR_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    form = omr_template_form(survey, "A");
+    RUN(test_calib_parse);
+    RUN(test_calib_roundtrip);
+    RUN(test_classify_rules);
+    RUN(test_marks_grey_and_1bpp);
+    RUN(test_register_failure_is_a_page_status);
+    RUN(test_refine);
+    omr_template_free(survey);
+    return check_report();
+}
