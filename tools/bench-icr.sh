@@ -6,6 +6,13 @@
 # Prints the `icr:` line of each run and the time per box. Speed is measured
 # here, never in tests. Data: $OMR_DIGITS, else ../shared/data/digits, else
 # /work/shared/data/digits.
+# Then the same reader on simulated scans (issue 5, "read from the scanned
+# boxes"): two small corpora from build/simulate (10 respondents per form,
+# seed 5; clean 300 dpi, and the mixed population at mixed dpi and formats),
+# read by build/bench-icr-boxes (load, identify, register, omr_icr_read_page)
+# and compared with the simulator's truth; prints per corpus its
+# `icr-corpus:` line. The corpora go to $OMR_ICR_CORPUS (kept, reused when
+# present) or to a temporary folder removed at the end.
 set -eu
 B=${1:-build}
 D=${OMR_DIGITS:-../shared/data/digits}
@@ -13,7 +20,10 @@ D=${OMR_DIGITS:-../shared/data/digits}
 OMR="$B/omr"
 [ -x "$OMR" ] || { echo "bench-icr: $OMR not built (run make)" >&2; exit 2; }
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+C=${OMR_ICR_CORPUS:-}
+tmpc=""
+if [ -z "$C" ]; then tmpc=$(mktemp -d); C=$tmpc; fi
+trap 'rm -f "$out"; [ -n "$tmpc" ] && rm -rf "$tmpc"' EXIT
 for mode in direct renormalise; do
   flag=""; [ $mode = renormalise ] && flag=--renormalise
   # taskset keeps the run on one core where available
@@ -22,4 +32,17 @@ for mode in direct renormalise; do
   echo "== val split, $mode"
   grep '^time:' "$out"
   tail -n 1 "$out"
+done
+
+# ---- the simulated corpus, read from the scans
+T=templates/ipa-itsc-2018
+for prof in clean mixed; do
+  dir="$C/icr-$prof"
+  if [ ! -r "$dir/truth/pages.csv" ]; then
+    if [ $prof = clean ]; then dpi=300; else dpi=mixed; fi
+    "$B/simulate" --template "$T" --form all --respondents 10 --seed 5 --profile $prof \
+      --dpi $dpi --format mixed --out "$dir" >/dev/null
+  fi
+  echo "== simulated corpus, $prof (threshold = the shipped auto-accept threshold)"
+  $pin "$B/bench-icr-boxes" --template "$T" --corpus "$dir" | tail -n 3
 done

@@ -1,0 +1,479 @@
+/* icr_boxes.c -- read the handwritten boxes of a registered page (see
+ * icr_boxes.h): crop each DIGIT box, clean the crop, decide empty vs
+ * written, classify, and decide the boxes of a question together; check TEXT
+ * fields for ink. */
+#include "icr_boxes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sample.h"
+
+/* ---- grey statistics ---------------------------------------------------- */
+
+static int quantile(const unsigned *hist, size_t total, double q)
+{
+    size_t want = (size_t)(q * (double)total), acc = 0;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (acc > want)
+            return v;
+    }
+    return 255;
+}
+
+/* ---- digit boxes ---------------------------------------------------------- */
+
+/* The pre-processing in front of omr_icr_normalise. The normaliser measures
+ * paper and ink in the crop and needs ink 40 grey levels below paper; a faint
+ * pencil digit on a dim grey scan can be less. So the crop is stretched here
+ * first: paper (median) -> 255, and the ink contrast scaled up when the box's
+ * darkest pixels are well beyond the paper noise but short of 40 levels.
+ * The noise is measured on the paper side of the histogram (above the
+ * median: ink never lies there), so an empty box with sensor noise is not
+ * stretched into "ink". Bitonal crops (0/255) pass unchanged. */
+static void stretch_crop(const uint8_t *grey, int w, int h, int stride, uint8_t *out)
+{
+    unsigned hist[256] = {0};
+    size_t n = (size_t)w * h;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            hist[grey[(size_t)y * stride + x]]++;
+    int paper = quantile(hist, n, 0.5);
+    int hi = quantile(hist, n, 0.84);
+    int dark = quantile(hist, n, 0.003);
+    /* Noise sd from the paper side; at least 2 levels (quantisation, JPEG),
+     * and when the scanner clipped white (paper == 255) the lower side of
+     * paper is all we have: assume the profile's worst, 4 levels. */
+    double sd = hi - paper;
+    if (paper >= 254)
+        sd = sd < 4 ? 4 : sd;
+    if (sd < 2)
+        sd = 2;
+    double contrast = paper - dark;
+    double gain = 1.0;
+    /* Contrast beyond 8 noise sd but under 48 levels: lift it to 48. */
+    if (contrast >= 8 * sd && contrast < 48)
+        gain = 48.0 / contrast;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double d = (double)(paper - grey[(size_t)y * stride + x]) * gain;
+            double v = 255 - (d < 0 ? 0 : d);
+            out[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v);
+        }
+}
+
+/* Radius of the speckle smoothing, px at OMR_ICR_BOXES_PX_PER_MM: 0.2 mm
+ * (a 5x5 box of 0.5 mm). */
+#define SPECKLE_RADIUS 2
+
+/* Mean over a (2r+1)^2 box (clipped at the borders), via an integral image. */
+static void box_blur(const uint8_t *src, int w, int h, int r, uint8_t *dst)
+{
+    size_t iw = (size_t)w + 1;
+    unsigned *ii = calloc(iw * (size_t)(h + 1), sizeof *ii);
+    if (!ii) {
+        memcpy(dst, src, (size_t)w * h);
+        return;
+    }
+    for (int y = 0; y < h; y++) {
+        unsigned row = 0;
+        for (int x = 0; x < w; x++) {
+            row += src[(size_t)y * w + x];
+            ii[(size_t)(y + 1) * iw + x + 1] = ii[(size_t)y * iw + x + 1] + row;
+        }
+    }
+    for (int y = 0; y < h; y++) {
+        int y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > h ? h : y + r + 1;
+        for (int x = 0; x < w; x++) {
+            int x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > w ? w : x + r + 1;
+            unsigned s = ii[(size_t)y1 * iw + x1] - ii[(size_t)y0 * iw + x1] -
+                         ii[(size_t)y1 * iw + x0] + ii[(size_t)y0 * iw + x0];
+            dst[(size_t)y * w + x] = (uint8_t)(s / (unsigned)((x1 - x0) * (y1 - y0)));
+        }
+    }
+    free(ii);
+}
+
+/* Extent (longest bounding-box side, px) of the largest 4-connected piece of
+ * ink in a stretched crop (paper 255), ink as omr_icr_normalise sees it:
+ * darker than the paper (median) by 35 % of the contrast, at least 40
+ * levels. Pieces wholly in the outer tenth (frame remnants) are skipped. */
+static int largest_piece(const uint8_t *g, int w, int h)
+{
+    size_t n = (size_t)w * h;
+    unsigned hist[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        hist[g[i]]++;
+    int paper = quantile(hist, n, 0.5), dark = quantile(hist, n, 0.003);
+    double thr = 0.35 * (paper - dark);
+    if (thr < 40)
+        thr = 40;
+    uint8_t *m = malloc(n);
+    int *stack = malloc(n * sizeof *stack);
+    if (!m || !stack) {
+        free(m), free(stack);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        m[i] = paper - g[i] >= thr;
+    int side = w < h ? w : h, band = side / 10 > 4 ? side / 10 : 4, best = 0;
+    for (size_t s = 0; s < n; s++) {
+        if (m[s] != 1)
+            continue;
+        int sp = 0, x0 = w, y0 = h, x1 = 0, y1 = 0;
+        stack[sp++] = (int)s;
+        m[s] = 2;
+        while (sp) {
+            int p = stack[--sp], px = p % w, py = p / w;
+            if (px < x0) x0 = px;
+            if (py < y0) y0 = py;
+            if (px + 1 > x1) x1 = px + 1;
+            if (py + 1 > y1) y1 = py + 1;
+            const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+            for (int k = 0; k < 4; k++) {
+                int qx = px + nb[k][0], qy = py + nb[k][1];
+                if (qx < 0 || qy < 0 || qx >= w || qy >= h)
+                    continue;
+                size_t q = (size_t)qy * w + qx;
+                if (m[q] == 1) {
+                    m[q] = 2;
+                    stack[sp++] = (int)q;
+                }
+            }
+        }
+        if (y1 <= band || y0 >= h - band || x1 <= band || x0 >= w - band)
+            continue;
+        int ext = x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0;
+        if (ext > best)
+            best = ext;
+    }
+    free(m), free(stack);
+    return best;
+}
+
+omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
+                               omr_icr_input_t *in, float prob[10], omr_error_t *err)
+{
+    for (int d = 0; d < 10; d++)
+        prob[d] = 0;
+    if (!grey || w < 8 || h < 8 || w > 4096 || h > 4096 || stride < w)
+        return omr_icr_normalise(grey, w, h, stride, in, err); /* its message */
+    uint8_t *buf = malloc((size_t)w * h);
+    if (!buf)
+        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
+    stretch_crop(grey, w, h, stride, buf);
+    omr_status_t st = omr_icr_normalise(buf, w, h, w, in, err);
+    /* Nothing found: maybe a pencil digit that a bitonal scan broke into
+     * specks, each too small to count. Smoothed over 0.5 mm, then 0.9 mm, the
+     * specks of a stroke merge again; the box counts as written only when the
+     * merged ink spans a third of the box and one merged piece a sixth
+     * (1.3 mm): scattered dust specks stay apart. */
+    static const int radii[2] = {SPECKLE_RADIUS, 2 * SPECKLE_RADIUS};
+    for (int k = 0; k < 2 && st == OMR_OK && in->empty; k++) {
+        uint8_t *sm = malloc((size_t)w * h);
+        if (!sm) {
+            free(buf);
+            return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
+        }
+        box_blur(buf, w, h, radii[k], sm);
+        int side = w < h ? w : h;
+        omr_icr_input_t in2;
+        st = omr_icr_normalise(sm, w, h, w, &in2, err);
+        int ext = in2.x1 - in2.x0 > in2.y1 - in2.y0 ? in2.x1 - in2.x0 : in2.y1 - in2.y0;
+        if (st == OMR_OK && !in2.empty && ext * 3 >= side &&
+            largest_piece(sm, w, h) * 6 >= side)
+            *in = in2;
+        free(sm);
+    }
+    free(buf);
+    if (st != OMR_OK)
+        return st;
+    if (!in->empty)
+        omr_icr_classify(in->px, prob);
+    return OMR_OK;
+}
+
+/* ---- text fields ---------------------------------------------------------- */
+
+omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride, int *pwritten,
+                                  omr_error_t *err)
+{
+    if (!pwritten)
+        return omr_error_set(err, OMR_EINPUT, "icr: no output for the text field");
+    *pwritten = 0;
+    if (!grey || w < 4 || h < 4 || w > 8192 || h > 8192 || stride < w)
+        return omr_error_set(err, OMR_EINPUT, "icr: text field crop of %dx%d px is not usable", w,
+                             h);
+    size_t n = (size_t)w * h;
+    uint8_t *mask = malloc(n);
+    int *stack = malloc(n * sizeof *stack);
+    if (!mask || !stack) {
+        free(mask), free(stack);
+        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d text field", w, h);
+    }
+    unsigned hist[256] = {0};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            hist[grey[(size_t)y * stride + x]]++;
+    int paper = quantile(hist, n, 0.5), hi = quantile(hist, n, 0.84);
+    int dark = quantile(hist, n, 0.002);
+    double sd = hi - paper < 2 ? 2 : hi - paper;
+    /* Ink: as for digit boxes, 35 % of the contrast and never less than 6
+     * noise sd nor 30 levels. */
+    double thr = 0.35 * (paper - dark);
+    if (thr < 6 * sd)
+        thr = 6 * sd;
+    if (thr < 30)
+        thr = 30;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            mask[(size_t)y * w + x] = paper - grey[(size_t)y * stride + x] >= thr;
+    /* Frame remnants: rows/columns in the outer band mostly inked. */
+    const double k = OMR_ICR_BOXES_TEXT_PX_PER_MM;
+    int band = (int)ceil(0.5 * k);
+    for (int y = 0; y < h; y++) {
+        if (y >= band && y < h - band)
+            continue;
+        int c = 0;
+        for (int x = 0; x < w; x++)
+            c += mask[(size_t)y * w + x] != 0;
+        if (c * 2 >= w)
+            memset(mask + (size_t)y * w, 0, (size_t)w);
+    }
+    for (int x = 0; x < w; x++) {
+        if (x >= band && x < w - band)
+            continue;
+        int c = 0;
+        for (int y = 0; y < h; y++)
+            c += mask[(size_t)y * w + x] != 0;
+        if (c * 2 >= h)
+            for (int y = 0; y < h; y++)
+                mask[(size_t)y * w + x] = 0;
+    }
+    /* Components: a handwritten stroke spans at least 1 mm and covers
+     * 0.25 mm^2; dust and specks less. Pieces wholly in the outer band are
+     * frame (registration slop), not writing. */
+    int min_extent = (int)lround(1.0 * k);
+    size_t min_area = (size_t)lround(0.25 * k * k);
+    double kept = 0;
+    for (size_t s = 0; s < n && !*pwritten; s++) {
+        if (mask[s] != 1)
+            continue;
+        int sp = 0;
+        stack[sp++] = (int)s;
+        mask[s] = 3;
+        size_t area = 0;
+        int x0 = w, y0 = h, x1 = 0, y1 = 0;
+        while (sp) {
+            int p = stack[--sp], px = p % w, py = p / w;
+            area++;
+            if (px < x0) x0 = px;
+            if (py < y0) y0 = py;
+            if (px + 1 > x1) x1 = px + 1;
+            if (py + 1 > y1) y1 = py + 1;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int qx = px + dx, qy = py + dy;
+                    if (qx < 0 || qy < 0 || qx >= w || qy >= h)
+                        continue;
+                    size_t q = (size_t)qy * w + qx;
+                    if (mask[q] == 1) {
+                        mask[q] = 3;
+                        stack[sp++] = (int)q;
+                    }
+                }
+        }
+        int ext = x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0;
+        int in_band = y1 <= band || y0 >= h - band || x1 <= band || x0 >= w - band;
+        if (in_band || ext < min_extent || area < min_area)
+            continue;
+        kept += (double)area;
+        /* one clear stroke, or several smaller pieces adding up */
+        if (kept >= 3.0 * min_area)
+            *pwritten = 1;
+    }
+    free(mask), free(stack);
+    return OMR_OK;
+}
+
+/* ---- the page ------------------------------------------------------------- */
+
+/* The question's allowed values: its option codes 0..9 (top-3 option numbers,
+ * code-grid legend codes); any digit when it lists none. */
+static uint16_t allowed_values(const omr_question_t *q)
+{
+    uint16_t a = 0;
+    for (int i = 0; q && i < q->n_options; i++)
+        if (q->options[i].code >= 0 && q->options[i].code <= 9)
+            a |= (uint16_t)(1u << q->options[i].code);
+    return a ? a : 0x3FF;
+}
+
+/* Crop region rg and read it into *rd. A crop that fails (the box maps off
+ * the image) reads as empty. */
+static omr_status_t read_box(PIX *pix, const double *xform, const omr_region_t *rg,
+                             omr_icr_box_reading_t *rd, omr_error_t *err)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->empty = 1;
+    omr_error_t cerr = {0};
+    PIX *crop = omr_sample_crop(pix, xform, rg, OMR_ICR_BOXES_INSET_MM, OMR_ICR_BOXES_PX_PER_MM,
+                                &cerr);
+    if (!crop)
+        return cerr.status == OMR_ENOMEM ? omr_error_set(err, OMR_ENOMEM, "icr: box %s: %s",
+                                                         rg->var, cerr.msg)
+                                         : OMR_OK;
+    int w = (int)pixGetWidth(crop), h = (int)pixGetHeight(crop), wpl = pixGetWpl(crop);
+    /* Leptonica stores bytes big-endian within 32-bit words: copy into a
+     * plain row-major buffer. */
+    uint8_t *g = malloc((size_t)w * h);
+    if (!g) {
+        pixDestroy(&crop);
+        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for box %s", rg->var);
+    }
+    const l_uint32 *data = pixGetData(crop);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            g[(size_t)y * w + x] = (uint8_t)GET_DATA_BYTE(data + (size_t)y * wpl, x);
+    pixDestroy(&crop);
+    omr_status_t st = OMR_OK;
+    if (rg->kind == OMR_REGION_TEXT) {
+        int written = 0;
+        st = omr_icr_text_has_ink(g, w, h, w, &written, err);
+        rd->empty = !written;
+    } else if (w >= 8 && h >= 8) {
+        omr_icr_input_t in;
+        st = omr_icr_read_crop(g, w, h, w, &in, rd->prob, err);
+        rd->empty = in.empty;
+        float mass = 0;
+        for (int d = 0; d < 10; d++)
+            mass += rd->prob[d];
+        rd->other = in.empty ? 0 : 1 - mass;
+    }
+    free(g);
+    return st;
+}
+
+/* Store a box's decision in its region result. */
+static void apply_decision(omr_region_result_t *r, const omr_icr_box_reading_t *rd)
+{
+    const omr_icr_decision_t *d = &rd->decision;
+    r->has_ink = d->kind != OMR_ICR_EMPTY;
+    r->digit = d->kind == OMR_ICR_DIGIT ? d->value : -1;
+    r->digit_conf = d->kind == OMR_ICR_DIGIT ? d->confidence : 0;
+    r->doubt &= ~(unsigned)OMR_DOUBT_NOT_DIGIT;
+    if (!r->has_ink) {
+        r->state = OMR_MARK_BLANK;
+        return;
+    }
+    r->state = OMR_MARK_MARKED;
+    if (d->kind == OMR_ICR_NOT_DIGIT) {
+        r->doubt |= OMR_DOUBT_NOT_DIGIT;
+        r->state = OMR_MARK_DOUBTFUL;
+    }
+    /* A proposal that breaks the question's rules is never accepted by a
+     * policy: which of two equal readings is wrong, nobody knows. */
+    if (d->flags & (OMR_ICR_FLAG_DUPLICATE | OMR_ICR_FLAG_NOT_ALLOWED))
+        r->state = OMR_MARK_DOUBTFUL;
+}
+
+omr_status_t omr_icr_read_page_ex(PIX *pix, const double *xform, const omr_form_t *form,
+                                  int page_index, omr_region_result_t *regions,
+                                  omr_icr_box_reading_t *readings, omr_error_t *err)
+{
+    if (!pix || !xform || !form || !regions)
+        return omr_error_set(err, OMR_EINPUT, "icr: missing argument");
+    if (page_index < 0 || page_index >= form->n_pages)
+        return omr_error_set(err, OMR_EINPUT, "icr: form %s has no page %d", form->id,
+                             page_index + 1);
+    int depth = (int)pixGetDepth(pix);
+    if ((depth != 1 && depth != 8) || pixGetColormap(pix))
+        return omr_error_set(err, OMR_EINPUT, "icr: image depth %d bpp (1 or 8 expected)", depth);
+    const omr_page_t *pg = &form->pages[page_index];
+    int n = pg->n_regions;
+    omr_icr_box_reading_t *rd = readings;
+    if (!rd && n > 0) {
+        rd = calloc((size_t)n, sizeof *rd);
+        if (!rd)
+            return omr_error_set(err, OMR_ENOMEM, "icr: out of memory");
+    }
+    omr_status_t st = OMR_OK;
+    /* 1. Crop and read every box and field. */
+    for (int i = 0; i < n && st == OMR_OK; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (rg->kind != OMR_REGION_DIGIT && rg->kind != OMR_REGION_TEXT) {
+            memset(&rd[i], 0, sizeof rd[i]);
+            rd[i].empty = 1;
+            continue;
+        }
+        st = read_box(pix, xform, rg, &rd[i], err);
+        if (st == OMR_OK && rg->kind == OMR_REGION_TEXT) {
+            regions[i].has_ink = !rd[i].empty;
+            regions[i].state = rd[i].empty ? OMR_MARK_BLANK : OMR_MARK_MARKED;
+        }
+    }
+    /* 2. Decide the DIGIT boxes per question: a top-3 question's boxes
+     *    together (distinct, no gaps), every other box alone. */
+    char *done = st == OMR_OK ? calloc((size_t)(n ? n : 1), 1) : NULL;
+    if (st == OMR_OK && !done)
+        st = omr_error_set(err, OMR_ENOMEM, "icr: out of memory");
+    for (int i = 0; i < n && st == OMR_OK; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (rg->kind != OMR_REGION_DIGIT || done[i])
+            continue;
+        const omr_question_t *q = rg->question >= 0 && rg->question < form->n_questions
+                                      ? &form->questions[rg->question]
+                                      : NULL;
+        omr_icr_rules_t rules = {allowed_values(q), 0, 0};
+        int idx[3], m = 0;
+        if (q && q->kind == OMR_KIND_TOP3) {
+            /* boxes in box-number order (code 1..3) */
+            for (int b = 1; b <= 3; b++)
+                for (int j = 0; j < n; j++)
+                    if (pg->regions[j].kind == OMR_REGION_DIGIT &&
+                        pg->regions[j].question == rg->question && pg->regions[j].code == b &&
+                        !done[j] && m < 3) {
+                        idx[m++] = j;
+                        break;
+                    }
+            rules.distinct = rules.no_gaps = 1;
+        }
+        if (m == 0)
+            idx[m++] = i;
+        omr_icr_box_t boxes[3];
+        omr_icr_decision_t dec[3];
+        for (int b = 0; b < m; b++) {
+            boxes[b].empty = rd[idx[b]].empty;
+            memcpy(boxes[b].prob, rd[idx[b]].prob, sizeof boxes[b].prob);
+        }
+        st = omr_icr_decide(boxes, m, &rules, NULL, dec, err);
+        for (int b = 0; b < m && st == OMR_OK; b++) {
+            rd[idx[b]].decision = dec[b];
+            apply_decision(&regions[idx[b]], &rd[idx[b]]);
+            done[idx[b]] = 1;
+        }
+        if (!done[i]) { /* a top-3 box with a repeated box number: read alone */
+            rules.distinct = rules.no_gaps = 0;
+            boxes[0].empty = rd[i].empty;
+            memcpy(boxes[0].prob, rd[i].prob, sizeof boxes[0].prob);
+            st = omr_icr_decide(boxes, 1, &rules, NULL, dec, err);
+            if (st == OMR_OK) {
+                rd[i].decision = dec[0];
+                apply_decision(&regions[i], &rd[i]);
+                done[i] = 1;
+            }
+        }
+    }
+    free(done);
+    if (rd != readings)
+        free(rd);
+    return st;
+}
+
+omr_status_t omr_icr_read_page(PIX *pix, const double *xform, const omr_form_t *form,
+                               int page_index, omr_region_result_t *regions, omr_error_t *err)
+{
+    return omr_icr_read_page_ex(pix, xform, form, page_index, regions, NULL, err);
+}

@@ -1,0 +1,912 @@
+/* test_review.c -- the review server over real HTTP on a loopback port
+ * (review.h, issue 4): login and sessions, CSRF, the queue, decisions
+ * recorded and re-coded, undo, group review, page view, every kind of bad
+ * request refused with a 4xx and no change, and two operators at once
+ * deciding every item exactly once.
+ *
+ * Fixture: one page of form A drawn by the printer (omr_print_render_page)
+ * and saved as PNG, stored for several respondents through store.h with
+ * region states chosen to raise items of several kinds (two marks, doubtful
+ * marks, handwritten boxes, text), coded by the real coder; plus one page
+ * without a barcode. The expected values come from the template (option
+ * codes), not from the server.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check.h"
+#include "print.h"
+#include "review.h"
+#include "review_internal.h"
+#include "store.h"
+
+#define N_RESP 6
+
+static char g_dir[256], g_db[300], g_png[300];
+static omr_survey_t *g_survey;
+static const omr_form_t *g_form;
+static int g_page;                 /* template page index used */
+static omr_review_server_t *g_srv;
+static int g_port;
+
+/* ---- a tiny HTTP client ---- */
+
+typedef struct {
+    int status;
+    char cookie[200];   /* omr_session=... from Set-Cookie */
+    char set_cookie[400];
+    char *body;         /* malloc'd, NUL-terminated */
+    size_t len;
+    char type[80];
+} resp_t;
+
+static void resp_free(resp_t *r) { free(r->body), r->body = NULL; }
+
+/* Send a raw request text; parse the reply. */
+static int http_raw(const char *req, size_t reqlen, resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)g_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    for (size_t off = 0; off < reqlen;) {
+        ssize_t k = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break; /* the server may refuse early (413): read its answer anyway */
+        off += (size_t)k;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 4096 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t k = recv(fd, buf + n, cap - n - 1, 0);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    buf[n] = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *hend = strstr(buf, "\r\n\r\n");
+    if (!hend) {
+        free(buf);
+        return -1;
+    }
+    *hend = 0;
+    char *sc = strcasestr(buf, "\r\nSet-Cookie: ");
+    if (sc) {
+        sscanf(sc + 14, "%399[^\r]", out->set_cookie);
+        sscanf(sc + 14, "%199[^;\r]", out->cookie);
+    }
+    char *ct = strcasestr(buf, "\r\nContent-Type: ");
+    if (ct)
+        sscanf(ct + 16, "%79[^\r;]", out->type);
+    out->len = n - (size_t)(hend + 4 - buf);
+    out->body = malloc(out->len + 1);
+    memcpy(out->body, hend + 4, out->len);
+    out->body[out->len] = 0;
+    free(buf);
+    return 0;
+}
+
+typedef struct {
+    char cookie[200];
+    char csrf[80];
+} client_t;
+
+static int http(const client_t *c, const char *method, const char *path, const char *body, resp_t *out)
+{
+    char *req = malloc(strlen(body ? body : "") + 1024);
+    int n = sprintf(req,
+                    "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%s%s%s%s"
+                    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                    method, path, g_port, c && c->cookie[0] ? "Cookie: " : "", c ? c->cookie : "",
+                    c && c->cookie[0] ? "\r\n" : "", c && c->csrf[0] ? "X-CSRF-Token: " : "", c ? c->csrf : "",
+                    c && c->csrf[0] ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
+    int r = http_raw(req, (size_t)n, out);
+    free(req);
+    return r;
+}
+
+static json_t *http_json(const client_t *c, const char *method, const char *path, const char *body, int *pstatus)
+{
+    resp_t r;
+    if (http(c, method, path, body, &r)) {
+        *pstatus = -1;
+        return NULL;
+    }
+    *pstatus = r.status;
+    json_t *j = json_loads(r.body, 0, NULL);
+    resp_free(&r);
+    return j;
+}
+
+static int login(client_t *c, const char *name, const char *pw)
+{
+    memset(c, 0, sizeof *c);
+    char body[200];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s\"}", name, pw);
+    resp_t r;
+    if (http(NULL, "POST", "/api/login", body, &r))
+        return -1;
+    int st = r.status;
+    snprintf(c->cookie, sizeof c->cookie, "%s", r.cookie);
+    json_t *j = json_loads(r.body, 0, NULL);
+    const char *csrf = json_string_value(json_object_get(j, "csrf"));
+    snprintf(c->csrf, sizeof c->csrf, "%s", csrf ? csrf : "");
+    json_decref(j);
+    resp_free(&r);
+    return st;
+}
+
+/* ---- DB probes (the server holds its own connection; WAL lets us read) ---- */
+
+static long long q_int(const char *sql)
+{
+    sqlite3 *db;
+    long long v = -1;
+    if (sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+/* The coder thread re-codes decided respondents just after the request:
+ * wait (bounded) until nothing is dirty. */
+static int wait_coded(void)
+{
+    for (int i = 0; i < 500; i++) {
+        if (q_int("SELECT count(*) FROM respondents WHERE dirty = 1") == 0)
+            return 1;
+        usleep(20000);
+    }
+    return 0;
+}
+
+/* A fingerprint of everything a request could change. */
+static long long state_sum(void)
+{
+    return q_int("SELECT (SELECT count(*) FROM decisions) * 1000000 + (SELECT count(*) FROM review_items WHERE state"
+                 " = 'resolved') * 1000 + (SELECT count(*) FROM review_items WHERE state = 'leased')");
+}
+
+/* ---- fixture ---- */
+
+static int kind_on_page(const omr_form_t *f, int page, omr_kind_t k)
+{
+    for (int i = 0; i < f->n_questions; i++)
+        if (f->questions[i].page == page && f->questions[i].kind == k)
+            return 1;
+    return 0;
+}
+
+static void fill_regions(const omr_page_t *tp, omr_region_result_t *rr, int variant)
+{
+    int single_seen = 0;
+    for (int qi = 0; qi < g_form->n_questions; qi++) {
+        const omr_question_t *q = &g_form->questions[qi];
+        if (q->page != g_page || q->n_regions == 0)
+            continue;
+        omr_region_result_t *r = &rr[q->first_region];
+        const omr_region_t *t = &tp->regions[q->first_region];
+        switch (q->kind) {
+        case OMR_KIND_SINGLE:
+            single_seen++;
+            r[0].state = OMR_MARK_MARKED, r[0].m.ink = 0.4f, r[0].m.score = 0.95f;
+            if (single_seen == 1 && q->n_regions > 1) /* two marks where one is allowed */
+                r[1].state = OMR_MARK_MARKED, r[1].m.ink = 0.4f, r[1].m.score = 0.95f;
+            if (single_seen == 2 && q->n_regions > 1) { /* a faint second mark */
+                r[0].state = OMR_MARK_BLANK;
+                r[1].state = OMR_MARK_DOUBTFUL, r[1].doubt = OMR_DOUBT_FAINT, r[1].m.score = 0.45f;
+            }
+            break;
+        case OMR_KIND_MULTI:
+        case OMR_KIND_TICKLIST:
+            r[0].state = OMR_MARK_MARKED, r[0].m.score = 0.9f;
+            if (q->n_regions > 2)
+                r[2].state = OMR_MARK_DOUBTFUL, r[2].doubt = OMR_DOUBT_FAINT, r[2].m.score = 0.4f + 0.02f * variant;
+            break;
+        case OMR_KIND_TOP3:
+            for (int i = 0; i < q->n_regions; i++)
+                if (t[i].kind == OMR_REGION_DIGIT && i < 2)
+                    r[i].has_ink = 1, r[i].digit = q->options[i % q->n_options].code % 10, r[i].digit_conf = 0.9f;
+            break;
+        case OMR_KIND_TEXT:
+            r[0].has_ink = 1;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void make_fixture(void)
+{
+    omr_error_t err;
+    snprintf(g_dir, sizeof g_dir, "/tmp/omr-test-review-%d", (int)getpid());
+    mkdir(g_dir, 0700);
+    snprintf(g_db, sizeof g_db, "%s/review.db", g_dir);
+    snprintf(g_png, sizeof g_png, "%s/page.png", g_dir);
+    unlink(g_db);
+    if (omr_template_load("templates/ipa-itsc-2018", &g_survey, &err)) {
+        fprintf(stderr, "templates: %s\n", err.msg);
+        exit(1);
+    }
+    g_form = omr_template_form(g_survey, "A");
+    /* the page with the most kinds on it */
+    int best = 0, best_n = -1;
+    for (int p = 0; p < g_form->n_pages; p++) {
+        int n = kind_on_page(g_form, p, OMR_KIND_SINGLE) * 2 + kind_on_page(g_form, p, OMR_KIND_MULTI) +
+                kind_on_page(g_form, p, OMR_KIND_TOP3) + kind_on_page(g_form, p, OMR_KIND_TEXT);
+        if (n > best_n && !g_form->pages[p].is_case)
+            best = p, best_n = n;
+    }
+    g_page = best;
+    const double dpi = 100;
+    PIX *pix = omr_print_render_page(g_survey, g_form, g_page, "000101", dpi, &err);
+    if (!pix || pixWrite(g_png, pix, IFF_PNG)) {
+        fprintf(stderr, "render: %s\n", err.msg);
+        exit(1);
+    }
+    int w = pixGetWidth(pix), h = pixGetHeight(pix);
+    pixDestroy(&pix);
+    omr_store_t *s;
+    if (omr_store_open(g_db, &s, &err) || omr_review_schema(s, &err)) {
+        fprintf(stderr, "store: %s\n", err.msg);
+        exit(1);
+    }
+    long long batch;
+    omr_store_batch_begin(s, "fixture", "", &batch, &err);
+    const omr_page_t *tp = &g_form->pages[g_page];
+    for (int k = 0; k <= N_RESP; k++) {
+        omr_page_result_t r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.file, sizeof r.file, "%s", g_png);
+        char hash[65];
+        snprintf(hash, sizeof hash, "%064d", 1000 + k);
+        snprintf(r.file_hash, sizeof r.file_hash, "%s", hash);
+        r.width = w, r.height = h, r.dpi = dpi;
+        if (k < N_RESP) {
+            r.status = OMR_PAGE_OK;
+            snprintf(r.form, sizeof r.form, "A");
+            r.page_number = g_page + 1;
+            snprintf(r.respondent, sizeof r.respondent, "%06d", 101 + k);
+            double s_ = dpi / 25.4;
+            r.xform[0] = s_, r.xform[4] = s_;
+            r.n_regions = tp->n_regions;
+            r.regions = calloc((size_t)tp->n_regions, sizeof *r.regions);
+            for (int i = 0; i < tp->n_regions; i++)
+                r.regions[i].digit = -1;
+            fill_regions(tp, r.regions, k);
+        } else {
+            r.status = OMR_PAGE_NO_BARCODE;
+            snprintf(r.reason, sizeof r.reason, "no page barcode found in any orientation");
+        }
+        omr_claim_t claim;
+        long long file;
+        if (omr_store_file_claim(s, hash, g_png, 1, batch, &claim, &file, &err) ||
+            omr_store_file_save(s, file, g_survey, &r, 1, 1, NULL, &err)) {
+            fprintf(stderr, "store page: %s\n", err.msg);
+            exit(1);
+        }
+        omr_page_result_clear(&r);
+    }
+    for (int k = 0; k < N_RESP; k++) {
+        char resp[16];
+        snprintf(resp, sizeof resp, "%06d", 101 + k);
+        if (omr_review_recode(s, g_survey, "A", resp, &err)) {
+            fprintf(stderr, "code: %s\n", err.msg);
+            exit(1);
+        }
+    }
+    if (omr_review_operator_add(s, "alice", "alice-password", 0, &err) ||
+        omr_review_operator_add(s, "bob", "bob-password", 0, &err)) {
+        fprintf(stderr, "operators: %s\n", err.msg);
+        exit(1);
+    }
+    omr_store_close(s);
+}
+
+static void start_server(void)
+{
+    omr_review_opts_t o;
+    omr_review_opts_default(&o);
+    o.db_path = g_db;
+    o.template_path = "templates/ipa-itsc-2018";
+    o.listen = "127.0.0.1:0";
+    o.warm = 1;
+    omr_error_t err;
+    if (omr_review_start(&o, &g_srv, &err)) {
+        fprintf(stderr, "start: %s\n", err.msg);
+        exit(1);
+    }
+    g_port = omr_review_port(g_srv);
+}
+
+/* A value the item takes, from the template's options, not the server. */
+static void valid_value(json_t *item, char *buf, size_t n)
+{
+    const char *input = json_string_value(json_object_get(item, "input"));
+    const char *prop = json_string_value(json_object_get(item, "proposal"));
+    json_t *opts = json_object_get(item, "options");
+    if (!strcmp(input, "page"))
+        snprintf(buf, n, "reject");
+    else if (!strcmp(input, "dup"))
+        snprintf(buf, n, "duplicate");
+    else if (!strcmp(input, "text"))
+        snprintf(buf, n, json_object_get(item, "hint") ? "" : "株式会社テスト");
+    else if ((!strcmp(input, "choice") || !strcmp(input, "digits")) && json_array_size(opts))
+        snprintf(buf, n, "%lld", (long long)json_integer_value(json_object_get(json_array_get(opts, 0), "code")));
+    else
+        snprintf(buf, n, "%s", prop ? prop : "");
+}
+
+/* ---- tests ---- */
+
+static void test_fixture_has_items(void)
+{
+    CHECK(q_int("SELECT count(*) FROM review_items WHERE current = 1") >= 10, "fixture too small");
+    CHECK(q_int("SELECT count(*) FROM review_items WHERE reason = 2") >= 1, "no multiple-marks item");
+    CHECK(q_int("SELECT count(*) FROM review_items WHERE reason = 1") >= 1, "no doubtful item");
+    CHECK(q_int("SELECT count(*) FROM review_items WHERE reason = 8") == 1, "no page-level item");
+    CHECK(q_int("SELECT count(*) FROM operators WHERE hash LIKE '$argon2id$%'") == 2, "passwords not Argon2id hashes");
+    CHECK(q_int("SELECT count(*) FROM operators WHERE hash LIKE '%password%'") == 0, "password in clear");
+}
+
+static void test_page_built_in(void)
+{
+    resp_t r;
+    CHECK(http(NULL, "GET", "/", NULL, &r) == 0 && r.status == 200);
+    CHECK(strstr(r.body, "<script src=\"/app.js\"") != NULL);
+    CHECK(!strstr(r.body, "http://") && !strstr(r.body, "https://"), "the page must not load anything from elsewhere");
+    resp_free(&r);
+    /* the embedded page is the committed source (tools/gen-review-page.sh was run) */
+    char *js = omr_read_file("omr/review_web/app.js", 1 << 22, NULL, NULL);
+    char *css = omr_read_file("omr/review_web/app.css", 1 << 22, NULL, NULL);
+    char *html = omr_read_file("omr/review_web/index.html", 1 << 22, NULL, NULL);
+    CHECK(js && !strcmp(js, omr_review_page_js), "review_page.c is stale: run tools/gen-review-page.sh");
+    CHECK(css && !strcmp(css, omr_review_page_css), "review_page.c is stale: run tools/gen-review-page.sh");
+    CHECK(html && !strcmp(html, omr_review_page_html), "review_page.c is stale: run tools/gen-review-page.sh");
+    free(js), free(css), free(html);
+}
+
+static void test_login_and_session(void)
+{
+    client_t c;
+    CHECK_INT(login(&c, "alice", "wrong-password"), 401);
+    CHECK_INT(login(&c, "mallory", "alice-password"), 401);
+    CHECK_INT(login(&c, "../etc", "x"), 401);
+    long long before = state_sum();
+    int st;
+    client_t none = {0};
+    json_t *j = http_json(&none, "POST", "/api/next", "{}", &st);
+    CHECK_INT(st, 401);
+    json_decref(j);
+    j = http_json(&none, "GET", "/api/progress", NULL, &st);
+    CHECK_INT(st, 401);
+    json_decref(j);
+    client_t forged = {.cookie = "omr_session=0000000000000000000000000000000000000000000000000000000000000000"};
+    j = http_json(&forged, "GET", "/api/progress", NULL, &st);
+    CHECK_INT(st, 401);
+    json_decref(j);
+    resp_t r;
+    CHECK(http(&none, "GET", "/img/page/1.png", NULL, &r) == 0 && r.status == 401);
+    resp_free(&r);
+    CHECK_INT(state_sum(), before);
+    CHECK_INT(login(&c, "alice", "alice-password"), 200);
+    CHECK(strlen(c.csrf) == 64);
+    CHECK(!strncmp(c.cookie, "omr_session=", 12) && strlen(c.cookie) == 12 + 64);
+    j = http_json(&c, "GET", "/api/me", NULL, &st);
+    CHECK_INT(st, 200);
+    CHECK_STR(json_string_value(json_object_get(j, "operator")) ?: "", "alice");
+    json_decref(j);
+    /* logout ends the session */
+    j = http_json(&c, "POST", "/api/logout", "{}", &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    j = http_json(&c, "GET", "/api/me", NULL, &st);
+    CHECK_INT(st, 401);
+    json_decref(j);
+}
+
+static void test_cookie_flags(void)
+{
+    resp_t r;
+    CHECK(http(NULL, "POST", "/api/login", "{\"name\":\"alice\",\"password\":\"alice-password\"}", &r) == 0);
+    CHECK(strstr(r.set_cookie, "HttpOnly") != NULL, "%s", r.set_cookie);
+    CHECK(strstr(r.set_cookie, "SameSite=Strict") != NULL, "%s", r.set_cookie);
+    resp_free(&r);
+}
+
+static void test_csrf(void)
+{
+    client_t c;
+    login(&c, "alice", "alice-password");
+    long long before = state_sum();
+    client_t no = c;
+    no.csrf[0] = 0;
+    int st;
+    json_t *j = http_json(&no, "POST", "/api/next", "{}", &st);
+    CHECK_INT(st, 403);
+    json_decref(j);
+    client_t wrong = c;
+    wrong.csrf[0] = wrong.csrf[0] == 'a' ? 'b' : 'a';
+    j = http_json(&wrong, "POST", "/api/next", "{}", &st);
+    CHECK_INT(st, 403);
+    json_decref(j);
+    /* another site's page posting with the cookie */
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "POST /api/next HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\nCookie: %s\r\n"
+                     "X-CSRF-Token: %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                     g_port, c.cookie, c.csrf);
+    resp_t r;
+    CHECK(http_raw(req, (size_t)n, &r) == 0 && r.status == 403, "status %d", r.status);
+    resp_free(&r);
+    CHECK_INT(state_sum(), before);
+}
+
+static json_t *next_item(const client_t *c, int *pst)
+{
+    json_t *j = http_json(c, "POST", "/api/next", "{}", pst);
+    json_t *it = json_incref(json_object_get(j, "item"));
+    json_decref(j);
+    return it;
+}
+
+static void test_decide_and_undo(void)
+{
+    client_t c;
+    login(&c, "alice", "alice-password");
+    int st;
+    json_t *it = next_item(&c, &st);
+    CHECK_INT(st, 200);
+    CHECK(json_is_object(it));
+    if (!json_is_object(it))
+        return;
+    long long id = json_integer_value(json_object_get(it, "id"));
+    CHECK_STR(json_string_value(json_object_get(it, "lease_owner")), "alice");
+    char value[300], body[600];
+    valid_value(it, value, sizeof value);
+    /* a crop of the region exists and is a PNG */
+    const char *img = json_string_value(json_object_get(it, "image"));
+    if (img) {
+        resp_t r;
+        CHECK(http(&c, "GET", img, NULL, &r) == 0 && r.status == 200 && !strcmp(r.type, "image/png") &&
+              r.len > 8 && !memcmp(r.body, "\x89PNG", 4));
+        resp_free(&r);
+    }
+    /* invalid values: nothing changes */
+    long long before = state_sum();
+    const char *bad[] = {"{\"item\":%lld,\"value\":\"999\"}", "{\"item\":%lld,\"value\":\"-1\"}",
+                         "{\"item\":%lld,\"value\":7}", "{\"item\":%lld}", "{\"item\":%lld,\"value\":\"1\",\"value\":\"2\"}"};
+    const char *input = json_string_value(json_object_get(it, "input"));
+    for (int i = 0; i < 5; i++) {
+        if (i == 0 && !strcmp(input, "text"))
+            continue; /* any text is a transcription */
+        snprintf(body, sizeof body, bad[i], id);
+        json_t *j = http_json(&c, "POST", "/api/decide", body, &st);
+        CHECK_INT(st, 400);
+        CHECK(json_string_value(json_object_get(j, "error")) != NULL, "a 4xx says why");
+        json_decref(j);
+    }
+    CHECK_INT(state_sum(), before);
+    /* the decision */
+    json_t *jb = json_pack("{s:I,s:s}", "item", (json_int_t)id, "value", value);
+    char *b = json_dumps(jb, 0);
+    json_t *j = http_json(&c, "POST", "/api/decide", b, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM decisions WHERE item = %lld AND operator = 'alice' AND undone = 0 AND time != ''", id);
+    CHECK_INT(q_int(sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM review_items WHERE id = %lld AND state = 'resolved'", id);
+    CHECK_INT(q_int(sql), 1);
+    /* re-coded: the respondent is not dirty, and a resolved response exists for a column decision */
+    CHECK(wait_coded(), "the decided respondent was not re-coded");
+    const char *var = json_string_value(json_object_get(it, "var"));
+    if (var && var[0] && strncmp(var, "page:", 5)) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM responses WHERE name = '%s' AND status = 'resolved'", var);
+        CHECK(q_int(sql) >= 1, "no resolved response for %s", var);
+    }
+    /* decided twice: refused */
+    before = state_sum();
+    j = http_json(&c, "POST", "/api/decide", b, &st);
+    CHECK_INT(st, 409);
+    json_decref(j);
+    CHECK_INT(state_sum(), before);
+    /* undo: the decision stays in history, the item comes back to alice */
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    j = http_json(&c, "POST", "/api/undo", body, &st);
+    CHECK_INT(st, 200);
+    CHECK_INT(json_integer_value(json_object_get(j, "undone")), id);
+    json_decref(j);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM decisions WHERE item = %lld AND undone = 1 AND undone_by = 'alice'", id);
+    CHECK_INT(q_int(sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM review_items WHERE id = %lld AND state = 'leased' AND lease_owner = 'alice'",
+             id);
+    CHECK_INT(q_int(sql), 1);
+    CHECK(wait_coded(), "the undone respondent was not re-coded");
+    if (var && var[0] && strncmp(var, "page:", 5)) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM responses WHERE name = '%s' AND status = 'resolved'", var);
+        CHECK_INT(q_int(sql), 0);
+    }
+    /* and decided again */
+    j = http_json(&c, "POST", "/api/decide", b, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    free(b);
+    json_decref(jb);
+    json_decref(it);
+}
+
+static void test_foreign_lease_and_bad_ids(void)
+{
+    client_t a, b;
+    login(&a, "alice", "alice-password");
+    login(&b, "bob", "bob-password");
+    int st;
+    json_t *it = next_item(&a, &st);
+    if (!json_is_object(it)) {
+        CHECK(0, "no item");
+        return;
+    }
+    long long id = json_integer_value(json_object_get(it, "id"));
+    char value[300], body[600];
+    valid_value(it, value, sizeof value);
+    long long before = state_sum();
+    json_t *jb = json_pack("{s:I,s:s}", "item", (json_int_t)id, "value", value);
+    char *bd = json_dumps(jb, 0);
+    json_t *j = http_json(&b, "POST", "/api/decide", bd, &st);
+    CHECK_INT(st, 409);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    j = http_json(&b, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 409);
+    json_decref(j);
+    CHECK_INT(state_sum(), before);
+    /* bob's next item is another one */
+    json_t *it2 = next_item(&b, &st);
+    CHECK(json_is_object(it2) && json_integer_value(json_object_get(it2, "id")) != id);
+    json_decref(it2);
+    before = state_sum();
+    const char *bad[] = {"{\"item\":999999,\"value\":\"1\"}", "{\"item\":\"12\",\"value\":\"1\"}",
+                         "{\"item\":-3,\"value\":\"1\"}", "{\"item\":1.5,\"value\":\"1\"}", "not json", "[1,2]"};
+    int want[] = {404, 400, 400, 400, 400, 400};
+    for (int i = 0; i < 6; i++) {
+        j = http_json(&a, "POST", "/api/decide", bad[i], &st);
+        CHECK(st == want[i], "case %d: status %d, want %d", i, st, want[i]);
+        json_decref(j);
+    }
+    j = http_json(&a, "POST", "/api/undo", "{\"item\":999999}", &st);
+    CHECK_INT(st, 404);
+    json_decref(j);
+    CHECK_INT(state_sum(), before);
+    /* alice can still decide it */
+    j = http_json(&a, "POST", "/api/decide", bd, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    free(bd);
+    json_decref(jb);
+    json_decref(it);
+}
+
+static void test_paths_and_body_limit(void)
+{
+    client_t c;
+    login(&c, "alice", "alice-password");
+    long long before = state_sum();
+    const char *paths[] = {"/img/item/../../etc/passwd", "/img/item/..%2F..%2Fetc%2Fpasswd", "/img/page/%2e%2e/x.png",
+                           "/img/page/1.png/../../../etc/passwd", "/img/item/1.png%00.txt", "/img/page/-1.png",
+                           "/img//etc/passwd", "/api/item/1%20OR%201=1", "/img/page/99999999999999999999.png",
+                           "/api/page/0"};
+    for (int i = 0; i < 10; i++) {
+        resp_t r;
+        CHECK(http(&c, "GET", paths[i], NULL, &r) == 0);
+        CHECK(r.status >= 400 && r.status < 500, "%s: status %d", paths[i], r.status);
+        CHECK(!strstr(r.body, "root:"), "%s leaked a file", paths[i]);
+        resp_free(&r);
+    }
+    /* oversized bodies: with Content-Length, and with a lie-free big JSON */
+    size_t big = 200 * 1024;
+    char *body = malloc(big + 32);
+    memset(body, ' ', big);
+    memcpy(body, "{\"item\":1,\"value\":\"", 19);
+    memcpy(body + big - 2, "\"}", 2);
+    body[big] = 0;
+    int st;
+    json_t *j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 413);
+    json_decref(j);
+    /* chunked, no Content-Length: counted as it comes */
+    char *req = malloc(big + 1024);
+    int n = sprintf(req,
+                    "POST /api/decide HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\nX-CSRF-Token: %s\r\n"
+                    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%zx\r\n",
+                    g_port, c.cookie, c.csrf, big);
+    memcpy(req + n, body, big);
+    n += (int)big;
+    n += sprintf(req + n, "\r\n0\r\n\r\n");
+    resp_t r;
+    CHECK(http_raw(req, (size_t)n, &r) == 0 && r.status == 413, "chunked: status %d", r.status);
+    resp_free(&r);
+    free(req);
+    free(body);
+    CHECK_INT(state_sum(), before);
+}
+
+static void test_page_item_and_view(void)
+{
+    client_t c;
+    login(&c, "alice", "alice-password");
+    long long id = q_int("SELECT id FROM review_items WHERE reason = 8");
+    char body[300];
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    int st;
+    json_t *j = http_json(&c, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 200);
+    json_t *it = json_object_get(j, "item");
+    CHECK_STR(json_string_value(json_object_get(it, "input")) ?: "", "page");
+    const char *pimg = json_string_value(json_object_get(it, "page_image"));
+    CHECK(pimg != NULL, "a page-level item shows the whole page");
+    if (pimg) {
+        resp_t r;
+        CHECK(http(&c, "GET", pimg, NULL, &r) == 0 && r.status == 200 && !memcmp(r.body, "\x89PNG", 4));
+        resp_free(&r);
+    }
+    json_decref(j);
+    long long before = state_sum();
+    const char *bad[] = {"assign:Z:1:000101", "assign:A:99:000101", "assign:A:1:../x", "1", "accept"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"%s\"}", id, bad[i]);
+        j = http_json(&c, "POST", "/api/decide", body, &st);
+        CHECK(st == 400, "%s: status %d", bad[i], st);
+        json_decref(j);
+    }
+    CHECK_INT(state_sum(), before);
+    snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"assign:A:%d:000199\"}", id, g_page + 1);
+    j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM decisions WHERE item = %lld AND after LIKE 'assign:A:%%:000199'", id);
+    CHECK_INT(q_int(sql), 1);
+    /* page view: every template region over the page, with a state */
+    long long page = q_int("SELECT min(id) FROM pages WHERE status = 'ok'");
+    char path[100];
+    snprintf(path, sizeof path, "/api/page/%lld", page);
+    j = http_json(&c, "GET", path, NULL, &st);
+    CHECK_INT(st, 200);
+    json_t *regs = json_object_get(j, "regions");
+    CHECK_INT(json_array_size(regs), g_form->pages[g_page].n_regions);
+    int doubtful = 0, marked = 0;
+    for (size_t i = 0; i < json_array_size(regs); i++) {
+        const char *s = json_string_value(json_object_get(json_array_get(regs, i), "state"));
+        doubtful += s && !strcmp(s, "doubtful");
+        marked += s && !strcmp(s, "marked");
+    }
+    CHECK(doubtful >= 1 && marked >= 1, "doubtful %d marked %d", doubtful, marked);
+    json_decref(j);
+}
+
+static void test_group_review(void)
+{
+    client_t c;
+    login(&c, "bob", "bob-password");
+    int st;
+    json_t *j = http_json(&c, "GET", "/api/groups", NULL, &st);
+    CHECK_INT(st, 200);
+    json_t *g = json_array_get(json_object_get(j, "groups"), 0);
+    CHECK(g != NULL, "no group: the fixture repeats the same items on every respondent");
+    if (!g) {
+        json_decref(j);
+        return;
+    }
+    json_t *req = json_pack("{s:O,s:O,s:O,s:O}", "reason", json_object_get(g, "reason"), "form", json_object_get(g, "form"),
+                            "question", json_object_get(g, "question"), "var", json_object_get(g, "var"));
+    char *b = json_dumps(req, 0);
+    json_t *r = http_json(&c, "POST", "/api/group", b, &st);
+    CHECK_INT(st, 200);
+    json_t *items = json_object_get(r, "items");
+    size_t n = json_array_size(items);
+    CHECK(n >= 2, "group of %zu", n);
+    /* one bad value refuses the whole group */
+    json_t *ds = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(items, i);
+        char v[300];
+        valid_value(it, v, sizeof v);
+        json_array_append_new(ds, json_pack("{s:O,s:s}", "item", json_object_get(it, "id"), "value", i == n - 1 ? "77x" : v));
+    }
+    json_t *body = json_pack("{s:O}", "decisions", ds);
+    char *bb = json_dumps(body, 0);
+    long long before = state_sum();
+    json_t *x = http_json(&c, "POST", "/api/group/decide", bb, &st);
+    CHECK_INT(st, 400);
+    json_decref(x);
+    CHECK_INT(state_sum(), before);
+    free(bb);
+    json_t *last = json_array_get(ds, n - 1);
+    char v[300];
+    valid_value(json_array_get(items, n - 1), v, sizeof v);
+    json_object_set_new(last, "value", json_string(v));
+    bb = json_dumps(body, 0);
+    x = http_json(&c, "POST", "/api/group/decide", bb, &st);
+    CHECK_INT(st, 200);
+    CHECK_INT(json_integer_value(json_object_get(x, "decided")), n);
+    json_decref(x);
+    free(bb);
+    free(b);
+    json_decref(body);
+    json_decref(ds);
+    json_decref(req);
+    json_decref(r);
+    json_decref(j);
+}
+
+typedef struct {
+    const char *name, *pw;
+    long long decided[4096];
+    int n, errors;
+} worker_t;
+
+static void *work(void *arg)
+{
+    worker_t *w = arg;
+    client_t c;
+    if (login(&c, w->name, w->pw) != 200) {
+        w->errors++;
+        return NULL;
+    }
+    for (int guard = 0; guard < 2000; guard++) {
+        int st;
+        json_t *it = next_item(&c, &st);
+        if (st != 200)
+            w->errors++;
+        if (!json_is_object(it)) {
+            json_decref(it);
+            break;
+        }
+        long long id = json_integer_value(json_object_get(it, "id"));
+        char v[300];
+        valid_value(it, v, sizeof v);
+        json_t *jb = json_pack("{s:I,s:s}", "item", (json_int_t)id, "value", v);
+        char *b = json_dumps(jb, 0);
+        json_t *r = http_json(&c, "POST", "/api/decide", b, &st);
+        if (st == 200 && w->n < 4096)
+            w->decided[w->n++] = id;
+        else if (st != 409) /* a lease lost to expiry would be 409; anything else is a failure */
+            w->errors++;
+        json_decref(r);
+        free(b);
+        json_decref(jb);
+        json_decref(it);
+    }
+    return NULL;
+}
+
+static void test_two_operators(void)
+{
+    static worker_t a = {.name = "alice", .pw = "alice-password"}, b = {.name = "bob", .pw = "bob-password"};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, work, &a);
+    pthread_create(&tb, NULL, work, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_INT(a.errors, 0);
+    CHECK_INT(b.errors, 0);
+    CHECK(a.n > 0 && b.n > 0, "both worked: %d %d", a.n, b.n);
+    for (int i = 0; i < a.n; i++)
+        for (int k = 0; k < b.n; k++)
+            CHECK(a.decided[i] != b.decided[k], "item %lld decided by both", a.decided[i]);
+    CHECK_INT(q_int("SELECT count(*) FROM review_items WHERE current = 1 AND state != 'resolved'"), 0);
+    CHECK_INT(q_int("SELECT count(*) FROM (SELECT item FROM decisions WHERE undone = 0 GROUP BY item HAVING count(*) > 1)"), 0);
+    CHECK_INT(q_int("SELECT count(*) FROM review_items i WHERE state = 'resolved' AND NOT EXISTS"
+                    " (SELECT 1 FROM decisions d WHERE d.item = i.id AND d.undone = 0)"), 0);
+    /* coding.md: nothing left in review once every item is decided */
+    CHECK(wait_coded(), "respondents left dirty");
+    CHECK_INT(q_int("SELECT count(*) FROM responses WHERE status = 'review'"), 0);
+    CHECK_INT(q_int("SELECT count(*) FROM respondents WHERE complete = 0 OR dirty = 1"), 0);
+    int st;
+    client_t c;
+    login(&c, "alice", "alice-password");
+    json_t *p = http_json(&c, "GET", "/api/progress", NULL, &st);
+    CHECK_INT(st, 200);
+    CHECK_INT(json_integer_value(json_object_get(p, "left")), 0);
+    CHECK(json_array_size(json_object_get(p, "operators")) == 2);
+    json_decref(p);
+}
+
+static void test_values_unit(void)
+{
+    omr_error_t err;
+    const omr_form_t *f = g_form;
+    const omr_question_t *single = NULL, *multi = NULL;
+    for (int i = 0; i < f->n_questions; i++) {
+        if (!single && f->questions[i].kind == OMR_KIND_SINGLE)
+            single = &f->questions[i];
+        if (!multi && f->questions[i].kind == OMR_KIND_MULTI)
+            multi = &f->questions[i];
+    }
+    if (!single || !multi) {
+        CHECK(0, "form A has single and multi questions");
+        return;
+    }
+    char code[16];
+    snprintf(code, sizeof code, "%d", single->options[0].code);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DOUBTFUL_MARK, single->id, single->base, code, &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DOUBTFUL_MARK, single->id, single->base, "", &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DOUBTFUL_MARK, single->id, single->base, "99", &err) ==
+          OMR_EINPUT);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DOUBTFUL_MARK, single->id, single->base, "01", &err) ==
+          OMR_EINPUT);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DOUBTFUL_MARK, single->id, single->base, "-1", &err) ==
+          OMR_EINPUT);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_ROUTING, single->id, "", "-1", &err) == OMR_OK);
+    char list[32];
+    snprintf(list, sizeof list, "%d,%d", multi->options[0].code, multi->options[1].code);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_EXCLUSIVE, multi->id, "", list, &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_EXCLUSIVE, multi->id, "", "1,99", &err) == OMR_EINPUT);
+    omr_override_t o[64];
+    int n = omr_review_overrides(f, multi->id, "", 0, list, o, 64);
+    CHECK(n >= multi->n_options, "%d overrides", n);
+    int ones = 0;
+    for (int i = 0; i < n && i < 64; i++)
+        ones += !strcmp(o[i].value, "1");
+    CHECK_INT(ones, 2);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "reject", &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001", &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001:x", &err) == OMR_EINPUT);
+}
+
+int main(void)
+{
+    make_fixture();
+    start_server();
+    RUN(test_fixture_has_items);
+    RUN(test_values_unit);
+    RUN(test_page_built_in);
+    RUN(test_login_and_session);
+    RUN(test_cookie_flags);
+    RUN(test_csrf);
+    RUN(test_decide_and_undo);
+    RUN(test_foreign_lease_and_bad_ids);
+    RUN(test_paths_and_body_limit);
+    RUN(test_page_item_and_view);
+    RUN(test_group_review);
+    RUN(test_two_operators);
+    omr_review_stop(g_srv);
+    omr_template_free(g_survey);
+    omr_print_shutdown();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+    return check_report();
+}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# bench.sh [BUILD_DIR] -- `make bench`: speed and memory of the scan pipeline.
+#
+# Inputs (made once, kept in BUILD_DIR/bench-data/): simulated filled forms at
+# 300 dpi as G4 TIFF, grey PNG and grey JPEG (10 respondents of each form,
+# mixed respondents, clean scanner so every page is read).
+#   1. time per stage per input kind (build/bench: CPU ms per page, one core)
+#   2. the whole `omr scan -j 1` on the G4 set: pages/s on one core (CPU time
+#      of the process: decode, identify, recognise, store, code), against the
+#      floor: the CPU time to only decode the same files (build/bench-load);
+#      and `-j 2` for the scaling
+#   3. the handwriting reader and the review server, when their benches exist
+# The last line is
+#   bench: pages=N pages_per_s=X floor_ratio=R peak_rss_mb=M
+# Speed targets live here, never in tests: 60 pages/s one core on 300-dpi G4,
+# floor_ratio <= 1.6 (G4), <= 1.2 (grey PNG/JPEG), peak RSS < 150 MB per worker.
+set -eu
+B=${1:-build}
+W="$B/bench-data"
+TPL=templates/ipa-itsc-2018
+mkdir -p "$W"
+for fmt in g4 png jpeg; do
+  if [ ! -f "$W/$fmt/truth/pages.csv" ]; then
+    echo "bench: making the $fmt inputs..."
+    "$B/simulate" --template "$TPL" --form all --respondents 10 --first-id 500001 --seed 31 \
+        --profile mixed --dpi 300 --format "$fmt" -j 2 --out "$W/$fmt" >/dev/null
+  fi
+done
+
+echo "== time per stage (CPU ms per page, one core; blank references rendered beforehand)"
+"$B/bench" "$W/g4/scans" "$W/png/scans" "$W/jpeg/scans"
+
+run_scan() { # run_scan DIR JOBS -> prints "wall user sys maxrss_kb"
+  db="$W/bench.db"
+  rm -f "$db" "$db-wal" "$db-shm"
+  /usr/bin/time -f "%e %U %S %M" -o "$W/time.txt" "$B/omr" scan --db "$db" -q -j "$2" "$1" >/dev/null 2>&1 || true
+  cat "$W/time.txt"
+}
+
+echo
+echo "== whole omr scan (decode, identify, recognise, store, code)"
+pages=$(($(wc -l < "$W/g4/truth/pages.csv") - 1))
+set -- $(run_scan "$W/g4/scans" 1)
+wall1=$1 user=$2 sys=$3 rss_kb=$4
+cpu=$(echo "$user + $sys" | bc -l)
+floor=$("$B/bench-load" "$W/g4/scans" 2>/dev/null | awk '/^g4/ {print $3; exit}')
+floor=${floor:-0}
+set -- $(run_scan "$W/g4/scans" 2)
+wall2=$1
+pps=$(echo "$pages / $cpu" | bc -l)
+ratio=$(echo "if ($floor > 0) ($cpu * 1000 / $pages) / $floor else 0" | bc -l)
+printf 'g4 300 dpi, -j 1: %d pages, %.1f s wall, %.1f s CPU, %.2f ms/page; decode alone %.2f ms/page\n' \
+  "$pages" "$wall1" "$cpu" "$(echo "$cpu * 1000 / $pages" | bc -l)" "$floor"
+printf 'g4 300 dpi, -j 2: %.1f s wall (%.2fx the -j 1 wall time)\n' "$wall2" "$(echo "$wall1 / $wall2" | bc -l)"
+for fmt in png jpeg; do
+  n=$(($(wc -l < "$W/$fmt/truth/pages.csv") - 1))
+  set -- $(run_scan "$W/$fmt/scans" 1)
+  c=$(echo "$2 + $3" | bc -l)
+  f=$("$B/bench-load" "$W/$fmt/scans" 2>/dev/null | awk -v k="$fmt" '$1 == k {print $3; exit}')
+  f=${f:-0}
+  printf '%s 300 dpi, -j 1: %d pages, %.2f ms/page CPU, decode alone %.2f ms/page, floor_ratio %.2f, peak RSS %d MB\n' \
+    "$fmt" "$n" "$(echo "$c * 1000 / $n" | bc -l)" "$f" "$(echo "if ($f > 0) ($c * 1000 / $n) / $f else 0" | bc -l)" $(( $4 / 1024 ))
+done
+
+if [ -x tools/bench-icr.sh ]; then
+  echo
+  echo "== handwriting reader"
+  ./tools/bench-icr.sh "$B" 2>&1 | tail -n 5 || true
+fi
+if [ -x tools/bench-review.sh ]; then
+  echo
+  echo "== review server"
+  ./tools/bench-review.sh "$B" 2>&1 | tail -n 5 || true
+fi
+echo
+printf 'bench: pages=%d pages_per_s=%.1f floor_ratio=%.2f peak_rss_mb=%d\n' "$pages" "$pps" "$ratio" $((rss_kb / 1024))
