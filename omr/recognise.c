@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "icr_boxes.h"
 #include "register.h"
 
 omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_calib_t *cal,
@@ -60,8 +61,15 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     if (st != OMR_OK)
         return st;
 
-    /* Stage 5: classify. */
+    /* Stage 5: classify the marks. */
     omr_classify_page(pg, cal, res->regions);
+
+    /* Stage 5b: read the handwritten boxes and fields (empty or written, and
+     * a digit proposal with its confidence); replaces the ink-based reading
+     * of DIGIT and TEXT regions. */
+    st = omr_icr_read_page(pix, reg.xform, form, pi, res->regions, err);
+    if (st != OMR_OK)
+        return st;
     res->status = OMR_PAGE_OK;
     return OMR_OK;
 }
