@@ -34,7 +34,7 @@ run_scan() { # run_scan DIR JOBS -> prints "wall user sys maxrss_kb"
   db="$W/bench.db"
   rm -f "$db" "$db-wal" "$db-shm"
   /usr/bin/time -f "%e %U %S %M" -o "$W/time.txt" "$B/omr" scan --db "$db" -q -j "$2" "$1" >/dev/null 2>&1 || true
-  cat "$W/time.txt"
+  tail -n 1 "$W/time.txt"   # GNU time adds a "Command exited" line on exit 3
 }
 
 echo
@@ -43,7 +43,9 @@ pages=$(($(wc -l < "$W/g4/truth/pages.csv") - 1))
 set -- $(run_scan "$W/g4/scans" 1)
 wall1=$1 user=$2 sys=$3 rss_kb=$4
 cpu=$(echo "$user + $sys" | bc -l)
-floor=$("$B/bench-load" "$W/g4/scans" 2>/dev/null | awk '/^g4/ {print $3; exit}')
+# decode-only CPU ms per page: the "decode ms" column of bench-load's summary row
+decode_ms() { "$B/bench-load" "$1" 2>/dev/null | awk '/ pages / {t=1; next} t { for (i = 1; i < NF; i++) if ($i ~ /bpp$/) { print $(i + 2); exit } }'; }
+floor=$(decode_ms "$W/g4/scans")
 floor=${floor:-0}
 set -- $(run_scan "$W/g4/scans" 2)
 wall2=$1
@@ -56,7 +58,7 @@ for fmt in png jpeg; do
   n=$(($(wc -l < "$W/$fmt/truth/pages.csv") - 1))
   set -- $(run_scan "$W/$fmt/scans" 1)
   c=$(echo "$2 + $3" | bc -l)
-  f=$("$B/bench-load" "$W/$fmt/scans" 2>/dev/null | awk -v k="$fmt" '$1 == k {print $3; exit}')
+  f=$(decode_ms "$W/$fmt/scans")
   f=${f:-0}
   printf '%s 300 dpi, -j 1: %d pages, %.2f ms/page CPU, decode alone %.2f ms/page, floor_ratio %.2f, peak RSS %d MB\n' \
     "$fmt" "$n" "$(echo "$c * 1000 / $n" | bc -l)" "$f" "$(echo "if ($f > 0) ($c * 1000 / $n) / $f else 0" | bc -l)" $(( $4 / 1024 ))
