@@ -359,6 +359,13 @@ typedef struct {
     int have_header;
 } page_ctx_t;
 
+/* The open question's regions so far. NULL-safe: a page with no region yet
+ * has no array, and pointer arithmetic on NULL is undefined (found by fuzzing). */
+static const omr_region_t *question_regions(const page_ctx_t *pc)
+{
+    return pc->page->regions ? pc->page->regions + pc->q->first_region : NULL;
+}
+
 static omr_item_t *add_item(page_ctx_t *pc, omr_item_kind_t kind, omr_rect_t box, double size,
                             unsigned flags, const char *text)
 {
@@ -816,7 +823,7 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
         snprintf(var, sizeof var, "%s_%s", q->base, row);
     else
         snprintf(var, sizeof var, "%s_%s_%d", q->base, row, col);
-    const omr_region_t *regs = pc->page->regions + q->first_region;
+    const omr_region_t *regs = question_regions(pc);
     for (int i = 0; i < q->n_regions; i++)
         if (!strcmp(regs[i].row, row) && regs[i].code == col)
             return fail(c, "cell row=%s col=%d of %s is defined twice", row, col, q->id);
@@ -838,7 +845,7 @@ static omr_status_t stmt_box(page_ctx_t *pc, const omr_tpl_line_t *l)
     int n;
     if ((st = parse_int(c, "box number", positional(l, 0, ""), 1, 3, &n)))
         return st;
-    const omr_region_t *regs = pc->page->regions + q->first_region;
+    const omr_region_t *regs = question_regions(pc);
     for (int i = 0; i < q->n_regions; i++)
         if (regs[i].kind == OMR_REGION_DIGIT && regs[i].code == n)
             return fail(c, "box %d of %s is defined twice", n, q->id);
@@ -881,7 +888,7 @@ static omr_status_t stmt_field(page_ctx_t *pc, const omr_tpl_line_t *l)
         if (!o->other)
             return fail(c, "field for=%d of %s: option %d is not marked 'other'", code, q->id, code);
         snprintf(var, sizeof var, "%s_%d_text", q->base, code);
-        const omr_region_t *regs = pc->page->regions + q->first_region;
+        const omr_region_t *regs = question_regions(pc);
         for (int i = 0; i < q->n_regions; i++)
             if (regs[i].kind == OMR_REGION_TEXT && regs[i].code == code)
                 return fail(c, "option %d of %s has a second field", code, q->id);
@@ -906,7 +913,7 @@ static omr_status_t finish_question(page_ctx_t *pc)
     c->line = q->line;
     omr_status_t st = OMR_OK;
     int n_fields = 0;
-    const omr_region_t *regs = pc->page->regions + q->first_region;
+    const omr_region_t *regs = question_regions(pc);
     for (int i = 0; i < q->n_regions; i++)
         n_fields += regs[i].kind == OMR_REGION_TEXT;
     switch (q->kind) {
@@ -1196,7 +1203,8 @@ static omr_status_t check_duplicate_columns(ctx_t *c, const omr_form_t *form)
         int n = omr_template_columns(form, part, &cols);
         if (n < 0)
             return fail_nomem(c);
-        qsort(cols, (size_t)n, sizeof *cols, compare_names);
+        if (n > 1) /* qsort with a NULL array is undefined, even for 0 elements */
+            qsort(cols, (size_t)n, sizeof *cols, compare_names);
         omr_status_t st = OMR_OK;
         for (int i = 1; i < n && !st; i++) {
             if (strcmp(cols[i - 1].name, cols[i].name))
