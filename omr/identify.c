@@ -70,7 +70,45 @@ static int otsu(const unsigned long hist[256], int *pcontrast)
  * 8 bpp regions are cut at Otsu's threshold; *pempty is set when the region
  * has no contrast at all (nothing printed: not worth scanning).
  * Owned by the caller: free(). NULL on out of memory. */
-static unsigned char *crop_y800(PIX *pix, int x0, int y0, int w, int h, int *pempty)
+/* Threshold modes of crop_y800 for 8 bpp regions. */
+enum {
+    CUT_OTSU,    /* one threshold for the region: Otsu's */
+    CUT_GROW,    /* Otsu's, then ink grown by 1 px along the reading direction:
+                    noise specks inside the bars of a faded, background-
+                    cleaned scan cut every scan line, and the cleaning thins
+                    the bars (zbar reads width ratios) */
+    CUT_LOCAL,   /* per block of LOCAL_BLOCK px, halfway between the block's
+                    paper and ink (uneven light, a dim scan), grown the same */
+    CUT_LIGHTER, /* Otsu's moved a quarter of the contrast towards the paper
+                    (blur has greyed the narrow bars), grown the same */
+    CUT_MODES
+};
+#define LOCAL_BLOCK 48
+
+static void cut_local(unsigned char *buf, int w, int h, int t_global, int contrast);
+
+/* Grow the ink (0) of buf by one pixel to the right (along_x) or down. */
+static void grow_ink(unsigned char *buf, int w, int h, int along_x)
+{
+    if (along_x) {
+        for (int y = 0; y < h; y++) {
+            unsigned char *r = buf + (size_t)y * w;
+            for (int x = w - 1; x > 0; x--)
+                if (r[x - 1] == 0)
+                    r[x] = 0;
+        }
+    } else {
+        for (int y = h - 1; y > 0; y--) {
+            unsigned char *r = buf + (size_t)y * w;
+            for (int x = 0; x < w; x++)
+                if (r[x - w] == 0)
+                    r[x] = 0;
+        }
+    }
+}
+
+static unsigned char *crop_y800(PIX *pix, int x0, int y0, int w, int h, int *pempty, int mode,
+                                int along_x)
 {
     *pempty = 0;
     unsigned char *buf = malloc((size_t)w * (size_t)h);
@@ -110,14 +148,77 @@ static unsigned char *crop_y800(PIX *pix, int x0, int y0, int w, int h, int *pem
             *pempty = 1;
             return buf;
         }
-        unsigned char lut[256];
-        for (int i = 0; i < 256; i++)
-            lut[i] = i <= t ? 0 : 255;
-        size_t n = (size_t)w * (size_t)h;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = lut[buf[i]];
+        if (mode == CUT_LOCAL) {
+            cut_local(buf, w, h, t, contrast);
+        } else {
+            if (mode == CUT_LIGHTER)
+                t += contrast / 4;
+            unsigned char lut[256];
+            for (int i = 0; i < 256; i++)
+                lut[i] = i <= t ? 0 : 255;
+            size_t n = (size_t)w * (size_t)h;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = lut[buf[i]];
+        }
     }
+    if (mode != CUT_OTSU)
+        grow_ink(buf, w, h, along_x);
     return buf;
+}
+
+/* CUT_LOCAL: threshold each LOCAL_BLOCK square of buf (8-bit grey, w x h)
+ * halfway between its paper (95th percentile) and its ink (3rd), taken over
+ * the block and its 8 neighbours; blocks without contrast (less than half the
+ * region's) are paper or solid ink and take the region's threshold. In place. */
+static void cut_local(unsigned char *buf, int w, int h, int t_global, int contrast)
+{
+    int bw = (w + LOCAL_BLOCK - 1) / LOCAL_BLOCK, bh = (h + LOCAL_BLOCK - 1) / LOCAL_BLOCK;
+    unsigned char *lo = malloc((size_t)bw * bh * 3), *hi = lo ? lo + (size_t)bw * bh : NULL;
+    unsigned char *tt = hi ? hi + (size_t)bw * bh : NULL;
+    if (!lo) { /* out of memory: the global cut still gives an answer */
+        for (size_t i = 0; i < (size_t)w * h; i++)
+            buf[i] = buf[i] <= t_global ? 0 : 255;
+        return;
+    }
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            unsigned hist[256] = {0}, n = 0;
+            for (int y = by * LOCAL_BLOCK; y < (by + 1) * LOCAL_BLOCK && y < h; y += 2)
+                for (int x = bx * LOCAL_BLOCK; x < (bx + 1) * LOCAL_BLOCK && x < w; x += 2) {
+                    hist[buf[(size_t)y * w + x]]++;
+                    n++;
+                }
+            unsigned acc = 0;
+            int l = 0, u = 255;
+            for (int v = 0; v < 256; v++) {
+                acc += hist[v];
+                if (acc * 100 < n * 3)
+                    l = v + 1;
+                if (acc * 100 < n * 95)
+                    u = v + 1;
+            }
+            lo[by * bw + bx] = (unsigned char)l;
+            hi[by * bw + bx] = (unsigned char)u;
+        }
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            int l = 255, u = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int x = bx + dx, y = by + dy;
+                    if (x < 0 || y < 0 || x >= bw || y >= bh)
+                        continue;
+                    l = lo[y * bw + x] < l ? lo[y * bw + x] : l;
+                    u = hi[y * bw + x] > u ? hi[y * bw + x] : u;
+                }
+            tt[by * bw + bx] = (unsigned char)(u - l >= contrast / 2 ? (l + u) / 2 : t_global);
+        }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char *p = buf + (size_t)y * w + x;
+            *p = *p <= tt[(y / LOCAL_BLOCK) * bw + x / LOCAL_BLOCK] ? 0 : 255;
+        }
+    free(lo);
 }
 
 static int orientation_of(zbar_orientation_t o)
@@ -174,13 +275,13 @@ static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int pw, 
  * (0 disables that direction). Returns the number of Code 128 symbols; the
  * first that parses as a page ID, else the first, goes to *pbc. -1 on out
  * of memory. */
-static int scan_rect(PIX *pix, int x, int y, int w, int h, int xdens, int ydens,
+static int scan_rect(PIX *pix, int x, int y, int w, int h, int xdens, int ydens, int mode,
                      omr_barcode_t *pbc)
 {
     if (w < 8 || h < 8)
         return 0;
     int empty = 0;
-    unsigned char *buf = crop_y800(pix, x, y, w, h, &empty);
+    unsigned char *buf = crop_y800(pix, x, y, w, h, &empty, mode, ydens > 0);
     if (buf && empty) {
         free(buf);
         pbc->n_symbols = 0;
@@ -258,7 +359,14 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     omr_barcode_t first_unparsed;
     int have_unparsed = 0;
     static const int rots[4] = {0, 180, 90, 270};
-    for (int i = 0; i < 4; i++) {
+    /* More tries in the zone when the plain cut finds no page ID (a faded
+     * JPEG: specks in the bars, dim, uneven light, blur): the cut with the
+     * ink grown (1 bpp too), then on grey a local cut and a lighter one.
+     * Each is a zone scan, a few ms; only pages that would otherwise go to
+     * review pay for them. */
+    const int n_modes = pixGetDepth(pix) == 8 ? CUT_MODES : CUT_GROW + 1;
+    for (int k = 0; k < 4 * n_modes; k++) {
+        int i = k % 4, mode = k / 4;
         omr_zone_t r = zone_rotated(z, rots[i]);
         double fx0 = fmax(0, r.x), fy0 = fmax(0, r.y);
         double fx1 = fmin(1, r.x + r.w), fy1 = fmin(1, r.y + r.h);
@@ -267,7 +375,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
         int horizontal = rots[i] == 0 || rots[i] == 180;
         omr_barcode_t bc;
         int n = scan_rect(pix, x0, y0, x1 - x0, y1 - y0, horizontal ? 0 : ZONE_DENSITY,
-                          horizontal ? ZONE_DENSITY : 0, &bc);
+                          horizontal ? ZONE_DENSITY : 0, mode, &bc);
         if (n < 0)
             return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
         if (n > 0 && bc.parsed) {
@@ -283,7 +391,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     }
 
     omr_barcode_t bc;
-    int n = scan_rect(pix, 0, 0, pw, ph, PAGE_DENSITY, PAGE_DENSITY, &bc);
+    int n = scan_rect(pix, 0, 0, pw, ph, PAGE_DENSITY, PAGE_DENSITY, CUT_OTSU, &bc);
     if (n < 0)
         return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
     if (n > 0 && bc.parsed) {

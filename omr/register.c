@@ -107,6 +107,42 @@ int omr_register_fit(const double *X, const double *Y, const double *x, const do
     return 0;
 }
 
+/* Least-squares similarity (rotation, uniform scale, shift) of n >= 2 point
+ * pairs: x = a X - b Y + c, y = b X + a Y + f. Exact through 2 points.
+ * Returns -1 when the template points coincide. */
+static int fit_similarity(const double *X, const double *Y, const double *x, const double *y, int n,
+                          double *xf)
+{
+    double mX = 0, mY = 0, mx = 0, my = 0;
+    for (int i = 0; i < n; i++) {
+        mX += X[i];
+        mY += Y[i];
+        mx += x[i];
+        my += y[i];
+    }
+    mX /= n;
+    mY /= n;
+    mx /= n;
+    my /= n;
+    double ss = 0, sa = 0, sb = 0;
+    for (int i = 0; i < n; i++) {
+        double dX = X[i] - mX, dY = Y[i] - mY, dx = x[i] - mx, dy = y[i] - my;
+        ss += dX * dX + dY * dY;
+        sa += dX * dx + dY * dy;
+        sb += dX * dy - dY * dx;
+    }
+    if (ss < 1e-9)
+        return -1;
+    double a = sa / ss, b = sb / ss;
+    xf[0] = a;
+    xf[1] = -b;
+    xf[2] = mx - a * mX + b * mY;
+    xf[3] = b;
+    xf[4] = a;
+    xf[5] = my - b * mX - a * mY;
+    return 0;
+}
+
 /* ------------------------------------------------------------- pixels */
 
 /* Black pixels of a 1-bpp row (Leptonica: pixel 0 is the MSB of word 0) in
@@ -613,6 +649,72 @@ omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation
                     }
         }
         if (!isfinite(best_d)) {
+            /* Two marks (the others cut off by a sheet shifted beyond the
+             * scanned area, hidden or lost): a similarity fit -- rotation,
+             * uniform scale, shift -- through each pair, the pair farthest
+             * apart first (a diagonal pair holds the page best); the first
+             * plausible one wins. A similarity has no shear and one scale:
+             * a roller's feed stretch of 1 % moves the far corner of an A4
+             * page by up to ~2 mm less than an affine fit would have fixed,
+             * so the page's regions are sampled a little off; the state
+             * thresholds leave a doubtful band for that. */
+            int pairs[6][2], np = 0;
+            for (int m0 = 0; m0 < 4; m0++)
+                for (int m1 = m0 + 1; m1 < 4; m1++)
+                    if (n_cand[m0] && n_cand[m1]) {
+                        pairs[np][0] = m0;
+                        pairs[np][1] = m1;
+                        np++;
+                    }
+            /* Farthest apart first (insertion sort on template distance). */
+            for (int i = 1; i < np; i++)
+                for (int j = i; j > 0; j--) {
+                    double dj = hypot(page->mark_x[pairs[j][0]] - page->mark_x[pairs[j][1]],
+                                      page->mark_y[pairs[j][0]] - page->mark_y[pairs[j][1]]);
+                    double dp = hypot(page->mark_x[pairs[j - 1][0]] - page->mark_x[pairs[j - 1][1]],
+                                      page->mark_y[pairs[j - 1][0]] - page->mark_y[pairs[j - 1][1]]);
+                    if (dj <= dp)
+                        break;
+                    int t0 = pairs[j][0], t1 = pairs[j][1];
+                    pairs[j][0] = pairs[j - 1][0];
+                    pairs[j][1] = pairs[j - 1][1];
+                    pairs[j - 1][0] = t0;
+                    pairs[j - 1][1] = t1;
+                }
+            for (int pi = 0; pi < np && !isfinite(best_d); pi++) {
+                int m0 = pairs[pi][0], m1 = pairs[pi][1];
+                double best_s = INFINITY;
+                for (int i0 = 0; i0 < n_cand[m0]; i0++)
+                    for (int i1 = 0; i1 < n_cand[m1]; i1++) {
+                        X[0] = page->mark_x[m0];
+                        Y[0] = page->mark_y[m0];
+                        X[1] = page->mark_x[m1];
+                        Y[1] = page->mark_y[m1];
+                        x[0] = cand[m0][i0].x;
+                        y[0] = cand[m0][i0].y;
+                        x[1] = cand[m1][i1].x;
+                        y[1] = cand[m1][i1].y;
+                        double xf[6], sk, sx, sy;
+                        if (fit_similarity(X, Y, x, y, 2, xf))
+                            continue;
+                        if (plausible(&pl, xf, &sk, &sx, &sy) < 0)
+                            continue;
+                        /* Among plausible candidate pairs: the nearest to
+                         * their expected places. */
+                        double score = cand[m0][i0].dist + cand[m1][i1].dist;
+                        if (score >= best_s)
+                            continue;
+                        best_s = score;
+                        best_d = 0;
+                        memcpy(best_xf, xf, sizeof xf);
+                        for (int m = 0; m < 4; m++)
+                            best_pick[m] = -1;
+                        best_pick[m0] = i0;
+                        best_pick[m1] = i1;
+                    }
+            }
+        }
+        if (!isfinite(best_d)) {
             int nf = 0;
             char missing[128] = "";
             for (int m = 0; m < 4; m++) {
@@ -623,18 +725,23 @@ omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation
                     strcat(missing, mark_names[m]);
                 }
             }
-            if (nf < 3)
+            if (nf < 2)
                 snprintf(out->reason, sizeof out->reason,
                          "corner marks: found %d of 4 (missing %s)", nf, missing);
             else if (isfinite(rms4))
                 snprintf(out->reason, sizeof out->reason,
                          "corner marks do not fit the form: residual %.2f mm (limit %.2f mm)",
                          rms4, opts->max_residual_mm);
+            else if (nf < 4)
+                snprintf(out->reason, sizeof out->reason,
+                         "corner marks: found %d of 4 (missing %s), and their layout is not a "
+                         "plausible scan of this page (skew or scale beyond the limits)",
+                         nf, missing);
             else
                 snprintf(out->reason, sizeof out->reason,
                          "corner marks found but their layout is not a plausible scan of this "
                          "page (skew, scale or shear beyond the limits)");
-            out->n_marks = nf < 3 ? nf : 0;
+            out->n_marks = nf < 2 ? nf : 0;
             return omr_error_set(err, OMR_ENOTFOUND, "register: %s", out->reason);
         }
         best_rms = 0;

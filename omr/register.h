@@ -22,6 +22,9 @@
  * on two sides, is refused. With 4 candidates whose fit is poor, every
  * 3-mark subset is tried, so one wrong, hidden or lost mark still registers
  * (then the residual is not measurable and reported as 0 with n_marks == 3).
+ * With only 2 marks found (the others off a shifted sheet), the page is fitted
+ * with rotation, uniform scale and shift, from the pair farthest apart; a
+ * sheet-fed scanner does not shear, so that is enough. One mark: not registered.
  *
  * Cost: four windows of about 75 mm square, counted on a ~0.75 mm grid with
  * popcount on 1 bpp; about 1-2 ms per 300-dpi page.
@@ -48,7 +51,7 @@ void omr_register_opts_default(omr_register_opts_t *opts);
 typedef struct {
     double xform[6];      /* template mm -> image px, as omr_page_result_t.xform */
     double residual_mm;   /* RMS distance of the marks from the fit (0 when only 3) */
-    int n_marks;          /* marks used in the fit: 3 or 4 (0..2 on failure) */
+    int n_marks;          /* marks used in the fit: 2 (similarity), 3 or 4 (affine); 0..1 on failure */
     int found[4];         /* mark k (TL TR BL BR of the template) used */
     double mark_x[4], mark_y[4]; /* their centres in the image, px */
     double mark_grey;     /* 8 bpp: mean grey inside the marks (the scan's black); 0 on 1 bpp */
@@ -62,7 +65,7 @@ typedef struct {
  * pix: 1 or 8 bpp, borrowed. page: borrowed. orientation: 0/90/180/270.
  * dpi: the file's resolution or 0. opts: NULL for the defaults.
  * Returns OMR_OK with *out filled; OMR_ENOTFOUND when the page cannot be
- * registered (fewer than 3 marks, a fit beyond the limits): out->reason and
+ * registered (fewer than 2 marks, a fit beyond the limits): out->reason and
  * *err say why -- a page-level review item, not an error of the batch;
  * OMR_EINPUT for unusable arguments (depth, empty image, page without marks). */
 omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation, double dpi,

@@ -189,6 +189,55 @@ static void test_skew_and_speckle(void)
         check_case(&cases[i], "ITSC18-B12-004711");
 }
 
+/* A faded grey scan cleaned by the scanner's background removal: dim paper
+ * (215) and grey ink (105), the bars thinned by a pixel each side (the blurred
+ * edges went to white) and white specks inside them (noise above the cut).
+ * Such specks break every scan line through a bar; the reader's second cut
+ * grows the ink by a pixel along the reading direction. */
+static PIX *fade(PIX *p, unsigned seed)
+{
+    int w = pixGetWidth(p), h = pixGetHeight(p);
+    PIX *thin = pixErodeGray(p, 3, 1); /* grey erosion = max: ink loses a pixel each side */
+    PIX *q = pixMaxDynamicRange(thin, L_LINEAR_SCALE); /* keep 0..255 */
+    pixDestroy(&thin);
+    uint32_t s = seed;
+    l_uint32 *d = pixGetData(q);
+    int wpl = pixGetWpl(q);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            l_uint32 *line = d + (size_t)y * wpl;
+            int v = GET_DATA_BYTE(line, x);
+            s = s * 1664525u + 1013904223u;
+            if (v < 128 && (s >> 24) < 13) /* 5 % of the ink pixels: a white speck */
+                v = 255;
+            SET_DATA_BYTE(line, x, v < 128 ? 105 : v >= 250 ? 255 : 215);
+        }
+    pixDestroy(&p);
+    return q;
+}
+
+static void test_faded(void)
+{
+    for (int turns = 0; turns < 4; turns += 2) {
+        PIX *p = fade(make_page(300, "ITSC18-A07-000002", 1), 99);
+        if (turns) {
+            PIX *r = pixRotateOrth(p, turns);
+            pixDestroy(&p);
+            p = r;
+        }
+        omr_barcode_t bc;
+        omr_error_t err = {0};
+        omr_status_t st = omr_identify_read(p, NULL, &bc, &err);
+        CHECK(st == OMR_OK, "faded, %d turns: status %d: %s", turns, st, err.msg);
+        if (st == OMR_OK) {
+            CHECK_STR(bc.payload, "ITSC18-A07-000002");
+            CHECK_INT(bc.orientation, turns * 90);
+            CHECK(bc.fast, "faded: only found on the whole page");
+        }
+        pixDestroy(&p);
+    }
+}
+
 /* Barcode outside the expected zone: found by the whole-page pass. */
 static void test_whole_page(void)
 {
@@ -306,6 +355,7 @@ int main(void)
     RUN(test_whole_page);
     RUN(test_not_found);
     RUN(test_blank);
+    RUN(test_faded);
     bmfDestroy(&font);
     return check_report();
 }

@@ -241,16 +241,44 @@ static void test_blank_page_fails(void)
     PIX *rgb = pixCreate(100, 100, 32);
     CHECK_INT(omr_register_page(rgb, pg, 0, 300, NULL, &r, &err), OMR_EINPUT);
     pixDestroy(&rgb);
-    /* Two marks only: failed, naming what is missing. */
+    /* One mark only: failed, naming what is missing. */
     PIX *p = paint(blank300, pg->mark_x[0], pg->mark_y[0], pg->mark_size + 2, 0);
     PIX *q = paint(p, pg->mark_x[3], pg->mark_y[3], pg->mark_size + 2, 0);
-    PIX *b = pixThresholdToBinary(q, 128);
+    PIX *q2 = paint(q, pg->mark_x[1], pg->mark_y[1], pg->mark_size + 2, 0);
+    PIX *b = pixThresholdToBinary(q2, 128);
     CHECK_INT(omr_register_page(b, pg, 0, 300, NULL, &r, &err), OMR_ENOTFOUND);
-    CHECK(strstr(r.reason, "top-left") && strstr(r.reason, "bottom-right"), "reason: %s",
-          r.reason);
+    CHECK(strstr(r.reason, "found 1 of 4") && strstr(r.reason, "top-left") &&
+              strstr(r.reason, "bottom-right") && strstr(r.reason, "top-right"),
+          "reason: %s", r.reason);
     pixDestroy(&p);
     pixDestroy(&q);
+    pixDestroy(&q2);
     pixDestroy(&b);
+}
+
+/* Two marks: a similarity fit (rotation, uniform scale, shift) through them.
+ * The warps here scale both axes alike, as the simulator's scanner does. */
+static void test_two_marks(void)
+{
+    const omr_page_t *pg = &form->pages[1];
+    static const int hide[6][2] = {{0, 3}, {1, 2}, {0, 1}, {2, 3}, {0, 2}, {1, 3}};
+    for (int h = 0; h < 6; h++) {
+        PIX *p = paint(blank300, pg->mark_x[hide[h][0]], pg->mark_y[hide[h][0]], pg->mark_size + 2, 0);
+        PIX *q = paint(p, pg->mark_x[hide[h][1]], pg->mark_y[hide[h][1]], pg->mark_size + 2, 0);
+        warp_t w = {.skew = -2.5, .sx = 1.015, .sy = 1.015, .tx = 3, .ty = -2, .border = 4};
+        char name[48];
+        snprintf(name, sizeof name, "marks %d and %d hidden", hide[h][0], hide[h][1]);
+        run_case(name, q, &w, 1, 300, 2);
+        w.flip = 1;
+        snprintf(name, sizeof name, "marks %d and %d hidden, 180", hide[h][0], hide[h][1]);
+        run_case(name, q, &w, 0, 300, 2);
+        pixDestroy(&p);
+        pixDestroy(&q);
+    }
+    /* A sheet shifted 11 mm right, the simulator's way (the image is the
+     * paper): both right-hand marks more than half off the image. */
+    warp_t w = {.skew = 0, .sx = 0.995, .sy = 0.995, .tx = 11, .ty = 1};
+    run_case("right marks off the image", blank300, &w, 1, 300, 2);
 }
 
 static void test_fit(void)
@@ -296,6 +324,7 @@ int main(void)
     RUN(test_hidden_mark);
     RUN(test_decoys);
     RUN(test_blank_page_fails);
+    RUN(test_two_marks);
     pixDestroy(&blank300);
     pixDestroy(&blank200);
     omr_template_free(survey);
