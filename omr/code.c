@@ -16,9 +16,27 @@
  *   question-level DUPLICATE item (var "") that blocks it.
  * - Cases beyond the first whose copies are all unanswered are dropped (a
  *   spare photocopy sent back blank is not a case).
- * - Missing pages: their questions are empty (never -1, the routing is not
- *   applied to them, nor to a question whose routing source is on a missing
- *   page), listed in out->missing, no review item.
+ * - Cases. The case copies (read or not, duplicates left out) are taken in
+ *   scan order. When their page numbers never go down (7 7 8 8 9 9: copies
+ *   made and returned page by page, or one case 7 8 9), the k-th copy of a
+ *   page is case k. Otherwise the packet holds the cases one after the other
+ *   (7 8 9 7 8 9), and a case ends where the page number stops increasing:
+ *   8 9 7 8 9 is case 1 = 8 9 (its 7 missing) and case 2 = 7 8 9; counting
+ *   copies would code case 2's page 7 as case 1's.
+ * - Unread pages (came with this respondent's barcode but status != OK, e.g.
+ *   registration failed): their questions are blocked, waiting for the
+ *   page-level item; no item of the coder's own. A respondent-part page read
+ *   in another copy is coded from that copy. In a case, an unread copy counts
+ *   as answered (it is never taken for a spare blank photocopy).
+ * - Missing pages (no copy at all, or absent from one case): a MISSING_PAGE
+ *   item per page and case, and the page's questions blocked, until the
+ *   operator confirms the page missing (then: empty, never -1; the routing is
+ *   not applied to them, nor to a question whose routing source is on a
+ *   confirmed missing page) or the page is assigned. A question whose routing
+ *   source is on a blocked page (unread or missing) is blocked too. When no
+ *   case page came at all, every case page is missing for case 1 (items, but no
+ *   case values: there is no case row to block). Pages without regions are
+ *   never missing: nothing on them is coded.
  * - single / grid1 row: a DOUBTFUL region blocks the value; the value text is
  *   then the one MARKED code if there is exactly one, else "".
  * - multi / ticklist / gridn row: any DOUBTFUL region blocks every option
@@ -53,6 +71,14 @@
 
 enum { ROUTE_TODO, ROUTE_BUSY, ROUTE_DONE };
 
+/* How a template page is known in one case: read, missing and confirmed so
+ * by an operator (its questions certain-empty), or blocked (a copy came but
+ * was not read, or it is missing and nobody decided yet). */
+enum { PS_READ = 0, PS_CONFIRMED = 1, PS_BLOCKED = 2 };
+
+/* What sort_copies made of each page given. */
+enum { ROLE_SKIP, ROLE_CODED, ROLE_UNREAD };
+
 typedef struct {
     const omr_form_t *form;
     omr_code_options_t opt;
@@ -67,11 +93,16 @@ typedef struct {
     int **reg_col;                    /* per template page, per region: column in the page's part, or -1 */
     int n_cases;
     int *use;                         /* [template page][case 0..n_cases]: page result index or -1 */
-    unsigned char *answered, *unsure, *missing, *route_state; /* [question][case] */
+    unsigned char *answered, *unsure, *route_state; /* [question][case] */
+    unsigned char *missing;           /* [question][case]: PS_* of the question's page in that case */
+    unsigned char *pstate;            /* [template page][case 0..n_cases]: PS_* */
+    int *role;                        /* per page given: ROLE_* (sort_copies) */
+    int *dup_match;                   /* per page given: the coded copy it duplicates, or -1 */
     omr_region_result_t *blank;       /* zero readings, stand-in for a missing page */
     omr_coded_t *out;
     int cap_items, cap_missing;
     omr_status_t st;                  /* OMR_ENOMEM once an allocation failed */
+    const char *respondent;           /* of the read pages (borrowed), NULL when none was read */
 } ctx_t;
 
 void omr_code_options_default(omr_code_options_t *opts)
@@ -86,6 +117,11 @@ void omr_code_page_key(const omr_page_result_t *page, char *buf, size_t n)
     snprintf(buf, n, "page:%.16s:%d", page->file_hash, page->index_in_file);
 }
 
+void omr_code_missing_key(const char *form, int page_number, int case_number, char *buf, size_t n)
+{
+    snprintf(buf, n, "page:missing:%s:%d:%d", form, page_number, case_number);
+}
+
 void omr_coded_clear(omr_coded_t *c)
 {
     if (!c)
@@ -93,6 +129,7 @@ void omr_coded_clear(omr_coded_t *c)
     free(c->values);
     free(c->items);
     free(c->missing);
+    free(c->page_case);
     memset(c, 0, sizeof *c);
 }
 
@@ -590,10 +627,12 @@ static void code_question(ctx_t *c, int qi, int cs)
     const omr_form_t *f = c->form;
     const omr_question_t *q = &f->questions[qi];
     int pi = c->use[q->page * (c->n_cases + 1) + cs];
-    qctx_t x = {qi, cs, pi, q, f->pages[q->page].regions, pi >= 0 ? c->pages[pi].regions : c->blank,
+    int ps = c->pstate[q->page * (c->n_cases + 1) + cs];
+    /* a page not read (unread copy, or missing): blank readings, the
+     * question then blocked or confirmed empty */
+    qctx_t x = {qi, cs, pi, q, f->pages[q->page].regions, ps == PS_READ && pi >= 0 ? c->pages[pi].regions : c->blank,
                 c->reg_col[q->page]};
-    if (pi < 0)
-        c->missing[qc(c, qi, cs)] = 1;
+    c->missing[qc(c, qi, cs)] = (unsigned char)ps;
     for (int j = 0; j < c->q_n[qi]; j++)
         set_value(c, cs, c->q_first[qi] + j, "", OMR_VALUE_CERTAIN);
     int idx[512], excl[512], n = 0;
@@ -662,6 +701,8 @@ static void code_question(ctx_t *c, int qi, int cs)
     case OMR_KIND_COUNT:
         break;
     }
+    if (ps == PS_BLOCKED)
+        block_question(c, qi, cs);
 }
 
 /* ---- routing ---- */
@@ -692,7 +733,10 @@ static void route(ctx_t *c, int qi, int cs, int depth)
         return;
     }
     route(c, si, scs, depth + 1);
-    if (c->missing[qc(c, qi, cs)] || c->missing[qc(c, si, scs)]) {
+    /* the question itself not read: blocked or confirmed empty, nothing to
+     * route; its source's page confirmed missing: the routing is not checked.
+     * A source on a blocked page holds REVIEW values: the question waits. */
+    if (c->missing[qc(c, qi, cs)] || c->missing[qc(c, si, scs)] == PS_CONFIRMED) {
         *state = ROUTE_DONE;
         return;
     }
@@ -776,7 +820,7 @@ static int page_answered(const omr_page_result_t *p)
     return 0;
 }
 
-static omr_status_t check_pages(const ctx_t *c, omr_error_t *err)
+static omr_status_t check_pages(ctx_t *c, omr_error_t *err)
 {
     const char *resp = NULL;
     for (int i = 0; i < c->n_pages; i++) {
@@ -799,10 +843,22 @@ static omr_status_t check_pages(const ctx_t *c, omr_error_t *err)
                                  p->index_in_file + 1, p->respondent, resp);
         resp = p->respondent;
     }
+    c->respondent = resp;
     return OMR_OK;
 }
 
-static int push_missing(ctx_t *c, int page_number, int cs)
+/* A page that came but was not read, and still says whose page it is: this
+ * form, a page number of the form, and this respondent (when a read page
+ * told who that is). Such a page blocks its questions; others not read are
+ * only page-level items. */
+static int unread_usable(const ctx_t *c, const omr_page_result_t *p)
+{
+    return p->status != OMR_PAGE_OK && p->status != OMR_PAGE_BLANK && !strcmp(p->form, c->form->id) &&
+           p->page_number >= 1 && p->page_number <= c->form->n_pages &&
+           (!c->respondent || !strcmp(c->respondent, p->respondent));
+}
+
+static int push_missing(ctx_t *c, int page_number, int cs, int confirmed)
 {
     omr_coded_t *o = c->out;
     if (o->n_missing == c->cap_missing) {
@@ -815,22 +871,30 @@ static int push_missing(ctx_t *c, int page_number, int cs)
     }
     o->missing[o->n_missing].page_number = page_number;
     o->missing[o->n_missing].case_number = cs;
+    o->missing[o->n_missing].confirmed = confirmed;
     o->n_missing++;
     return 0;
 }
 
-/* Sort the copies: copies[p] lists the coded copies of template page p in
- * order (k-th = case k for case pages); duplicates raise page-level items;
- * differing respondent-part duplicates are remembered in dup_of[] (index of
- * the coded copy) for question items later. */
+/* Sort the copies: copies[p] lists the read coded copies of template page p
+ * in scan order (what a later copy is compared with); c->role[i] says what
+ * each page given became (coded, unread but usable, or left out);
+ * duplicates raise page-level items (their case is set by assign_cases, from
+ * c->dup_match); differing respondent-part duplicates are remembered in
+ * dup_of[] (index of the coded copy) for question items later. */
 static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_of, omr_error_t *err)
 {
     const omr_form_t *f = c->form;
     for (int i = 0; i < c->n_pages; i++) {
         const omr_page_result_t *p = &c->pages[i];
         dup_of[i] = -1;
-        if (p->status != OMR_PAGE_OK)
+        c->dup_match[i] = -1;
+        c->role[i] = ROLE_SKIP;
+        if (p->status != OMR_PAGE_OK) {
+            if (unread_usable(c, p))
+                c->role[i] = ROLE_UNREAD;
             continue;
+        }
         int pn = p->page_number - 1;
         const omr_page_t *tp = &f->pages[pn];
         char key[64];
@@ -850,26 +914,23 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         }
         if (match < 0 && !(dec && !strcmp(dec, "duplicate"))) {
             copies[pn][n_copies[pn]++] = i;
+            c->role[i] = ROLE_CODED;
             continue;
         }
         if (match < 0) /* excluded by the operator, nothing to compare */
             continue;
+        c->dup_match[i] = match;
         int diffs = reading_diffs(&c->pages[match], p, 0, p->n_regions);
         if (!tp->is_case && diffs)
             dup_of[i] = match;
         if (dec)
             continue; /* settled */
-        int cs = 0;
-        if (tp->is_case)
-            for (int k = 0; k < n_copies[pn]; k++)
-                if (copies[pn][k] == match)
-                    cs = k + 1;
         omr_review_item_t *it = push_item(c);
         if (!it)
             return OMR_ENOMEM;
         it->reason = OMR_REVIEW_DUPLICATE;
         it->page = i;
-        it->case_number = cs;
+        it->case_number = 0; /* the case of the coded copy: assign_cases */
         it->question = -1;
         snprintf(it->var, sizeof it->var, "%s", key);
         snprintf(it->proposal, sizeof it->proposal, "duplicate");
@@ -893,6 +954,23 @@ static omr_status_t check_overrides(ctx_t *c, omr_error_t *err)
         const omr_override_t *o = &c->ovr[i];
         if (!memchr(o->var, 0, sizeof o->var) || !memchr(o->value, 0, sizeof o->value))
             return omr_error_set(err, OMR_EINPUT, "override %d: var or value not terminated", i);
+        if (c->ovr_is_page[i] && !strncmp(o->var, "page:missing:", 13)) {
+            /* a missing page confirmed: a page of the form with questions, case
+             * 0 for a respondent-part page; ignored once the page is there */
+            char form[16];
+            int pn = 0, cs = 0, end = 0;
+            const omr_page_t *tp = NULL;
+            if (sscanf(o->var + 13, "%15[^:]:%d:%d%n", form, &pn, &cs, &end) == 3 && !o->var[13 + end] &&
+                !strcmp(form, f->id) && pn >= 1 && pn <= f->n_pages)
+                tp = &f->pages[pn - 1];
+            if (!tp || tp->n_regions == 0 || (tp->is_case ? cs < 1 : cs != 0))
+                return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": not a missing page of form %s", o->var,
+                                     o->value, f->id);
+            if (strcmp(o->value, "missing"))
+                return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": a missing page takes \"missing\"",
+                                     o->var, o->value);
+            continue;
+        }
         if (c->ovr_is_page[i]) {
             int found = 0;
             for (int k = 0; k < c->n_pages && !found; k++) {
@@ -1016,49 +1094,161 @@ static void free_ctx(ctx_t *c)
     free(c->unsure);
     free(c->missing);
     free(c->route_state);
+    free(c->pstate);
+    free(c->role);
+    free(c->dup_match);
     free(c->blank);
     free((void *)c->ovr_is_page);
 }
 
-/* After the copies are sorted: how many cases, which copy codes what. */
-static omr_status_t assign_cases(ctx_t *c, int **copies, const int *n_copies)
+/* Case of each case copy (read or unread, duplicates left out), in scan
+ * order; the rule is at the top of this file. case_of[i] gets 1.. for those
+ * pages (others untouched); returns the number of cases before spare blank
+ * photocopies are dropped. */
+static int group_cases(ctx_t *c, int *case_of)
 {
     const omr_form_t *f = c->form;
-    int n_cases = 0;
-    for (int p = 0; p < f->n_pages; p++)
-        if (f->pages[p].is_case && n_copies[p] > n_cases)
-            n_cases = n_copies[p];
-    while (n_cases > 1) { /* a spare blank photocopy is not a case */
+    int last = 0, rising = 1, any = 0;
+    for (int i = 0; i < c->n_pages; i++) {
+        if (c->role[i] == ROLE_SKIP || !f->pages[c->pages[i].page_number - 1].is_case)
+            continue;
+        if (any && c->pages[i].page_number < last)
+            rising = 0;
+        last = c->pages[i].page_number;
+        any = 1;
+    }
+    int n = 0, *count = calloc((size_t)f->n_pages + 1, sizeof *count);
+    if (!count) {
+        c->st = OMR_ENOMEM;
+        return 0;
+    }
+    last = 0;
+    for (int i = 0; i < c->n_pages; i++) {
+        if (c->role[i] == ROLE_SKIP || !f->pages[c->pages[i].page_number - 1].is_case)
+            continue;
+        int pn = c->pages[i].page_number;
+        if (rising) {
+            case_of[i] = ++count[pn - 1]; /* the k-th copy of a page */
+        } else {
+            if (n == 0 || pn <= last) /* the page number stops increasing: a new case */
+                n++;
+            case_of[i] = n;
+        }
+        last = pn;
+        if (case_of[i] > n)
+            n = case_of[i];
+    }
+    free(count);
+    return n;
+}
+
+/* Raise the MISSING_PAGE item of page number pn in case cs, unless an
+ * operator confirmed the page missing. Returns the page's PS_* state. */
+static int missing_page(ctx_t *c, int pn, int cs)
+{
+    char key[64];
+    omr_code_missing_key(c->form->id, pn, cs, key, sizeof key);
+    const char *dec = find_page_ovr(c, key);
+    int confirmed = dec && !strcmp(dec, "missing");
+    if (push_missing(c, pn, cs, confirmed)) {
+        c->st = OMR_ENOMEM;
+        return PS_BLOCKED;
+    }
+    if (confirmed)
+        return PS_CONFIRMED;
+    omr_review_item_t *it = push_item(c);
+    if (!it)
+        return PS_BLOCKED;
+    it->reason = OMR_REVIEW_MISSING_PAGE;
+    it->page = -1;
+    it->case_number = cs;
+    it->question = -1;
+    snprintf(it->var, sizeof it->var, "%s", key);
+    snprintf(it->proposal, sizeof it->proposal, "missing");
+    if (cs > 0)
+        snprintf(it->detail, sizeof it->detail,
+                 "page %s-%02d of case %d is not in the packet: assign it from the unidentified pages, or confirm "
+                 "it missing (its questions are then left empty)",
+                 c->form->id, pn, cs);
+    else
+        snprintf(it->detail, sizeof it->detail,
+                 "page %s-%02d is not in the packet: assign it from the unidentified pages, or confirm it missing "
+                 "(its questions are then left empty)",
+                 c->form->id, pn);
+    return PS_BLOCKED;
+}
+
+/* After the copies are sorted: how many cases, which copy codes what (use),
+ * how each page is known in each case (pstate), the page -> case mapping
+ * (out->page_case), the missing pages with their items, and the case of the
+ * duplicate items. */
+static omr_status_t assign_cases(ctx_t *c)
+{
+    const omr_form_t *f = c->form;
+    int *pc = malloc(((size_t)c->n_pages + 1) * sizeof *pc);
+    if (!pc)
+        return OMR_ENOMEM;
+    c->out->page_case = pc;
+    c->out->n_page_case = c->n_pages;
+    for (int i = 0; i < c->n_pages; i++)
+        pc[i] = -1;
+    int n_cases = group_cases(c, pc);
+    if (c->st)
+        return c->st;
+    while (n_cases > 1) { /* a spare blank photocopy is not a case: trailing cases with nothing read on them */
         int any = 0;
-        for (int p = 0; p < f->n_pages; p++)
-            if (f->pages[p].is_case && n_copies[p] >= n_cases)
-                any |= page_answered(&c->pages[copies[p][n_cases - 1]]);
+        for (int i = 0; i < c->n_pages && !any; i++)
+            if (pc[i] == n_cases)
+                any = c->role[i] == ROLE_UNREAD || page_answered(&c->pages[i]);
         if (any)
             break;
+        for (int i = 0; i < c->n_pages; i++)
+            if (pc[i] == n_cases)
+                pc[i] = -1;
         n_cases--;
     }
     c->n_cases = n_cases;
     int stride = n_cases + 1;
-    if (!(c->use = malloc(((size_t)f->n_pages * stride + 1) * sizeof *c->use)))
+    c->use = malloc(((size_t)f->n_pages * stride + 1) * sizeof *c->use);
+    c->pstate = calloc((size_t)f->n_pages * stride + 1, 1);
+    if (!c->use || !c->pstate)
         return OMR_ENOMEM;
+    for (int k = 0; k < f->n_pages * stride; k++)
+        c->use[k] = -1;
+    /* respondent part: the first read copy, else the first unread one */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < c->n_pages; i++) {
+            if (c->role[i] != (pass == 0 ? ROLE_CODED : ROLE_UNREAD))
+                continue;
+            int p = c->pages[i].page_number - 1;
+            if (f->pages[p].is_case || c->use[p * stride] >= 0)
+                continue;
+            c->use[p * stride] = i;
+            pc[i] = 0;
+        }
+    for (int i = 0; i < c->n_pages; i++)
+        if (pc[i] >= 1 && f->pages[c->pages[i].page_number - 1].is_case)
+            c->use[(c->pages[i].page_number - 1) * stride + pc[i]] = i;
     for (int p = 0; p < f->n_pages; p++) {
         const omr_page_t *tp = &f->pages[p];
-        for (int cs = 0; cs <= n_cases; cs++) {
-            int u = -1;
-            if (!tp->is_case && cs == 0 && n_copies[p] > 0)
-                u = copies[p][0];
-            else if (tp->is_case && cs >= 1 && cs <= n_copies[p])
-                u = copies[p][cs - 1];
-            c->use[p * stride + cs] = u;
+        for (int cs = tp->is_case ? 1 : 0; cs <= (tp->is_case ? (n_cases ? n_cases : 1) : 0); cs++) {
+            int u = cs <= n_cases ? c->use[p * stride + cs] : -1;
+            int ps = PS_READ;
+            if (u >= 0)
+                ps = c->role[u] == ROLE_UNREAD ? PS_BLOCKED : PS_READ;
+            else if (tp->n_regions > 0)
+                ps = missing_page(c, tp->number, cs);
+            if (cs <= n_cases)
+                c->pstate[p * stride + cs] = (unsigned char)ps;
         }
-        if (tp->n_regions == 0)
-            continue;
-        if (!tp->is_case && n_copies[p] == 0 && push_missing(c, tp->number, 0))
-            return OMR_ENOMEM;
-        if (tp->is_case)
-            for (int cs = n_copies[p] + 1; cs <= (n_cases ? n_cases : 1); cs++)
-                if (push_missing(c, tp->number, cs))
-                    return OMR_ENOMEM;
+    }
+    if (c->st)
+        return c->st;
+    /* a duplicate item names the case of the copy it duplicates */
+    for (int k = 0; k < c->out->n_items; k++) {
+        omr_review_item_t *it = &c->out->items[k];
+        if (it->reason == OMR_REVIEW_DUPLICATE && it->question < 0 && it->page >= 0 && c->dup_match[it->page] >= 0)
+            it->case_number = pc[c->dup_match[it->page]] > 0 ? pc[c->dup_match[it->page]] : 0;
     }
     size_t nq = (size_t)f->n_questions * stride + 1;
     c->answered = calloc(nq, 1);
@@ -1133,7 +1323,9 @@ omr_status_t omr_code_respondent(const omr_survey_t *s, const omr_form_t *form, 
     int *dup_of = calloc((size_t)n_pages + 1, sizeof *dup_of);
     unsigned char *is_page = calloc((size_t)n_overrides + 1, 1);
     c.ovr_is_page = is_page;
-    st = copies && n_copies && dup_of && is_page ? map_columns(&c) : OMR_ENOMEM;
+    c.role = calloc((size_t)n_pages + 1, sizeof *c.role);
+    c.dup_match = calloc((size_t)n_pages + 1, sizeof *c.dup_match);
+    st = copies && n_copies && dup_of && is_page && c.role && c.dup_match ? map_columns(&c) : OMR_ENOMEM;
     for (int p = 0; p < form->n_pages && !st; p++)
         if (!(copies[p] = malloc(((size_t)n_pages + 1) * sizeof **copies)))
             st = OMR_ENOMEM;
@@ -1142,7 +1334,7 @@ omr_status_t omr_code_respondent(const omr_survey_t *s, const omr_form_t *form, 
     if (!st)
         st = sort_copies(&c, copies, n_copies, dup_of, err);
     if (!st)
-        st = assign_cases(&c, copies, n_copies);
+        st = assign_cases(&c);
     if (!st)
         st = check_overrides(&c, err);
     if (!st) {

@@ -21,8 +21,22 @@
  *   again, once every column it concerns has an override for its case.
  *   Page-level DUPLICATE items have var = the page key (omr_code_page_key) and
  *   are settled by an override of that key.
- * - missing: pages of the form absent from the pages given (their questions
- *   are empty, never -1). Informative: no review item.
+ * - Pages that came but were not read (status != OK: register_failed, …, with
+ *   this respondent, form and a page number of the form): their questions are
+ *   REVIEW, waiting for the page-level item the store made for the page; the
+ *   coder raises no item of its own for them.
+ * - missing: pages of the form absent from the pages given (no copy at all,
+ *   read or not; for case pages: absent from one case). Each gets a
+ *   MISSING_PAGE item (page -1, question -1, case 0 or the case, var = the key
+ *   of omr_code_missing_key(), proposal "missing") and its questions are
+ *   REVIEW, until an operator either confirms it (override of that key with
+ *   value "missing": the questions become certain-empty, never -1, and the
+ *   routing is not applied to them nor from them) or assigns the lost page to
+ *   the respondent (then it is no longer missing).
+ * - page_case: for each page given, what it became: 0 the respondent part (or a
+ *   page of no case), k >= 1 case k, -1 not coded (a duplicate, an excluded
+ *   copy, a spare blank photocopy, a page that is not this respondent's or has
+ *   no valid page number).
  *
  * Decisions where coding.md is silent are listed at the top of code.c.
  */
@@ -64,7 +78,11 @@ typedef struct {
  *   top3 box, codegrid cell: "" or an option code;   _text column: any text.
  * Or var is a page key (omr_code_page_key), case_number ignored, value
  *   "duplicate" (exclude this copy, item settled) or, for a case page only,
- *   "case" (not a duplicate: code it as the next case). */
+ *   "case" (not a duplicate: code it as the next case).
+ * Or var is a missing-page key (omr_code_missing_key), case_number ignored,
+ *   value "missing": the page is confirmed missing from the packet. Such an
+ *   override is ignored once the page is no longer missing (a page assigned
+ *   later, or cases renumbered). */
 typedef struct {
     char var[64];
     int case_number;
@@ -74,6 +92,7 @@ typedef struct {
 typedef struct {
     int page_number;    /* 1-based page of the form */
     int case_number;    /* 0 for a respondent-part page; 1.. for a case page (1 when no case page came) */
+    int confirmed;      /* an operator confirmed it missing (override "missing"): no item, questions empty */
 } omr_missing_t;
 
 /* The result. All arrays malloc'd, owned by the caller, freed by omr_coded_clear(). */
@@ -85,6 +104,8 @@ typedef struct {
     int n_cases;        /* cases found (0 when no case page came) */
     omr_missing_t *missing;
     int n_missing;
+    int *page_case;     /* one per page given (n_pages of the call): 0, case 1.., or -1 not coded */
+    int n_page_case;
 } omr_coded_t;
 
 typedef struct {
@@ -109,10 +130,16 @@ void omr_code_options_default(omr_code_options_t *opts);
  * "page:<first 16 hex of file_hash>:<index_in_file>". Writes at most n bytes. */
 void omr_code_page_key(const omr_page_result_t *page, char *buf, size_t n);
 
+/* The key naming a page missing from a respondent's packet, in MISSING_PAGE
+ * items and the overrides that confirm them: "page:missing:<form>:<page
+ * number>:<case>" (case 0 for a respondent-part page). Writes at most n bytes. */
+void omr_code_missing_key(const char *form, int page_number, int case_number, char *buf, size_t n);
+
 /* Code one respondent of one form.
  * s: the survey (borrowed, may be NULL: only used in messages); form: the form
  * (borrowed). pages: every stored page result of this respondent of this form,
- * in scan order (borrowed); results with status != OMR_PAGE_OK are skipped.
+ * in scan order (borrowed); results with status != OMR_PAGE_OK are not read
+ * (their regions are ignored) but block their page's questions (see above).
  * overrides: the operators' decisions so far (borrowed, may be NULL when
  * n_overrides is 0); for the same (var, case) the last one wins.
  * opts: NULL for the defaults.

@@ -29,6 +29,7 @@ static const struct {
     {OMR_REVIEW_DUPLICATE, "duplicate_page", "the same page scanned twice"},
     {OMR_REVIEW_UNREADABLE, "unreadable", "image could not be read"},
     {OMR_REVIEW_INVALID_VALUE, "invalid_value", "written value outside the options, or repeated"},
+    {OMR_REVIEW_MISSING_PAGE, "missing_page", "page missing from the respondent's packet"},
 };
 
 const char *omr_review_reason_text(omr_review_reason_t reason)

@@ -100,8 +100,12 @@ typedef enum {
     OMR_REVIEW_REGISTER = 10,      /* page-level: registration failed */
     OMR_REVIEW_DUPLICATE = 11,     /* page-level: the same page scanned twice */
     OMR_REVIEW_UNREADABLE = 12,    /* page-level: the image could not be decoded */
-    OMR_REVIEW_INVALID_VALUE = 13  /* a written value outside the question's options, top-3 repeats */
+    OMR_REVIEW_INVALID_VALUE = 13, /* a written value outside the question's options, top-3 repeats */
+    OMR_REVIEW_MISSING_PAGE = 14   /* respondent-level: a page of the form is not in the respondent's packet */
 } omr_review_reason_t;
+
+/* The highest reason number: loops over reasons run 1..OMR_REVIEW_REASON_LAST. */
+#define OMR_REVIEW_REASON_LAST OMR_REVIEW_MISSING_PAGE
 
 /* "faint or doubtful mark", "two marks where one is allowed", … */
 const char *omr_review_reason_text(omr_review_reason_t reason);

@@ -597,7 +597,9 @@ static omr_status_t save_coded(omr_store_t *store, const omr_form_t *form, const
                                    x->proposal,
                                    x->detail};
     }
-    st = omr_store_save_coding(store, form->id, respondent, batch, v, nv, it, c->n_items, NULL, NULL, 0, err);
+    /* the case each page became (code.h page_case): pages.case_number */
+    st = omr_store_save_coding(store, form->id, respondent, batch, v, nv, it, c->n_items, ids, c->page_case,
+                               c->page_case && c->n_page_case == n_pages ? n_pages : 0, err);
 done:
     free(v);
     free(it);

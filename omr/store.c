@@ -718,6 +718,14 @@ omr_status_t omr_store_load_pages(omr_store_t *s, const char *form, const char *
                             " p.page_number, p.respondent, p.orientation, p.dpi, p.width, p.height, p.xform,"
                             " p.residual FROM pages p JOIN files f ON f.id = p.file"
                             " WHERE p.form = ? AND p.respondent = ? AND p.status != 'blank' AND f.status = 'done'"
+                            /* a page an operator threw out (its page-level item decided
+                             * reject or duplicate) is no page of the respondent's any
+                             * more: the coder then sees it missing. Only pages that were
+                             * not read have page-level items: the OR spares the lookup
+                             * for the others. */
+                            " AND (p.status = 'ok' OR NOT EXISTS (SELECT 1 FROM review_items i JOIN decisions d"
+                            "   ON d.item = i.id AND d.undone = 0 WHERE i.page = p.id AND i.source = 'page'"
+                            "   AND d.after IN ('reject', 'duplicate')))"
                             " ORDER BY f.path, f.sha256, p.idx",
                             err);
     if (!st || !(reg = prep(s, "SELECT idx, ink, ink_label, darkness, score, state, doubt, has_ink, digit,"

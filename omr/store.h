@@ -14,6 +14,9 @@
  *         owner_pid, owner_host, claimed, batch)
  *   pages(id, file, idx, status, reason, payload, form, page_number, respondent,
  *         orientation, dpi, width, height, xform (6 numbers), residual, case_number)
+ *         case_number: what the coder made of the page (code.h page_case): 0 the
+ *         respondent part (and pages not coded yet), 1.. a case, -1 not coded
+ *         (a duplicate, a spare blank photocopy)
  *   regions(page, idx, var, kind, ink, ink_label, darkness, score, state, doubt,
  *           has_ink, digit, digit_conf)
  *   respondents(form, respondent, dirty, complete, n_cases, batch, coded)
@@ -133,7 +136,8 @@ omr_status_t omr_store_dirty_respondents(omr_store_t *store, omr_store_key_t **p
                                          omr_error_t *err);
 
 /* The stored page results of one respondent (status OK, REGISTER_FAILED and
- * the like, never BLANK), in scan order: file path, then file hash, then
+ * the like, never BLANK, nor a page whose page-level item an operator decided
+ * "reject" or "duplicate"), in scan order: file path, then file hash, then
  * page index. *ppages (each with its regions) is owned by the caller: free
  * with omr_store_pages_free(). *pids gets the page row ids (owned, free()). */
 omr_status_t omr_store_load_pages(omr_store_t *store, const char *form, const char *respondent,

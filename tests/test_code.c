@@ -128,10 +128,38 @@ static void write_in(omr_page_result_t *p, const omr_form_t *f, const char *var,
 
 /* ---- coding and looking at the result ---- */
 
+/* Most tests build only the pages they need. A page absent from a packet is
+ * a MISSING_PAGE item until an operator confirms it missing (coding.md:
+ * nothing ambiguous is exported as certain); code_with() confirms every page
+ * number that has no copy at all (for case pages, in every case up to the most
+ * copies of a case page), so those tests see the coding rules alone. The
+ * tests of missing pages call omr_code_respondent() themselves. */
 static omr_status_t code_with(resp_t *r, const omr_form_t *f, const omr_override_t *ov, int n_ov,
                               const omr_code_options_t *opts, omr_coded_t *out, omr_error_t *err)
 {
-    return omr_code_respondent(S, f, r->p, r->n, ov, n_ov, opts, out, err);
+    int copies[64] = {0}, most = 1;
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->p[i].form, f->id) && r->p[i].page_number >= 1 && r->p[i].page_number <= f->n_pages &&
+            r->p[i].page_number <= 64)
+            copies[r->p[i].page_number - 1]++;
+    for (int p = 0; p < f->n_pages && p < 64; p++)
+        if (f->pages[p].is_case && copies[p] > most)
+            most = copies[p];
+    omr_override_t *all = calloc((size_t)(n_ov + f->n_pages * most) + 1, sizeof *all);
+    int n = 0;
+    for (int i = 0; i < n_ov; i++)
+        all[n++] = ov[i];
+    for (int p = 0; p < f->n_pages && p < 64; p++)
+        for (int cs = f->pages[p].is_case ? 1 : 0; copies[p] == 0 && f->pages[p].n_regions > 0 &&
+                                                   cs <= (f->pages[p].is_case ? most : 0);
+             cs++) {
+            snprintf(all[n].var, sizeof all[n].var, "page:missing:%s:%d:%d", f->id, p + 1, cs);
+            snprintf(all[n].value, sizeof all[n].value, "missing");
+            n++;
+        }
+    omr_status_t st = omr_code_respondent(S, f, r->p, r->n, all, n, opts, out, err);
+    free(all);
+    return st;
 }
 
 static omr_coded_t code(resp_t *r, const omr_form_t *f, const omr_override_t *ov, int n_ov)
@@ -219,7 +247,7 @@ static void t_single_multi_empty(void)
     CHECK_V(&c, FA, 0, "Q3_7", "", OMR_VALUE_CERTAIN);
     /* 問5 applies (問2 option 1 marked) and is unanswered: empty, not -1 */
     CHECK_V(&c, FA, 0, "Q5", "", OMR_VALUE_CERTAIN);
-    /* a page that was not scanned: empty and listed as missing */
+    /* a page that was not scanned (confirmed missing by code_with): empty and listed as missing */
     CHECK_V(&c, FA, 0, "S2", "", OMR_VALUE_CERTAIN);
     int found = 0;
     for (int i = 0; i < c.n_missing; i++)
@@ -708,6 +736,327 @@ static void t_bad_input(void)
     resp_free(&r);
 }
 
+/* ---- pages not read, pages missing, cases ---- */
+
+/* A whole packet of form f: every respondent-part page once, then the case
+ * pages n_cases times, one case after the other (as photocopies are
+ * returned), all blank. */
+static void packet(resp_t *r, const omr_form_t *f, int n_cases)
+{
+    for (int p = 1; p <= f->n_pages; p++)
+        if (!f->pages[p - 1].is_case)
+            add_page(r, f, p);
+    for (int k = 0; k < n_cases; k++)
+        for (int p = 1; p <= f->n_pages; p++)
+            if (f->pages[p - 1].is_case)
+                add_page(r, f, p);
+}
+
+static omr_coded_t code_raw(resp_t *r, const omr_form_t *f, const omr_override_t *ov, int n_ov)
+{
+    omr_coded_t out;
+    omr_error_t err = {0};
+    CHECK(omr_code_respondent(S, f, r->p, r->n, ov, n_ov, NULL, &out, &err) == OMR_OK, "coding failed: %s", err.msg);
+    return out;
+}
+
+/* How many columns of part `part` (case cs) have status st: those of
+ * questions on template page `page` (1-based) when on_page, else the others. */
+static int count_status(const omr_coded_t *c, const omr_form_t *f, int cs, int page, int on_page,
+                        omr_value_status_t st)
+{
+    omr_column_t *cols;
+    int n = omr_template_columns(f, cs > 0, &cols), k = 0;
+    for (int j = 0; j < n; j++) {
+        int here = f->questions[cols[j].question].page + 1 == page;
+        if (here == on_page && V(c, f, cs, cols[j].name)->status == st)
+            k++;
+    }
+    free(cols);
+    return k;
+}
+
+static int n_columns_on(const omr_form_t *f, int part, int page)
+{
+    omr_column_t *cols;
+    int n = omr_template_columns(f, part, &cols), k = 0;
+    for (int j = 0; j < n; j++)
+        k += f->questions[cols[j].question].page + 1 == page;
+    free(cols);
+    return k;
+}
+
+static void t_unread_page(void)
+{
+    /* form A, one case; page 2 (S4, 問1-問3) came with the respondent's
+     * barcode but could not be registered: no readings */
+    int p2 = page_of(FA, "Q2");
+    CHECK(page_of(FA, "Q5") != p2, "問5 is on another page than its routing source 問2");
+    resp_t r = {0};
+    packet(&r, FA, 1);
+    mark(pg(&r, FA, "Q5"), FA, "Q5", 2);
+    mark(pg(&r, FA, "Q20"), FA, "Q20", 3);
+    for (int i = 0; i < r.n; i++)
+        if (r.p[i].page_number == p2) {
+            r.p[i].status = OMR_PAGE_REGISTER_FAILED;
+            snprintf(r.p[i].reason, sizeof r.p[i].reason, "corner marks not found");
+            free(r.p[i].regions);
+            r.p[i].regions = NULL;
+            r.p[i].n_regions = 0;
+        }
+    omr_coded_t c = code_raw(&r, FA, NULL, 0);
+    /* the page-level item is the store's: the coder adds none */
+    CHECK_INT(c.n_items, 0);
+    CHECK_INT(c.n_missing, 0);
+    CHECK_INT(c.n_cases, 1);
+    /* every column of page 2 waits, none of it certain */
+    int n2 = n_columns_on(FA, 0, p2);
+    CHECK(n2 > 0, "page 2 has columns");
+    CHECK_INT(count_status(&c, FA, 0, p2, 1, OMR_VALUE_REVIEW), n2);
+    CHECK(V(&c, FA, 0, "Q1")->status == OMR_VALUE_REVIEW, "問1 waits for its page");
+    CHECK(V(&c, FA, 0, "Q2_1")->status == OMR_VALUE_REVIEW, "問2 waits for its page");
+    /* 問5 is routed from 問2 (on the unread page): it waits too, keeping its reading */
+    CHECK_V(&c, FA, 0, "Q5", "2", OMR_VALUE_REVIEW);
+    /* the rest is read: certain */
+    CHECK_V(&c, FA, 0, "Q6", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "S2", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q18_1", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 1, "Q20", "3", OMR_VALUE_CERTAIN);
+    int q5cols = 0;
+    for (int j = 0; j < c.n_values; j++)
+        q5cols += c.values[j].case_number == 0 && c.values[j].status == OMR_VALUE_REVIEW;
+    /* page 2's columns plus 問5 and its その他 text: nothing else blocked */
+    CHECK_INT(q5cols, n2 + 2);
+    /* the unread page still belongs to the respondent part */
+    for (int i = 0; i < r.n; i++)
+        CHECK(c.page_case[i] == (FA->pages[r.p[i].page_number - 1].is_case ? 1 : 0), "page %d case %d", i,
+              c.page_case[i]);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_missing_page(void)
+{
+    /* form A, one case, page 3 (問4-問7) lost from the packet */
+    int p3 = page_of(FA, "Q5");
+    resp_t r = {0};
+    for (int p = 1; p <= FA->n_pages; p++)
+        if (p != p3)
+            add_page(&r, FA, p);
+    mark(pg(&r, FA, "Q2"), FA, "Q2_2", -1); /* 問2 without option 1: 問5 not asked */
+    omr_coded_t c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_items, 1);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_MISSING_PAGE);
+    char key[64];
+    snprintf(key, sizeof key, "page:missing:A:%d:0", p3);
+    CHECK(it && !strcmp(it->var, key) && it->page == -1 && it->question == -1 && it->case_number == 0,
+          "missing item %s", it ? it->var : "-");
+    CHECK(it && !strcmp(it->proposal, "missing"), "proposal");
+    CHECK_STR(omr_review_reason_name(OMR_REVIEW_MISSING_PAGE), "missing_page");
+    CHECK_STR(omr_review_reason_text(OMR_REVIEW_MISSING_PAGE), "page missing from the respondent's packet");
+    int n3 = n_columns_on(FA, 0, p3);
+    CHECK_INT(count_status(&c, FA, 0, p3, 1, OMR_VALUE_REVIEW), n3);
+    CHECK_INT(count_status(&c, FA, 0, p3, 0, OMR_VALUE_REVIEW), 0);
+    CHECK_V(&c, FA, 0, "Q2_2", "1", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_missing, 1);
+    CHECK(c.n_missing == 1 && c.missing[0].page_number == p3 && !c.missing[0].confirmed, "listed, not confirmed");
+    omr_coded_clear(&c);
+
+    /* the operator confirms it missing: not answered, i.e. empty and certain,
+     * never -1 (問5 would be -1 if its page had come blank) */
+    omr_override_t o = ovr(key, 0, "missing");
+    c = code_raw(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 0, "Q5", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q4_r1", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q7_a_1", "", OMR_VALUE_CERTAIN);
+    CHECK_INT(count_status(&c, FA, 0, 0, 0, OMR_VALUE_REVIEW), 0);
+    CHECK(c.n_missing == 1 && c.missing[0].confirmed, "listed as confirmed");
+    omr_coded_clear(&c);
+
+    /* a value other than "missing", or a key that is no page of the form */
+    omr_error_t err;
+    o = ovr(key, 0, "duplicate");
+    CHECK_INT(omr_code_respondent(S, FA, r.p, r.n, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    o = ovr("page:missing:A:99:0", 0, "missing");
+    CHECK_INT(omr_code_respondent(S, FA, r.p, r.n, &o, 1, NULL, &c, &err), OMR_EINPUT);
+    o = ovr("page:missing:A:8:0", 0, "missing"); /* a case page takes a case 1.. */
+    CHECK_INT(omr_code_respondent(S, FA, r.p, r.n, &o, 1, NULL, &c, &err), OMR_EINPUT);
+
+    /* the lost page is found and assigned to the respondent (read now): it
+     * is no longer missing, and the decision made before is ignored */
+    omr_page_result_t *late = add_page(&r, FA, p3);
+    mark(late, FA, "Q6", 1);
+    o = ovr(key, 0, "missing");
+    c = code_raw(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_INT(c.n_missing, 0);
+    CHECK_V(&c, FA, 0, "Q6", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 0, "Q5", "-1", OMR_VALUE_CERTAIN); /* 問2 option 1 not marked */
+    omr_coded_clear(&c);
+    c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 0, "Q6", "1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    /* assigned but not read yet (registration failed): blocked, no missing item */
+    late->status = OMR_PAGE_REGISTER_FAILED;
+    c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_items, 0);
+    CHECK_INT(count_status(&c, FA, 0, p3, 1, OMR_VALUE_REVIEW), n3);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* no case page came at all: each case page is missing from case 1 */
+    for (int p = 1; p <= FA->n_pages; p++)
+        if (!FA->pages[p - 1].is_case)
+            add_page(&r, FA, p);
+    c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 0);
+    int cp[16], ncp = case_pages(FA, cp);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), ncp);
+    snprintf(key, sizeof key, "page:missing:A:%d:1", cp[0]);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, key), 1);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_missing_case_page(void)
+{
+    /* three cases returned one after the other; case 2 lacks its first page
+     * (7: 問19-問21). 問20 (page 7) and 問22 (page 8) are answered 1, 2, 3 in
+     * cases 1, 2, 3. */
+    int p7 = page_of(FA, "Q20"), p8 = page_of(FA, "Q22");
+    CHECK(p7 != p8 && FA->pages[p7 - 1].is_case, "問20 and 問22 on two case pages");
+    int cp[16], ncp = case_pages(FA, cp);
+    CHECK(cp[0] == p7, "問20 on the first case page");
+    resp_t r = {0};
+    for (int p = 1; p <= FA->n_pages; p++)
+        if (!FA->pages[p - 1].is_case)
+            add_page(&r, FA, p);
+    for (int k = 1; k <= 3; k++)
+        for (int i = 0; i < ncp; i++) {
+            if (k == 2 && cp[i] == p7)
+                continue;
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (cp[i] == p7)
+                mark(p, FA, "Q20", k);
+            if (cp[i] == p8)
+                mark(p, FA, "Q22_1", -1), mark(p, FA, k == 1 ? "Q22_2" : k == 2 ? "Q22_3" : "Q22_4", -1);
+        }
+    omr_coded_t c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 3);
+    CHECK_INT(c.n_items, 1);
+    char key[64];
+    snprintf(key, sizeof key, "page:missing:A:%d:2", p7);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, key), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_MISSING_PAGE);
+    CHECK(it && it->case_number == 2, "item of case 2");
+    /* cases 1 and 3 read from their own sheets; case 2's page 8 is its own */
+    CHECK_V(&c, FA, 1, "Q20", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 3, "Q20", "3", OMR_VALUE_CERTAIN);
+    CHECK(V(&c, FA, 2, "Q20")->status == OMR_VALUE_REVIEW, "case 2 問20 waits for its page");
+    CHECK_V(&c, FA, 1, "Q22_2", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q22_3", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q22_2", "0", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 3, "Q22_4", "1", OMR_VALUE_CERTAIN);
+    int n7 = n_columns_on(FA, 1, p7);
+    CHECK_INT(count_status(&c, FA, 2, p7, 1, OMR_VALUE_REVIEW), n7);
+    CHECK_INT(count_status(&c, FA, 1, 0, 0, OMR_VALUE_REVIEW) + count_status(&c, FA, 3, 0, 0, OMR_VALUE_REVIEW), 0);
+    omr_coded_clear(&c);
+    /* confirmed missing: case 2's page 7 is empty, the rest unchanged */
+    omr_override_t o = ovr(key, 0, "missing");
+    c = code_raw(&r, FA, &o, 1);
+    CHECK_INT(c.n_items, 0);
+    CHECK_V(&c, FA, 2, "Q20", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 3, "Q20", "3", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* respondent A 000002's case: the first page of case 1 did not come
+     * (no readable barcode), case 2 is whole: 8 9 7 8 9 */
+    for (int k = 1; k <= 2; k++)
+        for (int i = 0; i < ncp; i++) {
+            if (k == 1 && cp[i] == p7)
+                continue;
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (cp[i] == p7)
+                mark(p, FA, "Q20", 4);
+            if (cp[i] == p8)
+                mark(p, FA, "Q22_3", -1), mark(p, FA, k == 1 ? "Q22_2" : "Q22_4", -1);
+        }
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    snprintf(key, sizeof key, "page:missing:A:%d:1", p7);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, key), 1);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), 1);
+    CHECK(V(&c, FA, 1, "Q20")->status == OMR_VALUE_REVIEW, "case 1 問20 waits");
+    CHECK_V(&c, FA, 2, "Q20", "4", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 1, "Q22_2", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q22_4", "1", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FA, 2, "Q22_2", "0", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_case_mapping(void)
+{
+    int cp[16], ncp = case_pages(FA, cp);
+    int p7 = page_of(FA, "Q20");
+    CHECK_INT(ncp, 3);
+    /* respondent part, then 3 cases one after the other; the middle page of
+     * case 2 went through the feeder twice (same sheet: a duplicate) */
+    resp_t r = {0};
+    int want[32], n = 0;
+    for (int p = 1; p <= FA->n_pages; p++)
+        if (!FA->pages[p - 1].is_case)
+            add_page(&r, FA, p), want[n++] = 0;
+    for (int k = 1; k <= 3; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            want[n++] = k;
+            /* each case answered by hand: its own marks on every page */
+            omr_region_result_t *g = &p->regions[k];
+            g->state = OMR_MARK_MARKED;
+            g->m.ink = 0.2f + 0.05f * (float)k;
+            g->m.score = 0.95f;
+            if (k == 2 && i == 1) {
+                omr_page_result_t *d = add_page(&r, FA, cp[i]);
+                memcpy(d->regions, p->regions, (size_t)p->n_regions * sizeof *p->regions);
+                d->regions[k].m.ink += 0.004f;
+                want[n++] = -1;
+            }
+        }
+    omr_coded_t c = code_raw(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 3);
+    CHECK_INT(c.n_page_case, r.n);
+    for (int i = 0; i < r.n && i < c.n_page_case; i++)
+        CHECK(c.page_case[i] == want[i], "page %d (%s-%02d): case %d, want %d", i, FA->id, r.p[i].page_number,
+              c.page_case[i], want[i]);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && it->case_number == 2, "the duplicate is of case 2");
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* two cases copied page by page (7 7 8 8 9 9): the k-th copy is case k */
+    for (int i = 0; i < ncp; i++)
+        for (int k = 1; k <= 2; k++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            if (cp[i] == p7)
+                mark(p, FA, "Q20", k);
+        }
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    for (int i = 0; i < r.n; i++)
+        CHECK(c.page_case[i] == 1 + i % 2, "page %d: case %d", i, c.page_case[i]);
+    CHECK_V(&c, FA, 2, "Q20", "2", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 /* Random readings on every page: whatever the coder decides, a column fed by a
  * doubtful region, a single/grid1 column with two marks, a multi with an
  * exclusive option among several marks, and a written box are never CERTAIN.
@@ -803,6 +1152,10 @@ int main(void)
     RUN(t_duplicates);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
+    RUN(t_unread_page);
+    RUN(t_missing_page);
+    RUN(t_missing_case_page);
+    RUN(t_case_mapping);
     RUN(t_never_certain);
     omr_template_free(S);
     return check_report();

@@ -348,6 +348,59 @@ static void test_coding_and_review(void)
     fresh_db();
 }
 
+/* A page that was not read belongs to its respondent (the coder blocks its
+ * questions) until an operator throws it out (its page-level item decided
+ * reject or duplicate); undo brings it back. The coder's page -> case
+ * mapping lands in pages.case_number. */
+static void test_rejected_page(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    long long batch, file;
+    omr_claim_t claim;
+    omr_store_batch_begin(s, "b", "", &batch, &err);
+    omr_store_file_claim(s, HASH_B, "b.tif", 1, batch, &claim, &file, &err);
+    omr_page_result_t p[2];
+    make_page(&p[0], 0, 7, "000007", 2);
+    make_page(&p[1], 1, 8, "000007", 0);
+    p[1].status = OMR_PAGE_REGISTER_FAILED;
+    snprintf(p[1].reason, sizeof p[1].reason, "corner marks not found");
+    CHECK(omr_store_file_save(s, file, NULL, p, 2, 2, NULL, &err) == OMR_OK, "%s", err.msg);
+    omr_page_result_clear(&p[0]);
+    omr_page_result_clear(&p[1]);
+    omr_page_result_t *pp;
+    long long *ids;
+    int n = 0;
+    CHECK(omr_store_load_pages(s, "A", "000007", &pp, &ids, &n, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(n, 2);
+    int page_case[2] = {2, -1};
+    if (n == 2)
+        CHECK(omr_store_save_coding(s, "A", "000007", batch, NULL, 0, NULL, 0, ids, page_case, 2, &err) == OMR_OK,
+              "%s", err.msg);
+    omr_store_pages_free(pp, n);
+    free(ids);
+    CHECK_INT(count(s, "SELECT case_number FROM pages WHERE idx = 0"), 2);
+    CHECK_INT(count(s, "SELECT case_number FROM pages WHERE idx = 1"), -1);
+    int item = count(s, "SELECT id FROM review_items WHERE source = 'page' AND reason = 10");
+    CHECK(item > 0, "page-level item of the unread page");
+    CHECK(omr_store_item_decide(s, item, "alice", "reject", &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_load_pages(s, "A", "000007", &pp, &ids, &n, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(n, 1);
+    if (n == 1)
+        CHECK_INT(pp[0].page_number, 7);
+    omr_store_pages_free(pp, n);
+    free(ids);
+    CHECK(omr_store_item_undo(s, item, "alice", &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_load_pages(s, "A", "000007", &pp, &ids, &n, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(n, 2);
+    omr_store_pages_free(pp, n);
+    free(ids);
+    omr_store_close(s);
+    fresh_db();
+}
+
 int main(void)
 {
     RUN(test_schema);
@@ -355,5 +408,6 @@ int main(void)
     RUN(test_rollback);
     RUN(test_two_connections);
     RUN(test_coding_and_review);
+    RUN(test_rejected_page);
     return check_report();
 }
