@@ -1065,42 +1065,59 @@ static omr_status_t check_marks_distinct(ctx_t *c, omr_page_t *p)
     return OMR_OK;
 }
 
-static omr_status_t parse_page(ctx_t *c, omr_form_t *form, int page_index, routes_t *routes)
+/* Read a template file (page or survey) as text; NULL with *err on failure.
+ * Owned by the caller (free()). */
+static char *read_template_text(ctx_t *c, const char *path)
 {
-    omr_page_t *page = &form->pages[page_index];
     size_t len;
-    char *text = omr_read_file(page->file, MAX_TEMPLATE_BYTES, &len, c->err);
-    if (!text)
-        return c->err ? c->err->status : OMR_EIO;
-    if (memchr(text, '\0', len)) {
+    char *text = omr_read_file(path, MAX_TEMPLATE_BYTES, &len, c->err);
+    if (text && memchr(text, '\0', len)) {
         free(text);
-        return omr_error_set(c->err, OMR_EINPUT, "%s: not a text file (it holds NUL bytes)", page->file);
+        omr_error_set(c->err, OMR_EINPUT, "%s: not a text file (it holds NUL bytes)", path);
+        return NULL;
     }
-    page_ctx_t pc = {.c = c, .form = form, .page = page, .page_index = page_index};
-    c->file = page->file;
+    c->file = path;
     c->line = 0;
-    omr_status_t st = OMR_OK;
-    char *save = NULL;
-    /* strtok_r would skip empty lines and lose the count; walk the lines by hand. */
-    for (char *line = text; line && !st; line = save) {
-        char *nl = strchr(line, '\n');
-        save = nl ? nl + 1 : NULL;
+    return text;
+}
+
+/* The next statement from *pcursor (a NUL-terminated text, cut in place),
+ * skipping blank and comment lines and counting lines in c->line.
+ * Returns OMR_OK with *l filled, OMR_ENOTFOUND at the end of the text, or
+ * OMR_EINPUT with "file:line: reason". (strtok_r would skip empty lines and
+ * lose the line count: the lines are walked by hand.) */
+static omr_status_t next_statement(ctx_t *c, char **pcursor, omr_tpl_line_t *l)
+{
+    while (*pcursor) {
+        char *line = *pcursor, *nl = strchr(line, '\n');
+        *pcursor = nl ? nl + 1 : NULL;
         if (nl)
             *nl = '\0';
         c->line++;
-        omr_tpl_line_t l;
         omr_error_t terr;
-        if (omr_template_tokenize(line, &l, &terr)) {
-            st = fail(c, "%s", terr.msg);
-            break;
-        }
-        if (l.n == 0)
+        if (omr_template_tokenize(line, l, &terr))
+            return fail(c, "%s", terr.msg);
+        if (l->n == 0)
             continue;
+        if (l->key[0])
+            return fail(c, "a line must start with a statement name, not '%s='", l->key[0]);
+        return OMR_OK;
+    }
+    return OMR_ENOTFOUND;
+}
+
+static omr_status_t parse_page(ctx_t *c, omr_form_t *form, int page_index, routes_t *routes)
+{
+    omr_page_t *page = &form->pages[page_index];
+    char *text = read_template_text(c, page->file);
+    if (!text)
+        return c->err ? c->err->status : OMR_EIO;
+    page_ctx_t pc = {.c = c, .form = form, .page = page, .page_index = page_index};
+    omr_status_t st = OMR_OK;
+    char *cursor = text;
+    omr_tpl_line_t l;
+    while ((st = next_statement(c, &cursor, &l)) == OMR_OK) {
         const char *kw = l.value[0];
-        if (l.key[0]) {
-            st = fail(c, "a line must start with a statement name, not '%s='", l.key[0]);
-            break;
-        }
         if (!pc.have_header && strcmp(kw, "page")) {
             st = fail(c, "the first statement must be 'page survey=… form=… number=… size=WxH'");
             break;
@@ -1126,8 +1143,10 @@ static omr_status_t parse_page(ctx_t *c, omr_form_t *form, int page_index, route
             st = fail(c, "unknown statement '%s' (page level: page, mark, barcode, text, rule, question; in a "
                          "question: prompt, option, row, col, cell, box, field)",
                       kw);
+        if (st)
+            break;
     }
-    if (!st)
+    if (st == OMR_ENOTFOUND)
         st = finish_question(&pc);
     if (!st && !pc.have_header) {
         c->line = 1;
@@ -1312,32 +1331,16 @@ static omr_status_t survey_stmt(ctx_t *c, const omr_tpl_line_t *l, const char *d
 
 static omr_status_t parse_survey_file(ctx_t *c, const char *path, const char *dir)
 {
-    char *text = omr_read_file(path, MAX_TEMPLATE_BYTES, NULL, c->err);
+    char *text = read_template_text(c, path);
     if (!text)
         return c->err ? c->err->status : OMR_EIO;
-    c->file = path;
-    c->line = 0;
-    omr_status_t st = OMR_OK;
-    char *next;
-    for (char *line = text; line && !st; line = next) {
-        char *nl = strchr(line, '\n');
-        next = nl ? nl + 1 : NULL;
-        if (nl)
-            *nl = '\0';
-        c->line++;
-        omr_tpl_line_t l;
-        omr_error_t terr;
-        if (omr_template_tokenize(line, &l, &terr)) {
-            st = fail(c, "%s", terr.msg);
-            break;
-        }
-        if (l.n == 0)
-            continue;
-        if (l.key[0])
-            st = fail(c, "a line must start with a statement name, not '%s='", l.key[0]);
-        else
-            st = survey_stmt(c, &l, dir);
-    }
+    omr_status_t st;
+    char *cursor = text;
+    omr_tpl_line_t l;
+    while ((st = next_statement(c, &cursor, &l)) == OMR_OK && (st = survey_stmt(c, &l, dir)) == OMR_OK)
+        ;
+    if (st == OMR_ENOTFOUND)
+        st = OMR_OK;
     free(text);
     if (st)
         return st;
