@@ -53,6 +53,11 @@
  * (dust), not a mark (a tick is 2 mm): its ink is capped at this, which
  * calib/default.calib puts in the doubtful band. */
 #define OMR_SAMPLE_SPECK_INK 0.006f
+/* Dust in a CIRCLE or CHECK target (one or two blots within 0.8 mm each way,
+ * touching neither the print nor the zone's edge) is not counted at all,
+ * except on bitonal scans below 250 dpi or pages whose strokes come out as
+ * trails of dots, where a pencil mark can be one or two dots: there such
+ * blots are a speck (ink capped at OMR_SAMPLE_SPECK_INK: doubtful). */
 /* Grey: a point is ink at this fraction of the way from paper to black. */
 #define OMR_SAMPLE_DARK_MIN 0.15
 

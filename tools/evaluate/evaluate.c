@@ -192,6 +192,7 @@ enum { T_BLANK, T_MARKED, T_DOUBTFUL, T_MISSING };
 typedef struct {
     int state;    /* T_* */
     int value;    /* digit written, -1 none */
+    char style[16]; /* the simulator's mark style (circle, tick, crossout, erased, faint, ...) */
 } truth_cell_t;
 
 typedef struct {
@@ -244,6 +245,8 @@ static void load_cells(truth_t *t, const char *corpus)
         c->state = !strcmp(st, "marked") ? T_MARKED : !strcmp(st, "doubtful") ? T_DOUBTFUL
                  : !strcmp(st, "missing") ? T_MISSING : T_BLANK;
         c->value = r.f[cval][0] ? atoi(r.f[cval]) : -1;
+        int cst = col_index(&h, "style");
+        snprintf(c->style, sizeof c->style, "%s", r.f[cst]);
         char key[512];
         snprintf(key, sizeof key, "%s|%s|%s|%s|%s", r.f[cr], r.f[cf], r.f[cp], r.f[cc], r.f[cv]);
         map_put(&t->cell_index, key, t->n_cells++);
@@ -445,38 +448,94 @@ typedef struct {
 } written_t;
 
 /* Review items of one respondent of one form: which questions (per case) and pages are flagged. */
-static sqlite3_stmt *item_stmt; /* prepared in main() */
+/* The current review items, loaded once: "P|<page id>" for page-level items,
+ * "Q|form|respondent|case|question|var" for items about marks (doubtful,
+ * two marks, exclusive, routing, "other", duplicate). */
+static map_t items;
+
+static void load_items(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT page, question, form, respondent, case_number, var, reason FROM review_items "
+                           "WHERE current=1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "evaluate: not an omr database (%s)\n", sqlite3_errmsg(db));
+        exit(2);
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char key[600];
+        const char *q = (const char *)sqlite3_column_text(st, 1);
+        int reason = sqlite3_column_int(st, 6);
+        if (!q || !q[0]) {
+            snprintf(key, sizeof key, "P|%lld", (long long)sqlite3_column_int64(st, 0));
+            map_put(&items, key, 1);
+        } else if (reason <= 5 || reason == 11) {
+            snprintf(key, sizeof key, "Q|%s|%s|%d|%s|%s", sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
+                     sqlite3_column_int(st, 4), q, sqlite3_column_text(st, 5));
+            map_put(&items, key, 1);
+        }
+    }
+    sqlite3_finalize(st);
+}
 
 /* Is a person asked to look at this cell? A page-level item on its page, or
- * an item about marks (doubtful, two marks, exclusive, routing, "other",
- * duplicate) on its question that names the cell's column or the whole
- * question. Items to transcribe text or read written boxes do not put the
- * marks in doubt. var NULL: page-level items only. */
-static int flagged_by_item(sqlite3 *db, const char *form, const char *resp, int case_number, const char *qid,
-                           long page_id, const char *var)
+ * an item about marks on its question that names the cell's column or the
+ * whole question (var ""). Items to transcribe text or read written boxes do
+ * not put the marks in doubt. var NULL: page-level items only. */
+static int flagged_by_item(const char *form, const char *resp, int case_number, const char *qid, long page_id,
+                           const char *var)
 {
-    (void)db;
-    sqlite3_stmt *st = item_stmt;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 6, var ? var : "\x01", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, case_number);
-    sqlite3_bind_text(st, 4, qid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, page_id);
-    return sqlite3_step(st) == SQLITE_ROW;
+    char key[600];
+    snprintf(key, sizeof key, "P|%ld", page_id);
+    if (map_get(&items, key, 0))
+        return 1;
+    if (!var)
+        return 0;
+    snprintf(key, sizeof key, "Q|%s|%s|%d|%s|", form, resp, case_number, qid);
+    if (map_get(&items, key, 0))
+        return 1;
+    snprintf(key, sizeof key, "Q|%s|%s|%d|%s|%s", form, resp, case_number, qid, var);
+    return map_get(&items, key, 0);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: evaluate --db FILE --corpus DIR [--template DIR] [--quiet]\n"
                  "Score a scanned database against the simulator's truth in DIR/truth/.\n");
+    fprintf(out, "  --list FILE  also write a CSV line per wrong, needlessly flagged or doubtful-accepted mark cell\n");
+    fprintf(out, "  --list-all FILE  the same for every mark cell of a registered page (what = cell)\n");
+}
+
+/* --list: one CSV line about a mark cell worth a look (wrong, needless flag,
+ * doubtful truth accepted), with its stored measures. */
+static void list_cell(FILE *list, sqlite3_stmt *mst, const char *what, const truth_sheet_t *sh, long page_id, int idx,
+                      const omr_region_t *r, const truth_cell_t *c, int read, int item_flag)
+{
+    int doubt = 0;
+    double ink = 0, ink_label = 0, darkness = 0;
+    sqlite3_reset(mst);
+    sqlite3_bind_int64(mst, 1, page_id);
+    sqlite3_bind_int(mst, 2, idx);
+    if (sqlite3_step(mst) == SQLITE_ROW) {
+        doubt = sqlite3_column_int(mst, 0);
+        ink = sqlite3_column_double(mst, 1);
+        ink_label = sqlite3_column_double(mst, 2);
+        darkness = sqlite3_column_double(mst, 3);
+    }
+    static const char *const tn[] = {"blank", "marked", "doubtful", "missing"};
+    fprintf(list, "%s,%s,%s,%d,%s,%s,%s,%s,%d,%d,%.5f,%.5f,%.3f,%d,%d\n", what, sh->condition, sh->file,
+            sh->file_page, r->var, r->kind == OMR_REGION_CIRCLE ? "circle" : "check", tn[c->state], c->style, read,
+            doubt, ink, ink_label, darkness, read == 2, item_flag);
 }
 
 int main(int argc, char **argv)
 {
     const char *dbpath = NULL, *corpus = NULL, *tpl = "templates/ipa-itsc-2018";
     int quiet = 0;
+    const char *list_path = NULL; /* --list FILE: one line per wrong, needless or doubtful-accepted mark cell */
+    FILE *list = NULL;
+    int list_all = 0; /* --list-all FILE: every mark cell (what = cell) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc)
             dbpath = argv[++i];
@@ -486,6 +545,10 @@ int main(int argc, char **argv)
             tpl = argv[++i];
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
+        else if (!strcmp(argv[i], "--list") && i + 1 < argc)
+            list_path = argv[++i];
+        else if (!strcmp(argv[i], "--list-all") && i + 1 < argc)
+            list_path = argv[++i], list_all = 1;
         else if (!strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -522,13 +585,17 @@ int main(int argc, char **argv)
     long sheets_seen = 0, dup_expected = 0, dup_flagged = 0;
     char *seen = calloc((size_t)t.n_sheets + 1, 1);
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM review_items WHERE current=1 AND ((page=?5 AND question='') OR "
-                           "(form=?1 AND respondent=?2 AND case_number=?3 AND question=?4 AND "
-                           " reason IN (1,2,3,4,5,11) AND (var='' OR var=?6))) LIMIT 1",
-                           -1, &item_stmt, NULL) != SQLITE_OK) {
-        fprintf(stderr, "evaluate: %s: not an omr database (%s)\n", dbpath, sqlite3_errmsg(db));
-        return 2;
+    load_items(db);
+    sqlite3_stmt *mst = NULL; /* measures of a listed cell */
+    if (list_path) {
+        list = fopen(list_path, "w");
+        if (!list) {
+            fprintf(stderr, "evaluate: cannot write %s\n", list_path);
+            return 2;
+        }
+        fprintf(list, "what,condition,file,file_page,var,kind,truth,style,read,doubt,ink,ink_label,darkness,cell_doubtful,item\n");
+        sqlite3_prepare_v2(db, "SELECT doubt, ink, ink_label, darkness FROM regions WHERE page=? AND idx=?", -1, &mst,
+                           NULL);
     }
     sqlite3_stmt *pst, *rst;
     sqlite3_prepare_v2(db,
@@ -564,7 +631,7 @@ int main(int argc, char **argv)
         all->pages++;
         if (sh->duplicate) {
             dup_expected++;
-            dup_flagged += flagged_by_item(db, sh->form, sh->respondent, -1, "", page_id, NULL);
+            dup_flagged += flagged_by_item(sh->form, sh->respondent, -1, "", page_id, NULL);
             continue;
         }
         /* the region readings of this page, by template region index */
@@ -614,7 +681,7 @@ int main(int argc, char **argv)
                 continue;
             }
             /* a mark cell */
-            int item_flag = !page_ok || flagged_by_item(db, db_form ? db_form : "", db_resp ? db_resp : "",
+            int item_flag = !page_ok || flagged_by_item(db_form ? db_form : "", db_resp ? db_resp : "",
                                                         /* the truth's case: the store keeps the coded
                                                            case on the items, not on the page */
                                                         q->is_case ? sh->case_number : 0, q->id, page_id, r->var);
@@ -622,6 +689,8 @@ int main(int argc, char **argv)
             int flagged = !page_ok || read == 2 || read < 0 || item_flag;
             int truth_marked = c->state == T_MARKED, truth_doubtful = c->state == T_DOUBTFUL;
             tally_t *both[2] = {all, cond};
+            if (list_all && page_ok)
+                list_cell(list, mst, "cell", sh, page_id, i, r, c, read, item_flag);
             for (int k = 0; k < 2; k++) {
                 tally_t *x = both[k];
                 x->cells++;
@@ -631,6 +700,9 @@ int main(int argc, char **argv)
                     x->doubtful_accepted++;
                 if (!flagged && !truth_doubtful && (read == 1) != truth_marked)
                     x->wrong_accepted++;
+                if (k == 0 && list && !flagged && (truth_doubtful || (read == 1) != truth_marked))
+                    list_cell(list, mst, truth_doubtful ? "doubtful_accepted" : "wrong", sh, page_id, i, r, c,
+                              read, item_flag);
                 if (flagged && !truth_doubtful && page_ok && read != 2 && (read == 1) == truth_marked &&
                     !question_needs_review(&t, form, q, sh->respondent, sh->page, sh->case_number)) {
                     /* a misread elsewhere in the question justifies the flag too */
@@ -643,6 +715,8 @@ int main(int argc, char **argv)
                         misread = cj && state[j] >= 0 && (state[j] == 2 || (state[j] == 1) != (cj->state == T_MARKED));
                     }
                     x->needless += !misread;
+                    if (k == 0 && list && !misread)
+                        list_cell(list, mst, "needless", sh, page_id, i, r, c, read, item_flag);
                 }
             }
         }
@@ -652,7 +726,6 @@ int main(int argc, char **argv)
     }
     sqlite3_finalize(pst);
     sqlite3_finalize(rst);
-    sqlite3_finalize(item_stmt);
 
     long never_stored = 0;
     for (int i = 0; i < t.n_sheets; i++)
@@ -681,7 +754,7 @@ int main(int argc, char **argv)
         certain++;
         if (strcmp(t.answer_values[ai], (const char *)sqlite3_column_text(vst, 4))) {
             certain_wrong++;
-            if (!quiet && certain_wrong <= 10)
+            if (!quiet)
                 fprintf(stderr, "wrong value: %s = '%s', truth '%s'\n", key, sqlite3_column_text(vst, 4),
                         t.answer_values[ai]);
         }
@@ -715,6 +788,11 @@ int main(int argc, char **argv)
     map_free(&t.cell_index);
     map_free(&t.sheet_index);
     map_free(&t.answers);
+    map_free(&items);
+    if (list) {
+        sqlite3_finalize(mst);
+        fclose(list);
+    }
     sqlite3_close(db);
     omr_template_free(s);
     return 0;
