@@ -99,6 +99,41 @@ void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_
         omr_classify_region(&pg->regions[i], cal, &regions[i]);
 }
 
+static int is_mark(const omr_region_t *rg)
+{
+    return rg->kind == OMR_REGION_CIRCLE || rg->kind == OMR_REGION_CHECK;
+}
+
+static int same_unit(const omr_region_t *a, const omr_region_t *b)
+{
+    return a->question == b->question && !strcmp(a->row, b->row);
+}
+
+int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
+                            omr_region_result_t *regions)
+{
+    if (print_recovery < 0 || print_recovery >= cal->light_scan_recovery_min)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (!is_mark(rg) || regions[i].state != OMR_MARK_BLANK)
+            continue;
+        /* Regions of a unit are few (<= ~12) and a page has ~100 of them:
+         * a scan of the page per blank region is cheap enough. */
+        int marked = 0;
+        for (int j = 0; j < pg->n_regions && !marked; j++)
+            marked = is_mark(&pg->regions[j]) && same_unit(rg, &pg->regions[j]) &&
+                     regions[j].state == OMR_MARK_MARKED;
+        if (marked)
+            continue;
+        regions[i].state = OMR_MARK_DOUBTFUL;
+        regions[i].doubt |= OMR_DOUBT_LIGHT_SCAN;
+        n++;
+    }
+    return n;
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;

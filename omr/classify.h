@@ -38,6 +38,17 @@ void omr_classify_region(const omr_region_t *region, const omr_calib_t *cal,
 void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
                        omr_region_result_t *regions);
 
+/* A bitonal page whose threshold was too light (print_recovery, from
+ * omr_sample_info_t, at or above 0 and below cal->light_scan_recovery_min):
+ * pencil, lighter than the print, may have vanished without a trace. In
+ * each answer unit (the CIRCLE/CHECK regions of one question and grid row)
+ * with no region read MARKED, every BLANK region becomes DOUBTFUL with
+ * OMR_DOUBT_LIGHT_SCAN: the answer may be there, unseen. A unit with a mark
+ * read keeps its blanks (the respondent's stroke survived this scan).
+ * Returns the number of regions made doubtful. */
+int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
+                            omr_region_result_t *regions);
+
 /* Per-batch refinement: from the measures of a batch's pages estimate the
  * blank-ink level of its CIRCLE and CHECK regions and raise the blank
  * maxima to stay above it (a dusty glass, a noisy scanner), never beyond the

@@ -57,12 +57,17 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     if (!res->regions)
         return omr_error_set(err, OMR_ENOMEM, "recognise: out of memory");
     res->n_regions = pg->n_regions;
-    st = omr_sample_page(pix, form, pi, reg.xform, reg.mark_grey, cache, res->regions, err);
+    omr_sample_info_t info;
+    st = omr_sample_page_ex(pix, form, pi, reg.xform, reg.mark_grey, cache, res->regions, &info,
+                            err);
     if (st != OMR_OK)
         return st;
 
     /* Stage 5: classify the marks. */
     omr_classify_page(pg, cal, res->regions);
+    /* Stage 5a: a bitonal scan too light to keep pencil: blank answer units
+     * become doubtful (classify.h). */
+    omr_classify_light_scan(pg, cal, info.print_recovery, res->regions);
 
     /* Stage 5b: read the handwritten boxes and fields (empty or written, and
      * a digit proposal with its confidence); replaces the ink-based reading

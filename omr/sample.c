@@ -101,8 +101,8 @@ static int in_rect(const omr_rect_t *r, double X, double Y, double pad)
 /* Lay a grid over rect r and mark its printed points; `other` (optional):
  * the page's region boxes, whose points are excluded too except region
  * `self`. Returns 0 or -1 on out of memory. */
-static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core,
-                      const omr_page_t *pg, int self)
+static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core, PIX *ink,
+                      PIX *inner, const omr_page_t *pg, int self)
 {
     if (r.w / step > ZONE_MAX_NX)
         step = r.w / ZONE_MAX_NX;
@@ -131,6 +131,12 @@ static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core
             /* 2: near the print, not on it (see zone_sample). */
             if (skip && core && !pg && !printed_at(core, X, Y))
                 skip = 2;
+            /* 3: on the blank form's print, well inside a stroke (the scan
+             * must show it dark: print recovery, see omr_sample_info_t). */
+            if (skip == 1 && inner && printed_at(inner, X, Y))
+                skip = 3;
+            else if (skip == 1 && ink && printed_at(ink, X, Y))
+                skip = 4;
             z->mask[(size_t)j * z->nx + i] = (uint8_t)skip;
             z->n_open += !skip;
         }
@@ -194,7 +200,12 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
     PIX *dil = ink ? pixDilateBrick(NULL, ink, 2 * r + 1, 2 * r + 1) : NULL;
     /* The print itself, grown by 0.1 mm (a dark threshold, registration). */
     PIX *core = ink ? pixDilateBrick(NULL, ink, 3, 3) : NULL;
-    if (!dil || !core) {
+    /* The print's inner part: strokes eroded by one pixel of the render
+     * (0.085 mm) each way, so registration error and quantisation still
+     * land these points on the printed stroke in the scan. */
+    PIX *inner = ink ? pixErodeBrick(NULL, ink, 3, 3) : NULL;
+    if (!dil || !core || !inner) {
+        pixDestroy(&inner);
         pixDestroy(&dil);
         pixDestroy(&core);
         pixDestroy(&ink);
@@ -220,7 +231,7 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
         double step = (rg->kind == OMR_REGION_CIRCLE || rg->kind == OMR_REGION_CHECK)
                           ? STEP_MARK_MM
                           : STEP_WIDE_MM;
-        if (zone_build(&pm.target[i], rg->box, step, dil, core, NULL, i))
+        if (zone_build(&pm.target[i], rg->box, step, dil, core, ink, inner, NULL, i))
             goto oom_pm;
         if (rg->kind == OMR_REGION_CIRCLE && rg->label.w > 0 && rg->label.h > 0) {
             omr_rect_t e = ink_extent(ink, rg->label);
@@ -231,7 +242,7 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
                 e.w = OMR_SAMPLE_LABEL_MAX_MM;
             const double p = OMR_SAMPLE_LABEL_PAD_MM;
             omr_rect_t z = {e.x - p, e.y - p, e.w + 2 * p, e.h + 2 * p};
-            if (zone_build(&pm.label[i], z, STEP_WIDE_MM, dil, NULL, pg, -1))
+            if (zone_build(&pm.label[i], z, STEP_WIDE_MM, dil, NULL, ink, inner, pg, -1))
                 goto oom_pm;
         }
         continue;
@@ -240,11 +251,13 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
         goto oom;
     }
     c->pages[c->n_pages++] = pm;
+    pixDestroy(&inner);
     pixDestroy(&ink);
     pixDestroy(&dil);
     pixDestroy(&core);
     return OMR_OK;
 oom:
+    pixDestroy(&inner);
     pixDestroy(&ink);
     pixDestroy(&dil);
     pixDestroy(&core);
@@ -270,6 +283,8 @@ typedef struct {
 typedef struct {
     int n_valid, n_ink;
     int n_near, n_near_ink; /* points near the print (mask 2) and the dark ones */
+    int n_print, n_print_ink; /* points inside printed strokes (mask 3) and the dark ones */
+    int n_edge, n_edge_ink;   /* points on printed strokes' edges (mask 4) and the dark ones */
     int i0, i1, j0, j1;     /* bounding box of the counted dark points (grid steps) */
     double sum_dark;
     /* dust_filter: small isolated blobs (dust, or the dots of a broken
@@ -506,6 +521,26 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
             if (ix >= s->w || iy >= s->h)
                 continue;
             const l_uint32 *line = s->data + (size_t)iy * s->wpl;
+            if (m[i] >= 3) {
+                /* On the print: a scan that shows it is not too light. */
+                int dk;
+                if (s->depth == 1) {
+                    int ix1 = ix + 1 < s->w ? ix + 1 : ix;
+                    const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
+                    dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) |
+                         GET_DATA_BIT(line1, ix) | GET_DATA_BIT(line1, ix1);
+                } else {
+                    dk = (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range >= 0.5f;
+                }
+                if (m[i] == 3) {
+                    t->n_print++;
+                    t->n_print_ink += dk;
+                } else {
+                    t->n_edge++;
+                    t->n_edge_ink += dk;
+                }
+                continue;
+            }
             if (m[i] == 2) {
                 /* Near the print: dark here is mostly the print grown by
                  * the scanner; omr_sample_page compares with the page. */
@@ -568,6 +603,18 @@ omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, c
                              double black_grey, omr_sample_cache_t *cache,
                              omr_region_result_t *regions, omr_error_t *err)
 {
+    return omr_sample_page_ex(pix, form, page_index, xform, black_grey, cache, regions, NULL, err);
+}
+
+omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index,
+                                const double *xform, double black_grey,
+                                omr_sample_cache_t *cache, omr_region_result_t *regions,
+                                omr_sample_info_t *info, omr_error_t *err)
+{
+    if (info) {
+        info->print_recovery = -1;
+        info->edge_recovery = -1;
+    }
     if (!pix || !form || !xform || !cache || !regions)
         return omr_error_set(err, OMR_EINPUT, "sample: missing argument");
     if (page_index < 0 || page_index >= form->n_pages)
@@ -662,9 +709,14 @@ omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, c
             sorted[n_circ++] = near[i];
     qsort(sorted, (size_t)n_circ, sizeof *sorted, cmp_float);
     const float median = n_circ ? sorted[n_circ / 2] : 0;
+    long n_print = 0, n_print_ink = 0, n_edge = 0, n_edge_ink = 0;
     for (int i = 0; i < pm->n; i++) {
         tally_t t = tt[i], tl;
         zone_sample(&s, &pm->label[i], xform, &tl);
+        n_print += t.n_print + tl.n_print;
+        n_print_ink += t.n_print_ink + tl.n_print_ink;
+        n_edge += t.n_edge + tl.n_edge;
+        n_edge_ink += t.n_edge_ink + tl.n_edge_ink;
         int speck = is_speck(&t, pm->target[i].step), speck_l = is_speck(&tl, pm->label[i].step);
         /* Kept dust (a dotty page): one or two blots and nothing else are
          * a speck too, wherever they lie in the zone. */
@@ -692,6 +744,12 @@ omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, c
             m->ink_label = OMR_SAMPLE_SPECK_INK;
         int n_ink = t.n_ink + tl.n_ink;
         m->darkness = n_ink ? (float)((t.sum_dark + tl.sum_dark) / n_ink) : 0;
+    }
+    if (info && s.depth == 1) {
+        if (n_print >= OMR_SAMPLE_RECOVERY_MIN_POINTS)
+            info->print_recovery = (float)n_print_ink / (float)n_print;
+        if (n_edge >= OMR_SAMPLE_RECOVERY_MIN_POINTS)
+            info->edge_recovery = (float)n_edge_ink / (float)n_edge;
     }
     free(near);
     free(tt);

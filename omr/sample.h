@@ -87,6 +87,28 @@ omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, c
                              double black_grey, omr_sample_cache_t *cache,
                              omr_region_result_t *regions, omr_error_t *err);
 
+/* What sampling learnt about the page as a whole. */
+typedef struct {
+    /* 1 bpp: the share of the blank form's printed strokes (the option
+     * numbers, checkbox frames, option texts inside the sampled zones;
+     * points at least one render pixel inside a stroke) that are dark in
+     * the scan. A bitonal threshold set too light erodes the print first,
+     * and pencil, lighter than the print, is then lost entirely: a blank
+     * reading on such a page cannot be trusted. -1: not measured (grey
+     * scans, whose light strokes are kept; fewer than
+     * OMR_SAMPLE_RECOVERY_MIN_POINTS points). */
+    float print_recovery;
+    float edge_recovery; /* the same over the strokes' outer pixel (thinning) */
+} omr_sample_info_t;
+
+#define OMR_SAMPLE_RECOVERY_MIN_POINTS 200
+
+/* omr_sample_page, and *info (optional) about the page. */
+omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index,
+                                const double *xform, double black_grey,
+                                omr_sample_cache_t *cache, omr_region_result_t *regions,
+                                omr_sample_info_t *info, omr_error_t *err);
+
 /* The crop of one region for the handwriting reader: the region's box, inset
  * by inset_mm (the printed frame is cut away; 0.45 mm clears a 0.3 mm frame
  * with registration error), resampled through xform to px_per_mm pixels per

@@ -270,6 +270,120 @@ static void test_dust_is_blank(void)
     omr_sample_cache_free(cache);
 }
 
+/* Light bitonal threshold (the simulator's worn 200-dpi feeder at 30 %):
+ * the print is eroded and a pencil tick (grey 90 of 255, lighter than the
+ * print) vanishes. The page's print recovery says so, and the blank answer
+ * units -- the ticked one among them -- become doubtful (LIGHT_SCAN), while
+ * a unit with a pen circle read keeps its blanks. At a 50 % threshold the
+ * same page is not light and nothing is flagged for it. */
+static void read_light(int threshold, omr_sample_cache_t *cache, int c, int k, int c_other,
+                       int *st, float *recovery)
+{
+    const double dpi = 200;
+    st[0] = st[1] = st[2] = -1;
+    *recovery = -2;
+    PIX *pix = omr_print_render_page(survey, form, page_index, "000042", dpi, NULL);
+    if (!pix)
+        return;
+    double s = dpi / DPI; /* stroke() draws at DPI: scale a copy instead */
+    PIX *big = pixScale(pix, 1 / s, 1 / s);
+    const omr_rect_t *bc = &page()->regions[c].box, *bk = &page()->regions[k].box;
+    ellipse(big, bc->x + bc->w / 2, bc->y + bc->h / 2, 2.1, 1.9, 0.45, 20);
+    stroke(big, bk->x + 0.2 * bk->w, bk->y + 0.5 * bk->h, bk->x + 0.42 * bk->w, bk->y + 0.8 * bk->h,
+           0.45, 90);
+    stroke(big, bk->x + 0.42 * bk->w, bk->y + 0.8 * bk->h, bk->x + 0.85 * bk->w,
+           bk->y + 0.15 * bk->h, 0.45, 90);
+    PIX *small = pixScaleAreaMap(big, s, s);
+    PIX *blur = small ? pixBlockconv(small, 1, 1) : NULL;
+    PIX *scan = blur ? pixThresholdToBinary(blur, threshold) : NULL;
+    if (scan) {
+        pixSetResolution(scan, (int)dpi, (int)dpi);
+        omr_page_result_t res;
+        memset(&res, 0, sizeof res);
+        snprintf(res.form, sizeof res.form, "A");
+        res.page_number = page_index + 1;
+        res.dpi = dpi;
+        omr_error_t err = {0};
+        if (omr_recognise_page(scan, survey, NULL, cache, &res, &err) == OMR_OK &&
+            res.status == OMR_PAGE_OK) {
+            st[0] = (int)res.regions[c].state;
+            st[1] = (int)res.regions[k].state | (int)(res.regions[k].doubt << 4);
+            st[2] = (int)res.regions[c_other].state;
+            omr_region_result_t *rr = calloc((size_t)page()->n_regions, sizeof *rr);
+            omr_sample_info_t info = {0};
+            if (rr && omr_sample_page_ex(scan, form, page_index, res.xform, 0, cache, rr, &info,
+                                         NULL) == OMR_OK)
+                *recovery = info.print_recovery;
+            free(rr);
+        }
+        omr_page_result_clear(&res);
+    }
+    pixDestroy(&scan);
+    pixDestroy(&blur);
+    pixDestroy(&small);
+    pixDestroy(&big);
+    pixDestroy(&pix);
+}
+
+static void test_light_scan(void)
+{
+    int c = region_of(OMR_REGION_CIRCLE, -1, 1), k = region_of(OMR_REGION_CHECK, -1, 0);
+    int c_other = c + 1;
+    CHECK(c >= 0 && k >= 0 && c_other < page()->n_regions &&
+              page()->regions[c_other].question == page()->regions[c].question,
+          "page A-03 has a question with two circles and a checkbox");
+    if (c < 0 || k < 0 || c_other >= page()->n_regions)
+        return;
+    omr_sample_cache_t *cache = NULL;
+    CHECK_INT(omr_sample_cache_new(survey, &cache, NULL), OMR_OK);
+    int st[3];
+    float rec;
+    read_light(128, cache, c, k, c_other, st, &rec);
+    CHECK(rec >= 0.9f, "50 %% threshold: print recovery %.3f", rec);
+    CHECK(st[0] == OMR_MARK_MARKED && (st[1] & 15) == OMR_MARK_MARKED && st[2] == OMR_MARK_BLANK,
+          "50 %% threshold: circle %d tick %d other %d", st[0], st[1] & 15, st[2]);
+    read_light(70, cache, c, k, c_other, st, &rec);
+    CHECK(rec >= 0 && rec < 0.75f, "light threshold: print recovery %.3f", rec);
+    CHECK(st[0] == OMR_MARK_MARKED, "light threshold: pen circle %d", st[0]);
+    CHECK(st[2] == OMR_MARK_BLANK, "light threshold: the circled question's other option %d",
+          st[2]);
+    CHECK((st[1] & 15) == OMR_MARK_DOUBTFUL && ((st[1] >> 4) & OMR_DOUBT_LIGHT_SCAN),
+          "light threshold: lost pencil tick state %d doubt %d", st[1] & 15, st[1] >> 4);
+    omr_sample_cache_free(cache);
+}
+
+static void test_light_scan_rule(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    /* Question 0 (circles 0-2, one marked), question 1 grid rows a and b
+     * (checks 3-4 blank, 5 doubtful + 6 blank), a digit box 7. */
+    omr_region_t rg[8] = {
+        {.kind = OMR_REGION_CIRCLE, .question = 0}, {.kind = OMR_REGION_CIRCLE, .question = 0},
+        {.kind = OMR_REGION_CIRCLE, .question = 0}, {.kind = OMR_REGION_CHECK, .question = 1, .row = "a"},
+        {.kind = OMR_REGION_CHECK, .question = 1, .row = "a"},
+        {.kind = OMR_REGION_CHECK, .question = 1, .row = "b"},
+        {.kind = OMR_REGION_CHECK, .question = 1, .row = "b"}, {.kind = OMR_REGION_DIGIT, .question = 2}};
+    omr_page_t pg = {.regions = rg, .n_regions = 8};
+    omr_region_result_t r[8];
+    memset(r, 0, sizeof r);
+    r[1].state = OMR_MARK_MARKED;
+    r[5].state = OMR_MARK_DOUBTFUL;
+    r[5].doubt = OMR_DOUBT_BORDERLINE;
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.9f, r), 0);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, -1, r), 0);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 3);
+    CHECK(r[0].state == OMR_MARK_BLANK && r[2].state == OMR_MARK_BLANK, "marked unit keeps blanks");
+    CHECK(r[3].state == OMR_MARK_DOUBTFUL && r[4].state == OMR_MARK_DOUBTFUL &&
+              r[6].state == OMR_MARK_DOUBTFUL && (r[3].doubt & OMR_DOUBT_LIGHT_SCAN),
+          "blank units doubtful: %d %d %d", r[3].state, r[4].state, r[6].state);
+    CHECK(r[5].doubt == OMR_DOUBT_BORDERLINE, "doubtful cell untouched: %u", r[5].doubt);
+    CHECK(r[7].state == OMR_MARK_BLANK, "digit box untouched");
+    cal.light_scan_recovery_min = 0;
+    memset(r, 0, sizeof r);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.1f, r), 0);
+}
+
 static void test_register_failure_is_a_page_status(void)
 {
     PIX *white = pixCreate(2480, 3508, 1);
@@ -342,6 +456,7 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->batch_min_regions == b->batch_min_regions &&
            a->batch_circle_blank_limit == b->batch_circle_blank_limit &&
            a->batch_check_blank_limit == b->batch_check_blank_limit &&
+           a->light_scan_recovery_min == b->light_scan_recovery_min &&
            a->register_max_residual_mm == b->register_max_residual_mm;
 }
 
@@ -447,6 +562,8 @@ int main(void)
     RUN(test_classify_rules);
     RUN(test_marks_grey_and_1bpp);
     RUN(test_dust_is_blank);
+    RUN(test_light_scan_rule);
+    RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
     omr_template_free(survey);
