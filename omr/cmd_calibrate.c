@@ -469,14 +469,16 @@ int omr_cmd_calibrate(int argc, char **argv)
             rr = calloc((size_t)rr_cap, sizeof *rr);
         }
         memset(rr, 0, sizeof *rr * (size_t)pg->n_regions);
-        if (omr_sample_page(img.pix, form, tp->page - 1, reg.xform, reg.mark_grey, cache, rr,
-                            &err) != OMR_OK) {
+        omr_sample_info_t info;
+        if (omr_sample_page_ex(img.pix, form, tp->page - 1, reg.xform, reg.mark_grey, cache, rr, &info,
+                               &err) != OMR_OK) {
             fprintf(stderr, "omr calibrate: %s page %d: %s\n", img.path, img.page + 1, err.msg);
             omr_image_clear(&img);
             continue;
         }
         double t2 = now_ms();
         omr_classify_page(pg, &cal, rr);
+        omr_classify_light_scan(pg, &cal, info.print_recovery, rr); /* as omr_recognise_page does */
         double t3 = now_ms();
         tm->pages++;
         tm->t_reg += t1 - t0;

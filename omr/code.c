@@ -295,10 +295,13 @@ static int question_cols(const ctx_t *c, int qi, int *cols)
 /* "faint, erased" from OMR_DOUBT_* bits. */
 static const char *doubt_words(unsigned d, char *buf, size_t n)
 {
-    static const char *w[] = {"faint", "erasure", "crossed out", "borderline", "label circled only", "not a digit"};
+    /* one word per OMR_DOUBT_* bit, in bit order (page.h) */
+    static const char *w[] = {"faint",      "erasure",     "crossed out",
+                              "borderline", "label circled only", "not a digit",
+                              "scan too light: the blank may hide pencil"};
     buf[0] = 0;
     size_t len = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < (int)(sizeof w / sizeof w[0]); i++)
         if (d & (1u << i))
             len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? ", " : "", w[i]);
     if (!buf[0])
