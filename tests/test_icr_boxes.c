@@ -5,7 +5,8 @@
  * top-3 boxes at known places, a tick into one box, and the page is "scanned"
  * as 8-bit grey or 1 bpp, upright or upside down; then registered
  * (register.h) and read. Checked: every empty box and text field reads
- * empty, every written box written, >= 95 % of the digit proposals right,
+ * empty (a text field with only dust too), every written box written (a
+ * text field with a short pen word or one faint pencil stroke too), >= 95 % of the digit proposals right,
  * the tick is not a digit.
  *
  * Data: $OMR_DIGITS, else ../shared/data/digits, else /work/shared/data/digits
@@ -82,10 +83,10 @@ static void draw_digit(PIX *pix, const uint8_t *im, omr_rect_t b, double dx, dou
         }
 }
 
-/* A pen stroke 0.4 mm wide from (ax, ay) to (bx, by) mm. */
-static void draw_stroke(PIX *pix, double ax, double ay, double bx, double by)
+/* A line of half-width r mm and grey level g from (ax, ay) to (bx, by) mm. */
+static void draw_line(PIX *pix, double ax, double ay, double bx, double by, double r, int g)
 {
-    double k = DPI / 25.4, r = 0.2;
+    double k = DPI / 25.4;
     int x0 = (int)floor((fmin(ax, bx) - r) * k), x1 = (int)ceil((fmax(ax, bx) + r) * k);
     int y0 = (int)floor((fmin(ay, by) - r) * k), y1 = (int)ceil((fmax(ay, by) + r) * k);
     double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
@@ -95,7 +96,43 @@ static void draw_stroke(PIX *pix, double ax, double ay, double bx, double by)
             double t = (px * dx + py * dy) / l2;
             t = t < 0 ? 0 : t > 1 ? 1 : t;
             if (hypot(px - t * dx, py - t * dy) <= r)
-                pixSetPixel(pix, x, y, 30);
+                pixSetPixel(pix, x, y, (l_uint32)g);
+        }
+}
+
+/* A pen stroke 0.4 mm wide from (ax, ay) to (bx, by) mm. */
+static void draw_stroke(PIX *pix, double ax, double ay, double bx, double by)
+{
+    draw_line(pix, ax, ay, bx, by, 0.2, 30);
+}
+
+/* What is drawn into the page's first text field, by trial: */
+enum {
+    TEXT_PEN,    /* a short word in pen: written */
+    TEXT_PENCIL, /* one faint, thin pencil stroke 3.2 mm long (0.24 mm wide,
+                    grey 120, still ink on a bitonal scan): written */
+    TEXT_DUST,   /* a dozen specks of 0.2-0.3 mm: empty */
+    TEXT_NONE,   /* nothing: empty */
+    TEXT_KINDS
+};
+
+static void draw_text_field(PIX *pix, omr_rect_t b, int kind)
+{
+    double x = b.x + 5, y = b.y + b.h / 2;
+    if (kind == TEXT_PEN) /* "N" "I" "L" */
+        for (int c = 0; c < 3; c++, x += 4) {
+            draw_stroke(pix, x, y + 1.5, x, y - 1.5);
+            if (c == 0)
+                draw_stroke(pix, x, y - 1.5, x + 2, y + 1.5), draw_stroke(pix, x + 2, y + 1.5, x + 2, y - 1.5);
+            if (c == 2)
+                draw_stroke(pix, x, y + 1.5, x + 2, y + 1.5);
+        }
+    else if (kind == TEXT_PENCIL)
+        draw_line(pix, x, y - 1, x + 2.5, y + 1, 0.12, 120);
+    else if (kind == TEXT_DUST)
+        for (int i = 0; i < 12; i++) {
+            double sx = b.x + 3 + fmod(i * 7.3, b.w - 6), sy = b.y + 1 + fmod(i * 1.7, b.h - 2);
+            draw_line(pix, sx, sy, sx + 0.05 * (i % 3), sy, 0.1 + 0.02 * (i % 3), 40);
         }
 }
 
@@ -137,7 +174,7 @@ static void setup(void)
 /* Totals over one scan variant. */
 typedef struct {
     int empty_ok, empty_n, written_ok, written_n, right, proposals, tick_ok, tick_n, text_ok,
-        text_n, pages_ok, pages;
+        text_n, text_written_ok, text_written_n, pages_ok, pages;
 } score_t;
 
 /* One trial page: Q11 boxes 1-2 written, box 3 empty; Q16 box 1 written,
@@ -184,6 +221,13 @@ static void run_variant(int bitonal, int upside_down, score_t *sc)
         else
             truth[ri16[1]] = -1;
         truth[ri16[2]] = -1;
+        int ti = -1; /* first text field: its contents by trial */
+        for (int i = 0; i < pg->n_regions && ti < 0; i++)
+            if (pg->regions[i].kind == OMR_REGION_TEXT)
+                ti = i;
+        int text_kind = trial % TEXT_KINDS;
+        if (ti >= 0)
+            draw_text_field(page, pg->regions[ti].box, text_kind);
 
         PIX *scan = page;
         if (upside_down) {
@@ -212,8 +256,17 @@ static void run_variant(int bitonal, int upside_down, score_t *sc)
             for (int i = 0; i < pg->n_regions && i < 64; i++) {
                 const omr_region_result_t *r = &rr[i];
                 if (pg->regions[i].kind == OMR_REGION_TEXT) {
-                    sc->text_n++;
-                    sc->text_ok += !r->has_ink;
+                    int want = i == ti && (text_kind == TEXT_PEN || text_kind == TEXT_PENCIL);
+                    if (want) {
+                        sc->text_written_n++;
+                        sc->text_written_ok += r->has_ink && r->state == OMR_MARK_MARKED;
+                    } else {
+                        sc->text_n++;
+                        sc->text_ok += !r->has_ink && r->state == OMR_MARK_BLANK;
+                    }
+                    if (r->has_ink != want)
+                        printf("  text field %s trial %d (kind %d): read %s\n", pg->regions[i].var,
+                               trial, i == ti ? text_kind : TEXT_NONE, r->has_ink ? "written" : "empty");
                     continue;
                 }
                 if (truth[i] == -2)
@@ -249,10 +302,10 @@ static void check_variant(int bitonal, int upside_down)
     score_t sc = {0};
     run_variant(bitonal, upside_down, &sc);
     printf("  %s %s: pages %d/%d, empty %d/%d, written %d/%d, right %d/%d, tick %d/%d, text "
-           "fields empty %d/%d\n",
+           "fields empty %d/%d, written %d/%d\n",
            bitonal ? "1bpp" : "8bit", upside_down ? "180" : "0", sc.pages_ok, sc.pages,
            sc.empty_ok, sc.empty_n, sc.written_ok, sc.written_n, sc.right, sc.proposals,
-           sc.tick_ok, sc.tick_n, sc.text_ok, sc.text_n);
+           sc.tick_ok, sc.tick_n, sc.text_ok, sc.text_n, sc.text_written_ok, sc.text_written_n);
     CHECK_INT(sc.pages_ok, TRIALS);
     CHECK_INT(sc.empty_ok, sc.empty_n);
     CHECK_INT(sc.written_ok, sc.written_n);
@@ -261,6 +314,8 @@ static void check_variant(int bitonal, int upside_down)
           sc.proposals);
     CHECK_INT(sc.tick_ok, sc.tick_n);
     CHECK_INT(sc.text_ok, sc.text_n);
+    CHECK_INT(sc.text_written_ok, sc.text_written_n);
+    CHECK(sc.text_written_n >= TRIALS / 2, "only %d written text fields", sc.text_written_n);
 }
 
 static void test_grey_upright(void) { check_variant(0, 0); }

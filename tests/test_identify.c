@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "identify.h"
+#include "template.h"
 
 static int mm(double v, int dpi)
 {
@@ -260,6 +261,47 @@ static void test_whole_page(void)
     pixDestroy(&p);
 }
 
+/* The survey's zone: the union of its pages' barcode boxes. Truth: every
+ * page file of templates/ipa-itsc-2018 says `barcode box=65,270,80,14` on a
+ * 210 x 297 mm page. A barcode there is read in that zone, upright and
+ * upside down; one shifted 30 mm sideways still in the bottom zone. */
+static void test_survey_zone(void)
+{
+    omr_zone_t z;
+    omr_identify_zone_for_survey(NULL, &z);
+    CHECK(z.x == 0 && z.y == 0.8 && z.w == 1 && z.h == 0.2, "NULL survey: the bottom zone");
+    omr_survey_t *s = NULL;
+    omr_error_t err;
+    CHECK_INT(omr_template_load("templates/ipa-itsc-2018", &s, &err), OMR_OK);
+    if (!s)
+        return;
+    omr_identify_zone_for_survey(s, &z);
+    omr_template_free(s);
+    CHECK(fabs(z.x - 65.0 / 210) < 1e-9 && fabs(z.w - 80.0 / 210) < 1e-9, "x %.4f w %.4f", z.x, z.w);
+    CHECK(fabs(z.y - 270.0 / 297) < 1e-9 && fabs(z.h - 14.0 / 297) < 1e-9, "y %.4f h %.4f", z.y, z.h);
+
+    for (int bitonal = 0; bitonal <= 1; bitonal++)
+        for (int turns = 0; turns <= 2; turns += 2) {
+            PIX *p = make_page(300, NULL, 1);
+            CHECK(draw_barcode(p, 300, "ITSC18-B03-000042", 65, 270, 80, 9) > 0);
+            p = scan(p, 0.5, bitonal, turns, 0);
+            omr_barcode_t bc;
+            CHECK_INT(omr_identify_read(p, &z, &bc, &err), OMR_OK);
+            CHECK_STR(bc.payload, "ITSC18-B03-000042");
+            CHECK_INT(bc.zone_pass, 1);
+            CHECK_INT(bc.orientation, turns * 90);
+            pixDestroy(&p);
+        }
+    PIX *p = make_page(300, NULL, 1);
+    CHECK(draw_barcode(p, 300, "ITSC18-B03-000043", 110, 265, 80, 9) > 0);
+    omr_barcode_t bc;
+    CHECK_INT(omr_identify_read(p, &z, &bc, &err), OMR_OK);
+    CHECK_STR(bc.payload, "ITSC18-B03-000043");
+    CHECK_INT(bc.zone_pass, 2);
+    CHECK_INT(bc.fast, 1);
+    pixDestroy(&p);
+}
+
 static void test_not_found(void)
 {
     PIX *p = scan(make_page(300, NULL, 1), 0, 1, 0, 2000);
@@ -353,6 +395,7 @@ int main(void)
     RUN(test_orientations);
     RUN(test_skew_and_speckle);
     RUN(test_whole_page);
+    RUN(test_survey_zone);
     RUN(test_not_found);
     RUN(test_blank);
     RUN(test_faded);

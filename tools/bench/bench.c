@@ -3,7 +3,8 @@
  *   bench [--template DIR] [--calib FILE] FILE_OR_FOLDER...
  *
  * For every page: decode (omr_load_next, including the file hash), identify
- * (barcode, blank test), recognise (register, sample, classify: the same
+ * (barcode in the survey's zone, omr_identify_zone_for_survey, as the
+ * pipeline; blank test), recognise (register, sample, classify: the same
  * calls as omr/pipeline.c). Times are CPU ms of this thread, steadier than
  * wall time on a shared machine and the figure that matters for pages per
  * second on one core. Prints one row per input kind (format, depth, dpi):
@@ -32,7 +33,7 @@ static double cpu_ms(void)
 
 typedef struct {
     char kind[48];
-    long pages, failed;
+    long pages, failed, zone_pass[3]; /* barcode found on the page, in the survey zone, the bottom */
     double decode, identify, recognise;
 } kind_t;
 
@@ -97,6 +98,10 @@ int main(int argc, char **argv)
         for (int p = 0; p < survey->forms[f].n_pages; p++)
             omr_sample_cache_prepare(cache, &survey->forms[f], p, &err);
 
+    /* The barcode zone of this survey, as omr/pipeline.c uses it. */
+    omr_zone_t zone;
+    omr_identify_zone_for_survey(survey, &zone);
+
     omr_load_t *src;
     if (omr_load_open_paths((const char *const *)argv + first, argc - first, &src, &err)) {
         fprintf(stderr, "bench: %s\n", err.msg);
@@ -120,7 +125,9 @@ int main(int argc, char **argv)
         omr_error_t ierr;
         int blank = 0;
         double ink;
-        st = omr_identify_read(img.pix, NULL, &bc, &ierr);
+        st = omr_identify_read(img.pix, &zone, &bc, &ierr);
+        if (st == OMR_OK)
+            k->zone_pass[bc.zone_pass]++;
         if (st != OMR_OK)
             omr_identify_is_blank(img.pix, 0, &blank, &ink, &ierr);
         double t2 = cpu_ms();
@@ -133,11 +140,16 @@ int main(int argc, char **argv)
             snprintf(res.respondent, sizeof res.respondent, "%s", bc.respondent);
             res.orientation = bc.orientation;
             res.dpi = img.dpi;
-            if (omr_recognise_page(img.pix, survey, &cal, cache, &res, &ierr) || res.status != OMR_PAGE_OK)
-                k->failed++;
+            omr_status_t rs = omr_recognise_page(img.pix, survey, &cal, cache, &res, &ierr);
+            if (rs || res.status != OMR_PAGE_OK) {
+                if (k->failed++ < 3) /* say why, for the first few */
+                    fprintf(stderr, "bench: %s page %d: not recognised: %s\n", img.path, img.page,
+                            rs ? ierr.msg : res.reason);
+            }
             omr_page_result_clear(&res);
-        } else {
-            k->failed++;
+        } else if (k->failed++ < 3) {
+            fprintf(stderr, "bench: %s page %d: not identified: %s\n", img.path, img.page,
+                    ierr.msg);
         }
         k->recognise += cpu_ms() - t2;
         k->pages++;
@@ -156,6 +168,10 @@ int main(int argc, char **argv)
                k->identify / n, k->recognise / n, total, 1000.0 / total, total / (k->decode / n),
                k->failed ? "  (some pages not read)" : "");
     }
+    for (int i = 0; i < n_kinds; i++)
+        if (kinds[i].pages && (kinds[i].zone_pass[0] || kinds[i].zone_pass[2]))
+            printf("%-22s barcode outside the survey zone: %ld in the bottom zone, %ld on the whole page\n",
+                   kinds[i].kind, kinds[i].zone_pass[2], kinds[i].zone_pass[0]);
     omr_sample_cache_free(cache);
     omr_template_free(survey);
     return 0;
