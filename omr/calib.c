@@ -12,12 +12,12 @@
 void omr_calib_default(omr_calib_t *c)
 {
     /* Keep in step with calib/default.calib, which explains each number. */
-    c->circle_blank_max = 0.003;
+    c->circle_blank_max = 0.001;
     c->circle_marked_min = 0.012;
     c->label_blank_max = 0.015;
     c->label_marked_min = 0.04;
     c->label_only_marks = 1;
-    c->check_blank_max = 0.003;
+    c->check_blank_max = 0.001;
     c->check_marked_min = 0.012;
     c->write_ink_min = 0.002;
     c->faint_darkness = 0.30;
@@ -26,6 +26,7 @@ void omr_calib_default(omr_calib_t *c)
     c->batch_min_regions = 2000;
     c->batch_circle_blank_limit = 0.006;
     c->batch_check_blank_limit = 0.006;
+    c->light_scan_recovery_min = 0.75;
     c->register_max_residual_mm = 1.0;
 }
 
@@ -51,6 +52,7 @@ static const struct {
     {"batch.min_regions", D(batch_min_regions), K_INT},
     {"batch.circle_blank_limit", D(batch_circle_blank_limit), K_SHARE},
     {"batch.check_blank_limit", D(batch_check_blank_limit), K_SHARE},
+    {"light_scan.recovery_min", D(light_scan_recovery_min), K_SHARE},
     {"register.max_residual_mm", D(register_max_residual_mm), K_MM},
 #undef D
 };

@@ -27,6 +27,9 @@
  * On 1-bpp scans a circle target's ink also gets the excess of dark points
  * in the 0.1-0.3 mm band around its printed number over the page's median
  * circle (a tick or a small loop drawn on the number hides under the mask).
+ * On grey scans that band is too noisy to add as ink, but a target whose
+ * band is NEAR_SLACK_GREY (sample.c) darker than the page's median while its
+ * ink is below OMR_SAMPLE_SPECK_INK gets the speck level: doubtful.
  * ink is the share of the zone's open (unprinted) points that are dark;
  * on grey scans a point is dark when it is at least OMR_SAMPLE_DARK_MIN of
  * the way from the local paper level to the scan's black (the corner marks),

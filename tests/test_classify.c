@@ -443,6 +443,33 @@ static void test_classify_rules(void)
     CHECK(r.doubt & OMR_DOUBT_LABEL_ONLY);
 }
 
+/* Traces measured on the corpus that were read blank with a 0.003 blank
+ * maximum: a light pen tick beside a grey scan's number (ink 0.0014,
+ * darkness 0.73), a 200-dpi bitonal pencil tick in a box (0.0027), a tick
+ * on the number of a grey scan (sample sets the speck level 0.006 with a
+ * darkness of at least 0.23). The default profile must not call them blank;
+ * a zone with no trace stays blank. */
+static void test_traces_are_doubtful(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE, .label = {0, 0, 10, 3}};
+    omr_region_t check = {.kind = OMR_REGION_CHECK};
+    omr_region_result_t r = {0};
+    r.m = (omr_measure_t){.ink = 0.0014f, .darkness = 0.73f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    r.m = (omr_measure_t){.ink = 0.0027f, .darkness = 1};
+    omr_classify_region(&check, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    r.m = (omr_measure_t){.ink = (float)OMR_SAMPLE_SPECK_INK, .darkness = 0.231f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    r.m = (omr_measure_t){.ink = 0, .darkness = 0};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+}
+
 /* Field by field: the struct has padding, memcmp would compare garbage. */
 static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
 {
@@ -560,6 +587,7 @@ int main(void)
     RUN(test_calib_parse);
     RUN(test_calib_roundtrip);
     RUN(test_classify_rules);
+    RUN(test_traces_are_doubtful);
     RUN(test_marks_grey_and_1bpp);
     RUN(test_dust_is_blank);
     RUN(test_light_scan_rule);
