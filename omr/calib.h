@@ -40,6 +40,11 @@ typedef struct {
     int batch_min_regions;
     double batch_circle_blank_limit;
     double batch_check_blank_limit;
+    /* Bitonal scans whose threshold erased part of the printed form
+     * (omr_sample_info_t.print_recovery below this): pencil is then lost
+     * entirely, and the blank cells of an answer unit with no mark read
+     * are doubtful (omr_classify_light_scan). 0 turns the rule off. */
+    double light_scan_recovery_min;
     /* Registration. */
     double register_max_residual_mm;
 } omr_calib_t;
