@@ -120,4 +120,27 @@ int omr_review_overrides(const omr_form_t *form, const char *question, const cha
 omr_status_t omr_review_recode(omr_store_t *store, const omr_survey_t *survey, const char *form_id,
                                const char *respondent, omr_error_t *err);
 
+/* omr_review_recode in two steps, so the server's coder thread can code on
+ * its own connection without holding the request threads' lock and take it
+ * only for the (short) save: make reads pages and decisions and codes; save
+ * writes the result. Everything in *c is owned by it (omr_review_coding_free,
+ * also after a failed make). */
+typedef struct {
+    char form[16], respondent[32];
+    long long batch;                 /* the respondent's batch as stored: kept */
+    omr_page_result_t *pages;
+    long long *page_ids;
+    int n_pages;
+    omr_coded_t coded;
+    omr_column_t *cols[2];
+    int n_cols[2];
+    omr_store_value_t *values;       /* coded.n_values, strings borrowed from coded/cols */
+    omr_store_item_t *items;         /* coded.n_items */
+} omr_review_coding_t;
+
+omr_status_t omr_review_coding_make(omr_store_t *store, const omr_survey_t *survey, const char *form_id,
+                                    const char *respondent, omr_review_coding_t *c, omr_error_t *err);
+omr_status_t omr_review_coding_save(omr_store_t *store, const omr_review_coding_t *c, omr_error_t *err);
+void omr_review_coding_free(omr_review_coding_t *c);
+
 #endif

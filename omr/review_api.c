@@ -16,6 +16,8 @@
  *   POST /api/group/decide {decisions: [{item, value}]} all or nothing
  *   GET  /api/page/ID                  page view: the regions over the page, coloured by state
  *   GET  /api/progress                 by reason, by batch, per operator per hour
+ *   GET  /api/unidentified             page-level items whose page could be a missing one
+ *   POST /api/assign {missing, item, next?} that page is the missing page: assign it
  *   GET  /img/item/ID.png              crop of the item's regions with context
  *   GET  /img/page/ID.png?w=N          the whole page, upright, N px wide (200..2400)
  * IDs in paths are decimal numbers only: anything else (../, %2e, letters)
@@ -25,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "load.h"
+#include "recognise.h"
 #include "review_internal.h"
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
@@ -147,10 +151,44 @@ static void rect_union(omr_rect_t *u, const omr_rect_t *r, int *have)
     u->x = x0, u->y = y0, u->w = x1 - x0, u->h = y1 - y0;
 }
 
-/* The crop of an item: its regions (marked in red) with the question's
- * other regions and labels around them for context. */
+/* The page's region states (regions table), index = template region; NULL
+ * when none are stored. Owned by the caller (free()). Caller holds the DB lock. */
+static int *region_states(sqlite3 *db, long long page, int n)
+{
+    int *v = n > 0 ? malloc((size_t)n * sizeof *v) : NULL;
+    sqlite3_stmt *st = NULL;
+    if (!v)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        v[i] = -1;
+    if (sqlite3_prepare_v2(db, "SELECT idx, state FROM regions WHERE page = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, page);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int i = sqlite3_column_int(st, 0);
+            if (i >= 0 && i < n)
+                v[i] = sqlite3_column_int(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The crop of an item: its regions with the question's other regions and
+ * labels around them for context; a grid's column headings always (a row
+ * of circles means nothing without them). Outlined in red: the regions the
+ * item is about that are in doubt (states: the page's region states, may be
+ * NULL), else the marked ones (two marks), else all of them. */
+/* The region states of page pg (as region_states), sized by its template page. */
+static int *page_states(omr_review_server_t *srv, sqlite3 *db, const omr_review_page_t *pg)
+{
+    const omr_form_t *f = pg->form[0] ? omr_template_form(srv->survey, pg->form) : NULL;
+    if (!f || pg->page_number < 1 || pg->page_number > f->n_pages)
+        return NULL;
+    return region_states(db, pg->id, f->pages[pg->page_number - 1].n_regions);
+}
+
 static omr_status_t item_crop(omr_review_server_t *srv, const item_row_t *it, const omr_review_page_t *pg,
-                             unsigned char **pdata, size_t *plen, omr_error_t *err)
+                             const int *states, unsigned char **pdata, size_t *plen, omr_error_t *err)
 {
     int qi;
     const omr_form_t *f = item_form(srv, it, &qi);
@@ -160,6 +198,7 @@ static omr_status_t item_crop(omr_review_server_t *srv, const item_row_t *it, co
     const omr_page_t *tp = &f->pages[pg->page_number - 1];
     const omr_question_t *q = &f->questions[qi];
     omr_review_mark_t marks[64];
+    int idx[64];
     int nm = 0, have = 0, have_q = 0;
     omr_rect_t area = {0}, qarea = {0};
     for (int i = 0; i < tp->n_regions; i++) {
@@ -176,13 +215,39 @@ static omr_status_t item_crop(omr_review_server_t *srv, const item_row_t *it, co
             if (r->row[0] && !strcmp(q->rows[k].id, r->row))
                 rect_union(&area, &q->rows[k].label, &have);
         if (nm < 64) {
-            omr_review_mark_t *m = &marks[nm++];
+            omr_review_mark_t *m = &marks[nm];
+            idx[nm++] = i;
             m->r = r->box;
             m->r.x -= 0.8, m->r.y -= 0.8, m->r.w += 1.6, m->r.h += 1.6;
             m->rgb[0] = 230, m->rgb[1] = 30, m->rgb[2] = 30;
             m->width = 2;
         }
     }
+    /* only the cells in doubt (else the marked ones) when there are some */
+    for (int want = OMR_MARK_DOUBTFUL; states && nm > 1 && want >= OMR_MARK_MARKED; want--) {
+        int k = 0;
+        for (int m = 0; m < nm; m++)
+            if (states[idx[m]] == want)
+                k++;
+        if (k == 0 || k == nm)
+            continue;
+        k = 0;
+        for (int m = 0; m < nm; m++)
+            if (states[idx[m]] == want)
+                marks[k++] = marks[m];
+        nm = k;
+        break;
+    }
+    /* a grid: its column headings */
+    for (int k = 0; k < q->n_cols && have; k++)
+        if (q->cols[k].label.w > 0 && q->cols[k].label.y < area.y) {
+            omr_rect_t hd = q->cols[k].label;
+            omr_rect_t hq = hd;
+            hd.x = area.x, hd.w = area.w > 0 ? area.w : hd.w; /* only upwards */
+            rect_union(&area, &hd, &have);
+            hq.x = qarea.x, hq.w = qarea.w > 0 ? qarea.w : hq.w;
+            rect_union(&qarea, &hq, &have_q);
+        }
     if (!have)
         return omr_error_set(err, OMR_ENOTFOUND, "item %lld: no region of %s on this page", it->id, it->question);
     /* context: the whole question when it is not much bigger, else a margin;
@@ -235,7 +300,13 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
         json_object_set_new(o, "file_page", json_integer(pg.idx + 1));
     }
     const char *input = "page";
-    if (!it->question[0]) {
+    char mform[16] = "";
+    int mpage = 0, mcase = 0;
+    if (!it->question[0] && sscanf(it->var, "page:missing:%15[^:]:%d:%d", mform, &mpage, &mcase) == 3) {
+        /* a page missing from the packet: confirm it, or assign a page to it */
+        input = "missing";
+        json_object_set_new(o, "missing", json_pack("{s:s,s:i,s:i}", "form", mform, "page_number", mpage, "case", mcase));
+    } else if (!it->question[0]) {
         input = "page"; /* page-level: assign, duplicate, reject */
         json_object_set_new(o, "forms", json_array());
         for (int i = 0; i < srv->survey->n_forms; i++)
@@ -366,8 +437,15 @@ static sqlite3 *lock_db(omr_review_server_t *srv)
 
 static void unlock_db(omr_review_server_t *srv) { pthread_mutex_unlock(&srv->db_lock); }
 
+static void item_key(const item_row_t *it, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s|%s|%d|%s|%s", it->form, it->respondent, it->case_number, it->question, it->var);
+}
+
 static void remember(omr_review_session_t *s, const item_row_t *it)
 {
+    s->last_item = it->id;
+    item_key(it, s->last_key, sizeof s->last_key);
     s->last_page = it->page;
     snprintf(s->last_form, sizeof s->last_form, "%s", it->form);
     snprintf(s->last_question, sizeof s->last_question, "%s", it->question);
@@ -431,27 +509,54 @@ static json_t *recode_after(omr_review_server_t *srv, const item_row_t *it)
     return NULL;
 }
 
+/* The coder thread's pass: every dirty respondent is coded on the coder's
+ * own connection with no lock held (loading pages and coding is most of the
+ * work), and only the save takes the request threads' lock. A decision that
+ * lands meanwhile changes the respondent's fingerprint (review_store.c): the
+ * stale result is dropped and the respondent, still dirty, is coded again. */
 int omr_review_code_dirty(omr_review_server_t *srv)
 {
     omr_store_key_t *keys = NULL;
-    int n = 0, done = 0;
+    int n = 0, done = 0, again = 0;
     omr_error_t err = {0};
-    pthread_mutex_lock(&srv->db_lock);
-    omr_status_t rc = omr_store_dirty_respondents(srv->store, &keys, &n, &err);
-    pthread_mutex_unlock(&srv->db_lock);
+    omr_store_t *cs = srv->code_store ? srv->code_store : srv->store;
+    int own = cs != srv->store;
+    if (!own)
+        pthread_mutex_lock(&srv->db_lock);
+    omr_status_t rc = omr_store_dirty_respondents(cs, &keys, &n, &err);
+    if (!own)
+        pthread_mutex_unlock(&srv->db_lock);
     if (rc)
         return 0;
     for (int i = 0; i < n; i++) {
         if (!omr_template_form(srv->survey, keys[i].form))
             continue;
-        pthread_mutex_lock(&srv->db_lock);
-        if (omr_review_recode(srv->store, srv->survey, keys[i].form, keys[i].respondent, &err) == OMR_OK)
-            done++;
-        else
+        char fp[128], fp2[128];
+        omr_review_coding_t c;
+        if (!own)
+            pthread_mutex_lock(&srv->db_lock);
+        omr_review_q_fingerprint(omr_store_db(cs), keys[i].form, keys[i].respondent, fp, sizeof fp);
+        rc = omr_review_coding_make(cs, srv->survey, keys[i].form, keys[i].respondent, &c, &err);
+        if (own)
+            pthread_mutex_lock(&srv->db_lock);
+        if (!rc) {
+            omr_review_q_fingerprint(omr_store_db(srv->store), keys[i].form, keys[i].respondent, fp2, sizeof fp2);
+            if (strcmp(fp, fp2))
+                again = 1; /* decided meanwhile: code it again */
+            else if ((rc = omr_review_coding_save(cs, &c, &err)) == OMR_OK)
+                done++;
+        }
+        if (rc)
             srv->code_errors++;
         pthread_mutex_unlock(&srv->db_lock);
+        omr_review_coding_free(&c);
     }
     free(keys);
+    if (again) {
+        pthread_mutex_lock(&srv->warm_lock);
+        srv->code_kick = 1;
+        pthread_mutex_unlock(&srv->warm_lock);
+    }
     return done;
 }
 
@@ -558,6 +663,111 @@ static int check_decision(omr_review_server_t *srv, sqlite3 *db, const char *op,
     return 0;
 }
 
+/* Read page pg again as FORM page PAGE of RESPONDENT: register, sample and
+ * classify (recognise.h) from the scanned image, trying the stored
+ * orientation and then the others (a page without a barcode has none).
+ * *res is filled (owned by the caller: omr_page_result_clear). OMR_OK when
+ * the page registered; OMR_ENOTFOUND with the reason when it did not. No
+ * lock is held: it takes a few hundred ms. */
+static omr_status_t recognise_as(omr_review_server_t *srv, const omr_review_page_t *pg, const char *form, int page,
+                                 const char *respondent, omr_page_result_t *res, omr_error_t *err)
+{
+    omr_image_t img;
+    memset(&img, 0, sizeof img);
+    memset(res, 0, sizeof *res);
+    omr_status_t rc = omr_load_page(pg->path, pg->idx, &img, err);
+    omr_sample_cache_t *cache = NULL;
+    if (rc || (rc = omr_sample_cache_new(srv->survey, &cache, err))) {
+        omr_image_clear(&img);
+        return rc;
+    }
+    const int tries[4] = {pg->orientation, pg->orientation == 0 ? 180 : 0, 90, 270};
+    char why[512] = "";
+    rc = OMR_ENOTFOUND;
+    for (int t = 0; t < 4 && rc == OMR_ENOTFOUND; t++) {
+        if (t > 0 && tries[t] == tries[0])
+            continue;
+        omr_page_result_clear(res);
+        memset(res, 0, sizeof *res);
+        snprintf(res->file, sizeof res->file, "%.1000s", pg->path);
+        res->index_in_file = pg->idx;
+        res->status = OMR_PAGE_OK;
+        snprintf(res->form, sizeof res->form, "%s", form);
+        res->page_number = page;
+        snprintf(res->respondent, sizeof res->respondent, "%.31s", respondent);
+        res->orientation = tries[t];
+        res->dpi = img.dpi;
+        omr_error_t rerr = {0};
+        omr_status_t r = omr_recognise_page(img.pix, srv->survey, &srv->cal, cache, res, &rerr);
+        if (r) {
+            rc = r;
+            *err = rerr;
+        } else if (res->status == OMR_PAGE_OK) {
+            rc = OMR_OK;
+        } else if (!why[0]) {
+            snprintf(why, sizeof why, "%s", res->reason);
+        }
+    }
+    if (rc == OMR_ENOTFOUND)
+        omr_error_set(err, OMR_ENOTFOUND, "the page cannot be registered as %s page %d: %s", form, page,
+                      why[0] ? why : "corner marks not found");
+    omr_sample_cache_free(cache);
+    omr_image_clear(&img);
+    return rc;
+}
+
+/* An "assign:FORM:PAGE:RESPONDENT" decision on page-level item id (leased to
+ * the operator, value checked): the page is read again under that identity
+ * first, outside the lock; only when it registers are the page, its regions
+ * and the decision stored, in one transaction, and the respondent re-coded
+ * (the coder thread). A page that does not register as that page is refused
+ * (422) and nothing changes. Returns the HTTP status; rep filled on errors. */
+static int assign_page(omr_review_server_t *srv, omr_review_req_t *req, long long id, const char *value,
+                       omr_review_reply_t *rep)
+{
+    char form[16], resp[40];
+    int page = 0;
+    sscanf(value, "assign:%15[^:]:%d:%39[^:]", form, &page, resp);
+    sqlite3 *db = lock_db(srv);
+    item_row_t it;
+    omr_review_page_t pg;
+    int ok = load_item(db, id, &it) == 1 && it.page > 0 && load_page(db, it.page, &pg) == 1;
+    unlock_db(srv);
+    if (!ok) {
+        omr_review_reply_error(rep, 404, "item %lld has no page to assign", id);
+        return 404;
+    }
+    omr_page_result_t res;
+    omr_error_t err = {0};
+    omr_status_t rc = recognise_as(srv, &pg, form, page, resp, &res, &err);
+    if (rc) {
+        omr_page_result_clear(&res);
+        omr_review_reply_error(rep, rc == OMR_ENOTFOUND ? 422 : 500, "item %lld: %s", id, err.msg);
+        return rc == OMR_ENOTFOUND ? 422 : 500;
+    }
+    db = lock_db(srv);
+    int status = 0;
+    /* still ours? (the lease may have run out while the page was read) */
+    if ((status = check_decision(srv, db, req->sess->op, id, value, &it, rep))) {
+        unlock_db(srv);
+        omr_page_result_clear(&res);
+        return status;
+    }
+    if ((rc = omr_store_begin(srv->store, &err)) ||
+        (rc = omr_review_page_assign(db, srv->survey, it.page, &res, &err)) ||
+        (rc = omr_store_item_decide(srv->store, id, req->sess->op, value, &err)) ||
+        (rc = omr_store_commit(srv->store, &err))) {
+        omr_store_rollback(srv->store);
+        unlock_db(srv);
+        omr_page_result_clear(&res);
+        omr_review_reply_error(rep, rc == OMR_EINPUT ? 409 : 500, "%s", err.msg);
+        return rc == OMR_EINPUT ? 409 : 500;
+    }
+    unlock_db(srv);
+    omr_page_result_clear(&res);
+    return 0;
+}
+
 static void api_decide(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
 {
     long long id = body_id(req, "item");
@@ -565,12 +775,40 @@ static void api_decide(omr_review_server_t *srv, omr_review_req_t *req, omr_revi
     int want_next = json_is_true(json_object_get(req->body, "next"));
     sqlite3 *db = lock_db(srv);
     item_row_t it;
+    if (id && id == req->sess->last_item) {
+        /* the item this operator was given may have been settled meanwhile:
+         * another operator's decision re-coded the respondent and the coder
+         * no longer raises it (it is gone, or its id now names another item) */
+        char key[160];
+        int found = load_item(db, id, &it);
+        if (found == 0 || (found == 1 && (item_key(&it, key, sizeof key), strcmp(key, req->sess->last_key)))) {
+            req->sess->last_item = 0;
+            json_t *next = NULL;
+            int dberr = 0;
+            if (want_next)
+                next = next_item(srv, db, req->sess, &dberr);
+            unlock_db(srv);
+            omr_review_reply_error(rep, 409,
+                                   "item %lld was settled by another decision on the same respondent while it was"
+                                   " on screen: nothing to decide, nothing recorded",
+                                   id);
+            json_object_set_new(rep->json, "settled", json_true());
+            if (want_next)
+                json_object_set_new(rep->json, "next", next ? next : json_null());
+            return;
+        }
+    }
     if (check_decision(srv, db, req->sess->op, id, value, &it, rep)) {
         unlock_db(srv);
         return;
     }
     omr_error_t err = {0};
-    if (omr_store_item_decide(srv->store, id, req->sess->op, value, &err)) {
+    if (!it.question[0] && !strncmp(value, "assign:", 7)) {
+        unlock_db(srv);
+        if (assign_page(srv, req, id, value, rep))
+            return;
+        db = lock_db(srv);
+    } else if (omr_store_item_decide(srv->store, id, req->sess->op, value, &err)) {
         unlock_db(srv);
         omr_review_reply_error(rep, err.status == OMR_EINPUT ? 409 : 500, "%s", err.msg);
         return;
@@ -588,6 +826,20 @@ static void api_decide(omr_review_server_t *srv, omr_review_req_t *req, omr_revi
         json_object_set_new(rep->json, "warning", warn);
     if (want_next)
         json_object_set_new(rep->json, "next", next ? next : json_null());
+}
+
+/* Undo a decision; with page > 0 also put that page back as it was scanned
+ * (an assignment's undo), in one transaction. */
+static omr_status_t rc_undo(omr_review_server_t *srv, long long item, const char *op, long long page, omr_error_t *err)
+{
+    omr_status_t rc;
+    if ((rc = omr_store_begin(srv->store, err)) ||
+        (page > 0 && (rc = omr_review_page_unassign(omr_store_db(srv->store), page, err))) ||
+        (rc = omr_store_item_undo(srv->store, item, op, err)) || (rc = omr_store_commit(srv->store, err))) {
+        omr_store_rollback(srv->store);
+        return rc;
+    }
+    return OMR_OK;
 }
 
 static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
@@ -633,12 +885,17 @@ static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review
         return;
     }
     omr_error_t err = {0};
-    if (omr_store_item_undo(srv->store, found_id, req->sess->op, &err)) {
+    load_item(db, found_id, &it);
+    /* undoing an assignment puts the page back as it was scanned */
+    int unassign = !it.question[0] && it.page > 0;
+    if ((rc_undo(srv, found_id, req->sess->op, unassign ? it.page : 0, &err))) {
         unlock_db(srv);
         omr_review_reply_error(rep, err.status == OMR_EINPUT ? 409 : 500, "%s", err.msg);
         return;
     }
     load_item(db, found_id, &it);
+    if (unassign)
+        recode_after(srv, &it); /* the respondents the page left and joined: the coder thread */
     /* re-coded now, not by the coder thread: the coder raises the item again
      * (current = 1), and only then can it be leased back (undo is rare) */
     json_t *warn = NULL;
@@ -731,7 +988,7 @@ static void api_groups(omr_review_server_t *srv, omr_review_req_t *req, omr_revi
 
 static int reason_from_name(const char *name)
 {
-    for (int r = 1; r <= 13; r++)
+    for (int r = 1; r <= OMR_REVIEW_REASON_LAST; r++)
         if (name && !strcmp(omr_review_reason_name(r), name))
             return r;
     return 0;
@@ -832,6 +1089,105 @@ static void api_group_decide(omr_review_server_t *srv, omr_review_req_t *req, om
 out:
     unlock_db(srv);
     free(its);
+}
+
+/* Page-level items an operator could take now (no barcode, unknown page,
+ * not registered, unreadable): the candidates for a missing page. */
+static void api_unidentified(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
+{
+    sqlite3 *db = lock_db(srv);
+    sqlite3_stmt *st = NULL;
+    json_t *a = json_array();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT i.id, i.page, i.reason, coalesce(i.detail, ''), f.path, p.idx FROM review_items i"
+                           " JOIN pages p ON p.id = i.page JOIN files f ON f.id = p.file WHERE i.current = 1"
+                           " AND i.source = 'page' AND i.question = '' AND i.reason IN (8, 9, 10, 12)"
+                           " AND (i.state = 'open' OR (i.state = 'leased' AND (i.lease_expires < " NOW_SQL
+                           " OR i.lease_owner = ?1))) ORDER BY i.page LIMIT 60",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, req->sess->op, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *path = (const char *)sqlite3_column_text(st, 4), *base = strrchr(path, '/');
+            char u[64];
+            snprintf(u, sizeof u, "/img/page/%lld.png?w=300", (long long)sqlite3_column_int64(st, 1));
+            json_array_append_new(a, json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:s}", "item",
+                                               (json_int_t)sqlite3_column_int64(st, 0), "page_id",
+                                               (json_int_t)sqlite3_column_int64(st, 1), "reason_text",
+                                               omr_review_reason_text(sqlite3_column_int(st, 2)), "detail",
+                                               sqlite3_column_text(st, 3), "file", base ? base + 1 : path,
+                                               "file_page", sqlite3_column_int(st, 5) + 1, "image", u));
+        }
+    }
+    sqlite3_finalize(st);
+    unlock_db(srv);
+    rep->status = 200;
+    rep->json = json_pack("{s:o}", "pages", a);
+}
+
+/* POST /api/assign {missing: ID, item: ID, next?}: the page of page-level
+ * item `item` is the page that missing-page item `missing` misses. The page
+ * item is leased to the operator and decided "assign:FORM:PAGE:RESPONDENT"
+ * (assign_page: read again, stored, re-coded); the missing item then goes
+ * away with the re-coding (the page is no longer missing). */
+static void api_assign(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
+{
+    long long mid = body_id(req, "missing"), pid = body_id(req, "item");
+    int want_next = json_is_true(json_object_get(req->body, "next"));
+    if (!mid || !pid) {
+        omr_review_reply_error(rep, 400, "give {\"missing\": ID, \"item\": ID}");
+        return;
+    }
+    sqlite3 *db = lock_db(srv);
+    item_row_t m, p;
+    char mform[16] = "", value[128];
+    int mpage = 0, mcase = 0;
+    int hm = omr_review_q_holds(db, req->sess->op, mid);
+    if (load_item(db, mid, &m) != 1 || load_item(db, pid, &p) != 1) {
+        unlock_db(srv);
+        omr_review_reply_error(rep, 404, "there is no such review item");
+        return;
+    }
+    if (sscanf(m.var, "page:missing:%15[^:]:%d:%d", mform, &mpage, &mcase) != 3 || m.question[0]) {
+        unlock_db(srv);
+        omr_review_reply_error(rep, 400, "item %lld is not a missing page", mid);
+        return;
+    }
+    if (hm != 1) {
+        unlock_db(srv);
+        omr_review_reply_error(rep, 409, "item %lld is not leased to you", mid);
+        return;
+    }
+    if (p.question[0] || p.page <= 0 || strcmp(p.source, "page")) {
+        unlock_db(srv);
+        omr_review_reply_error(rep, 400, "item %lld is not a scanned page to assign", pid);
+        return;
+    }
+    if (omr_review_q_lease(db, req->sess->op, pid, srv->opts.lease_seconds) != 0) {
+        unlock_db(srv);
+        omr_review_reply_error(rep, 409, "page item %lld is decided or leased to another operator", pid);
+        return;
+    }
+    unlock_db(srv);
+    snprintf(value, sizeof value, "assign:%s:%d:%s", mform, mpage, m.respondent);
+    omr_error_t err = {0};
+    if (omr_review_check_value(srv->survey, "", (omr_review_reason_t)p.reason, "", "", value, &err)) {
+        omr_review_reply_error(rep, 400, "%s", err.msg);
+        return;
+    }
+    if (assign_page(srv, req, pid, value, rep))
+        return;
+    recode_after(srv, &m);
+    db = lock_db(srv);
+    omr_review_q_release(db, req->sess->op, 0); /* the missing item goes with the re-coding */
+    json_t *next = NULL;
+    int dberr = 0;
+    if (want_next)
+        next = next_item(srv, db, req->sess, &dberr);
+    unlock_db(srv);
+    rep->status = 200;
+    rep->json = json_pack("{s:b,s:I,s:s}", "ok", 1, "item", (json_int_t)pid, "value", value);
+    if (want_next)
+        json_object_set_new(rep->json, "next", next ? next : json_null());
 }
 
 static void api_page(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep, long long id)
@@ -1009,6 +1365,7 @@ static void img_item(omr_review_server_t *srv, omr_review_reply_t *rep, long lon
     omr_review_page_t pg;
     int ok = load_item(db, id, &it) == 1;
     int has_page = ok && it.page > 0 && load_page(db, it.page, &pg) == 1;
+    int *states = has_page ? page_states(srv, db, &pg) : NULL;
     unlock_db(srv);
     if (!ok) {
         omr_review_reply_error(rep, 404, "there is no review item %lld", id);
@@ -1022,10 +1379,12 @@ static void img_item(omr_review_server_t *srv, omr_review_reply_t *rep, long lon
     size_t len = 0;
     snprintf(key, sizeof key, "i:%lld:%lld", it.id, pg.id);
     omr_error_t err = {0};
-    if (!omr_review_images_lookup(srv->images, key, &data, &len) && item_crop(srv, &it, &pg, &data, &len, &err)) {
+    if (!omr_review_images_lookup(srv->images, key, &data, &len) && item_crop(srv, &it, &pg, states, &data, &len, &err)) {
+        free(states);
         omr_review_reply_error(rep, err.status == OMR_ENOTFOUND ? 404 : 500, "%s", err.msg);
         return;
     }
+    free(states);
     png_reply(rep, data, len);
 }
 
@@ -1068,10 +1427,12 @@ int omr_review_warm_some(omr_review_server_t *srv, int max)
     int n = 0, made = 0;
     sqlite3 *db = lock_db(srv);
     sqlite3_stmt *st = NULL;
-    /* the items operators will get next: open ones, in queue order */
+    /* the items operators will get next: first those on the pages they are
+     * working on (the queue keeps them there), then the rest in queue order */
     if (sqlite3_prepare_v2(db,
                            "SELECT id FROM review_items WHERE current = 1 AND state != 'resolved' AND page IS NOT NULL"
-                           " AND question != '' ORDER BY page, id LIMIT ?",
+                           " AND question != '' ORDER BY page NOT IN (SELECT page FROM review_items WHERE"
+                           " state = 'leased' AND page IS NOT NULL), page, id LIMIT ?",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int(st, 1, N);
         while (n < N && sqlite3_step(st) == SQLITE_ROW)
@@ -1089,21 +1450,26 @@ int omr_review_warm_some(omr_review_server_t *srv, int max)
         omr_review_page_t pg;
         db = lock_db(srv);
         int ok = load_item(db, ids[i], &it) == 1 && it.page > 0 && load_page(db, it.page, &pg) == 1;
+        int *states = ok ? page_states(srv, db, &pg) : NULL;
         unlock_db(srv);
-        if (!ok || !pg.has_xform)
+        if (!ok || !pg.has_xform) {
+            free(states);
             continue;
+        }
         char key[48];
         unsigned char *data = NULL;
         size_t len = 0;
         snprintf(key, sizeof key, "i:%lld:%lld", it.id, pg.id);
         if (omr_review_images_lookup(srv->images, key, &data, &len)) {
             free(data);
+            free(states);
             continue;
         }
         omr_error_t err = {0};
-        if (item_crop(srv, &it, &pg, &data, &len, &err) == OMR_OK)
+        if (item_crop(srv, &it, &pg, states, &data, &len, &err) == OMR_OK)
             made++;
         free(data);
+        free(states);
     }
     free(ids);
     return made;
@@ -1149,6 +1515,8 @@ void omr_review_api(omr_review_server_t *srv, omr_review_req_t *req, omr_review_
             api_groups(srv, req, rep);
         } else if (!strcmp(u, "/api/progress")) {
             api_progress(srv, req, rep);
+        } else if (!strcmp(u, "/api/unidentified")) {
+            api_unidentified(srv, req, rep);
         } else {
             omr_review_reply_error(rep, 404, "no such resource: %.100s", u);
         }
@@ -1166,6 +1534,8 @@ void omr_review_api(omr_review_server_t *srv, omr_review_req_t *req, omr_review_
         api_release(srv, req, rep);
     else if (!strcmp(u, "/api/group"))
         api_group(srv, req, rep);
+    else if (!strcmp(u, "/api/assign"))
+        api_assign(srv, req, rep);
     else if (!strcmp(u, "/api/group/decide"))
         api_group_decide(srv, req, rep);
     else

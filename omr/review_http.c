@@ -99,6 +99,8 @@ static void session_save(omr_review_server_t *srv, const omr_review_session_t *c
             memcpy(s->last_form, copy->last_form, sizeof s->last_form);
             memcpy(s->last_question, copy->last_question, sizeof s->last_question);
             memcpy(s->skip, copy->skip, sizeof s->skip);
+            s->last_item = copy->last_item;
+            memcpy(s->last_key, copy->last_key, sizeof s->last_key);
             break;
         }
     }
@@ -423,7 +425,7 @@ static void *warm_main(void *arg)
 {
     omr_review_server_t *srv = arg;
     /* below the request threads: warming only uses idle time */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 4);
     pthread_mutex_lock(&srv->warm_lock);
     while (!srv->stopping) {
         srv->warm_kick = 0;
@@ -515,8 +517,16 @@ omr_status_t omr_review_start(const omr_review_opts_t *opts, omr_review_server_t
     struct sockaddr_in sa;
     if ((rc = parse_listen(srv->opts.listen, &sa, err)) ||
         (rc = omr_template_load(opts->template_path, &srv->survey, err)) ||
-        (rc = omr_store_open(opts->db_path, &srv->store, err)) || (rc = omr_review_schema(srv->store, err)))
+        (rc = omr_store_open(opts->db_path, &srv->store, err)) || (rc = omr_review_schema(srv->store, err)) ||
+        (rc = omr_store_open(opts->db_path, &srv->code_store, err)))
         goto fail;
+    /* the calibration omr scan uses: assigned pages are read like scanned ones */
+    omr_calib_default(&srv->cal);
+    if (access("calib/default.calib", F_OK) == 0) {
+        omr_error_t cerr = {0};
+        if (omr_calib_load("calib/default.calib", &srv->cal, &cerr))
+            omr_calib_default(&srv->cal);
+    }
     if (!(srv->images = omr_review_images_new(256u << 20))) {
         rc = omr_error_set(err, OMR_ENOMEM, "out of memory");
         goto fail;
@@ -564,6 +574,7 @@ void omr_review_stop(omr_review_server_t *srv)
     if (srv->code_started)
         pthread_join(srv->code_thread, NULL);
     omr_review_images_free(srv->images);
+    omr_store_close(srv->code_store);
     omr_store_close(srv->store);
     omr_template_free(srv->survey);
     pthread_mutex_destroy(&srv->db_lock);

@@ -25,7 +25,7 @@
 #include "load.h"
 #include "review_internal.h"
 
-#define N_PAGES 8
+#define N_PAGES 24 /* one per operator at work (20), and the warmer's */
 #define N_PNG 4096
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <leptonica/allheaders.h>
 
+#include "calib.h"
 #include "review.h"
 
 /* ---- review_store.c: queue queries (caller holds the DB lock) ---- */
@@ -31,6 +32,19 @@ int omr_review_q_lease(sqlite3 *db, const char *owner, long long item, int secon
 int omr_review_q_holds(sqlite3 *db, const char *owner, long long item);
 /* Give back every lease owner holds except item `except`. */
 void omr_review_q_release(sqlite3 *db, const char *owner, long long except);
+/* What a respondent's coding depends on that requests change (its live and
+ * undone decisions, its pages), as text: equal before and after coding means
+ * nothing was decided meanwhile. */
+void omr_review_q_fingerprint(sqlite3 *db, const char *form, const char *respondent, char *buf, size_t n);
+
+/* Store a page an operator assigned (register/sample/classify done under
+ * the assigned identity, r): the page row and its regions are replaced, the
+ * page as scanned is kept for undo, the respondents it left and joined are
+ * marked dirty. Run inside the caller's transaction. */
+omr_status_t omr_review_page_assign(sqlite3 *db, const omr_survey_t *survey, long long page,
+                                    const omr_page_result_t *r, omr_error_t *err);
+/* Undo it: the page as scanned comes back (nothing happens without a backup). */
+omr_status_t omr_review_page_unassign(sqlite3 *db, long long page, omr_error_t *err);
 
 /* ---- review_image.c: page images, crops, caches ---- */
 
@@ -95,13 +109,19 @@ typedef struct {
     char last_form[16];
     char last_question[24];
     char skip[1024];       /* ",id,id," passed over with the → key */
+    long long last_item;   /* the item last handed to this operator, and what it was about */
+    char last_key[160];    /* (form|respondent|case|question|var): a decision on it after the
+                              coder settled it away is told "settled", not "no such item" */
 } omr_review_session_t;
 
 struct omr_review_server {
     omr_review_opts_t opts;
     char *db_path, *template_path, *listen;
     omr_store_t *store;
-    pthread_mutex_t db_lock;     /* one connection; every DB use holds it */
+    pthread_mutex_t db_lock;     /* the request threads' connection; every use of it holds the lock,
+                                    and so does every write (also the coder's save) */
+    omr_calib_t cal;             /* the scan's calibration (calib/default.calib when there), for assigned pages */
+    omr_store_t *code_store;     /* the coder thread's own connection (reads without the lock) */
     omr_survey_t *survey;
     void *mhd;                   /* struct MHD_Daemon */
     int port;

@@ -30,7 +30,15 @@ omr_status_t omr_review_schema(omr_store_t *store, omr_error_t *err)
     if (sqlite3_exec(db,
                      "CREATE TABLE IF NOT EXISTS operators(name TEXT PRIMARY KEY, hash TEXT NOT NULL,"
                      " created TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);"
-                     "CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(page, id);",
+                     "CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(page, id);"
+                     /* a page as it was before an operator assigned it (undo puts it back) */
+                     "CREATE TABLE IF NOT EXISTS review_page_backup(page INTEGER PRIMARY KEY, status TEXT,"
+                     " reason TEXT, payload TEXT, form TEXT, page_number INTEGER, respondent TEXT,"
+                     " orientation INTEGER, dpi REAL, width INTEGER, height INTEGER, xform TEXT, residual REAL,"
+                     " case_number INTEGER);"
+                     "CREATE TABLE IF NOT EXISTS review_region_backup(page INTEGER NOT NULL, idx INTEGER NOT NULL,"
+                     " var TEXT, kind TEXT, ink REAL, ink_label REAL, darkness REAL, score REAL, state INTEGER,"
+                     " doubt INTEGER, has_ink INTEGER, digit INTEGER, digit_conf REAL, PRIMARY KEY(page, idx));",
                      NULL, NULL, &msg) != SQLITE_OK) {
         omr_error_set(err, OMR_EIO, "review store: create tables: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
@@ -188,6 +196,15 @@ static long long first_id(sqlite3 *db, const char *sql, const char *owner, long 
  * format SQLite's instr() can test). */
 #define NOT_SKIPPED " AND instr(?5, ',' || id || ',') = 0"
 
+/* Nobody else holds a live lease on an item of this respondent / this page. */
+#define FREE_RESPONDENT                                                                                    \
+    " AND (respondent = '' OR NOT EXISTS (SELECT 1 FROM review_items o WHERE o.form = review_items.form"   \
+    " AND o.respondent = review_items.respondent AND o.state = 'leased' AND o.lease_owner != ?1"          \
+    " AND o.lease_expires >= " NOW_SQL "))"
+#define FREE_PAGE                                                                                          \
+    " AND (page IS NULL OR page NOT IN (SELECT page FROM review_items WHERE state = 'leased'"             \
+    " AND lease_owner != ?1 AND lease_expires >= " NOW_SQL " AND page IS NOT NULL))"
+
 long long omr_review_q_next(sqlite3 *db, const char *owner, long long last_page, const char *last_form,
                             const char *last_question, const char *skip)
 {
@@ -198,19 +215,24 @@ long long omr_review_q_next(sqlite3 *db, const char *owner, long long last_page,
         id = first_id(db, "SELECT id FROM review_items WHERE" TAKEABLE " AND page = ?2" NOT_SKIPPED " ORDER BY id LIMIT 1",
                       owner, last_page, NULL, NULL, skip);
     /* 2. the same question (items of the respondent without a page, or the
-     *    same question on the respondent's other copy) */
+     *    same question on other respondents' forms), on a respondent nobody
+     *    else is working on */
     if (id == 0 && last_question && last_question[0])
         id = first_id(db, "SELECT id FROM review_items WHERE" TAKEABLE " AND form = ?3 AND question = ?4" NOT_SKIPPED
-                          " ORDER BY page, id LIMIT 1",
+                          FREE_RESPONDENT " ORDER BY page, id LIMIT 1",
                       owner, 0, last_form, last_question, skip);
-    /* 3. the first page nobody else is working on, so two operators do not
-     *    interleave on one page */
+    /* 3. the first page of a respondent nobody else is working on: one
+     *    operator's decision re-codes the respondent, which may settle (and
+     *    take away) items another operator has on screen; then the first
+     *    page nobody else is working on, so two operators do not interleave
+     *    on one page */
     if (id == 0)
-        id = first_id(db,
-                      "SELECT id FROM review_items WHERE" TAKEABLE NOT_SKIPPED
-                      " AND (page IS NULL OR page NOT IN (SELECT page FROM review_items WHERE state = 'leased'"
-                      " AND lease_owner != ?1 AND lease_expires >= " NOW_SQL " AND page IS NOT NULL))"
-                      " ORDER BY page IS NULL, page, id LIMIT 1",
+        id = first_id(db, "SELECT id FROM review_items WHERE" TAKEABLE NOT_SKIPPED FREE_RESPONDENT FREE_PAGE
+                          " ORDER BY page IS NULL, page, id LIMIT 1",
+                      owner, 0, NULL, NULL, skip);
+    if (id == 0)
+        id = first_id(db, "SELECT id FROM review_items WHERE" TAKEABLE NOT_SKIPPED FREE_PAGE
+                          " ORDER BY page IS NULL, page, id LIMIT 1",
                       owner, 0, NULL, NULL, skip);
     /* 4. anything left */
     if (id == 0)
@@ -268,4 +290,135 @@ void omr_review_q_release(sqlite3 *db, const char *owner, long long except)
     sqlite3_bind_int64(st, 2, except);
     sqlite3_step(st);
     sqlite3_finalize(st);
+}
+
+void omr_review_q_fingerprint(sqlite3 *db, const char *form, const char *respondent, char *buf, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(buf, n, "?");
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) || ':' || coalesce(max(d.id), 0) || ':' || coalesce(sum(d.undone), 0)"
+                           " FROM decisions d JOIN review_items i ON i.id = d.item WHERE i.form = ?1"
+                           " AND i.respondent = ?2) || '/' || (SELECT count(*) || ':' || coalesce(sum(id * 7 +"
+                           " page_number), 0) || ':' || group_concat(status) FROM pages WHERE form = ?1 AND respondent = ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, respondent, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* ---- assigning a page ---- */
+
+static int exec_page(sqlite3 *db, const char *sql, long long page)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, page);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : -1;
+}
+
+#define DIRTY_OF_PAGE_SQL                                                                                  \
+    "INSERT INTO respondents(form, respondent, dirty) SELECT form, respondent, 1 FROM pages WHERE id = ?1" \
+    " AND coalesce(form, '') != '' AND coalesce(respondent, '') != '' ON CONFLICT DO UPDATE SET dirty = 1"
+
+static const char *kind_name(omr_region_kind_t k)
+{
+    return k == OMR_REGION_CIRCLE ? "circle" : k == OMR_REGION_CHECK ? "check" : k == OMR_REGION_DIGIT ? "digit" : "text";
+}
+
+omr_status_t omr_review_page_assign(sqlite3 *db, const omr_survey_t *survey, long long page,
+                                    const omr_page_result_t *r, omr_error_t *err)
+{
+    const omr_form_t *f = omr_template_form(survey, r->form);
+    if (!f || r->page_number < 1 || r->page_number > f->n_pages)
+        return omr_error_set(err, OMR_EINPUT, "assign: no form %s page %d", r->form, r->page_number);
+    const omr_page_t *tp = &f->pages[r->page_number - 1];
+    char xform[200];
+    snprintf(xform, sizeof xform, "[%.17g,%.17g,%.17g,%.17g,%.17g,%.17g]", r->xform[0], r->xform[1], r->xform[2],
+             r->xform[3], r->xform[4], r->xform[5]);
+    /* the first assignment's backup is the page as scanned: keep it */
+    if (exec_page(db, "INSERT OR IGNORE INTO review_page_backup SELECT id, status, reason, payload, form, page_number,"
+                      " respondent, orientation, dpi, width, height, xform, residual, case_number FROM pages WHERE id = ?1",
+                  page) ||
+        exec_page(db, "INSERT OR IGNORE INTO review_region_backup SELECT * FROM regions WHERE page = ?1", page) ||
+        exec_page(db, DIRTY_OF_PAGE_SQL, page) || exec_page(db, "DELETE FROM regions WHERE page = ?1", page))
+        return db_err(db, err, "assign a page");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE pages SET status = 'ok', reason = NULL, form = ?2, page_number = ?3, respondent = ?4,"
+                           " orientation = ?5, dpi = ?6, width = ?7, height = ?8, xform = ?9, residual = ?10,"
+                           " case_number = 0 WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(db, err, "assign a page");
+    sqlite3_bind_int64(st, 1, page);
+    sqlite3_bind_text(st, 2, r->form, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, r->page_number);
+    sqlite3_bind_text(st, 4, r->respondent, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, r->orientation);
+    sqlite3_bind_double(st, 6, r->dpi);
+    sqlite3_bind_int(st, 7, r->width);
+    sqlite3_bind_int(st, 8, r->height);
+    sqlite3_bind_text(st, 9, xform, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 10, r->residual_mm);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_err(db, err, "assign a page");
+    if (sqlite3_prepare_v2(db, "INSERT INTO regions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+        return db_err(db, err, "assign a page");
+    for (int i = 0; i < r->n_regions && r->regions; i++) {
+        const omr_region_result_t *g = &r->regions[i];
+        const omr_region_t *tr = i < tp->n_regions ? &tp->regions[i] : NULL;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, page);
+        sqlite3_bind_int(st, 2, i);
+        if (tr) {
+            sqlite3_bind_text(st, 3, tr->var, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, kind_name(tr->kind), -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(st, 3);
+            sqlite3_bind_null(st, 4);
+        }
+        sqlite3_bind_double(st, 5, g->m.ink);
+        sqlite3_bind_double(st, 6, g->m.ink_label);
+        sqlite3_bind_double(st, 7, g->m.darkness);
+        sqlite3_bind_double(st, 8, g->m.score);
+        sqlite3_bind_int(st, 9, (int)g->state);
+        sqlite3_bind_int(st, 10, (int)g->doubt);
+        sqlite3_bind_int(st, 11, g->has_ink);
+        sqlite3_bind_int(st, 12, g->digit);
+        sqlite3_bind_double(st, 13, g->digit_conf);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return db_err(db, err, "assign a page: regions");
+        }
+    }
+    sqlite3_finalize(st);
+    if (exec_page(db, DIRTY_OF_PAGE_SQL, page))
+        return db_err(db, err, "assign a page");
+    return OMR_OK;
+}
+
+omr_status_t omr_review_page_unassign(sqlite3 *db, long long page, omr_error_t *err)
+{
+    if (exec_page(db, DIRTY_OF_PAGE_SQL, page) ||
+        exec_page(db, "UPDATE pages SET (status, reason, payload, form, page_number, respondent, orientation, dpi,"
+                      " width, height, xform, residual, case_number) = (SELECT status, reason, payload, form,"
+                      " page_number, respondent, orientation, dpi, width, height, xform, residual, case_number FROM"
+                      " review_page_backup b WHERE b.page = ?1) WHERE id = ?1 AND EXISTS (SELECT 1 FROM"
+                      " review_page_backup b WHERE b.page = ?1)",
+                  page) ||
+        exec_page(db, "DELETE FROM regions WHERE page = ?1 AND EXISTS (SELECT 1 FROM review_page_backup b"
+                      " WHERE b.page = ?1)", page) ||
+        exec_page(db, "INSERT INTO regions SELECT * FROM review_region_backup WHERE page = ?1", page) ||
+        exec_page(db, "DELETE FROM review_region_backup WHERE page = ?1", page) ||
+        exec_page(db, "DELETE FROM review_page_backup WHERE page = ?1", page) || exec_page(db, DIRTY_OF_PAGE_SQL, page))
+        return db_err(db, err, "undo a page assignment");
+    return OMR_OK;
 }

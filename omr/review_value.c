@@ -269,6 +269,17 @@ static int expand_question(const omr_form_t *form, int qi, int case_number, cons
 int omr_review_overrides(const omr_form_t *form, const char *question, const char *var, int case_number,
                          const char *value, omr_override_t *out, int max)
 {
+    if ((!question || !question[0]) && var && !strncmp(var, "page:missing:", 13)) {
+        /* a page missing from the packet, confirmed by the operator */
+        if (strcmp(value, "missing"))
+            return -1;
+        if (max > 0) {
+            snprintf(out[0].var, sizeof out[0].var, "%s", var);
+            out[0].case_number = 0;
+            snprintf(out[0].value, sizeof out[0].value, "%s", value);
+        }
+        return 1;
+    }
     if (!question || !question[0])
         return 0; /* page-level: not the coder's */
     if (var && !strncmp(var, "page:", 5)) {
@@ -316,6 +327,16 @@ omr_status_t omr_review_check_value(const omr_survey_t *survey, const char *form
 {
     if (!value)
         return omr_error_set(err, OMR_EINPUT, "no value");
+    if ((!question || !question[0]) && (reason == OMR_REVIEW_MISSING_PAGE || (var && !strncmp(var, "page:missing:", 13)))) {
+        /* a missing page: confirmed here; assigning a page to it is a decision
+         * on that page's own item (POST /api/assign) */
+        if (!strcmp(value, "missing"))
+            return OMR_OK;
+        return omr_error_set(err, OMR_EINPUT,
+                             "a missing-page item takes \"missing\" (the page is really missing), not '%.60s';"
+                             " to supply the page, assign an unidentified page to it",
+                             value);
+    }
     if (!question || !question[0]) {
         /* page-level item */
         if (!strcmp(value, "reject") || !strcmp(value, "duplicate"))
@@ -414,24 +435,35 @@ static long long respondent_batch(omr_store_t *store, const char *form, const ch
     return b;
 }
 
-omr_status_t omr_review_recode(omr_store_t *store, const omr_survey_t *survey, const char *form_id,
-                               const char *respondent, omr_error_t *err)
+void omr_review_coding_free(omr_review_coding_t *c)
 {
+    if (!c)
+        return;
+    omr_store_pages_free(c->pages, c->n_pages);
+    free(c->page_ids);
+    free(c->values);
+    free(c->items);
+    free(c->cols[0]);
+    free(c->cols[1]);
+    omr_coded_clear(&c->coded);
+    memset(c, 0, sizeof *c);
+}
+
+omr_status_t omr_review_coding_make(omr_store_t *store, const omr_survey_t *survey, const char *form_id,
+                                    const char *respondent, omr_review_coding_t *c, omr_error_t *err)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->form, sizeof c->form, "%s", form_id);
+    snprintf(c->respondent, sizeof c->respondent, "%s", respondent);
     const omr_form_t *form = omr_template_form(survey, form_id);
     if (!form)
         return omr_error_set(err, OMR_EINPUT, "re-code: the survey has no form '%s'", form_id);
-    omr_page_result_t *pages = NULL;
-    long long *ids = NULL;
-    int n_pages = 0, n_dec = 0, n_ovr = 0, cap = 0;
+    int n_dec = 0, n_ovr = 0, cap = 0;
     omr_store_decision_t *dec = NULL;
     omr_override_t *ovr = NULL;
-    omr_coded_t coded = {0};
-    omr_store_value_t *values = NULL;
-    omr_store_item_t *items = NULL;
-    omr_column_t *cols[2] = {NULL, NULL};
-    int n_cols[2] = {0, 0};
     omr_status_t rc;
-    if ((rc = omr_store_load_pages(store, form_id, respondent, &pages, &ids, &n_pages, err)) ||
+    c->batch = respondent_batch(store, form_id, respondent);
+    if ((rc = omr_store_load_pages(store, form_id, respondent, &c->pages, &c->page_ids, &c->n_pages, err)) ||
         (rc = omr_store_decisions(store, form_id, respondent, &dec, &n_dec, err)))
         goto done;
     for (int i = 0; i < n_dec; i++) {
@@ -450,51 +482,103 @@ omr_status_t omr_review_recode(omr_store_t *store, const omr_survey_t *survey, c
         n_ovr += omr_review_overrides(form, dec[i].question, dec[i].var, dec[i].case_number, dec[i].after,
                                       ovr + n_ovr, need);
     }
-    if ((rc = omr_code_respondent(survey, form, pages, n_pages, ovr, n_ovr, NULL, &coded, err)))
+    if (c->n_pages == 0)
+        goto done; /* no page left (an assignment undone): save removes the respondent */
+    if ((rc = omr_code_respondent(survey, form, c->pages, c->n_pages, ovr, n_ovr, NULL, &c->coded, err)))
         goto done;
     for (int part = 0; part < 2; part++)
-        if (!(cols[part] = columns(form, part, &n_cols[part]))) {
+        if (!(c->cols[part] = columns(form, part, &c->n_cols[part]))) {
             rc = omr_error_set(err, OMR_ENOMEM, "re-code: out of memory");
             goto done;
         }
-    values = calloc((size_t)coded.n_values + 1, sizeof *values);
-    items = calloc((size_t)coded.n_items + 1, sizeof *items);
-    if (!values || !items) {
+    c->values = calloc((size_t)c->coded.n_values + 1, sizeof *c->values);
+    c->items = calloc((size_t)c->coded.n_items + 1, sizeof *c->items);
+    if (!c->values || !c->items) {
         rc = omr_error_set(err, OMR_ENOMEM, "re-code: out of memory");
         goto done;
     }
-    for (int i = 0; i < coded.n_values; i++) {
-        const omr_value_t *v = &coded.values[i];
+    for (int i = 0; i < c->coded.n_values; i++) {
+        const omr_value_t *v = &c->coded.values[i];
         int part = v->case_number > 0;
-        values[i].case_number = v->case_number;
-        values[i].col = v->column;
-        values[i].name = v->column >= 0 && v->column < n_cols[part] ? cols[part][v->column].name : "";
-        values[i].value = v->value;
-        values[i].status = v->status;
+        c->values[i].case_number = v->case_number;
+        c->values[i].col = v->column;
+        c->values[i].name = v->column >= 0 && v->column < c->n_cols[part] ? c->cols[part][v->column].name : "";
+        c->values[i].value = v->value;
+        c->values[i].status = v->status;
     }
-    for (int i = 0; i < coded.n_items; i++) {
-        const omr_review_item_t *it = &coded.items[i];
-        items[i].reason = it->reason;
-        items[i].case_number = it->case_number;
-        items[i].page = it->page >= 0 && it->page < n_pages ? ids[it->page] : 0;
-        items[i].question = it->question >= 0 && it->question < form->n_questions ? form->questions[it->question].id : "";
-        items[i].var = it->var;
-        items[i].proposal = it->proposal;
-        items[i].detail = it->detail;
+    for (int i = 0; i < c->coded.n_items; i++) {
+        const omr_review_item_t *it = &c->coded.items[i];
+        omr_store_item_t *x = &c->items[i];
+        x->reason = it->reason;
+        x->case_number = it->case_number;
+        x->page = it->page >= 0 && it->page < c->n_pages ? c->page_ids[it->page] : 0;
+        x->question = it->question >= 0 && it->question < form->n_questions ? form->questions[it->question].id : "";
+        x->var = it->var;
+        x->proposal = it->proposal;
+        x->detail = it->detail;
     }
-    rc = omr_store_save_coding(store, form_id, respondent, respondent_batch(store, form_id, respondent), values,
-                               coded.n_values, items, coded.n_items, NULL, NULL, 0, err);
 done:
-    if (rc)
+    if (rc) {
         omr_error_prefix(err, "re-code %s %s: ", form_id, respondent);
-    omr_store_pages_free(pages, n_pages);
-    free(ids);
+        omr_review_coding_free(c);
+    }
     free(dec);
     free(ovr);
-    free(values);
-    free(items);
-    free(cols[0]);
-    free(cols[1]);
-    omr_coded_clear(&coded);
+    return rc;
+}
+
+/* A respondent none of whose pages is left (the only one was assigned to it
+ * and the assignment undone): its responses, its undecided items and its row
+ * go; decided items stay, not current, with their history. */
+static omr_status_t forget_respondent(omr_store_t *store, const char *form, const char *respondent, omr_error_t *err)
+{
+    static const char *const sql[] = {
+        "DELETE FROM responses WHERE form = ?1 AND respondent = ?2",
+        "DELETE FROM review_items WHERE form = ?1 AND respondent = ?2 AND source = 'code' AND NOT EXISTS"
+        " (SELECT 1 FROM decisions d WHERE d.item = review_items.id AND d.undone = 0)",
+        "UPDATE review_items SET current = 0 WHERE form = ?1 AND respondent = ?2 AND source = 'code'",
+        "DELETE FROM respondents WHERE form = ?1 AND respondent = ?2"};
+    sqlite3 *db = omr_store_db(store);
+    omr_status_t rc = omr_store_begin(store, err);
+    for (size_t i = 0; !rc && i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            rc = omr_error_set(err, OMR_EIO, "re-code: %s", sqlite3_errmsg(db));
+            break;
+        }
+        sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, respondent, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = omr_error_set(err, OMR_EIO, "re-code: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+    }
+    if (rc) {
+        omr_store_rollback(store);
+        return rc;
+    }
+    return omr_store_commit(store, err);
+}
+
+omr_status_t omr_review_coding_save(omr_store_t *store, const omr_review_coding_t *c, omr_error_t *err)
+{
+    if (c->n_pages == 0)
+        return forget_respondent(store, c->form, c->respondent, err);
+    /* the case each page became goes with it (code.h page_case) */
+    int np = c->coded.page_case && c->coded.n_page_case == c->n_pages ? c->n_pages : 0;
+    omr_status_t rc = omr_store_save_coding(store, c->form, c->respondent, c->batch, c->values, c->coded.n_values,
+                                            c->items, c->coded.n_items, c->page_ids, c->coded.page_case, np, err);
+    if (rc)
+        omr_error_prefix(err, "re-code %s %s: ", c->form, c->respondent);
+    return rc;
+}
+
+omr_status_t omr_review_recode(omr_store_t *store, const omr_survey_t *survey, const char *form_id,
+                               const char *respondent, omr_error_t *err)
+{
+    omr_review_coding_t c;
+    omr_status_t rc = omr_review_coding_make(store, survey, form_id, respondent, &c, err);
+    if (!rc)
+        rc = omr_review_coding_save(store, &c, err);
+    omr_review_coding_free(&c);
     return rc;
 }

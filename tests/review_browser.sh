@@ -48,7 +48,7 @@ import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 names = {1: "doubtful_mark", 2: "multiple_marks", 3: "exclusive", 4: "routing", 5: "other_text", 6: "handwritten",
          7: "text", 8: "no_barcode", 9: "unknown_page", 10: "register_failed", 11: "duplicate_page", 12: "unreadable",
-         13: "invalid_value"}
+         13: "invalid_value", 14: "missing_page"}
 picks = {}
 for reason, iid in db.execute("SELECT reason, max(id) FROM review_items WHERE current = 1 AND state = 'open' GROUP BY reason"):
     picks[names.get(reason, str(reason))] = iid

@@ -715,6 +715,86 @@ static void test_page_item_and_view(void)
     json_decref(j);
 }
 
+/* The assignment of test_page_item_and_view was real: the page was read
+ * again as the assigned page and coded for its respondent; undo puts the
+ * page back. Then a missing page: confirmed with "missing", or supplied by
+ * assigning the unidentified page to it. */
+static void test_assign_and_missing(void)
+{
+    client_t c;
+    login(&c, "alice", "alice-password");
+    long long id = q_int("SELECT id FROM review_items WHERE reason = 8");
+    long long page = q_int("SELECT page FROM review_items WHERE reason = 8");
+    char sql[300], body[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pages WHERE id = %lld AND status = 'ok' AND form = 'A'"
+                              " AND respondent = '000199' AND page_number = %d", page, g_page + 1);
+    CHECK_INT(q_int(sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM regions WHERE page = %lld", page);
+    CHECK_INT(q_int(sql), g_form->pages[g_page].n_regions);
+    CHECK(wait_coded(), "respondent 000199 not coded");
+    CHECK(q_int("SELECT count(*) FROM responses WHERE respondent = '000199'") > 0, "the assigned page was not coded");
+    /* undo: the page is as scanned again, the respondent has nothing */
+    int st;
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    json_t *j = http_json(&c, "POST", "/api/undo", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pages WHERE id = %lld AND status = 'no_barcode'"
+                              " AND coalesce(respondent, '') = ''", page);
+    CHECK_INT(q_int(sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM regions WHERE page = %lld", page);
+    CHECK_INT(q_int(sql), 0);
+    CHECK(wait_coded(), "not re-coded after undo");
+    CHECK_INT(q_int("SELECT count(*) FROM responses WHERE respondent = '000199'"), 0);
+    /* a missing page: only "missing" is an answer */
+    long long m1 = q_int("SELECT min(id) FROM review_items WHERE reason = 14 AND respondent = '000101' AND state = 'open'");
+    long long m2 = q_int("SELECT max(id) FROM review_items WHERE reason = 14 AND respondent = '000102' AND state = 'open'");
+    CHECK(m1 > 0 && m2 > 0, "no missing-page items");
+    snprintf(body, sizeof body, "{\"item\":%lld}", m2);
+    j = http_json(&c, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 200);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(j, "item"), "input")) ?: "", "missing");
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"reject\"}", m2);
+    j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 400);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"missing\"}", m2);
+    j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    CHECK(wait_coded(), "not re-coded");
+    /* the unidentified page, assigned to a page 000101 misses */
+    j = http_json(&c, "GET", "/api/unidentified", NULL, &st);
+    CHECK_INT(st, 200);
+    json_t *pages = json_object_get(j, "pages");
+    CHECK(json_array_size(pages) == 1 && json_integer_value(json_object_get(json_array_get(pages, 0), "item")) == id,
+          "the no-barcode page is the candidate");
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld}", m1);
+    j = http_json(&c, "POST", "/api/lease", body, &st);
+    json_decref(j);
+    long long before = state_sum();
+    snprintf(body, sizeof body, "{\"missing\":%lld,\"item\":%lld}", m1, id);
+    j = http_json(&c, "POST", "/api/assign", body, &st);
+    CHECK(st == 200 || st == 422, "assign: %d", st);
+    json_decref(j);
+    if (st == 200) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM pages WHERE id = %lld AND respondent = '000101'", page);
+        CHECK_INT(q_int(sql), 1);
+        CHECK(wait_coded(), "not re-coded");
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM review_items WHERE id = %lld AND state != 'resolved'", m1);
+        CHECK_INT(q_int(sql), 0); /* no longer missing */
+    } else {
+        CHECK_INT(state_sum(), before); /* refused: nothing changed */
+    }
+    /* not a missing item, or a page item: 400 */
+    snprintf(body, sizeof body, "{\"missing\":%lld,\"item\":%lld}", id, m2);
+    j = http_json(&c, "POST", "/api/assign", body, &st);
+    CHECK_INT(st, 400);
+    json_decref(j);
+}
+
 static void test_group_review(void)
 {
     client_t c;
@@ -899,6 +979,7 @@ int main(void)
     RUN(test_foreign_lease_and_bad_ids);
     RUN(test_paths_and_body_limit);
     RUN(test_page_item_and_view);
+    RUN(test_assign_and_missing);
     RUN(test_group_review);
     RUN(test_two_operators);
     omr_review_stop(g_srv);

@@ -12,6 +12,7 @@ const S = {
   cursor: 0,           // option under the arrow keys
   buf: '', bufTimer: 0,
   pageAction: '',      // page-level: 'duplicate', 'reject', 'case', 'assign'
+  cands: null, candCursor: 0, // missing page: the unidentified pages to pick from
   group: null, tiles: [], tileCursor: 0, groupList: [], groupCursor: 0,
   keys: 0, resolved: 0, // keystrokes and resolved items (shown in progress)
   busy: false,
@@ -29,7 +30,7 @@ async function api(method, url, body) {
   let j = {};
   try { j = await r.json(); } catch (e) { j = { error: 'bad reply' }; }
   if (r.status === 401 && url !== '/api/login') { showLogin(); throw new Error(j.error || 'not logged in'); }
-  if (!r.ok) throw new Error(j.error || ('HTTP ' + r.status));
+  if (!r.ok) { const e = new Error(j.error || ('HTTP ' + r.status)); e.reply = j; throw e; }
   return j;
 }
 
@@ -83,7 +84,7 @@ $('login-form').addEventListener('submit', async (ev) => {
 // ---- the queue ----
 
 function reasonClass(it) {
-  if (['no_barcode', 'unknown_page', 'register_failed', 'duplicate_page', 'unreadable'].includes(it.reason)) return 'badge page';
+  if (['no_barcode', 'unknown_page', 'register_failed', 'duplicate_page', 'unreadable', 'missing_page'].includes(it.reason)) return 'badge page';
   if (['handwritten', 'text'].includes(it.reason)) return 'badge written';
   return 'badge';
 }
@@ -109,7 +110,7 @@ async function nextItem(skip) {
 
 function showItem(it, readonly) {
   setMode('queue');
-  S.item = it; S.readonly = !!readonly; S.buf = ''; S.pageAction = '';
+  S.item = it; S.readonly = !!readonly; S.buf = ''; S.pageAction = ''; S.cands = null;
   $('queue').classList.toggle('readonly', S.readonly);
   const has = !!it;
   for (const id of ['item-head', 'question', 'cell', 'crop-box', 'detail', 'answer', 'keys-line']) $(id).hidden = !has;
@@ -128,6 +129,11 @@ function showItem(it, readonly) {
   if (it.question) { q.append(el('span', 'ql', it.question.label), it.question.text); }
   else if (it.input === 'page') q.textContent = 'Whole page: what is this sheet?';
   else if (it.input === 'dup') q.textContent = 'Page scanned again: a duplicate, or a further case?';
+  else if (it.input === 'missing') {
+    const m = it.missing;
+    q.textContent = 'Page ' + m.page_number + ' of form ' + m.form + (m.case ? ' (case ' + m.case + ')' : '')
+      + ' is missing for respondent ' + it.respondent;
+  }
   $('cell').textContent = it.cell || (it.var && it.input !== 'dup' ? it.var : '');
   const img = $('crop');
   const src = it.image || it.page_image || '';
@@ -139,6 +145,7 @@ function showItem(it, readonly) {
   if (!S.readonly && it.input === 'choice' && S.value !== '' && S.value !== '-1'
       && !(it.options || []).some((o) => String(o.code) === S.value)) S.value = null;
   if (it.input === 'page' || it.input === 'dup') S.value = S.readonly ? it.decision.after : '';
+  if (it.input === 'missing') S.value = S.readonly ? it.decision.after : '';
   S.cursor = Math.max(0, (it.options || []).findIndex((o) => String(o.code) === S.value));
   renderAnswer();
 }
@@ -146,7 +153,9 @@ function showItem(it, readonly) {
 function renderAnswer() {
   const it = S.item;
   const p = $('proposal'); p.textContent = '';
-  if (it.input !== 'page' && it.input !== 'dup') {
+  if (it.input === 'missing') {
+    p.append('No scanned page of this respondent is ' + it.missing.form + '-' + it.missing.page_number + '. Was it not sent, or is it one of the unidentified pages?');
+  } else if (it.input !== 'page' && it.input !== 'dup') {
     p.append('Machine reads: ');
     p.append(el('b', '', it.proposal === '' ? '(nothing certain)' : optionText(it, it.proposal)));
   } else {
@@ -178,6 +187,22 @@ function renderAnswer() {
       entry.hidden = false;
       $('entry-label').textContent = 'Form, page and respondent, e.g. "A 3 000123" — Enter assigns';
     }
+  } else if (it.input === 'missing') {
+    for (const [k, a, t] of [['m', 'missing', 'the page is really missing: its questions stay empty'], ['a', 'pick', 'pick the page among the unidentified pages']]) {
+      const c = el('span', 'choice' + (S.value === a || (a === 'pick' && S.cands) ? ' on' : ''));
+      c.append(el('kbd', '', k), ' ' + t); ch.append(c);
+    }
+    if (S.cands) {
+      const list = el('div', 'cands');
+      if (!S.cands.length) list.append(el('p', '', 'No unidentified page is waiting. m: the page is really missing.'));
+      S.cands.forEach((c, i) => {
+        const d = el('div', 'cand' + (i === S.candCursor ? ' cursor' : ''));
+        const im = el('img'); im.src = c.image; im.alt = 'unidentified page'; d.append(im);
+        d.append(el('div', 'meta', c.file + ' p.' + c.file_page + ' — ' + c.reason_text));
+        list.append(d);
+      });
+      ch.append(list);
+    }
   } else if (it.input === 'dup') {
     for (const [k, a, t] of [['d', 'duplicate', 'duplicate: the same sheet scanned twice, leave it out'], ['c', 'case', 'a further case (photocopied case page)']]) {
       const c = el('span', 'choice' + (S.value === a ? ' on' : ''));
@@ -195,32 +220,40 @@ function renderAnswer() {
       for (const o of opts) { const c = el('span', 'choice'); c.append(el('span', 'code', String(o.code)), ' ' + o.text); ch.append(c); }
     }
   }
-  if (!entry.hidden && document.activeElement !== inp && !S.readonly) {
+  // a routing item: no field focus, so k / n work at once (i goes into the field)
+  if (!entry.hidden && document.activeElement !== inp && !S.readonly && !it.allow_na) {
     inp.value = S.pageAction === 'assign' ? (it.form ? it.form + ' ' + (it.page_number || '') + ' ' + (it.respondent || '') : '') : S.value;
     setTimeout(() => { inp.focus(); inp.select(); }, 0);
   }
   inp.disabled = S.readonly;
   const cur = $('current'); cur.textContent = '';
-  if (it.input !== 'page' || S.value) {
+  if (it.input === 'missing' && S.cands && S.cands.length) {
+    cur.append('Enter will assign: ');
+    const c = S.cands[S.candCursor];
+    cur.append(el('span', 'v', c.file + ' p.' + c.file_page + ' as ' + it.missing.form + '-' + it.missing.page_number + ' of ' + it.respondent));
+  } else if (it.input !== 'page' || S.value) {
     cur.append(S.readonly ? 'Decided: ' : 'Enter will record: ');
     const v = el('span', 'v' + (!S.value ? ' empty' : ''), S.value === null ? 'choose one (type its code)'
-      : S.value === '' ? (it.input === 'page' || it.input === 'dup' ? 'choose' : 'no answer') : optionText(it, S.value));
+      : S.value === '' ? (it.input === 'page' || it.input === 'dup' || it.input === 'missing' ? 'choose' : 'no answer')
+      : S.value === 'missing' ? 'the page is missing' : optionText(it, S.value));
     cur.append(v);
   }
   const k = $('keys-line'); k.textContent = '';
   const hints = S.readonly ? [['u', 'undo and decide again'], ['→', 'back to the queue'], ['?', 'all keys']]
     : it.input === 'page' ? [['a', 'assign'], ['d', 'duplicate'], ['r', 'reject'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
     : it.input === 'dup' ? [['d', 'duplicate'], ['c', 'case'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
-    : it.input === 'choice' || it.input === 'set' ? [['Enter', 'accept'], ['0-9', it.input === 'set' ? 'toggle option' : 'set'], ['↑↓', 'move'], ['x', 'clear']].concat(it.allow_na ? [['n', 'not applicable']] : []).concat([['→', 'skip'], ['←', 'previous'], ['u', 'undo'], ['g', 'group'], ['p', 'page'], ['?', 'keys']])
-    : [['type', 'value'], ['Enter', 'accept'], ['Esc', 'leave field'], ['i', 'back to field'], ['→', 'skip'], ['u', 'undo'], ['p', 'page'], ['?', 'keys']];
+    : it.input === 'missing' ? (S.cands ? [['↑↓', 'choose a page'], ['Enter', 'assign it'], ['m', 'really missing'], ['Esc', 'back']] : [['m', 'really missing'], ['a', 'pick an unidentified page'], ['Enter', 'accept'], ['→', 'skip'], ['?', 'keys']])
+    : it.input === 'choice' || it.input === 'set' ? (it.allow_na ? [['k', 'keep the answer as read'], ['n', 'not applicable: drop it']] : []).concat([['Enter', 'accept'], ['0-9', it.input === 'set' ? 'toggle option' : 'set'], ['↑↓', 'move'], ['x', 'clear'], ['→', 'skip'], ['←', 'previous'], ['u', 'undo'], ['g', 'group'], ['p', 'page'], ['?', 'keys']])
+    : (it.allow_na ? [['k', 'keep as read'], ['n', 'not applicable']] : []).concat([['type', 'value'], ['Enter', 'accept'], ['Esc', 'leave field'], ['i', 'back to field'], ['→', 'skip'], ['u', 'undo'], ['p', 'page'], ['?', 'keys']]);
   for (const [key, what] of hints) { k.append(el('kbd', '', key), ' ' + what + '   '); }
 }
 
-async function accept() {
+async function accept(keep) {
   const it = S.item;
   if (!it || S.readonly || S.busy) return;
-  let value = S.value;
-  if (!$('entry').hidden) {
+  if (it.input === 'missing' && S.cands && S.cands.length && S.value !== 'missing') { assignMissing(); return; }
+  let value = keep ? it.proposal : S.value;
+  if (!$('entry').hidden && !keep) {
     const raw = $('entry-input').value.trim();
     if (it.input === 'page' && S.pageAction === 'assign') {
       const m = raw.split(/[\s:,-]+/);
@@ -230,7 +263,7 @@ async function accept() {
       value = it.input === 'list' ? raw.replace(/[\s、，]+/g, ',').replace(/,+/g, ',').replace(/^,|,$/g, '') : raw;
     }
   }
-  if ((it.input === 'page' || it.input === 'dup') && !value) { toast('choose first: ' + (it.input === 'page' ? 'a, d or r' : 'd or c'), true); return; }
+  if ((it.input === 'page' || it.input === 'dup' || it.input === 'missing') && !value) { toast('choose first: ' + (it.input === 'page' ? 'a, d or r' : it.input === 'missing' ? 'm or a' : 'd or c'), true); return; }
   if (value === null) { toast('the machine read several marks: type the code of the one that counts (x: no answer)', true); return; }
   S.busy = true;
   try {
@@ -239,6 +272,31 @@ async function accept() {
     toast('saved ' + (it.question ? it.question.label : 'page') + ' = ' + (value === '' ? 'no answer' : value));
     if (r.warning) toast(r.warning, true);
     $('entry-input').blur();
+    showItem(r.next, false);
+    refreshLeft();
+  } catch (e) {
+    toast(e.message, true);
+    if (e.reply && e.reply.settled) { $('entry-input').blur(); showItem(e.reply.next, false); refreshLeft(); }
+  }
+  S.busy = false;
+}
+
+// a missing page: the operator picked one of the unidentified pages
+async function pickMissing() {
+  try {
+    const r = await api('GET', '/api/unidentified');
+    S.cands = r.pages; S.candCursor = 0; S.value = '';
+    renderAnswer();
+  } catch (e) { toast(e.message, true); }
+}
+
+async function assignMissing() {
+  const it = S.item, c = S.cands[S.candCursor];
+  S.busy = true;
+  try {
+    const r = await api('POST', '/api/assign', { missing: it.id, item: c.item, next: true });
+    S.resolved++;
+    toast('assigned ' + c.file + ' p.' + c.file_page + ' as ' + it.missing.form + '-' + it.missing.page_number);
     showItem(r.next, false);
     refreshLeft();
   } catch (e) { toast(e.message, true); }
@@ -321,6 +379,16 @@ function queueKey(ev) {
     if (k === 'a') { S.pageAction = 'assign'; S.value = ''; renderAnswer(); return true; }
     return false;
   }
+  if (it.input === 'missing') {
+    if (k === 'm') { S.cands = null; S.value = 'missing'; renderAnswer(); return true; }
+    if (k === 'a') { pickMissing(); return true; }
+    if (S.cands && k === 'ArrowDown') { S.candCursor = Math.min(S.cands.length - 1, S.candCursor + 1); renderAnswer(); return true; }
+    if (S.cands && k === 'ArrowUp') { S.candCursor = Math.max(0, S.candCursor - 1); renderAnswer(); return true; }
+    if (S.cands && k === 'Escape') { S.cands = null; renderAnswer(); return true; }
+    return false;
+  }
+  if (it.allow_na && k === 'k') { accept(true); return true; }
+  if (it.allow_na && k === 'n' && it.input !== 'choice' && it.input !== 'set') { S.value = '-1'; accept(); return true; }
   if (it.input === 'dup') {
     if (k === 'd') { S.value = 'duplicate'; renderAnswer(); return true; }
     if (k === 'c') { S.value = 'case'; renderAnswer(); return true; }

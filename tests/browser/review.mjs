@@ -51,6 +51,22 @@ async function intoField() {
 // Decide the item on screen by keys; returns the value the keys mean.
 async function decide(it, opts = {}) {
   let value;
+  if (it.allow_na && opts.keep) {
+    // routing: one key keeps the answer as read and records it
+    if (opts.shot) { await waitImage(); await page.screenshot({ path: shots + '/' + opts.shot + '.png' }); }
+    await kb.press('k');
+    await waitItemChange(it.id);
+    out.decided.push({ id: it.id, value: it.proposal, reason: it.reason, input: it.input });
+    return it.proposal;
+  }
+  if (it.input === 'missing') {
+    await kb.press('m'); value = 'missing';
+    if (opts.shot) { await page.screenshot({ path: shots + '/' + opts.shot + '.png' }); }
+    await kb.press('Enter');
+    await waitItemChange(it.id);
+    out.decided.push({ id: it.id, value, reason: it.reason, input: it.input });
+    return value;
+  }
   if (['digits', 'list', 'text'].includes(it.input)) await intoField();
   if (it.input === 'choice' || it.input === 'set') {
     if (opts.digit !== undefined) { await kb.press(String(opts.digit)); value = String(opts.digit); }
@@ -83,6 +99,7 @@ async function decide(it, opts = {}) {
 async function maybeUndo(it) {
   if (out.undone || it.input !== 'choice' || it.options.length < 2) return;
   const first = out.decided[out.decided.length - 1].value;
+  await kb.press('Escape'); // the next item may be a text field with the cursor in it
   await kb.press('u');
   await until((id) => window.omrStats.item && window.omrStats.item.id === id && window.omrStats.item.state === 'leased', it.id);
   const other = it.options.map((o) => String(o.code)).find((c) => c !== first && c.length === 1);
@@ -134,6 +151,9 @@ try {
     if (reason === 'text') o.shot = 'queue-text';
     if (reason === 'no_barcode') { o.shot = 'queue-page-item'; o.assign = { typed: 'A 1 000777', value: 'assign:A:1:000777' }; }
     if (reason === 'duplicate_page') o.shot = 'queue-duplicate';
+    if (reason === 'routing') { o.shot = 'queue-routing'; o.keep = true; }
+    if (reason === 'missing_page') o.shot = 'queue-missing-page';
+    if (reason === 'multiple_marks') o.shot = 'queue-multiple';
     if (reason === 'doubtful_mark' && it.input === 'choice' && it.options.length) {
       // page view of this item first, then decide it by a typed digit
       await kb.press('p');

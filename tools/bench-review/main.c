@@ -10,6 +10,9 @@
  * takes it, else the first option, "reject" or "duplicate"), until the queue
  * is empty. Per item it times next + image + decide on the client, and prints
  *   bench-review: operators=N items=N p50_ms=X p95_ms=X max_ms=X keys_per_item=K errors=N
+ * settled_elsewhere: decisions refused with 409 "settled" (another decision on the
+ * same respondent made the item moot meanwhile; nothing written, not an error).
+ * p95 per phase (next, image, decide) says where the time goes.
  * keys_per_item counts what an operator would press for the same decision on
  * the page: 1 (Enter) to accept the proposal, else the value's digits + Enter.
  */
@@ -31,8 +34,8 @@ static int g_think;
 
 typedef struct {
     int idx;
-    double *ms;
-    int n, cap, errors;
+    double *ms, *phase[3]; /* per item: total; next, image, decide */
+    int n, cap, errors, settled;
     long keys;
 } op_t;
 
@@ -115,6 +118,7 @@ static void *run(void *arg)
             usleep((useconds_t)(g_think * (500 + rand_r(&seed) % 1000)));
         double t0 = now_ms();
         int st = request("POST", "/api/next", cookie, csrf, "{}", &rb, NULL, 0);
+        double tn = now_ms(), ti = tn;
         j = json_loads(rb ? rb : "", 0, NULL);
         free(rb);
         json_t *it = json_object_get(j, "item");
@@ -130,6 +134,7 @@ static void *run(void *arg)
             st = request("GET", img, cookie, NULL, NULL, &rb, NULL, 0);
             op->errors += st != 200;
             free(rb);
+            ti = now_ms();
         }
         const char *input = json_string_value(json_object_get(it, "input"));
         const char *prop = json_string_value(json_object_get(it, "proposal"));
@@ -146,6 +151,8 @@ static void *run(void *arg)
             snprintf(value, sizeof value, "reject");
         else if (!strcmp(input, "dup"))
             snprintf(value, sizeof value, "duplicate");
+        else if (!strcmp(input, "missing"))
+            snprintf(value, sizeof value, "missing");
         else if (!strcmp(input, "text"))
             value[0] = 0;
         else if ((!strcmp(input, "choice") || !strcmp(input, "set")) && prop_ok && prop[0])
@@ -157,12 +164,31 @@ static void *run(void *arg)
         char *db = json_dumps(d, 0);
         st = request("POST", "/api/decide", cookie, csrf, db, &rb, NULL, 0);
         double t1 = now_ms();
-        if (st != 200) {
+        if (st == 409 && rb && strstr(rb, "\"settled\"")) {
+            /* another operator's decision on the same respondent made this
+             * item moot while it was on screen: the server says so (409,
+             * settled) and nothing is written; a person would just go on */
+            op->settled++;
+        } else if (st != 200) {
             op->errors++;
             fprintf(stderr, "decide %s: %d %s\n", db, st, rb);
+            if (op->errors > 20) { /* the same refusal over and over: stop, it is reported */
+                free(rb);
+                free(db);
+                json_decref(d);
+                json_decref(j);
+                break;
+            }
         } else {
-            if (op->n == op->cap)
-                op->ms = realloc(op->ms, (size_t)(op->cap = op->cap ? op->cap * 2 : 256) * sizeof *op->ms);
+            if (op->n == op->cap) {
+                op->cap = op->cap ? op->cap * 2 : 256;
+                op->ms = realloc(op->ms, (size_t)op->cap * sizeof *op->ms);
+                for (int p = 0; p < 3; p++)
+                    op->phase[p] = realloc(op->phase[p], (size_t)op->cap * sizeof *op->phase[p]);
+            }
+            op->phase[0][op->n] = tn - t0;
+            op->phase[1][op->n] = ti - tn;
+            op->phase[2][op->n] = t1 - ti;
             op->ms[op->n++] = t1 - t0;
         }
         free(rb);
@@ -199,12 +225,13 @@ int main(int argc, char **argv)
         ops[i].idx = i;
         pthread_create(&th[i], NULL, run, &ops[i]);
     }
-    int total = 0, errors = 0;
+    int total = 0, errors = 0, settled = 0;
     long keys = 0;
     for (int i = 0; i < n; i++) {
         pthread_join(th[i], NULL);
         total += ops[i].n;
         errors += ops[i].errors;
+        settled += ops[i].settled;
         keys += ops[i].keys;
     }
     double wall = now_ms() - t0;
@@ -215,10 +242,24 @@ int main(int argc, char **argv)
             all[k++] = ops[i].ms[j];
     qsort(all, (size_t)total, sizeof *all, cmp);
     double p50 = total ? all[total / 2] : 0, p95 = total ? all[(int)(total * 0.95)] : 0, mx = total ? all[total - 1] : 0;
-    printf("bench-review: think_ms=%d operators=%d items=%d p50_ms=%.1f p95_ms=%.1f max_ms=%.1f items_per_s=%.0f keys_per_item=%.2f errors=%d\n",
-           g_think, n, total, p50, p95, mx, total / (wall / 1e3), total ? (double)keys / total : 0, errors);
-    for (int i = 0; i < n; i++)
+    double pp[3];
+    for (int p = 0; p < 3; p++) {
+        k = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < ops[i].n; j++)
+                all[k++] = ops[i].phase[p][j];
+        qsort(all, (size_t)total, sizeof *all, cmp);
+        pp[p] = total ? all[(int)(total * 0.95)] : 0;
+    }
+    printf("bench-review: think_ms=%d operators=%d items=%d p50_ms=%.1f p95_ms=%.1f max_ms=%.1f items_per_s=%.0f"
+           " keys_per_item=%.2f errors=%d settled_elsewhere=%d p95_next/image/decide_ms=%.1f/%.1f/%.1f\n",
+           g_think, n, total, p50, p95, mx, total / (wall / 1e3), total ? (double)keys / total : 0, errors, settled,
+           pp[0], pp[1], pp[2]);
+    for (int i = 0; i < n; i++) {
         free(ops[i].ms);
+        for (int p = 0; p < 3; p++)
+            free(ops[i].phase[p]);
+    }
     free(all);
     free(ops);
     free(th);
