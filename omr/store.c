@@ -54,7 +54,9 @@ static const char *const migrations[] = {
     "  status TEXT NOT NULL CHECK(status IN ('certain','review','resolved')),\n"
     "  PRIMARY KEY(form, respondent, case_number, name));\n"
     "CREATE TABLE review_items(\n"
-    "  id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,\n"
+    /* AUTOINCREMENT: re-coding deletes settled items; an id must never come
+     * back naming another item while an operator has the old one on screen */
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,\n"
     "  source TEXT NOT NULL CHECK(source IN ('page','code')), current INTEGER NOT NULL DEFAULT 1,\n"
     "  reason INTEGER NOT NULL, form TEXT NOT NULL DEFAULT '', respondent TEXT NOT NULL DEFAULT '',\n"
     "  case_number INTEGER NOT NULL DEFAULT 0, page INTEGER REFERENCES pages(id) ON DELETE CASCADE,\n"
