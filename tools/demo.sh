@@ -55,9 +55,12 @@ if ! kill -0 "$server" 2>/dev/null; then
   echo "   the review server did not start (port $PORT busy? set OMR_DEMO_PORT)"
   exit 2
 fi
+if [ ! -d node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  npm ci --no-audit --no-fund --silent >/dev/null 2>&1 || true   # playwright-core, for the screenshots
+fi
 if command -v node >/dev/null 2>&1 && [ -d node_modules/playwright-core ] && [ -x /usr/bin/chromium ]; then
   node tests/browser/screenshot.mjs "http://127.0.0.1:$PORT" demo demo-password "$D" >/dev/null 2>&1 &&
-    echo "   screenshots of the queue: $D/*.png"
+    echo "   screenshots of the review screens: $D/review-*.png"
 fi
 echo "   review queue: http://127.0.0.1:$PORT/  (operator 'demo', password 'demo-password')"
 if [ -t 0 ]; then
