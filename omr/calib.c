@@ -27,6 +27,8 @@ void omr_calib_default(omr_calib_t *c)
     c->batch_circle_blank_limit = 0.006;
     c->batch_check_blank_limit = 0.006;
     c->light_scan_recovery_min = 0.75;
+    c->bitonal_hires_dpi = 250;
+    c->bitonal_hires_blank_max = 0.003;
     c->register_max_residual_mm = 1.0;
 }
 
@@ -53,6 +55,8 @@ static const struct {
     {"batch.circle_blank_limit", D(batch_circle_blank_limit), K_SHARE},
     {"batch.check_blank_limit", D(batch_check_blank_limit), K_SHARE},
     {"light_scan.recovery_min", D(light_scan_recovery_min), K_SHARE},
+    {"bitonal.hires_dpi", D(bitonal_hires_dpi), K_INT},
+    {"bitonal.hires_blank_max", D(bitonal_hires_blank_max), K_SHARE},
     {"register.max_residual_mm", D(register_max_residual_mm), K_MM},
 #undef D
 };

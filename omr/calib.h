@@ -45,6 +45,12 @@ typedef struct {
      * entirely, and the blank cells of an answer unit with no mark read
      * are doubtful (omr_classify_light_scan). 0 turns the rule off. */
     double light_scan_recovery_min;
+    /* Bitonal scans at or above hires_dpi: their threshold keeps no grey
+     * noise and a pencil tick there reads well above the dust level, so the
+     * circle and checkbox blank maxima rise to hires_blank_max
+     * (omr_classify_scan_calib). hires_dpi 0 turns this off. */
+    int bitonal_hires_dpi;
+    double bitonal_hires_blank_max;
     /* Registration. */
     double register_max_residual_mm;
 } omr_calib_t;

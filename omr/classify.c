@@ -34,6 +34,7 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
                           omr_region_result_t *r)
 {
     const omr_measure_t *m = &r->m;
+    const unsigned cross = r->doubt & OMR_DOUBT_CROSSOUT; /* from sampling */
     if (m->darkness < cal->erasure_darkness && blank_max < cal->light_blank_max) {
         /* Very light ink: a little of it is paper noise, not a mark. */
         blank_max = cal->light_blank_max;
@@ -52,6 +53,11 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
         r->doubt = 0;
     }
     r->m.score = score_of(m->ink, blank_max, marked_min);
+    if (cross && r->state == OMR_MARK_MARKED) {
+        /* A struck-through mark: the respondent may have meant it or not. */
+        r->state = OMR_MARK_DOUBTFUL;
+        r->doubt |= OMR_DOUBT_CROSSOUT;
+    }
 }
 
 void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_region_result_t *r)
@@ -91,6 +97,21 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
         r->m.score = score_of(r->m.ink, cal->write_ink_min / 2, cal->write_ink_min);
         break;
     }
+}
+
+void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_calib_t *out)
+{
+    *out = *cal;
+    if (depth != 1 || cal->bitonal_hires_dpi <= 0 || dpi < cal->bitonal_hires_dpi)
+        return;
+    if (out->circle_blank_max < cal->bitonal_hires_blank_max)
+        out->circle_blank_max = cal->bitonal_hires_blank_max;
+    if (out->check_blank_max < cal->bitonal_hires_blank_max)
+        out->check_blank_max = cal->bitonal_hires_blank_max;
+    if (out->circle_marked_min < out->circle_blank_max)
+        out->circle_marked_min = out->circle_blank_max;
+    if (out->check_marked_min < out->check_blank_max)
+        out->check_marked_min = out->check_blank_max;
 }
 
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)

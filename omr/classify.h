@@ -38,6 +38,14 @@ void omr_classify_region(const omr_region_t *region, const omr_calib_t *cal,
 void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
                        omr_region_result_t *regions);
 
+/* The profile to classify one scan with: *cal, with the circle and checkbox
+ * blank maxima raised to cal->bitonal_hires_blank_max on a bitonal scan
+ * (depth 1) of at least cal->bitonal_hires_dpi dpi. Why: lower maxima catch
+ * light ticks on grey and 200-dpi bitonal scans, but on 300-dpi bitonal
+ * pages they only flag stray dots (measured: +204 flagged office cells, no
+ * fewer wrong). marked_min never falls below blank_max. */
+void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_calib_t *out);
+
 /* A bitonal page whose threshold was too light (print_recovery, from
  * omr_sample_info_t, at or above 0 and below cal->light_scan_recovery_min):
  * pencil, lighter than the print, may have vanished without a trace. In

@@ -477,8 +477,11 @@ int omr_cmd_calibrate(int argc, char **argv)
             continue;
         }
         double t2 = now_ms();
-        omr_classify_page(pg, &cal, rr);
-        omr_classify_light_scan(pg, &cal, info.print_recovery, rr); /* as omr_recognise_page does */
+        /* as omr_recognise_page does: blank maxima for this scan's depth and dpi, then light scans */
+        omr_calib_t scal;
+        omr_classify_scan_calib(&cal, (int)pixGetDepth(img.pix), reg.dpi, &scal);
+        omr_classify_page(pg, &scal, rr);
+        omr_classify_light_scan(pg, &cal, info.print_recovery, rr);
         double t3 = now_ms();
         tm->pages++;
         tm->t_reg += t1 - t0;

@@ -31,6 +31,14 @@
 /* On the corpus 0.07 caught every such mark on grey and faded scans for 53
  * blank targets made doubtful, 0.10 missed 5 for 6. */
 #define NEAR_SLACK_GREY 0.08f
+/* Cross-out (two lines through a circled number, tools/simulate/pen.c):
+ * rows within this of the target's middle are looked at; a row is struck
+ * through when at least CROSSOUT_ROW_SHARE of its open points (at least
+ * CROSSOUT_ROW_MIN_POINTS) are dark. Two such runs of rows with a clear row
+ * between them: OMR_DOUBT_CROSSOUT. */
+#define CROSSOUT_BAND_MM 1.2
+#define CROSSOUT_ROW_SHARE 0.85
+#define CROSSOUT_ROW_MIN_POINTS 8
 #define ZONE_MAX_NX 2048      /* points per zone row (a page-wide field at 0.25 mm: 840) */
 
 typedef struct {
@@ -297,6 +305,9 @@ typedef struct {
     int n_small, small_pts;
     double small_dark;
     int ki0, ki1, kj0, kj1;
+    /* struck-through rows: separate runs of rows near the zone's middle
+     * whose open points are nearly all dark (crossout_bands) */
+    int n_bands;
 } tally_t;
 
 /* Paper level per block: the 80th percentile of the block's pixels (most of
@@ -512,8 +523,13 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
      * noise pixels and the smallest specks do not. */
     uint8_t prev[ZONE_MAX_NX + 1], cur[ZONE_MAX_NX + 1];
     memset(prev, 0, sizeof prev);
+    /* Rows within CROSSOUT_BAND_MM of the middle: a line struck through the
+     * target fills a row across; a ring only touches its ends. */
+    const int band_j = (int)(CROSSOUT_BAND_MM / z->step);
+    int in_band = 0, gap = 0;
     for (int j = 0; j < z->ny; j++) {
         const double Y = z->Y0 + j * z->step;
+        const int row_valid0 = t->n_valid, row_ink0 = t->n_ink;
         double x = xf[0] * z->X0 + xf[1] * Y + xf[2];
         double y = xf[3] * z->X0 + xf[4] * Y + xf[5];
         const uint8_t *m = z->mask + (size_t)j * z->nx;
@@ -593,6 +609,17 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
             }
         }
         memcpy(prev, cur, (size_t)z->nx + 1);
+        int rv = t->n_valid - row_valid0, ri = t->n_ink - row_ink0;
+        if (abs(2 * j - (z->ny - 1)) > 2 * band_j)
+            continue;
+        int full = rv >= CROSSOUT_ROW_MIN_POINTS && ri >= CROSSOUT_ROW_SHARE * rv;
+        if (full && !in_band && (t->n_bands == 0 || gap))
+            t->n_bands++;
+        if (full)
+            gap = 0;
+        else if (in_band || t->n_bands)
+            gap = 1;
+        in_band = full;
     }
     if (dots && t->n_ink > 0)
         dust_filter(s, z, t);
@@ -763,6 +790,10 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
             m->ink_label = OMR_SAMPLE_SPECK_INK;
         int n_ink = t.n_ink + tl.n_ink;
         m->darkness = n_ink ? (float)((t.sum_dark + tl.sum_dark) / n_ink) : 0;
+        if (rgs[i].kind == OMR_REGION_CIRCLE && t.n_bands >= 2)
+            regions[i].doubt |= OMR_DOUBT_CROSSOUT;
+        else
+            regions[i].doubt &= ~(unsigned)OMR_DOUBT_CROSSOUT;
     }
     if (info && s.depth == 1) {
         if (n_print >= OMR_SAMPLE_RECOVERY_MIN_POINTS)

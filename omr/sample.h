@@ -82,8 +82,11 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *cache, const omr_form_
  * xform: template mm -> image px (register.h). black_grey: grey level of
  * full ink in this scan (omr_register_t.mark_grey; 0 to estimate; ignored on
  * 1 bpp). regions: form->pages[page_index].n_regions entries, caller's
- * storage; fills .m.ink, .m.ink_label, .m.darkness of each (other fields
- * untouched). Points mapped outside the image are not counted.
+ * storage; fills .m.ink, .m.ink_label, .m.darkness of each, and sets or
+ * clears OMR_DOUBT_CROSSOUT in .doubt of CIRCLE regions (two separate runs
+ * of rows near the target's middle dark right across: lines struck through
+ * the number; classify.c makes such a mark doubtful); other fields
+ * untouched. Points mapped outside the image are not counted.
  * Returns OMR_OK; OMR_EINPUT (depth, page index), OMR_ENOMEM, or a render
  * failure from building the masks, with *err. */
 omr_status_t omr_sample_page(PIX *pix, const omr_form_t *form, int page_index, const double *xform,

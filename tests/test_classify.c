@@ -484,6 +484,8 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->batch_circle_blank_limit == b->batch_circle_blank_limit &&
            a->batch_check_blank_limit == b->batch_check_blank_limit &&
            a->light_scan_recovery_min == b->light_scan_recovery_min &&
+           a->bitonal_hires_dpi == b->bitonal_hires_dpi &&
+           a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
            a->register_max_residual_mm == b->register_max_residual_mm;
 }
 
@@ -574,6 +576,62 @@ static void test_refine(void)
     free(pages);
 }
 
+/* Bitonal scans at 300 dpi keep the higher blank maximum (a 0.002 trace is
+ * a stray dot there); 200-dpi bitonal and grey scans keep the low one (the
+ * same trace is a pencil tick: doubtful). */
+static void test_scan_calib(void)
+{
+    omr_calib_t cal, sc;
+    omr_calib_default(&cal);
+    omr_region_t check = {.kind = OMR_REGION_CHECK};
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE};
+    omr_region_result_t r = {0};
+    omr_classify_scan_calib(&cal, 1, 300, &sc);
+    r.m = (omr_measure_t){.ink = 0.002f, .darkness = 1};
+    omr_classify_region(&check, &sc, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+    omr_classify_region(&circle, &sc, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+    r.m = (omr_measure_t){.ink = 0.004f, .darkness = 1};
+    omr_classify_region(&circle, &sc, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    omr_classify_scan_calib(&cal, 1, 200, &sc);
+    r.m = (omr_measure_t){.ink = 0.002f, .darkness = 1};
+    omr_classify_region(&check, &sc, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    omr_classify_scan_calib(&cal, 8, 300, &sc);
+    r.m = (omr_measure_t){.ink = 0.002f, .darkness = 0.7f};
+    omr_classify_region(&circle, &sc, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    /* Off switch. */
+    cal.bitonal_hires_dpi = 0;
+    omr_classify_scan_calib(&cal, 1, 600, &sc);
+    CHECK(sc.circle_blank_max == cal.circle_blank_max);
+}
+
+/* A cross-out seen by sampling (OMR_DOUBT_CROSSOUT on entry) turns a marked
+ * reading doubtful; a blank reading stays blank and loses the bit. */
+static void test_crossout_rule(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE};
+    omr_region_result_t r = {0};
+    r.m = (omr_measure_t){.ink = 0.9f, .darkness = 1};
+    r.doubt = OMR_DOUBT_CROSSOUT;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_CROSSOUT);
+    r.m = (omr_measure_t){.ink = 0, .darkness = 0};
+    r.doubt = OMR_DOUBT_CROSSOUT;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+    r.m = (omr_measure_t){.ink = 0.9f, .darkness = 1};
+    r.doubt = 0;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -588,6 +646,8 @@ int main(void)
     RUN(test_calib_roundtrip);
     RUN(test_classify_rules);
     RUN(test_traces_are_doubtful);
+    RUN(test_scan_calib);
+    RUN(test_crossout_rule);
     RUN(test_marks_grey_and_1bpp);
     RUN(test_dust_is_blank);
     RUN(test_light_scan_rule);
