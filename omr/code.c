@@ -1316,8 +1316,10 @@ omr_status_t omr_code_respondent(const omr_survey_t *s, const omr_form_t *form, 
     c.out = out;
     if (opts)
         c.opt = *opts;
-    else
+    else {
         omr_code_options_default(&c.opt);
+        c.opt.digit_accept_conf = s->icr_accept_conf; /* the survey's office policy */
+    }
     omr_status_t st = check_pages(&c, err);
     if (st)
         return st;

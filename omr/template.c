@@ -12,6 +12,8 @@
  */
 #include "template.h"
 
+#include "icr.h" /* omr_icr_model_threshold: the validated auto-accept confidence */
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -1252,13 +1254,42 @@ static omr_status_t check_duplicate_columns(ctx_t *c, const omr_form_t *form)
     return OMR_OK;
 }
 
+/* icr_policy=review (default): every written digit box to review, proposal
+ * pre-filled; icr_policy=auto: accept proposals at or above the threshold the
+ * model was validated at (omr_icr_model_threshold, chosen on held-out digits);
+ * icr_policy=auto:0.995: a stricter threshold of the office's own. */
+static omr_status_t parse_icr_policy(ctx_t *c, const char *v, double *pconf)
+{
+    *pconf = 0;
+    if (!v || !strcmp(v, "review"))
+        return OMR_OK;
+    if (!strcmp(v, "auto")) {
+        *pconf = omr_icr_model_threshold;
+        return OMR_OK;
+    }
+    if (!strncmp(v, "auto:", 5)) {
+        double t;
+        omr_status_t st = parse_numbers(c, "icr_policy", v + 5, ',', &t, 1);
+        if (st)
+            return st;
+        if (t < omr_icr_model_threshold || t >= 1)
+            return fail(c, "icr_policy=%s: the threshold must be at least the validated %.3f and below 1", v,
+                        omr_icr_model_threshold);
+        *pconf = t;
+        return OMR_OK;
+    }
+    return fail(c, "icr_policy=%s: expected review, auto or auto:THRESHOLD", v);
+}
+
 static omr_status_t survey_stmt(ctx_t *c, const omr_tpl_line_t *l, const char *dir)
 {
     omr_survey_t *s = c->survey;
     const char *kw = l->value[0];
     omr_status_t st;
     if (!strcmp(kw, "survey")) {
-        if ((st = check_words(c, l, "id code title", "", 0, 0)))
+        if ((st = check_words(c, l, "id code title icr_policy", "", 0, 0)))
+            return st;
+        if ((st = parse_icr_policy(c, omr_tpl_attr(l, "icr_policy"), &s->icr_accept_conf)))
             return st;
         if (s->id)
             return fail(c, "a second 'survey' statement");

@@ -171,6 +171,10 @@ typedef struct {
     const char *code;    /* "ITSC18", printed in the barcode */
     const char *title;
     const char *dir;     /* folder the survey was loaded from */
+    /* Office policy for written digit boxes (survey icr_policy=): 0 = every
+     * written box goes to review with the proposal pre-filled (the default);
+     * > 0 = a proposal at or above this confidence is accepted without review. */
+    double icr_accept_conf;
     omr_form_t *forms;
     int n_forms;
     void *priv;          /* template.c's allocations */

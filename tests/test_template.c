@@ -250,6 +250,39 @@ static void refuses_page_mismatch(void)
     CHECK(strstr(err.msg, "survey.omr:1:") && strstr(err.msg, "upper-case"), "%s", err.msg);
 }
 
+static void icr_policy_parses(void)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    write_file("A-01.page", PAGE1);
+    write_file("A-02.page", PAGE2);
+    const char *forms = "form A title=\"form A\"\npage form=A number=1 file=A-01.page\n"
+                        "page form=A number=2 file=A-02.page case\n";
+    char text[512];
+    snprintf(text, sizeof text, "survey id=t code=TST%s", "\n");
+    /* default: review every written box */
+    snprintf(text, sizeof text, "survey id=t code=TST\n%s", forms);
+    write_file("survey.omr", text);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(s && s->icr_accept_conf == 0);
+    omr_template_free(s);
+    /* auto: the validated threshold */
+    snprintf(text, sizeof text, "survey id=t code=TST icr_policy=auto\n%s", forms);
+    write_file("survey.omr", text);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(s && s->icr_accept_conf > 0.9 && s->icr_accept_conf < 1);
+    omr_template_free(s);
+    /* a threshold below the validated one is refused: it was never shown safe */
+    snprintf(text, sizeof text, "survey id=t code=TST icr_policy=auto:0.5\n%s", forms);
+    write_file("survey.omr", text);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT);
+    CHECK(strstr(err.msg, "survey.omr:1:") && strstr(err.msg, "validated"), "%s", err.msg);
+    snprintf(text, sizeof text, "survey id=t code=TST icr_policy=sometimes\n%s", forms);
+    write_file("survey.omr", text);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT);
+    CHECK(strstr(err.msg, "expected review, auto"), "%s", err.msg);
+}
+
 static void payload_round_trip(void)
 {
     char buf[64], code[16], form[16], resp[32];
@@ -310,6 +343,7 @@ int main(void)
     RUN(refuses_bad_routing);
     RUN(refuses_incomplete_questions);
     RUN(refuses_page_mismatch);
+    RUN(icr_policy_parses);
     RUN(payload_round_trip);
     RUN(the_shipped_survey_loads);
     char cmd[300];

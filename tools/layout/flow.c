@@ -730,6 +730,8 @@ omr_status_t lay_flow_write(const lay_survey_t *s, const char *out_dir,
     sb_printf(&survey, " title=");
     sb_quoted(&survey, s->title);
   }
+  if (s->icr_policy)
+    sb_printf(&survey, " icr_policy=%s", s->icr_policy);
   sb_printf(&survey, "\n");
   omr_status_t st = OMR_OK;
   for (int fi = 0; fi < s->n_forms && st == OMR_OK; fi++) {

@@ -75,6 +75,7 @@ typedef struct {
 
 typedef struct {
   char *id, *code, *title;
+  char *icr_policy; /* passed through to survey.omr; NULL: the default (review) */
   lay_form_t forms[LAY_MAX_FORMS];
   int n_forms;
 } lay_survey_t;

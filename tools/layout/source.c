@@ -276,12 +276,13 @@ omr_status_t lay_source_read(const char *src_dir, lay_survey_t *s,
     } else if (l.n == 0) {
       continue;
     } else if (!strcmp(l.value[0], "survey")) {
-      static const char *const keys[] = {"id", "code", "title", NULL};
+      static const char *const keys[] = {"id", "code", "title", "icr_policy", NULL};
       if ((st = check_keys(&l, keys, path, line, err)) != OMR_OK)
         break;
       s->id = xstrdup(omr_tpl_attr(&l, "id"));
       s->code = xstrdup(omr_tpl_attr(&l, "code"));
       s->title = xstrdup(omr_tpl_attr(&l, "title"));
+      s->icr_policy = xstrdup(omr_tpl_attr(&l, "icr_policy"));
       if (!s->id || !s->code)
         st = omr_error_set(err, OMR_EINPUT,
                            "%s:%d: survey needs id= and code=", path, line);
@@ -345,5 +346,6 @@ void lay_survey_free(lay_survey_t *s) {
   free(s->id);
   free(s->code);
   free(s->title);
+  free(s->icr_policy);
   memset(s, 0, sizeof *s);
 }
