@@ -30,6 +30,7 @@ void omr_calib_default(omr_calib_t *c)
     c->bitonal_hires_dpi = 250;
     c->bitonal_hires_blank_max = 0.003;
     c->register_max_residual_mm = 1.0;
+    c->light_ink_min = 0.015;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL } key_type_t;
@@ -58,6 +59,7 @@ static const struct {
     {"bitonal.hires_dpi", D(bitonal_hires_dpi), K_INT},
     {"bitonal.hires_blank_max", D(bitonal_hires_blank_max), K_SHARE},
     {"register.max_residual_mm", D(register_max_residual_mm), K_MM},
+    {"grey.light_ink_min", D(light_ink_min), K_SHARE},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);

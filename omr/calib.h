@@ -53,6 +53,10 @@ typedef struct {
     double bitonal_hires_blank_max;
     /* Registration. */
     double register_max_residual_mm;
+    /* Grey scans, light ink only (no point dark enough to be ink; sample.h:
+     * darkness below OMR_SAMPLE_DARK_MIN): a share at or above this is
+     * faint pencil or erasure residue, doubtful FAINT; below, blank. */
+    double light_ink_min;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

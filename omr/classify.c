@@ -1,6 +1,8 @@
 /* classify.c -- stage 5: measures -> mark states (rules in classify.h). */
 #include "classify.h"
 
+#include "sample.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,17 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
 {
     const omr_measure_t *m = &r->m;
     const unsigned cross = r->doubt & OMR_DOUBT_CROSSOUT; /* from sampling */
+    if (m->darkness > 0 && m->darkness < OMR_SAMPLE_DARK_MIN) {
+        /* Light ink only (grey scans, sample.c light_tally): no point is
+         * dark enough to be ink, but a share of the target is clearly
+         * darker than its paper: faint pencil or erasure residue. Never a
+         * mark, never silently blank when there is enough of it. */
+        int faint = m->ink >= cal->light_ink_min;
+        r->state = faint ? OMR_MARK_DOUBTFUL : OMR_MARK_BLANK;
+        r->doubt = faint ? OMR_DOUBT_FAINT : 0;
+        r->m.score = faint ? 0.3f : 0;
+        return;
+    }
     if (m->darkness < cal->erasure_darkness && blank_max < cal->light_blank_max) {
         /* Very light ink: a little of it is paper noise, not a mark. */
         blank_max = cal->light_blank_max;
@@ -214,10 +227,15 @@ int omr_classify_refine(const omr_calib_t *base, const omr_survey_t *survey,
             continue;
         const omr_page_t *pg = &f->pages[pr->page_number - 1];
         for (int i = 0; i < pg->n_regions && i < pr->n_regions; i++) {
+            /* Light-only ink (classify_mark) is not the blank ink level. */
+            float ink = pr->regions[i].m.darkness > 0 &&
+                                pr->regions[i].m.darkness < OMR_SAMPLE_DARK_MIN
+                            ? 0
+                            : pr->regions[i].m.ink;
             if (pg->regions[i].kind == OMR_REGION_CIRCLE)
-                circ[nc++] = pr->regions[i].m.ink;
+                circ[nc++] = ink;
             else if (pg->regions[i].kind == OMR_REGION_CHECK)
-                chk[nk++] = pr->regions[i].m.ink;
+                chk[nk++] = ink;
         }
     }
     int changed = 0;

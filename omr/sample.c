@@ -291,6 +291,10 @@ typedef struct {
     uint8_t *dots;
     int *stack;
     size_t dots_cap;
+    /* grey, mark targets: per point 0, or the 2x2 mean grey level (at
+     * least 1) of an open point not dark enough to be ink (light_tally) */
+    uint8_t *light;
+    size_t light_cap, light_used;
 } scan_t;
 
 typedef struct {
@@ -308,6 +312,12 @@ typedef struct {
     /* struck-through rows: separate runs of rows near the zone's middle
      * whose open points are nearly all dark (crossout_bands) */
     int n_bands;
+    /* grey, mark targets: light ink (light_tally) */
+    int n_light;
+    double sum_light;
+    int p25, p50;      /* levels of the open points' 2x2 means; -1: too few points */
+    float inv_range;   /* 1 / (paper - black) used for this zone */
+    size_t light_off;  /* this zone's points in scan_t.light */
 } tally_t;
 
 /* Paper level per block: the 80th percentile of the block's pixels (most of
@@ -491,10 +501,56 @@ static void dust_remove(tally_t *t)
     t->j1 = t->kj1;
 }
 
+/* Grey, mark targets: light ink, what faint pencil and erasure residue
+ * leave (tools/simulate/pen.c draws them at grey 175-225 over paper of
+ * 190-245, thin and grainy): open points darker than the zone's own paper
+ * level by a clear margin but not dark enough to be ink. The zone's paper
+ * level is the median of its open points (a mark covers far fewer), so
+ * uneven light and faded backgrounds do not count; the margin is
+ * LIGHT_MIN of the paper-to-black range, and at least LIGHT_NOISE_K times
+ * the page's noise (noise_sd, from the spread of the targets' levels: the
+ * faded corpus pages have sd 4-9 over a range of ~130). A point counts
+ * when one of its 4 neighbours is light too (a stroke, not noise).
+ * light[] holds the 2x2 mean levels of the candidates, 0 elsewhere
+ * (zone_sample). Sets t->n_light and t->sum_light (their darkness against
+ * the zone's paper, in the paper-to-black range). */
+#define LIGHT_MIN 0.06
+#define LIGHT_NOISE_K 3.0
+static void light_tally(const zone_t *z, const uint8_t *light, float noise_sd, tally_t *t)
+{
+    t->n_light = 0;
+    t->sum_light = 0;
+    if (t->p50 < 0)
+        return;
+    const int zp = t->p50;
+    float margin = (float)LIGHT_MIN / t->inv_range;
+    if (margin < LIGHT_NOISE_K * noise_sd)
+        margin = (float)LIGHT_NOISE_K * noise_sd;
+    int lim = (int)floorf((float)zp - margin);
+    if (lim < 1)
+        return;
+    const int nx = z->nx, ny = z->ny;
+    for (int j = 0; j < ny; j++)
+        for (int i = 0; i < nx; i++) {
+            int v = light[(size_t)j * nx + i];
+            if (!v || v > lim)
+                continue;
+            int a = i > 0 ? light[(size_t)j * nx + i - 1] : 0;
+            int b = i + 1 < nx ? light[(size_t)j * nx + i + 1] : 0;
+            int c = j > 0 ? light[(size_t)(j - 1) * nx + i] : 0;
+            int d = j + 1 < ny ? light[(size_t)(j + 1) * nx + i] : 0;
+            if ((a && a <= lim) || (b && b <= lim) || (c && c <= lim) || (d && d <= lim)) {
+                t->n_light++;
+                t->sum_light += (float)(zp - v) * t->inv_range;
+            }
+        }
+}
+
 /* Count the zone's open points: dark ones and, on grey, their darkness. */
 static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t)
 {
     memset(t, 0, sizeof *t);
+    t->p25 = t->p50 = -1;
     if (z->nx <= 0)
         return;
     const double dxx = xf[0] * z->step, dxy = xf[3] * z->step;
@@ -518,6 +574,14 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
     uint8_t *dots = s->dots && npts <= s->dots_cap ? s->dots : NULL;
     if (dots)
         memset(dots, 0, npts);
+    uint8_t *light = dots && s->depth == 8 && s->light && s->light_used + npts <= s->light_cap
+                         ? s->light + s->light_used
+                         : NULL;
+    int hist[256];
+    if (light) {
+        memset(light, 0, npts);
+        memset(hist, 0, sizeof hist);
+    }
     /* Grey: a dark point counts when its left or upper neighbour point is
      * dark too: pen strokes (>= 0.3 mm, two points across) pass, isolated
      * noise pixels and the smallest specks do not. */
@@ -597,8 +661,13 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
             int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) + GET_DATA_BYTE(line1, ix) +
                     GET_DATA_BYTE(line1, ix1);
             float d = (paper - 0.25f * (float)v) * inv_range;
-            if (d < dark_min)
+            if (light)
+                hist[v >> 2]++;
+            if (d < dark_min) {
+                if (light)
+                    light[(size_t)j * z->nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
                 continue;
+            }
             cur[i + 1] = 1;
             if (cur[i] || prev[i + 1]) {
                 t->n_ink++;
@@ -623,6 +692,26 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
     }
     if (dots && t->n_ink > 0)
         dust_filter(s, z, t);
+    t->inv_range = inv_range;
+    if (light) {
+        t->light_off = s->light_used;
+        s->light_used += npts;
+        int n = 0;
+        for (int k = 0; k < 256; k++)
+            n += hist[k];
+        if (n >= 20) {
+            int acc = 0;
+            for (int k = 0; k < 256; k++) {
+                acc += hist[k];
+                if (t->p25 < 0 && acc > n / 4)
+                    t->p25 = k;
+                if (acc > n / 2) {
+                    t->p50 = k;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -700,7 +789,13 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
     if (s.dots_cap) {
         s.dots = malloc(s.dots_cap);
         s.stack = malloc(sizeof(int) * s.dots_cap);
-        if (!s.dots || !s.stack) {
+        if (s.depth == 8)
+            for (int i = 0; i < pm->n; i++)
+                if (rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK)
+                    s.light_cap += (size_t)pm->target[i].nx * pm->target[i].ny;
+        s.light = s.light_cap ? malloc(s.light_cap) : NULL;
+        if (!s.dots || !s.stack || (s.light_cap && !s.light)) {
+            free(s.light);
             free(s.dots);
             free(s.stack);
             free(near);
@@ -735,6 +830,20 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
     for (int i = 0; i < pm->n; i++)
         if (!dotty && tt[i].n_small <= DUST_MAX_BLOBS)
             dust_remove(&tt[i]);
+    if (s.light) {
+        /* The page's noise: the median over its targets of the spread
+         * between their 25th and 50th percentile levels (0.674 sd of the
+         * 2x2 means); a mark in one target moves it little. */
+        int n_sp = 0;
+        for (int i = 0; i < pm->n; i++)
+            if (tt[i].p50 >= 0 && tt[i].p25 >= 0)
+                sorted[n_sp++] = (float)(tt[i].p50 - tt[i].p25);
+        qsort(sorted, (size_t)n_sp, sizeof *sorted, cmp_float);
+        float noise_sd = n_sp ? sorted[n_sp / 2] / 0.674f : 0;
+        for (int i = 0; i < pm->n; i++)
+            if (tt[i].p50 >= 0)
+                light_tally(&pm->target[i], s.light + tt[i].light_off, noise_sd, &tt[i]);
+    }
     int n_circ = 0;
     for (int i = 0; i < pm->n; i++)
         if (rgs[i].kind == OMR_REGION_CIRCLE && near[i] >= 0)
@@ -790,6 +899,15 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
             m->ink_label = OMR_SAMPLE_SPECK_INK;
         int n_ink = t.n_ink + tl.n_ink;
         m->darkness = n_ink ? (float)((t.sum_dark + tl.sum_dark) / n_ink) : 0;
+        if (n_ink == 0 && m->ink == 0 && m->ink_label == 0 && t.n_light > 0 && t.n_valid > 0) {
+            /* No ink at all, but light ink (light_tally): reported as its
+             * share with its darkness, which is below OMR_SAMPLE_DARK_MIN
+             * (what tells it from counted ink; classify.c decides). */
+            m->ink = (float)t.n_light / (float)t.n_valid;
+            float dk = (float)(t.sum_light / t.n_light);
+            const float cap = (float)OMR_SAMPLE_DARK_MIN * 0.99f;
+            m->darkness = dk > cap ? cap : dk < 0.001f ? 0.001f : dk;
+        }
         if (rgs[i].kind == OMR_REGION_CIRCLE && t.n_bands >= 2)
             regions[i].doubt |= OMR_DOUBT_CROSSOUT;
         else
@@ -806,6 +924,7 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
     free(s.paper);
     free(dots);
     free(s.stack);
+    free(s.light);
     return OMR_OK;
 }
 

@@ -432,7 +432,9 @@ static void test_classify_rules(void)
     omr_classify_region(&check, &cal, &r);
     CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
     CHECK(r.doubt & OMR_DOUBT_FAINT);
-    r.m.darkness = (float)(cal.erasure_darkness * 0.5);
+    /* (Counted ink is at least OMR_SAMPLE_DARK_MIN dark; lighter means
+     * light ink only, test_light_ink_rule.) */
+    r.m.darkness = (float)(0.5 * (cal.erasure_darkness + OMR_SAMPLE_DARK_MIN));
     omr_classify_region(&check, &cal, &r);
     CHECK(r.doubt & OMR_DOUBT_ERASURE);
     /* Label only, when the profile says doubtful. */
@@ -632,6 +634,27 @@ static void test_crossout_rule(void)
     CHECK_INT(r.state, OMR_MARK_MARKED);
 }
 
+/* Light ink only on a grey scan (sample.c reports its share with a darkness
+ * below OMR_SAMPLE_DARK_MIN): at or above grey.light_ink_min doubtful FAINT,
+ * below blank; a faint share never becomes a mark. */
+static void test_light_ink_rule(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE};
+    omr_region_result_t r = {0};
+    r.m.ink = 0.04f;
+    r.m.darkness = 0.08f;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_FAINT);
+    memset(&r, 0, sizeof r);
+    r.m.ink = 0.004f;
+    r.m.darkness = 0.08f;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -654,6 +677,7 @@ int main(void)
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
+    RUN(test_light_ink_rule);
     omr_template_free(survey);
     return check_report();
 }
