@@ -537,8 +537,14 @@ int omr_cmd_calibrate(int argc, char **argv)
                        wrong ? "WRONG" : "flag ", tp->condition, img.path, img.page + 1, key,
                        tc->state, tc->style, r->state, r->doubt, r->m.ink, r->m.ink_label,
                        r->m.darkness);
-            /* Populations for the derivation (clean truth only). */
-            if (rg->kind == OMR_REGION_CIRCLE) {
+            /* Populations for the derivation (clean truth only). A target with
+             * light ink only (grey scans: darkness below OMR_SAMPLE_DARK_MIN)
+             * holds the light-ink share in .ink, not counted ink: it has its own
+             * limit (grey.light_ink_min) and must not move the blank edge. */
+            int light_only = r->m.darkness > 0 && r->m.darkness < OMR_SAMPLE_DARK_MIN;
+            if (light_only) {
+                /* not a counted-ink population */
+            } else if (rg->kind == OMR_REGION_CIRCLE) {
                 if (truth_blank) {
                     vec_push(&v_cb, r->m.ink);
                     if (rg->label.w > 0)
