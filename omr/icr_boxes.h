@@ -51,6 +51,10 @@
  * only has_ink / digit / digit_conf / doubt). */
 typedef struct {
     int empty;            /* 1: nothing written */
+    int faint;            /* 1: read empty, but light ink (omr_icr_light_ink) is
+                             there: has_ink 1, DOUBTFUL, OMR_DOUBT_FAINT */
+    float light_share;    /* omr_icr_light_t.share and .extent_mm when it was */
+    float light_extent_mm;/*   measured (an empty box on a grey scan), else 0 */
     float prob[10];       /* classifier output (0 when empty) */
     float other;          /* 1 - sum(prob): "not a digit" mass */
     omr_icr_decision_t decision;
@@ -92,6 +96,34 @@ omr_status_t omr_icr_read_page_ex(PIX *pix, const double *xform, const omr_form_
  * benchmarks. Returns OMR_OK or the error of omr_icr_normalise. */
 omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
                                omr_icr_input_t *in, float prob[10], omr_error_t *err);
+
+/* Light ink in a digit box that reads empty (8-bit scans only): faint
+ * pencil that the contrast stretch of omr_icr_read_crop does not reach.
+ * Points (0.2 mm cells, the mean of 2x2 crop px, inside the outer tenth)
+ * darker than the box's own paper level (median) by OMR_ICR_LIGHT_MIN_LEVELS
+ * levels and at least OMR_ICR_LIGHT_NOISE_K times the box's noise
+ * (median absolute deviation), kept when a 4-neighbour is light too.
+ * The box is faint when the kept share is at least OMR_ICR_LIGHT_SHARE and
+ * one 8-connected piece spans OMR_ICR_LIGHT_EXTENT_MM; thresholds from the
+ * corpus, see icr_boxes.c. */
+#define OMR_ICR_LIGHT_MIN_LEVELS 6.0
+#define OMR_ICR_LIGHT_NOISE_K 3.0
+#define OMR_ICR_LIGHT_SHARE 0.015f
+#define OMR_ICR_LIGHT_EXTENT_MM 1.2f
+typedef struct {
+    int faint;        /* 1: light ink enough to send the box to review */
+    float share;      /* kept light points / inner points, 0..1 */
+    float extent_mm;  /* longest side of the largest kept piece, mm */
+    int paper;        /* the box's paper level (median of the cells) */
+    float noise_sd;   /* the box's noise, grey levels */
+    float contrast;   /* paper minus the darkest 1 % of the cells, grey levels */
+} omr_icr_light_t;
+
+/* Measure light ink in grey (a box crop as for omr_icr_read_crop, at
+ * OMR_ICR_BOXES_PX_PER_MM) into *out. Returns OMR_OK, OMR_EINPUT (bad
+ * arguments), OMR_ENOMEM. */
+omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
+                               omr_icr_light_t *out, omr_error_t *err);
 
 /* Is a text field crop (8-bit grey at OMR_ICR_BOXES_TEXT_PX_PER_MM, frame
  * cut away) written in? Ink pieces of at least 1 mm and 0.25 mm^2, adding

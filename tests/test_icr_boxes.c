@@ -325,6 +325,108 @@ static void test_grey_upside_down(void) { check_variant(0, 1); }
 static void test_bitonal_upright(void) { check_variant(1, 0); }
 static void test_bitonal_upside_down(void) { check_variant(1, 1); }
 
+/* Faint pencil on a grey page (omr_icr_light_ink): the page's paper is
+ * dimmed to 200, every pixel gets JPEG-like noise (sd ~3 per pixel plus a
+ * +-2 offset per 8x8 block, deterministic), and an MNIST digit is drawn
+ * only 16 levels under the paper into Q11 box 1: too light for the reader
+ * (the stretch needs 8 noise sd), so it must come out written but doubtful
+ * (has_ink 1, DOUBTFUL, OMR_DOUBT_FAINT), never certain-empty. The other
+ * five top-3 boxes of the page are empty and must stay empty. */
+static void test_faint_grey(void)
+{
+    CHECK(blank && img.n == 1000, "setup failed");
+    if (!blank || img.n != 1000)
+        return;
+    const int pi = 4;
+    const omr_page_t *pg = &form->pages[pi];
+    const char *vars[6] = {"Q11_r1", "Q11_r2", "Q11_r3", "Q16_r1", "Q16_r2", "Q16_r3"};
+    int ri[6];
+    for (int b = 0; b < 6; b++) {
+        ri[b] = region_of(pi, vars[b]);
+        CHECK(ri[b] >= 0, "%s missing from A-05", vars[b]);
+        if (ri[b] < 0)
+            return;
+    }
+    int faint_ok = 0, empty_ok = 0, empty_n = 0, pages = 0;
+    unsigned seed = 12345;
+    for (int trial = 0; trial < 6; trial++) {
+        PIX *page = pixCopy(NULL, blank);
+        int w = (int)pixGetWidth(page), h = (int)pixGetHeight(page);
+        const uint8_t *im = img.data + (size_t)(trial * 37 % img.n) * 784;
+        /* the digit: as draw_digit, at 22 levels of contrast over paper 200 */
+        omr_rect_t b = pg->regions[ri[0]].box;
+        double k = DPI / 25.4, side = b.h * 0.7 * 28.0 / 20.0;
+        double x0 = b.x + (b.w - side) / 2, y0 = b.y + (b.h - side) / 2;
+        int px0 = (int)floor(x0 * k), py0 = (int)floor(y0 * k), n = (int)ceil(side * k) + 1;
+        float *dig = calloc((size_t)n * n, sizeof *dig);
+        for (int j = 0; j < n && dig; j++)
+            for (int i = 0; i < n; i++) {
+                int u = (int)(((px0 + i + 0.5) / k - x0) / side * 28);
+                int v = (int)(((py0 + j + 0.5) / k - y0) / side * 28);
+                if (u >= 0 && v >= 0 && u < 28 && v < 28)
+                    dig[j * n + i] = im[v * 28 + u] / 255.0f;
+            }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                l_uint32 v;
+                pixGetPixel(page, x, y, &v);
+                double g = v * 200.0 / 255.0;
+                int i = x - px0, j = y - py0;
+                if (dig && i >= 0 && j >= 0 && i < n && j < n)
+                    g -= 16.0 * dig[j * n + i];
+                /* noise: sum of 3 uniforms (sd ~3) + a block offset */
+                double z = 0;
+                for (int r = 0; r < 3; r++) {
+                    seed = seed * 1103515245u + 12345u;
+                    z += ((seed >> 16) & 0x7FFF) / 32767.0 - 0.5;
+                }
+                unsigned bh = (unsigned)(x / 8) * 2654435761u ^ (unsigned)(y / 8) * 40503u;
+                g += z * 6.0 + (double)((bh >> 13) % 5) - 2.0;
+                pixSetPixel(page, x, y, (l_uint32)(g < 0 ? 0 : g > 255 ? 255 : lround(g)));
+            }
+        free(dig);
+        pixSetResolution(page, (int)DPI, (int)DPI);
+        omr_register_t reg;
+        omr_error_t err = {0};
+        if (omr_register_page(page, pg, 0, DPI, NULL, &reg, &err) != OMR_OK) {
+            CHECK(0, "register: %s", err.msg);
+            pixDestroy(&page);
+            continue;
+        }
+        omr_region_result_t *rr = calloc((size_t)pg->n_regions, sizeof *rr);
+        omr_icr_box_reading_t *rd = calloc((size_t)pg->n_regions, sizeof *rd);
+        if (rr && rd && omr_icr_read_page_ex(page, reg.xform, form, pi, rr, rd, &err) == OMR_OK) {
+            pages++;
+            const omr_region_result_t *f = &rr[ri[0]];
+            int ok = f->has_ink && f->state == OMR_MARK_DOUBTFUL && (f->doubt & OMR_DOUBT_FAINT);
+            faint_ok += ok;
+            if (!ok)
+                printf("  faint digit trial %d: has_ink %d state %d doubt %#x (share %.4f, "
+                       "piece %.1f mm)\n", trial, f->has_ink, f->state, f->doubt,
+                       (double)rd[ri[0]].light_share, (double)rd[ri[0]].light_extent_mm);
+            for (int e = 1; e < 6; e++) {
+                const omr_region_result_t *r = &rr[ri[e]];
+                empty_n++;
+                int eok = !r->has_ink && r->state == OMR_MARK_BLANK && r->digit == -1;
+                empty_ok += eok;
+                if (!eok)
+                    printf("  empty box %s trial %d read written (share %.4f, piece %.1f mm)\n",
+                           vars[e], trial, (double)rd[ri[e]].light_share,
+                           (double)rd[ri[e]].light_extent_mm);
+            }
+        } else {
+            CHECK(0, "read: %s", err.msg);
+        }
+        free(rr), free(rd);
+        pixDestroy(&page);
+    }
+    printf("  faint grey: pages %d/6, faint digit doubtful %d, empty %d/%d\n", pages, faint_ok,
+           empty_ok, empty_n);
+    CHECK_INT(pages, 6);
+    CHECK_INT(faint_ok, pages);
+    CHECK_INT(empty_ok, empty_n);
+}
+
 /* Bad arguments are refused with a message, never a crash. */
 static void test_bad_input(void)
 {
@@ -348,6 +450,7 @@ int main(void)
     RUN(test_grey_upside_down);
     RUN(test_bitonal_upright);
     RUN(test_bitonal_upside_down);
+    RUN(test_faint_grey);
     RUN(test_bad_input);
     pixDestroy(&blank);
     omr_icr_idx_free(&img);
