@@ -51,7 +51,7 @@ TOOL_BIN := $(addprefix $(B)/,$(sort $(TOOLS)))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all build tools tests check demo corpus corpus-small bench accuracy clean deps fmt train-icr
+.PHONY: all build tools tests check check-symbols demo corpus corpus-small bench accuracy clean deps fmt train-icr
 all: $(B)/omr tools
 build: all
 tools: $(TOOL_BIN)
@@ -86,8 +86,16 @@ deps:
 # The test run: sanitizer build in build/san so it never mixes with the normal build.
 check: deps
 	$(MAKE) --no-print-directory B=build/san SAN=1 OPT=-O1 tests
-	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory all check-symbols
 	./tests/run.sh build/san
+
+# Every name the library exports starts with omr_ (STYLE.md); the one
+# exception is the LeakSanitizer hook in print.c (fontconfig's caches).
+check-symbols: $(B)/libomr.a
+	@bad=$$(nm -g --defined-only $(B)/libomr.a | awk 'NF == 3 {print $$3}' | \
+	  grep -v -e '^omr_' -e '^__lsan_default_suppressions$$' | sort -u); \
+	if [ -n "$$bad" ]; then echo "exported names without the omr_ prefix:"; echo "$$bad"; exit 1; fi; \
+	echo "check-symbols: every exported name starts with omr_"
 
 corpus: all
 	./tools/make-corpus.sh $(B) $(B)/corpus
