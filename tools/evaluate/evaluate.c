@@ -323,6 +323,7 @@ static void load_answers(truth_t *t, const char *corpus, const char *form, int c
 typedef struct {
     char name[32];
     long cells, wrong_accepted, flagged, needless, doubtful_truth, doubtful_accepted, pages, pages_lost;
+    long flag_truth, flag_page, flag_caught; /* flagged for a reason; needless = the rest */
 } tally_t;
 
 typedef struct {
@@ -703,18 +704,32 @@ int main(int argc, char **argv)
                 if (k == 0 && list && !flagged && (truth_doubtful || (read == 1) != truth_marked))
                     list_cell(list, mst, truth_doubtful ? "doubtful_accepted" : "wrong", sh, page_id, i, r, c,
                               read, item_flag);
-                if (flagged && !truth_doubtful && page_ok && read != 2 && (read == 1) == truth_marked &&
-                    !question_needs_review(&t, form, q, sh->respondent, sh->page, sh->case_number)) {
-                    /* a misread elsewhere in the question justifies the flag too */
+                /* Why a person looks at this cell: the truth calls for it (a doubtful
+                 * cell, a rule the respondent broke), the page could not be read, a
+                 * definite misread in the question was caught, or none of these:
+                 * the reader's own doubt about a clear cell (needless). */
+                if (flagged && (truth_doubtful ||
+                                question_needs_review(&t, form, q, sh->respondent, sh->page, sh->case_number))) {
+                    x->flag_truth++;
+                } else if (flagged && !page_ok) {
+                    x->flag_page++;
+                } else if (flagged) {
+                    /* anywhere in the question: a mark the reader did not read as marked
+                     * (blank, or only doubtful: the flag kept a wrong value out), or a
+                     * blank read as marked */
                     int misread = 0;
                     for (int j = q->first_region; j < q->first_region + q->n_regions && !misread; j++) {
                         const omr_region_t *rj = &tp->regions[j];
                         if (rj->kind != OMR_REGION_CIRCLE && rj->kind != OMR_REGION_CHECK)
                             continue;
                         const truth_cell_t *cj = truth_of(&t, form, sh->respondent, sh->page, sh->case_number, rj);
-                        misread = cj && state[j] >= 0 && (state[j] == 2 || (state[j] == 1) != (cj->state == T_MARKED));
+                        misread = cj && state[j] >= 0 &&
+                                  ((cj->state == T_MARKED && state[j] != 1) || (cj->state == T_BLANK && state[j] == 1));
                     }
-                    x->needless += !misread;
+                    if (misread)
+                        x->flag_caught++;
+                    else
+                        x->needless++;
                     if (k == 0 && list && !misread)
                         list_cell(list, mst, "needless", sh, page_id, i, r, c, read, item_flag);
                 }
@@ -768,6 +783,9 @@ int main(int argc, char **argv)
                x->name, x->pages, x->pages_lost, x->cells, x->wrong_accepted, x->flagged,
                x->cells ? 100.0 * x->flagged / x->cells : 0, x->needless, x->doubtful_truth, x->doubtful_accepted);
     }
+    printf("flags: by the truth (doubtful cells, rules the respondent broke)=%ld unread pages=%ld "
+           "marks the reader could not confirm=%ld the reader's doubt on clear cells (needless)=%ld\n",
+           all->flag_truth, all->flag_page, all->flag_caught, all->needless);
     printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
            t.n_sheets, sheets_seen, never_stored, all->pages_lost, dup_expected, dup_flagged);
     printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n", w.boxes,
