@@ -27,6 +27,9 @@ void omr_calib_default(omr_calib_t *c)
     c->batch_circle_blank_limit = 0.006;
     c->batch_check_blank_limit = 0.006;
     c->light_scan_recovery_min = 0.75;
+    c->light_scan_pen_marks = 3;
+    c->light_scan_pen_circle_ink = 0.15;
+    c->light_scan_pen_check_ink = 0.10;
     c->bitonal_hires_dpi = 250;
     c->bitonal_hires_blank_max = 0.003;
     c->register_max_residual_mm = 1.0;
@@ -56,6 +59,9 @@ static const struct {
     {"batch.circle_blank_limit", D(batch_circle_blank_limit), K_SHARE},
     {"batch.check_blank_limit", D(batch_check_blank_limit), K_SHARE},
     {"light_scan.recovery_min", D(light_scan_recovery_min), K_SHARE},
+    {"light_scan.pen_marks", D(light_scan_pen_marks), K_INT},
+    {"light_scan.pen_circle_ink", D(light_scan_pen_circle_ink), K_SHARE},
+    {"light_scan.pen_check_ink", D(light_scan_pen_check_ink), K_SHARE},
     {"bitonal.hires_dpi", D(bitonal_hires_dpi), K_INT},
     {"bitonal.hires_blank_max", D(bitonal_hires_blank_max), K_SHARE},
     {"register.max_residual_mm", D(register_max_residual_mm), K_MM},

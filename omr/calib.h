@@ -45,6 +45,14 @@ typedef struct {
      * entirely, and the blank cells of an answer unit with no mark read
      * are doubtful (omr_classify_light_scan). 0 turns the rule off. */
     double light_scan_recovery_min;
+    /* ...unless the page shows the respondent used pen: at least pen_marks
+     * regions read MARKED, and the median ink of those that are circles
+     * (checkboxes) at least pen_circle_ink (pen_check_ink). A pen stroke
+     * survives a light threshold whole; pencil that survived is eroded to
+     * far less ink. pen_marks 0 turns this exception off. */
+    int light_scan_pen_marks;
+    double light_scan_pen_circle_ink;
+    double light_scan_pen_check_ink;
     /* Bitonal scans at or above hires_dpi: their threshold keeps no grey
      * noise and a pencil tick there reads well above the dust level, so the
      * circle and checkbox blank maxima rise to hires_blank_max

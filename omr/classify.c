@@ -143,11 +143,56 @@ static int same_unit(const omr_region_t *a, const omr_region_t *b)
     return a->question == b->question && !strcmp(a->row, b->row);
 }
 
+static int cmp_float(const void *a, const void *b);
+
+/* Median of v[n] (sorted in place); 0 when n is 0. */
+static float median_of(float *v, int n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+    return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Did the respondent use pen (classify.h, omr_classify_light_scan)? At least
+ * pen_marks MARKED mark regions whose median inks, circles and checkboxes
+ * apart, reach the pen levels: a pen stroke keeps its ink through a light
+ * threshold, eroded pencil does not. Why medians per kind: a pen tick over a
+ * circle's number reads little (the number is masked), a pencil check that
+ * survived in part may read a lot; one kind's typical mark must look like
+ * pen. At most 64 marks of each kind are looked at (enough for a median). */
+static int page_shows_pen(const omr_page_t *pg, const omr_calib_t *cal,
+                          const omr_region_result_t *regions)
+{
+    if (cal->light_scan_pen_marks <= 0)
+        return 0;
+    float circ[64], chk[64];
+    int nc = 0, nk = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (regions[i].state != OMR_MARK_MARKED)
+            continue;
+        if (pg->regions[i].kind == OMR_REGION_CIRCLE && nc < 64)
+            circ[nc++] = regions[i].m.ink;
+        else if (pg->regions[i].kind == OMR_REGION_CHECK && nk < 64)
+            chk[nk++] = regions[i].m.ink;
+    }
+    if (nc + nk < cal->light_scan_pen_marks)
+        return 0;
+    if (nc && median_of(circ, nc) < cal->light_scan_pen_circle_ink)
+        return 0;
+    if (nk && median_of(chk, nk) < cal->light_scan_pen_check_ink)
+        return 0;
+    return 1;
+}
+
 int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions)
 {
     if (print_recovery < 0 || print_recovery >= cal->light_scan_recovery_min)
         return 0;
+    /* A pen page: a unit is unseen only when its whole question is (faint
+     * pencil on purpose is drawn over whole questions, even by pen users). */
+    const int pen = page_shows_pen(pg, cal, regions);
     int n = 0;
     for (int i = 0; i < pg->n_regions; i++) {
         const omr_region_t *rg = &pg->regions[i];
@@ -157,7 +202,8 @@ int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float 
          * a scan of the page per blank region is cheap enough. */
         int marked = 0;
         for (int j = 0; j < pg->n_regions && !marked; j++)
-            marked = is_mark(&pg->regions[j]) && same_unit(rg, &pg->regions[j]) &&
+            marked = is_mark(&pg->regions[j]) &&
+                     (pen ? rg->question == pg->regions[j].question : same_unit(rg, &pg->regions[j])) &&
                      regions[j].state == OMR_MARK_MARKED;
         if (marked)
             continue;

@@ -52,7 +52,13 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
  * each answer unit (the CIRCLE/CHECK regions of one question and grid row)
  * with no region read MARKED, every BLANK region becomes DOUBTFUL with
  * OMR_DOUBT_LIGHT_SCAN: the answer may be there, unseen. A unit with a mark
- * read keeps its blanks (the respondent's stroke survived this scan).
+ * read keeps its blanks (the respondent's stroke survived this scan). A
+ * page that shows pen (at least cal->light_scan_pen_marks regions MARKED,
+ * median ink of its marked circles and of its marked checkboxes at least
+ * light_scan_pen_circle_ink / _check_ink) is judged per question instead:
+ * pen survives a light threshold whole, so there a unit is doubtful only
+ * when its whole question has no mark read (faint pencil, lost entirely,
+ * may be used for one question even by a pen user).
  * Returns the number of regions made doubtful. */
 int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions);

@@ -384,6 +384,52 @@ static void test_light_scan_rule(void)
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.1f, r), 0);
 }
 
+/* A light bitonal page whose respondent used pen: three marks read with a
+ * pen's full ink (a pen circle 0.3, a pen tick 0.25) leave the blank units
+ * blank; the same marks at eroded-pencil levels, or only two of them, do
+ * not. */
+static void test_light_scan_pen(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    /* Q0 circles 0-2, Q1 circles 3-5, Q2 checks 6-7 (row a), 8-9 (row b), Q3 checks 10-11. */
+    omr_region_t rg[12];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 12; i++) {
+        rg[i].kind = i < 6 ? OMR_REGION_CIRCLE : OMR_REGION_CHECK;
+        rg[i].question = i < 3 ? 0 : i < 6 ? 1 : i < 10 ? 2 : 3;
+        snprintf(rg[i].row, sizeof rg[i].row, "%s", i >= 6 && i < 8 ? "a" : i >= 8 && i < 10 ? "b" : "");
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 12};
+    omr_region_result_t r[12];
+    const float pen[3] = {0.30f, 0.22f, 0.25f}, pencil[3] = {0.05f, 0.04f, 0.03f};
+    const int at[3] = {0, 4, 6};
+    for (int v = 0; v < 3; v++) {
+        memset(r, 0, sizeof r);
+        for (int k = 0; k < (v == 2 ? 2 : 3); k++) {
+            r[at[k]].state = OMR_MARK_MARKED;
+            r[at[k]].m.ink = (v == 1 ? pencil : pen)[k];
+            r[at[k]].m.darkness = 1;
+        }
+        int n = omr_classify_light_scan(&pg, &cal, 0.5f, r);
+        if (v == 0) {
+            CHECK_INT(n, 2); /* pen: Q2 row b stays blank (Q2 has a mark), unmarked Q3 does not */
+            CHECK(r[8].state == OMR_MARK_BLANK && r[10].state == OMR_MARK_DOUBTFUL, "pen page blanks");
+        } else {
+            CHECK_INT(n, v == 1 ? 4 : 6); /* pencil: row b + Q3; two marks: also Q1 */
+            CHECK(r[8].state == OMR_MARK_DOUBTFUL && (r[10].doubt & OMR_DOUBT_LIGHT_SCAN),
+                  "variant %d: lost pencil is doubtful", v);
+        }
+    }
+    cal.light_scan_pen_marks = 0; /* the exception off: the rule applies */
+    memset(r, 0, sizeof r);
+    for (int k = 0; k < 3; k++) {
+        r[at[k]].state = OMR_MARK_MARKED;
+        r[at[k]].m.ink = pen[k];
+    }
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 4);
+}
+
 static void test_register_failure_is_a_page_status(void)
 {
     PIX *white = pixCreate(2480, 3508, 1);
@@ -486,6 +532,9 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->batch_circle_blank_limit == b->batch_circle_blank_limit &&
            a->batch_check_blank_limit == b->batch_check_blank_limit &&
            a->light_scan_recovery_min == b->light_scan_recovery_min &&
+           a->light_scan_pen_marks == b->light_scan_pen_marks &&
+           a->light_scan_pen_circle_ink == b->light_scan_pen_circle_ink &&
+           a->light_scan_pen_check_ink == b->light_scan_pen_check_ink &&
            a->bitonal_hires_dpi == b->bitonal_hires_dpi &&
            a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
            a->register_max_residual_mm == b->register_max_residual_mm;
@@ -674,6 +723,7 @@ int main(void)
     RUN(test_marks_grey_and_1bpp);
     RUN(test_dust_is_blank);
     RUN(test_light_scan_rule);
+    RUN(test_light_scan_pen);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
