@@ -100,6 +100,46 @@ static void box_blur(const uint8_t *src, int w, int h, int r, uint8_t *dst)
  * ink in a stretched crop (paper 255), ink as omr_icr_normalise sees it:
  * darker than the paper (median) by 35 % of the contrast, at least 40
  * levels. Pieces wholly in the outer tenth (frame remnants) are skipped. */
+/* One connected piece of a w x h mask: the pixels equal to `from` reachable
+ * from `start` (8-connected, or 4-connected when !eight) are set to `to`;
+ * returns their count and bounding box (x1, y1 exclusive). stack: scratch of
+ * w * h ints, the caller's. */
+typedef struct {
+    size_t area;
+    int x0, y0, x1, y1;
+} piece_t;
+
+static piece_t fill_piece(uint8_t *m, int w, int h, size_t start, uint8_t from, uint8_t to, int eight,
+                          int *stack)
+{
+    piece_t pc = {0, w, h, 0, 0};
+    int sp = 0;
+    stack[sp++] = (int)start;
+    m[start] = to;
+    while (sp) {
+        int p = stack[--sp], px = p % w, py = p / w;
+        pc.area++;
+        if (px < pc.x0) pc.x0 = px;
+        if (py < pc.y0) pc.y0 = py;
+        if (px + 1 > pc.x1) pc.x1 = px + 1;
+        if (py + 1 > pc.y1) pc.y1 = py + 1;
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                if ((!dx && !dy) || (!eight && dx && dy))
+                    continue;
+                int qx = px + dx, qy = py + dy;
+                if (qx < 0 || qy < 0 || qx >= w || qy >= h)
+                    continue;
+                size_t q = (size_t)qy * w + qx;
+                if (m[q] == from) {
+                    m[q] = to;
+                    stack[sp++] = (int)q;
+                }
+            }
+    }
+    return pc;
+}
+
 static int largest_piece(const uint8_t *g, int w, int h)
 {
     size_t n = (size_t)w * h;
@@ -122,27 +162,8 @@ static int largest_piece(const uint8_t *g, int w, int h)
     for (size_t s = 0; s < n; s++) {
         if (m[s] != 1)
             continue;
-        int sp = 0, x0 = w, y0 = h, x1 = 0, y1 = 0;
-        stack[sp++] = (int)s;
-        m[s] = 2;
-        while (sp) {
-            int p = stack[--sp], px = p % w, py = p / w;
-            if (px < x0) x0 = px;
-            if (py < y0) y0 = py;
-            if (px + 1 > x1) x1 = px + 1;
-            if (py + 1 > y1) y1 = py + 1;
-            const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
-            for (int k = 0; k < 4; k++) {
-                int qx = px + nb[k][0], qy = py + nb[k][1];
-                if (qx < 0 || qy < 0 || qx >= w || qy >= h)
-                    continue;
-                size_t q = (size_t)qy * w + qx;
-                if (m[q] == 1) {
-                    m[q] = 2;
-                    stack[sp++] = (int)q;
-                }
-            }
-        }
+        piece_t pc = fill_piece(m, w, h, s, 1, 2, 0, stack);
+        int x0 = pc.x0, y0 = pc.y0, x1 = pc.x1, y1 = pc.y1;
         if (y1 <= band || y0 >= h - band || x1 <= band || x0 >= w - band)
             continue;
         int ext = x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0;
@@ -287,27 +308,8 @@ omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
     for (size_t s = 0; s < nc; s++) {
         if (mark[s] != 3)
             continue;
-        int sp = 0, bx0 = cw, by0 = ch, bx1 = 0, by1 = 0;
-        stack[sp++] = (int)s;
-        mark[s] = 4;
-        while (sp) {
-            int p = stack[--sp], px = p % cw, py = p / cw;
-            if (px < bx0) bx0 = px;
-            if (py < by0) by0 = py;
-            if (px + 1 > bx1) bx1 = px + 1;
-            if (py + 1 > by1) by1 = py + 1;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int qx = px + dx, qy = py + dy;
-                    if (qx < 0 || qy < 0 || qx >= cw || qy >= ch)
-                        continue;
-                    size_t q = (size_t)qy * cw + qx;
-                    if (mark[q] == 3) {
-                        mark[q] = 4;
-                        stack[sp++] = (int)q;
-                    }
-                }
-        }
+        piece_t pc = fill_piece(mark, cw, ch, s, 3, 4, 1, stack);
+        int bx0 = pc.x0, by0 = pc.y0, bx1 = pc.x1, by1 = pc.y1;
         int ext = bx1 - bx0 > by1 - by0 ? bx1 - bx0 : by1 - by0;
         if (ext > best)
             best = ext;
@@ -385,30 +387,9 @@ omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride,
     for (size_t s = 0; s < n && !*pwritten; s++) {
         if (mask[s] != 1)
             continue;
-        int sp = 0;
-        stack[sp++] = (int)s;
-        mask[s] = 3;
-        size_t area = 0;
-        int x0 = w, y0 = h, x1 = 0, y1 = 0;
-        while (sp) {
-            int p = stack[--sp], px = p % w, py = p / w;
-            area++;
-            if (px < x0) x0 = px;
-            if (py < y0) y0 = py;
-            if (px + 1 > x1) x1 = px + 1;
-            if (py + 1 > y1) y1 = py + 1;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int qx = px + dx, qy = py + dy;
-                    if (qx < 0 || qy < 0 || qx >= w || qy >= h)
-                        continue;
-                    size_t q = (size_t)qy * w + qx;
-                    if (mask[q] == 1) {
-                        mask[q] = 3;
-                        stack[sp++] = (int)q;
-                    }
-                }
-        }
+        piece_t pc = fill_piece(mask, w, h, s, 1, 3, 1, stack);
+        size_t area = pc.area;
+        int x0 = pc.x0, y0 = pc.y0, x1 = pc.x1, y1 = pc.y1;
         int ext = x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0;
         int in_band = y1 <= band || y0 >= h - band || x1 <= band || x0 >= w - band;
         if (in_band || ext < min_extent || area < min_area)

@@ -129,6 +129,21 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return z ? (const char *)z : "";
 }
 
+/* Make room for element n of *pa (elem bytes each), doubling the capacity
+ * *pcap from `first`. Returns 0, or -1 on out of memory (*pa unchanged). */
+static int grow(void *pa, int *pcap, int n, size_t elem, int first)
+{
+    if (n < *pcap)
+        return 0;
+    int cap = *pcap ? 2 * *pcap : first;
+    void *p = realloc(*(void **)pa, (size_t)cap * elem);
+    if (!p)
+        return -1;
+    *(void **)pa = p;
+    *pcap = cap;
+    return 0;
+}
+
 static void copy_str(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
@@ -640,15 +655,10 @@ omr_status_t omr_store_dirty_respondents(omr_store_t *s, omr_store_key_t **pkeys
     omr_store_key_t *keys = NULL;
     int n = 0, cap = 0, r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            omr_store_key_t *k = realloc(keys, (size_t)cap * sizeof *keys);
-            if (!k) {
-                free(keys);
-                sqlite3_finalize(st);
-                return omr_error_set(err, OMR_ENOMEM, "store: out of memory");
-            }
-            keys = k;
+        if (grow(&keys, &cap, n, sizeof *keys, 64)) {
+            free(keys);
+            sqlite3_finalize(st);
+            return omr_error_set(err, OMR_ENOMEM, "store: out of memory");
         }
         copy_str(keys[n].form, sizeof keys[n].form, col_text(st, 0));
         copy_str(keys[n].respondent, sizeof keys[n].respondent, col_text(st, 1));
@@ -736,18 +746,10 @@ omr_status_t omr_store_load_pages(omr_store_t *s, const char *form, const char *
     bind_text(st, 1, form);
     bind_text(st, 2, respondent);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            omr_page_result_t *p = realloc(pages, (size_t)cap * sizeof *p);
-            long long *q = p ? realloc(ids, (size_t)cap * sizeof *q) : NULL;
-            if (p)
-                pages = p;
-            if (q)
-                ids = q;
-            if (!p || !q) {
-                rc = omr_error_set(err, OMR_ENOMEM, "store: out of memory");
-                goto done;
-            }
+        int cap_ids = cap; /* pages[] and ids[] grow together */
+        if (grow(&pages, &cap, n, sizeof *pages, 16) || grow(&ids, &cap_ids, n, sizeof *ids, 16)) {
+            rc = omr_error_set(err, OMR_ENOMEM, "store: out of memory");
+            goto done;
         }
         omr_page_result_t *pr = &pages[n];
         memset(pr, 0, sizeof *pr);
@@ -810,15 +812,10 @@ omr_status_t omr_store_decisions(omr_store_t *s, const char *form, const char *r
     omr_store_decision_t *d = NULL;
     int n = 0, cap = 0, r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            omr_store_decision_t *nd = realloc(d, (size_t)cap * sizeof *d);
-            if (!nd) {
-                free(d);
-                sqlite3_finalize(st);
-                return omr_error_set(err, OMR_ENOMEM, "store: out of memory");
-            }
-            d = nd;
+        if (grow(&d, &cap, n, sizeof *d, 8)) {
+            free(d);
+            sqlite3_finalize(st);
+            return omr_error_set(err, OMR_ENOMEM, "store: out of memory");
         }
         omr_store_decision_t *x = &d[n++];
         memset(x, 0, sizeof *x);
