@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,24 +26,27 @@ static int hist_quantile(const unsigned *hist, size_t total, double q)
     return 255;
 }
 
-/* Bilinear sample of a w x h float image at (x, y) in pixel units where pixel
- * i covers [i, i+1); outside the image is 0 (paper). */
-static float sample_bilinear(const float *img, int w, int h, float x, float y)
+/* Histogram of a w x h 8-bit image (row r at g + r * stride) into hist[256]
+ * (zeroed here). Four partial histograms, so that a run of equal pixels
+ * (paper) does not wait on one counter. */
+static void histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256])
 {
-    x -= 0.5f;
-    y -= 0.5f;
-    int ix = (int)floorf(x), iy = (int)floorf(y);
-    float fx = x - (float)ix, fy = y - (float)iy;
-    float v = 0;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            int px = ix + dx, py = iy + dy;
-            if (px < 0 || py < 0 || px >= w || py >= h)
-                continue;
-            float wgt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
-            v += wgt * img[(size_t)py * w + px];
+    unsigned part[4][256];
+    memset(part, 0, sizeof part);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = g + (size_t)y * stride;
+        int x = 0;
+        for (; x + 4 <= w; x += 4) {
+            part[0][row[x]]++;
+            part[1][row[x + 1]]++;
+            part[2][row[x + 2]]++;
+            part[3][row[x + 3]]++;
         }
-    return v;
+        for (; x < w; x++)
+            part[0][row[x]]++;
+    }
+    for (int v = 0; v < 256; v++)
+        hist[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v];
 }
 
 /* Erase straight runs of ink along the borders: what is left of the printed
@@ -76,8 +80,57 @@ static void erase_frame_lines(uint8_t *mask, int w, int h)
     }
 }
 
+void omr_icr_scratch_free(omr_icr_scratch_t *s)
+{
+    if (!s)
+        return;
+    free(s->mem);
+    s->mem = NULL;
+    s->cap = 0;
+}
+
+/* At least `bytes` of scratch, 16-byte aligned pieces carved by the caller.
+ * Returns NULL when out of memory (the old block is kept). */
+static void *scratch_get(omr_icr_scratch_t *s, size_t bytes)
+{
+    if (s->cap < bytes) {
+        size_t cap = bytes + bytes / 2 + 4096;
+        void *m = malloc(cap);
+        if (!m)
+            return NULL;
+        free(s->mem);
+        s->mem = m;
+        s->cap = cap;
+    }
+    return s->mem;
+}
+
+#define ALIGN16(x) (((x) + 15) & ~(size_t)15)
+
+/* Mask values during the component pass (erase_frame_lines writes 2). */
+enum { M_PAPER = 0, M_INK = 1, M_FRAME = 2, M_KEPT = 3, M_DROPPED = 4, M_SEEN = 5 };
+
 omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
                                omr_icr_input_t *out, omr_error_t *err)
+{
+    omr_icr_scratch_t s = {0};
+    omr_status_t st = omr_icr_normalise_ws(grey, w, h, stride, &s, out, err);
+    omr_icr_scratch_free(&s);
+    return st;
+}
+
+/* How this differs from a straightforward implementation, for speed with the
+ * very same output (every float is computed by the same operations in the
+ * same order; only work whose result is known to be +0 is skipped):
+ * scratch reused across boxes; components labelled in the mask itself; the
+ * soft-ink image kept only over the kept ink's bounding box (outside it the
+ * soft ink is 0, so a bilinear tap there adds nothing: it reads an extra
+ * zero row/column); the k x k sample positions of the downscaling are
+ * separable, so their bilinear taps and weights are computed once per
+ * sample column and row; an output pixel whose taps all read zero ink is 0
+ * without sampling (a count of non-zero soft pixels, summed over areas). */
+omr_status_t omr_icr_normalise_ws(const uint8_t *grey, int w, int h, int stride,
+                                  omr_icr_scratch_t *ws, omr_icr_input_t *out, omr_error_t *err)
 {
     if (!out)
         return omr_error_set(err, OMR_EINPUT, "icr: no output record");
@@ -89,31 +142,39 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
                              "sides must be 8..4096 and stride >= width",
                              w, h, stride);
     size_t n = (size_t)w * h;
-    uint8_t *mask = calloc(n, 1);
-    int *label = malloc(n * sizeof *label);
-    int *stack = malloc(n * sizeof *stack);
-    float *soft = calloc(n, sizeof *soft);
-    if (!mask || !label || !stack || !soft) {
-        free(mask), free(label), free(stack), free(soft);
+    /* mask (n bytes), pixel list (n ints); the soft image and its non-zero
+     * count reuse the list once components are done (see below) */
+    size_t need = ALIGN16(n) + ALIGN16(n * sizeof(int)) +
+                  ALIGN16((n + (size_t)w + h + 2) * sizeof(float)) +
+                  ALIGN16((n + (size_t)w + h + 3) * sizeof(int));
+    uint8_t *mem = ws ? scratch_get(ws, need) : NULL;
+    if (!mem)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
-    }
+    uint8_t *mask = mem;
+    int *list = (int *)(mem + ALIGN16(n));
+    float *soft = (float *)(mem + ALIGN16(n) + ALIGN16(n * sizeof(int)));
+    int *nzc = (int *)((uint8_t *)soft + ALIGN16((n + (size_t)w + h + 2) * sizeof(float)));
 
     /* Paper = the median (ink rarely covers half a box); "dark" = the 0.3 %
      * darkest pixels. Ink is what is darker than paper by 35 % of that
      * contrast, and never by less than 40 grey levels, so scanner noise
      * (sigma up to ~12) and paper texture stay out. */
-    unsigned hist[256] = {0};
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            hist[grey[(size_t)y * stride + x]]++;
+    unsigned hist[256];
+    histogram(grey, w, h, stride, hist);
     int paper = hist_quantile(hist, n, 0.5);
     int dark = hist_quantile(hist, n, 0.003);
     double thr = 0.35 * (paper - dark);
     if (thr < 40)
         thr = 40;
-    for (int y = 0; y < h; y++)
+    uint8_t is_ink[256];
+    for (int v = 0; v < 256; v++)
+        is_ink[v] = paper - v >= thr;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = grey + (size_t)y * stride;
+        uint8_t *m = mask + (size_t)y * w;
         for (int x = 0; x < w; x++)
-            mask[(size_t)y * w + x] = paper - grey[(size_t)y * stride + x] >= thr;
+            m[x] = is_ink[row[x]];
+    }
     erase_frame_lines(mask, w, h);
 
     /* Components (8-connected). Dropped: specks (area under max(4, n/2000)
@@ -122,46 +183,51 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
     int side = w < h ? w : h;
     int band = side / 10 > 4 ? side / 10 : 4;
     size_t min_area = n / 2000 > 4 ? n / 2000 : 4;
-    for (size_t i = 0; i < n; i++)
-        label[i] = 0;
     int kx0 = w, ky0 = h, kx1 = 0, ky1 = 0, max_extent = 0, ncomp = 0;
     size_t kept_area = 0;
-    int next = 0;
     for (size_t start = 0; start < n; start++) {
-        if (mask[start] != 1 || label[start])
-            continue;
-        next++;
-        int sp = 0;
-        stack[sp++] = (int)start;
-        label[start] = next;
-        size_t area = 0;
+        /* the next unvisited ink pixel (memchr: many bytes per step) */
+        const uint8_t *nx = memchr(mask + start, M_INK, n - start);
+        if (!nx)
+            break;
+        start = (size_t)(nx - mask);
+        /* breadth-first: list[0..len) ends up holding the component, each
+         * pixel as y << 12 | x (sides are at most 4096) */
+        size_t len = 0, head = 0;
+        list[len++] = (int)((start / w) << 12 | (start % w));
+        mask[start] = M_SEEN;
         int cx0 = w, cy0 = h, cx1 = 0, cy1 = 0;
-        while (sp) {
-            int p = stack[--sp];
-            int px = p % w, py = p / w;
-            area++;
+        while (head < len) {
+            int p = list[head++];
+            int px = p & 4095, py = p >> 12;
             if (px < cx0) cx0 = px;
             if (py < cy0) cy0 = py;
             if (px + 1 > cx1) cx1 = px + 1;
             if (py + 1 > cy1) cy1 = py + 1;
-            for (int dy = -1; dy <= 1; dy++)
+            for (int dy = -1; dy <= 1; dy++) {
+                int qy = py + dy;
+                if (qy < 0 || qy >= h)
+                    continue;
                 for (int dx = -1; dx <= 1; dx++) {
-                    int qx = px + dx, qy = py + dy;
-                    if (qx < 0 || qy < 0 || qx >= w || qy >= h)
+                    int qx = px + dx;
+                    if (qx < 0 || qx >= w)
                         continue;
                     size_t q = (size_t)qy * w + qx;
-                    if (mask[q] == 1 && !label[q]) {
-                        label[q] = next;
-                        stack[sp++] = (int)q;
+                    if (mask[q] == M_INK) {
+                        mask[q] = M_SEEN;
+                        list[len++] = qy << 12 | qx;
                     }
                 }
+            }
         }
+        size_t area = len;
         int extent = cx1 - cx0 > cy1 - cy0 ? cx1 - cx0 : cy1 - cy0;
         int in_band = cy1 <= band || cy0 >= h - band || cx1 <= band || cx0 >= w - band;
-        if (area < min_area || extent * 100 < side * 8 || in_band) {
-            label[start] = -label[start]; /* the first pixel marks a dropped component */
+        int drop = area < min_area || extent * 100 < side * 8 || in_band;
+        for (size_t k = 0; k < len; k++)
+            mask[(size_t)(list[k] >> 12) * w + (list[k] & 4095)] = drop ? M_DROPPED : M_KEPT;
+        if (drop)
             continue;
-        }
         ncomp++;
         kept_area += area;
         if (extent > max_extent) max_extent = extent;
@@ -170,23 +236,12 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
         if (cx1 > kx1) kx1 = cx1;
         if (cy1 > ky1) ky1 = cy1;
     }
-    /* Mark every pixel of a dropped component (their first pixel carries the
-     * negative label; components are numbered in scan order). */
-    char *dropped = calloc((size_t)next + 1, 1);
-    if (!dropped) {
-        free(mask), free(label), free(stack), free(soft);
-        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (label[i] < 0)
-            dropped[-label[i]] = 1;
     /* A written digit, even a tiny one, spans 15 % of the box side and covers
      * 0.2 % of it; anything less is specks and noise. */
     int empty = ncomp == 0 || max_extent * 100 < side * 15 || kept_area * 1000 < n * 2;
     out->n_components = ncomp;
     out->ink_share = (double)kept_area / (double)n;
     if (empty) {
-        free(mask), free(label), free(stack), free(soft), free(dropped);
         out->n_components = 0;
         return OMR_OK;
     }
@@ -196,34 +251,59 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
     /* Soft ink in 0..1, scaled so the median stroke darkness is full ink
      * (faint pencil reads like ballpoint), zero in erased frame lines,
      * dropped specks and outside the kept bounding box. */
+    int bw = kx1 - kx0, bh = ky1 - ky0;
     unsigned dh[256] = {0};
     size_t nk = 0;
-    for (size_t i = 0; i < n; i++)
-        if (mask[i] == 1 && label[i] && !dropped[label[i] < 0 ? -label[i] : label[i]]) {
-            int d = paper - grey[(i / w) * stride + i % w];
-            dh[d < 0 ? 0 : d]++;
-            nk++;
-        }
+    for (int y = ky0; y < ky1; y++)
+        for (int x = kx0; x < kx1; x++)
+            if (mask[(size_t)y * w + x] == M_KEPT) {
+                int d = paper - grey[(size_t)y * stride + x];
+                dh[d < 0 ? 0 : d]++;
+                nk++;
+            }
     double ink_d = hist_quantile(dh, nk, 0.5);
     double lo = thr * 0.5;
     if (ink_d < thr)
         ink_d = thr;
-    for (int y = ky0; y < ky1; y++)
-        for (int x = kx0; x < kx1; x++) {
-            size_t i = (size_t)y * w + x;
-            if (mask[i] == 2)
-                continue;
-            int l = label[i] < 0 ? -label[i] : label[i];
-            if (l && dropped[l])
-                continue;
-            double v = ((double)(paper - grey[(size_t)y * stride + x]) - lo) / (ink_d - lo);
-            soft[i] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+    float soft_of[256];
+    for (int g = 0; g < 256; g++) {
+        double v = ((double)(paper - g) - lo) / (ink_d - lo);
+        soft_of[g] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
+    }
+    /* soft: (bw + 1) x (bh + 1), the last row and column zero: a tap outside
+     * the bounding box reads there. nzc: non-zero count, summed over areas
+     * ((bw + 2) x (bh + 2), row/column 0 zero). */
+    const int sw = bw + 1, cw = bw + 2;
+    for (int y = 0; y <= bh; y++) {
+        float *srow = soft + (size_t)y * sw;
+        if (y == bh) {
+            for (int x = 0; x <= bw; x++)
+                srow[x] = 0;
+            continue;
         }
+        const uint8_t *g = grey + (size_t)(y + ky0) * stride + kx0;
+        const uint8_t *m = mask + (size_t)(y + ky0) * w + kx0;
+        for (int x = 0; x < bw; x++)
+            srow[x] = m[x] == M_FRAME || m[x] == M_DROPPED ? 0.0f : soft_of[g[x]];
+        srow[bw] = 0;
+    }
+    for (int x = 0; x < cw; x++)
+        nzc[x] = 0;
+    for (int y = 0; y <= bh; y++) {
+        const float *srow = soft + (size_t)y * sw;
+        int *crow = nzc + (size_t)(y + 1) * cw, *prow = nzc + (size_t)y * cw;
+        int run = 0;
+        crow[0] = 0;
+        for (int x = 0; x <= bw; x++) {
+            run += srow[x] != 0;
+            crow[x + 1] = prow[x + 1] + run;
+        }
+    }
 
     /* Scale the bounding box into 20x20 (aspect kept), sampling each output
      * pixel at k x k points so that downscaling averages like MNIST's
-     * anti-aliasing. */
-    int bw = kx1 - kx0, bh = ky1 - ky0;
+     * anti-aliasing; each sample is bilinear between pixel centres (pixel i
+     * covers [i, i+1)). */
     double s = 20.0 / (bw > bh ? bw : bh);
     int tw = (int)lround(bw * s), th = (int)lround(bh * s);
     if (tw < 1) tw = 1;
@@ -233,17 +313,61 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
     int k = (int)ceil(1.0 / s) * 2;
     if (k < 2) k = 2;
     if (k > 8) k = 8;
+    /* Per sample column (ox, i): the two taps (columns of soft, bw when
+     * outside the box) and their weights; the same per sample row. */
+    int tapx[20 * 8][2], tapy[20 * 8][2];
+    float wx[20 * 8][2], wy[20 * 8][2];
+    int lox[20], hix[20], loy[20], hiy[20];
+    for (int pass = 0; pass < 2; pass++) {
+        int nt = pass ? th : tw, org = pass ? ky0 : kx0, lim = pass ? bh : bw;
+        int(*tap)[2] = pass ? tapy : tapx;
+        float(*wt)[2] = pass ? wy : wx;
+        int *lo_ = pass ? loy : lox, *hi_ = pass ? hiy : hix;
+        for (int o = 0; o < nt; o++) {
+            lo_[o] = lim, hi_[o] = 0;
+            for (int i = 0; i < k; i++) {
+                float c = (float)(org + (o + (i + 0.5) / k) / s);
+                c -= 0.5f;
+                int ic = (int)floorf(c);
+                float f = c - (float)ic;
+                wt[o * k + i][0] = 1 - f;
+                wt[o * k + i][1] = f;
+                for (int t = 0; t < 2; t++) {
+                    int r = ic + t - org;
+                    if (r < 0 || r >= lim)
+                        r = lim; /* zero ink there */
+                    tap[o * k + i][t] = r;
+                    if (r < lo_[o]) lo_[o] = r;
+                    if (r > hi_[o]) hi_[o] = r;
+                }
+            }
+        }
+    }
     float patch[20 * 20] = {0};
     double mass = 0, mx = 0, my = 0;
     for (int oy = 0; oy < th; oy++)
         for (int ox = 0; ox < tw; ox++) {
+            int c0 = lox[ox], c1 = hix[ox] + 1, r0 = loy[oy], r1 = hiy[oy] + 1;
+            int nz = nzc[(size_t)r1 * cw + c1] - nzc[(size_t)r0 * cw + c1] -
+                     nzc[(size_t)r1 * cw + c0] + nzc[(size_t)r0 * cw + c0];
+            if (nz == 0)
+                continue; /* every tap reads 0: acc = 0, and so are its sums */
             float acc = 0;
-            for (int j = 0; j < k; j++)
+            for (int j = 0; j < k; j++) {
+                const int *ty = tapy[oy * k + j];
+                const float *wyj = wy[oy * k + j];
+                const float *row0 = soft + (size_t)ty[0] * sw, *row1 = soft + (size_t)ty[1] * sw;
                 for (int i = 0; i < k; i++) {
-                    float sx = (float)(kx0 + (ox + (i + 0.5) / k) / s);
-                    float sy = (float)(ky0 + (oy + (j + 0.5) / k) / s);
-                    acc += sample_bilinear(soft, w, h, sx, sy);
+                    const int *tx = tapx[ox * k + i];
+                    const float *wxi = wx[ox * k + i];
+                    float v = 0;
+                    v += wxi[0] * wyj[0] * row0[tx[0]];
+                    v += wxi[1] * wyj[0] * row0[tx[1]];
+                    v += wxi[0] * wyj[1] * row1[tx[0]];
+                    v += wxi[1] * wyj[1] * row1[tx[1]];
+                    acc += v;
                 }
+            }
             acc /= (float)(k * k);
             patch[oy * 20 + ox] = acc;
             mass += acc;
@@ -266,81 +390,153 @@ omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
             float v = patch[oy * 20 + ox];
             out->px[(oy + offy) * OMR_ICR_SIDE + ox + offx] = (uint8_t)lrintf(v * 255.0f);
         }
-    free(mask), free(label), free(stack), free(soft), free(dropped);
     return OMR_OK;
 }
 
 /* ---- classify --------------------------------------------------------- */
 
+/* fc1 weights transposed ([C2*16][H]) so that its 64 sums run side by side
+ * (each still adds its terms in the original order): the shipped model's
+ * once, another parameter array's per call. */
+static float f1t_shipped[OMR_ICR_C2 * 16 * OMR_ICR_H];
+static pthread_once_t f1t_once = PTHREAD_ONCE_INIT;
+
+static void transpose_f1(const float *P, float *t)
+{
+    for (int j = 0; j < OMR_ICR_H; j++)
+        for (int i = 0; i < OMR_ICR_C2 * 16; i++)
+            t[i * OMR_ICR_H + j] = P[OMR_ICR_OFF_F1W + j * OMR_ICR_C2 * 16 + i];
+}
+
+static void f1t_init(void) { transpose_f1(omr_icr_model_params, f1t_shipped); }
+
+/* Four floats side by side (GCC/Clang vector extension: SSE2 on x86-64,
+ * NEON on arm64, plain code elsewhere); each lane computes exactly what the
+ * scalar code would. */
+typedef float v4f __attribute__((vector_size(16)));
+static inline v4f v4f_set1(float a) { return (v4f){a, a, a, a}; }
+static inline v4f v4f_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The larger of a and b for the max-pool (no NaN can occur: finite weights
+ * and inputs); a ReLU follows, so which zero a tie of zeros gives is moot. */
+static inline float max2(float a, float b) { return a > b ? a : b; }
+
+/* Every sum adds its terms in the same order as the plain loops (bias first,
+ * then taps in channel, row, column order), so the output is bit-identical
+ * to them; the loops are arranged so that the sums of one output row stay
+ * in registers and the compiler vectorises across them. */
 void omr_icr_classify_with(const float *P, const uint8_t in[OMR_ICR_NPIX], float prob[10],
                            float *pother)
 {
     enum { C1 = OMR_ICR_C1, C2 = OMR_ICR_C2, H = OMR_ICR_H, NC = OMR_ICR_NCLASS };
-    float x[28 * 28], a1[C1][24 * 24], p1[C1][12 * 12], a2[C2][8 * 8], p2[C2 * 16], hid[H],
-        z[NC];
+    float x[28 * 28], p1[C1][12 * 12], p2[C2 * 16], hid[H], z[NC];
     for (int i = 0; i < 28 * 28; i++)
         x[i] = in[i] * (1.0f / 255.0f);
-    /* conv1: the inner loop runs along a row so the compiler vectorises it */
+    /* conv1 5x5 -> 24x24, ReLU + max-pool 2 -> 12x12; two conv rows at a time */
     for (int o = 0; o < C1; o++) {
         const float *wt = P + OMR_ICR_OFF_C1W + o * 25;
-        for (int i = 0; i < 24 * 24; i++)
-            a1[o][i] = P[OMR_ICR_OFF_C1B + o];
-        for (int ky = 0; ky < 5; ky++)
-            for (int kx = 0; kx < 5; kx++) {
-                float wv = wt[ky * 5 + kx];
-                for (int y = 0; y < 24; y++) {
-                    const float *src = x + (y + ky) * 28 + kx;
-                    float *dst = a1[o] + y * 24;
-                    for (int xx = 0; xx < 24; xx++)
-                        dst[xx] += wv * src[xx];
-                }
-            }
-        for (int y = 0; y < 12; y++)
-            for (int xx = 0; xx < 12; xx++) {
-                const float *q = a1[o] + 2 * y * 24 + 2 * xx;
-                float m = fmaxf(fmaxf(q[0], q[1]), fmaxf(q[24], q[25]));
-                p1[o][y * 12 + xx] = m > 0 ? m : 0;
-            }
-    }
-    for (int o = 0; o < C2; o++) {
-        for (int i = 0; i < 64; i++)
-            a2[o][i] = P[OMR_ICR_OFF_C2B + o];
-        for (int c = 0; c < C1; c++) {
-            const float *wt = P + OMR_ICR_OFF_C2W + (o * C1 + c) * 25;
+        const v4f b = v4f_set1(P[OMR_ICR_OFF_C1B + o]);
+        for (int y = 0; y < 24; y += 2) {
+            /* 12 accumulators, named so that they stay in registers */
+            v4f a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b;
+            v4f c0 = b, c1 = b, c2 = b, c3 = b, c4 = b, c5 = b;
             for (int ky = 0; ky < 5; ky++)
                 for (int kx = 0; kx < 5; kx++) {
-                    float wv = wt[ky * 5 + kx];
-                    for (int y = 0; y < 8; y++) {
-                        const float *src = p1[c] + (y + ky) * 12 + kx;
-                        float *dst = a2[o] + y * 8;
-                        for (int xx = 0; xx < 8; xx++)
-                            dst[xx] += wv * src[xx];
+                    const v4f wv = v4f_set1(wt[ky * 5 + kx]);
+                    const float *s0 = x + (y + ky) * 28 + kx, *s1 = s0 + 28;
+                    a0 += wv * v4f_load(s0), a1 += wv * v4f_load(s0 + 4);
+                    a2 += wv * v4f_load(s0 + 8), a3 += wv * v4f_load(s0 + 12);
+                    a4 += wv * v4f_load(s0 + 16), a5 += wv * v4f_load(s0 + 20);
+                    c0 += wv * v4f_load(s1), c1 += wv * v4f_load(s1 + 4);
+                    c2 += wv * v4f_load(s1 + 8), c3 += wv * v4f_load(s1 + 12);
+                    c4 += wv * v4f_load(s1 + 16), c5 += wv * v4f_load(s1 + 20);
+                }
+            const v4f r0[6] = {a0, a1, a2, a3, a4, a5}, r1[6] = {c0, c1, c2, c3, c4, c5};
+            float f0[24], f1[24];
+            memcpy(f0, r0, sizeof f0);
+            memcpy(f1, r1, sizeof f1);
+            for (int xx = 0; xx < 12; xx++) {
+                float m = max2(max2(f0[2 * xx], f0[2 * xx + 1]), max2(f1[2 * xx], f1[2 * xx + 1]));
+                p1[o][(y / 2) * 12 + xx] = m > 0 ? m : 0;
+            }
+        }
+    }
+    /* conv2 5x5x8 -> 8x8, ReLU + max-pool 2 -> 4x4; four conv rows at a time */
+    for (int o = 0; o < C2; o++) {
+        const v4f b = v4f_set1(P[OMR_ICR_OFF_C2B + o]);
+        for (int y = 0; y < 8; y += 4) {
+            v4f a0 = b, a1 = b, a2 = b, a3 = b, c0 = b, c1 = b, c2 = b, c3 = b;
+            for (int c = 0; c < C1; c++) {
+                const float *wt = P + OMR_ICR_OFF_C2W + (o * C1 + c) * 25;
+                for (int ky = 0; ky < 5; ky++)
+                    for (int kx = 0; kx < 5; kx++) {
+                        const v4f wv = v4f_set1(wt[ky * 5 + kx]);
+                        const float *s = p1[c] + (y + ky) * 12 + kx;
+                        a0 += wv * v4f_load(s), c0 += wv * v4f_load(s + 4);
+                        a1 += wv * v4f_load(s + 12), c1 += wv * v4f_load(s + 16);
+                        a2 += wv * v4f_load(s + 24), c2 += wv * v4f_load(s + 28);
+                        a3 += wv * v4f_load(s + 36), c3 += wv * v4f_load(s + 40);
                     }
+            }
+            const v4f r[4][2] = {{a0, c0}, {a1, c1}, {a2, c2}, {a3, c3}};
+            float f[4][8];
+            memcpy(f, r, sizeof f);
+            for (int yy = 0; yy < 4; yy += 2)
+                for (int xx = 0; xx < 4; xx++) {
+                    float m = max2(max2(f[yy][2 * xx], f[yy][2 * xx + 1]),
+                                   max2(f[yy + 1][2 * xx], f[yy + 1][2 * xx + 1]));
+                    p2[o * 16 + ((y + yy) / 2) * 4 + xx] = m > 0 ? m : 0;
                 }
         }
-        for (int y = 0; y < 4; y++)
-            for (int xx = 0; xx < 4; xx++) {
-                const float *q = a2[o] + 2 * y * 8 + 2 * xx;
-                float m = fmaxf(fmaxf(q[0], q[1]), fmaxf(q[8], q[9]));
-                p2[o * 16 + y * 4 + xx] = m > 0 ? m : 0;
-            }
     }
+    /* fc1 256 -> 64, ReLU: the 64 sums side by side over the transposed weights */
+    const float *f1t = f1t_shipped;
+    float *own = NULL;
+    if (P == omr_icr_model_params) {
+        pthread_once(&f1t_once, f1t_init);
+    } else {
+        own = malloc(sizeof f1t_shipped);
+        if (own)
+            transpose_f1(P, own);
+        f1t = own;
+    }
+    if (f1t) {
+        for (int j = 0; j < H; j++)
+            hid[j] = P[OMR_ICR_OFF_F1B + j];
+        for (int i = 0; i < C2 * 16; i++) {
+            const float v = p2[i];
+            const float *wr = f1t + i * H;
+            for (int j = 0; j < H; j++)
+                hid[j] += wr[j] * v;
+        }
+    } else { /* no memory for the transposed copy: the plain loop, same sums */
+        for (int j = 0; j < H; j++) {
+            const float *wt = P + OMR_ICR_OFF_F1W + j * C2 * 16;
+            float acc = P[OMR_ICR_OFF_F1B + j];
+            for (int i = 0; i < C2 * 16; i++)
+                acc += wt[i] * p2[i];
+            hid[j] = acc;
+        }
+    }
+    free(own);
+    for (int j = 0; j < H; j++)
+        hid[j] = hid[j] > 0 ? hid[j] : 0;
+    /* fc2 64 -> 11: the 11 sums side by side */
+    for (int c = 0; c < NC; c++)
+        z[c] = P[OMR_ICR_OFF_F2B + c];
     for (int j = 0; j < H; j++) {
-        const float *wt = P + OMR_ICR_OFF_F1W + j * C2 * 16;
-        float acc = P[OMR_ICR_OFF_F1B + j];
-        for (int i = 0; i < C2 * 16; i++)
-            acc += wt[i] * p2[i];
-        hid[j] = acc > 0 ? acc : 0;
+        const float v = hid[j];
+        for (int c = 0; c < NC; c++)
+            z[c] += P[OMR_ICR_OFF_F2W + c * H + j] * v;
     }
     float zmax = -INFINITY;
-    for (int c = 0; c < NC; c++) {
-        const float *wt = P + OMR_ICR_OFF_F2W + c * H;
-        float acc = P[OMR_ICR_OFF_F2B + c];
-        for (int j = 0; j < H; j++)
-            acc += wt[j] * hid[j];
-        z[c] = acc;
-        if (acc > zmax) zmax = acc;
-    }
+    for (int c = 0; c < NC; c++)
+        if (z[c] > zmax) zmax = z[c];
     float sum = 0;
     for (int c = 0; c < NC; c++) {
         z[c] = expf(z[c] - zmax);

@@ -22,6 +22,7 @@
 #ifndef OMR_ICR_H_INCLUDED
 #define OMR_ICR_H_INCLUDED
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "omr.h"
@@ -85,12 +86,27 @@ typedef struct {
 omr_status_t omr_icr_normalise(const uint8_t *grey, int w, int h, int stride,
                                omr_icr_input_t *out, omr_error_t *err);
 
+/* Scratch memory for omr_icr_normalise_ws, grown on demand and reused, so
+ * that the boxes of a page cost no allocation each. Zero-initialise it; one
+ * per thread; release with omr_icr_scratch_free (a zeroed one is fine). */
+typedef struct {
+    void *mem;
+    size_t cap;
+} omr_icr_scratch_t;
+
+void omr_icr_scratch_free(omr_icr_scratch_t *s);
+
+/* omr_icr_normalise with the caller's scratch (same result, same errors). */
+omr_status_t omr_icr_normalise_ws(const uint8_t *grey, int w, int h, int stride,
+                                  omr_icr_scratch_t *scratch, omr_icr_input_t *out,
+                                  omr_error_t *err);
+
 /* ---- classify --------------------------------------------------------- */
 
 /* Run the shipped model on one 28x28 input (0 = paper, 255 = ink).
  * prob[d] = probability that the box holds digit d; 1 - sum(prob) is the
  * probability that it holds something else (a tick, a scribble, a word).
- * Pure function of its input; thread-safe; about 0.1 ms. */
+ * Pure function of its input; thread-safe; about 0.02 ms (x86-64, SSE2). */
 void omr_icr_classify(const uint8_t in[OMR_ICR_NPIX], float prob[10]);
 
 /* The same with an explicit parameter array in the layout above (the

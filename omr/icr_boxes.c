@@ -23,6 +23,67 @@ static int quantile(const unsigned *hist, size_t total, double q)
     return 255;
 }
 
+/* Histogram of a w x h 8-bit image (row r at g + r * stride) into hist[256]
+ * (zeroed here). Four partial histograms, so that a run of equal pixels
+ * (paper) does not wait on one counter. */
+static void histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256])
+{
+    unsigned part[4][256];
+    memset(part, 0, sizeof part);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = g + (size_t)y * stride;
+        int x = 0;
+        for (; x + 4 <= w; x += 4) {
+            part[0][row[x]]++;
+            part[1][row[x + 1]]++;
+            part[2][row[x + 2]]++;
+            part[3][row[x + 3]]++;
+        }
+        for (; x < w; x++)
+            part[0][row[x]]++;
+    }
+    for (int v = 0; v < 256; v++)
+        hist[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v];
+}
+
+/* ---- scratch ------------------------------------------------------------- */
+
+/* Scratch memory of one page's reading, grown on demand and reused by every
+ * box and field of the page (a box costs no allocation). */
+typedef struct {
+    omr_icr_scratch_t norm; /* omr_icr_normalise_ws */
+    uint8_t *crop, *buf, *sm, *mask;
+    size_t crop_cap, buf_cap, sm_cap, mask_cap;
+    int *stack;
+    size_t stack_cap;
+    unsigned *ii;
+    size_t ii_cap;
+} ws_t;
+
+static void ws_free(ws_t *ws)
+{
+    omr_icr_scratch_free(&ws->norm);
+    free(ws->crop), free(ws->buf), free(ws->sm), free(ws->mask), free(ws->stack), free(ws->ii);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* *p grown to hold at least `bytes` (contents not kept); NULL when out of
+ * memory (the old block is kept and freed by ws_free). */
+static void *grow(void *pp, size_t *cap, size_t bytes)
+{
+    void **p = pp;
+    if (*cap < bytes || !*p) {
+        size_t ncap = bytes + bytes / 4 + 256;
+        void *m = malloc(ncap);
+        if (!m)
+            return NULL;
+        free(*p);
+        *p = m;
+        *cap = ncap;
+    }
+    return *p;
+}
+
 /* ---- digit boxes ---------------------------------------------------------- */
 
 /* The pre-processing in front of omr_icr_normalise. The normaliser measures
@@ -32,14 +93,13 @@ static int quantile(const unsigned *hist, size_t total, double q)
  * darkest pixels are well beyond the paper noise but short of 40 levels.
  * The noise is measured on the paper side of the histogram (above the
  * median: ink never lies there), so an empty box with sensor noise is not
- * stretched into "ink". Bitonal crops (0/255) pass unchanged. */
-static void stretch_crop(const uint8_t *grey, int w, int h, int stride, uint8_t *out)
+ * stretched into "ink". Bitonal crops (0/255) pass unchanged.
+ * Returns the darkest value written to out. */
+static int stretch_crop(const uint8_t *grey, int w, int h, int stride, uint8_t *out)
 {
-    unsigned hist[256] = {0};
+    unsigned hist[256];
     size_t n = (size_t)w * h;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            hist[grey[(size_t)y * stride + x]]++;
+    histogram(grey, w, h, stride, hist);
     int paper = quantile(hist, n, 0.5);
     int hi = quantile(hist, n, 0.84);
     int dark = quantile(hist, n, 0.003);
@@ -56,29 +116,41 @@ static void stretch_crop(const uint8_t *grey, int w, int h, int stride, uint8_t 
     /* Contrast beyond 8 noise sd but under 48 levels: lift it to 48. */
     if (contrast >= 8 * sd && contrast < 48)
         gain = 48.0 / contrast;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            double d = (double)(paper - grey[(size_t)y * stride + x]) * gain;
-            double v = 255 - (d < 0 ? 0 : d);
-            out[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v);
-        }
+    /* the output is a function of the grey level: one table */
+    uint8_t lut[256];
+    int darkest = 255;
+    for (int g = 0; g < 256; g++) {
+        double d = (double)(paper - g) * gain;
+        double v = 255 - (d < 0 ? 0 : d);
+        lut[g] = (uint8_t)(v < 0 ? 0 : v);
+        if (hist[g] && lut[g] < darkest)
+            darkest = lut[g];
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = grey + (size_t)y * stride;
+        uint8_t *o = out + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = lut[row[x]];
+    }
+    return darkest;
 }
 
 /* Radius of the speckle smoothing, px at OMR_ICR_BOXES_PX_PER_MM: 0.2 mm
  * (a 5x5 box of 0.5 mm). */
 #define SPECKLE_RADIUS 2
 
-/* Mean over a (2r+1)^2 box (clipped at the borders), via an integral image. */
-static void box_blur(const uint8_t *src, int w, int h, int r, uint8_t *dst)
+/* Mean over a (2r+1)^2 box (clipped at the borders), via an integral image
+ * (ws->ii). Returns 0, or -1 when out of memory. */
+static int box_blur(const uint8_t *src, int w, int h, int r, uint8_t *dst, ws_t *ws)
 {
     size_t iw = (size_t)w + 1;
-    unsigned *ii = calloc(iw * (size_t)(h + 1), sizeof *ii);
-    if (!ii) {
-        memcpy(dst, src, (size_t)w * h);
-        return;
-    }
+    unsigned *ii = grow(&ws->ii, &ws->ii_cap, iw * (size_t)(h + 1) * sizeof *ii);
+    if (!ii)
+        return -1;
+    memset(ii, 0, iw * sizeof *ii);
     for (int y = 0; y < h; y++) {
         unsigned row = 0;
+        ii[(size_t)(y + 1) * iw] = 0;
         for (int x = 0; x < w; x++) {
             row += src[(size_t)y * w + x];
             ii[(size_t)(y + 1) * iw + x + 1] = ii[(size_t)y * iw + x + 1] + row;
@@ -93,7 +165,7 @@ static void box_blur(const uint8_t *src, int w, int h, int r, uint8_t *dst)
             dst[(size_t)y * w + x] = (uint8_t)(s / (unsigned)((x1 - x0) * (y1 - y0)));
         }
     }
-    free(ii);
+    return 0;
 }
 
 /* Extent (longest bounding-box side, px) of the largest 4-connected piece of
@@ -140,28 +212,27 @@ static piece_t fill_piece(uint8_t *m, int w, int h, size_t start, uint8_t from, 
     return pc;
 }
 
-static int largest_piece(const uint8_t *g, int w, int h)
+static int largest_piece(const uint8_t *g, int w, int h, ws_t *ws)
 {
     size_t n = (size_t)w * h;
-    unsigned hist[256] = {0};
-    for (size_t i = 0; i < n; i++)
-        hist[g[i]]++;
+    unsigned hist[256];
+    histogram(g, w, h, w, hist);
     int paper = quantile(hist, n, 0.5), dark = quantile(hist, n, 0.003);
     double thr = 0.35 * (paper - dark);
     if (thr < 40)
         thr = 40;
-    uint8_t *m = malloc(n);
-    int *stack = malloc(n * sizeof *stack);
-    if (!m || !stack) {
-        free(m), free(stack);
+    uint8_t *m = grow(&ws->mask, &ws->mask_cap, n);
+    int *stack = grow(&ws->stack, &ws->stack_cap, n * sizeof *stack);
+    if (!m || !stack)
         return 0;
-    }
     for (size_t i = 0; i < n; i++)
         m[i] = paper - g[i] >= thr;
     int side = w < h ? w : h, band = side / 10 > 4 ? side / 10 : 4, best = 0;
     for (size_t s = 0; s < n; s++) {
-        if (m[s] != 1)
-            continue;
+        const uint8_t *nx = memchr(m + s, 1, n - s); /* the next unvisited ink */
+        if (!nx)
+            break;
+        s = (size_t)(nx - m);
         piece_t pc = fill_piece(m, w, h, s, 1, 2, 0, stack);
         int x0 = pc.x0, y0 = pc.y0, x1 = pc.x1, y1 = pc.y1;
         if (y1 <= band || y0 >= h - band || x1 <= band || x0 >= w - band)
@@ -170,22 +241,32 @@ static int largest_piece(const uint8_t *g, int w, int h)
         if (ext > best)
             best = ext;
     }
-    free(m), free(stack);
     return best;
 }
 
-omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
-                               omr_icr_input_t *in, float prob[10], omr_error_t *err)
+/* omr_icr_read_crop on the page's scratch. */
+static omr_status_t read_crop_ws(const uint8_t *grey, int w, int h, int stride, ws_t *ws,
+                                 omr_icr_input_t *in, float prob[10], omr_error_t *err)
 {
     for (int d = 0; d < 10; d++)
         prob[d] = 0;
     if (!grey || w < 8 || h < 8 || w > 4096 || h > 4096 || stride < w)
         return omr_icr_normalise(grey, w, h, stride, in, err); /* its message */
-    uint8_t *buf = malloc((size_t)w * h);
-    if (!buf)
+    size_t n = (size_t)w * h;
+    uint8_t *buf = grow(&ws->buf, &ws->buf_cap, n), *sm = grow(&ws->sm, &ws->sm_cap, n);
+    if (!buf || !sm)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
-    stretch_crop(grey, w, h, stride, buf);
-    omr_status_t st = omr_icr_normalise(buf, w, h, w, in, err);
+    int darkest = stretch_crop(grey, w, h, stride, buf);
+    if (darkest >= 216) {
+        /* Nothing 40 levels under white, so nothing 40 levels under any
+         * paper level: every ink threshold below is at least 40 levels, and
+         * a blur keeps values within the crop's range. Exactly what the
+         * normaliser and the speckle retries would conclude: empty. */
+        memset(in, 0, sizeof *in);
+        in->empty = 1;
+        return OMR_OK;
+    }
+    omr_status_t st = omr_icr_normalise_ws(buf, w, h, w, &ws->norm, in, err);
     /* Nothing found: maybe a pencil digit that a bitonal scan broke into
      * specks, each too small to count. Smoothed over 0.5 mm, then 0.9 mm, the
      * specks of a stroke merge again; the box counts as written only when the
@@ -193,27 +274,30 @@ omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
      * (1.3 mm): scattered dust specks stay apart. */
     static const int radii[2] = {SPECKLE_RADIUS, 2 * SPECKLE_RADIUS};
     for (int k = 0; k < 2 && st == OMR_OK && in->empty; k++) {
-        uint8_t *sm = malloc((size_t)w * h);
-        if (!sm) {
-            free(buf);
+        if (box_blur(buf, w, h, radii[k], sm, ws) < 0)
             return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
-        }
-        box_blur(buf, w, h, radii[k], sm);
         int side = w < h ? w : h;
         omr_icr_input_t in2;
-        st = omr_icr_normalise(sm, w, h, w, &in2, err);
+        st = omr_icr_normalise_ws(sm, w, h, w, &ws->norm, &in2, err);
         int ext = in2.x1 - in2.x0 > in2.y1 - in2.y0 ? in2.x1 - in2.x0 : in2.y1 - in2.y0;
         if (st == OMR_OK && !in2.empty && ext * 3 >= side &&
-            largest_piece(sm, w, h) * 6 >= side)
+            largest_piece(sm, w, h, ws) * 6 >= side)
             *in = in2;
-        free(sm);
     }
-    free(buf);
     if (st != OMR_OK)
         return st;
     if (!in->empty)
         omr_icr_classify(in->px, prob);
     return OMR_OK;
+}
+
+omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
+                               omr_icr_input_t *in, float prob[10], omr_error_t *err)
+{
+    ws_t ws = {0};
+    omr_status_t st = read_crop_ws(grey, w, h, stride, &ws, in, prob, err);
+    ws_free(&ws);
+    return st;
 }
 
 /* ---- light ink in an "empty" digit box ----------------------------------- */
@@ -235,8 +319,8 @@ omr_status_t omr_icr_read_crop(const uint8_t *grey, int w, int h, int stride,
  * 157 faint ones caught (share 0.01/1.0 mm: 45, still 0 empty; kept a
  * margin for other scanners). */
 
-omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
-                               omr_icr_light_t *out, omr_error_t *err)
+static omr_status_t light_ink_ws(const uint8_t *grey, int w, int h, int stride, ws_t *ws,
+                                 omr_icr_light_t *out, omr_error_t *err)
 {
     if (!out)
         return omr_error_set(err, OMR_EINPUT, "icr: no output for the light-ink measure");
@@ -250,12 +334,10 @@ omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
     if (cw < 3 || ch < 3)
         return OMR_OK;
     size_t nc = (size_t)cw * ch;
-    uint8_t *cell = malloc(nc), *mark = malloc(nc);
-    int *stack = malloc(nc * sizeof *stack);
-    if (!cell || !mark || !stack) {
-        free(cell), free(mark), free(stack);
+    uint8_t *cell = grow(&ws->sm, &ws->sm_cap, nc), *mark = grow(&ws->mask, &ws->mask_cap, nc);
+    int *stack = grow(&ws->stack, &ws->stack_cap, nc * sizeof *stack);
+    if (!cell || !mark || !stack)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d box", w, h);
-    }
     /* 2x2 means (0.2 mm cells): a pencil stroke of 0.3 mm and more keeps
      * its level, single-pixel JPEG and sensor noise is halved. */
     unsigned hist[256] = {0};
@@ -316,14 +398,22 @@ omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
     }
     out->extent_mm = (float)(best * 2 / OMR_ICR_BOXES_PX_PER_MM);
     out->faint = out->share >= OMR_ICR_LIGHT_SHARE && out->extent_mm >= OMR_ICR_LIGHT_EXTENT_MM;
-    free(cell), free(mark), free(stack);
     return OMR_OK;
+}
+
+omr_status_t omr_icr_light_ink(const uint8_t *grey, int w, int h, int stride,
+                               omr_icr_light_t *out, omr_error_t *err)
+{
+    ws_t ws = {0};
+    omr_status_t st = light_ink_ws(grey, w, h, stride, &ws, out, err);
+    ws_free(&ws);
+    return st;
 }
 
 /* ---- text fields ---------------------------------------------------------- */
 
-omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride, int *pwritten,
-                                  omr_error_t *err)
+static omr_status_t text_has_ink_ws(const uint8_t *grey, int w, int h, int stride, ws_t *ws,
+                                    int *pwritten, omr_error_t *err)
 {
     if (!pwritten)
         return omr_error_set(err, OMR_EINPUT, "icr: no output for the text field");
@@ -332,16 +422,12 @@ omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride,
         return omr_error_set(err, OMR_EINPUT, "icr: text field crop of %dx%d px is not usable", w,
                              h);
     size_t n = (size_t)w * h;
-    uint8_t *mask = malloc(n);
-    int *stack = malloc(n * sizeof *stack);
-    if (!mask || !stack) {
-        free(mask), free(stack);
+    uint8_t *mask = grow(&ws->mask, &ws->mask_cap, n);
+    int *stack = grow(&ws->stack, &ws->stack_cap, n * sizeof *stack);
+    if (!mask || !stack)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d text field", w, h);
-    }
-    unsigned hist[256] = {0};
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            hist[grey[(size_t)y * stride + x]]++;
+    unsigned hist[256];
+    histogram(grey, w, h, stride, hist);
     int paper = quantile(hist, n, 0.5), hi = quantile(hist, n, 0.84);
     int dark = quantile(hist, n, 0.002);
     double sd = hi - paper < 2 ? 2 : hi - paper;
@@ -385,8 +471,10 @@ omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride,
     size_t min_area = (size_t)lround(0.25 * k * k);
     double kept = 0;
     for (size_t s = 0; s < n && !*pwritten; s++) {
-        if (mask[s] != 1)
-            continue;
+        const uint8_t *nx = memchr(mask + s, 1, n - s); /* the next unvisited ink */
+        if (!nx)
+            break;
+        s = (size_t)(nx - mask);
         piece_t pc = fill_piece(mask, w, h, s, 1, 3, 1, stack);
         size_t area = pc.area;
         int x0 = pc.x0, y0 = pc.y0, x1 = pc.x1, y1 = pc.y1;
@@ -399,8 +487,16 @@ omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride,
         if (kept >= 3.0 * min_area)
             *pwritten = 1;
     }
-    free(mask), free(stack);
     return OMR_OK;
+}
+
+omr_status_t omr_icr_text_has_ink(const uint8_t *grey, int w, int h, int stride, int *pwritten,
+                                  omr_error_t *err)
+{
+    ws_t ws = {0};
+    omr_status_t st = text_has_ink_ws(grey, w, h, stride, &ws, pwritten, err);
+    ws_free(&ws);
+    return st;
 }
 
 /* ---- the page ------------------------------------------------------------- */
@@ -416,6 +512,48 @@ static uint16_t allowed_values(const omr_question_t *q)
     return a ? a : 0x3FF;
 }
 
+/* 1: the 1 bpp image's pixels [xa, xb] x [ya, yb] (inclusive) all lie in
+ * the image and are all white (0 bits). A whole run of crop pixels whose
+ * image pixels are white is paper: no per-pixel work. */
+static int rect_white(const l_uint32 *data, int wpl, int iw, int ih, int xa, int xb, int ya,
+                      int yb)
+{
+    if (xa < 0 || ya < 0 || xb >= iw || yb >= ih || xa > xb || ya > yb)
+        return 0;
+    int wa = xa >> 5, wb = xb >> 5;
+    /* Leptonica: pixel x is bit 31 - (x & 31) of word x >> 5 */
+    l_uint32 ma = 0xffffffffu >> (xa & 31), mb = 0xffffffffu << (31 - (xb & 31));
+    for (int y = ya; y <= yb; y++) {
+        const l_uint32 *line = data + (size_t)y * wpl;
+        if (wa == wb) {
+            if (line[wa] & ma & mb)
+                return 0;
+            continue;
+        }
+        if (line[wa] & ma)
+            return 0;
+        for (int k = wa + 1; k < wb; k++)
+            if (line[k])
+                return 0;
+        if (line[wb] & mb)
+            return 0;
+    }
+    return 1;
+}
+
+/* floor(v) as an int, for the coordinates of a page (far inside int range;
+ * beyond it, libm's floor as before). */
+static inline int ifloor(double v)
+{
+    if (!(v > -1e9 && v < 1e9))
+        return (int)floor(v);
+    int t = (int)v;
+    return t - (v < t);
+}
+
+/* Crop pixels computed together for the white-run test. */
+#define RUN 16
+
 /* The crop of a text field for omr_icr_text_has_ink: the region's box inset
  * by OMR_ICR_BOXES_INSET_MM, at OMR_ICR_BOXES_TEXT_PX_PER_MM, upright, 8-bit
  * grey (255 paper). Each cell is the MEAN of the n x n image pixels around
@@ -423,11 +561,13 @@ static uint16_t allowed_values(const omr_question_t *q)
  * point sample: at 4 px/mm a point sample falls between the pixels of a thin
  * pen stroke on a 200-dpi bitonal scan and loses it, while the mean keeps
  * the stroke at half its contrast or more. Dust specks are averaged down.
- * Pixels outside the image count as paper. *pout gets a malloc'd *pw x *ph
- * buffer (caller frees), or NULL when the box is degenerate or absurd (reads
- * as empty). Returns OMR_OK or OMR_ENOMEM. */
-static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg, uint8_t **pout,
-                              int *pw, int *ph, omr_error_t *err)
+ * Pixels outside the image count as paper. *pout gets a *pw x *ph buffer in
+ * ws->crop, or NULL when the box is degenerate or absurd (reads as empty).
+ * On a 1 bpp page a run of RUN cells whose pixels are all white is 255
+ * without counting (what the count would give). Returns OMR_OK or
+ * OMR_ENOMEM. */
+static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg, ws_t *ws,
+                              uint8_t **pout, int *pw, int *ph, omr_error_t *err)
 {
     *pout = NULL;
     const double k = OMR_ICR_BOXES_TEXT_PX_PER_MM, in = OMR_ICR_BOXES_INSET_MM;
@@ -441,46 +581,72 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
     int n = (int)lround(img_px_per_mm / k);
     if (n < 1)
         n = 1;
-    uint8_t *out = malloc((size_t)w * h);
+    uint8_t *out = grow(&ws->crop, &ws->crop_cap, (size_t)w * h);
     if (!out)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for text field %s", rg->var);
     const l_uint32 *data = pixGetData(pix);
     int wpl = pixGetWpl(pix), iw = (int)pixGetWidth(pix), ih = (int)pixGetHeight(pix);
     int depth = (int)pixGetDepth(pix), nn = n * n;
     double half = n / 2.0 - 0.5;
+    /* the rounded mean (sum + nn / 2) / nn by table up to 600 dpi (n <= 8,
+     * nn <= 64): an integer division per cell costs as much as its sum */
+    uint8_t mean_of[255 * 64 + 1];
+    int use_table = nn <= 64;
+    if (use_table)
+        for (int s = 0; s <= 255 * nn; s++)
+            mean_of[s] = (uint8_t)((s + nn / 2) / nn);
     for (int j = 0; j < h; j++) {
         double Y = Y0 + (j + 0.5) / k;
-        for (int i = 0; i < w; i++) {
-            double X = X0 + (i + 0.5) / k;
-            double cx = xf[0] * X + xf[1] * Y + xf[2], cy = xf[3] * X + xf[4] * Y + xf[5];
-            int x0 = (int)floor(cx - half), y0 = (int)floor(cy - half);
-            int sum = 0;
-            if (x0 >= 0 && y0 >= 0 && x0 + n <= iw && y0 + n <= ih) {
-                for (int yy = y0; yy < y0 + n; yy++) {
-                    const l_uint32 *line = data + (size_t)yy * wpl;
-                    if (depth == 1) {
-                        int ink = 0;
-                        for (int xx = x0; xx < x0 + n; xx++)
-                            ink += (int)GET_DATA_BIT(line, xx);
-                        sum += 255 * (n - ink);
-                    } else {
-                        for (int xx = x0; xx < x0 + n; xx++)
-                            sum += (int)GET_DATA_BYTE(line, xx);
-                    }
+        for (int i0 = 0; i0 < w; i0 += RUN) {
+            int i1 = i0 + RUN < w ? i0 + RUN : w;
+            if (depth == 1) {
+                /* the run's cells lie between those of its end cells (an
+                 * affine map), one pixel of margin for rounding */
+                double Xa = X0 + (i0 + 0.5) / k, Xb = X0 + (i1 - 1 + 0.5) / k;
+                int xa = ifloor(xf[0] * Xa + xf[1] * Y + xf[2] - half);
+                int xb = ifloor(xf[0] * Xb + xf[1] * Y + xf[2] - half);
+                int ya = ifloor(xf[3] * Xa + xf[4] * Y + xf[5] - half);
+                int yb = ifloor(xf[3] * Xb + xf[4] * Y + xf[5] - half);
+                int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
+                int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
+                if (rect_white(data, wpl, iw, ih, lx - 1, hx + n, ly - 1, hy + n)) {
+                    memset(out + (size_t)j * w + i0, 255, (size_t)(i1 - i0));
+                    continue;
                 }
-            } else {
-                for (int yy = y0; yy < y0 + n; yy++)
-                    for (int xx = x0; xx < x0 + n; xx++) {
-                        int g = 255;
-                        if (xx >= 0 && yy >= 0 && xx < iw && yy < ih) {
-                            const l_uint32 *line = data + (size_t)yy * wpl;
-                            g = depth == 1 ? (GET_DATA_BIT(line, xx) ? 0 : 255)
-                                           : (int)GET_DATA_BYTE(line, xx);
-                        }
-                        sum += g;
-                    }
             }
-            out[(size_t)j * w + i] = (uint8_t)((sum + nn / 2) / nn);
+            for (int i = i0; i < i1; i++) {
+                double X = X0 + (i + 0.5) / k;
+                double cx = xf[0] * X + xf[1] * Y + xf[2], cy = xf[3] * X + xf[4] * Y + xf[5];
+                int x0 = ifloor(cx - half), y0 = ifloor(cy - half);
+                int sum = 0;
+                if (x0 >= 0 && y0 >= 0 && x0 + n <= iw && y0 + n <= ih) {
+                    for (int yy = y0; yy < y0 + n; yy++) {
+                        const l_uint32 *line = data + (size_t)yy * wpl;
+                        if (depth == 1) {
+                            int ink = 0;
+                            for (int xx = x0; xx < x0 + n; xx++)
+                                ink += (int)GET_DATA_BIT(line, xx);
+                            sum += 255 * (n - ink);
+                        } else {
+                            for (int xx = x0; xx < x0 + n; xx++)
+                                sum += (int)GET_DATA_BYTE(line, xx);
+                        }
+                    }
+                } else {
+                    for (int yy = y0; yy < y0 + n; yy++)
+                        for (int xx = x0; xx < x0 + n; xx++) {
+                            int g = 255;
+                            if (xx >= 0 && yy >= 0 && xx < iw && yy < ih) {
+                                const l_uint32 *line = data + (size_t)yy * wpl;
+                                g = depth == 1 ? (GET_DATA_BIT(line, xx) ? 0 : 255)
+                                               : (int)GET_DATA_BYTE(line, xx);
+                            }
+                            sum += g;
+                        }
+                }
+                out[(size_t)j * w + i] =
+                    use_table ? mean_of[sum] : (uint8_t)((sum + nn / 2) / nn);
+            }
         }
     }
     *pw = w;
@@ -490,64 +656,152 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
 }
 
 /* Read text field rg: ink or not (rd->empty). */
-static omr_status_t read_text(PIX *pix, const double *xform, const omr_region_t *rg,
+static omr_status_t read_text(PIX *pix, const double *xform, const omr_region_t *rg, ws_t *ws,
                               omr_icr_box_reading_t *rd, omr_error_t *err)
 {
     memset(rd, 0, sizeof *rd);
     rd->empty = 1;
     int w = 0, h = 0;
     uint8_t *g;
-    omr_status_t st = text_crop(pix, xform, rg, &g, &w, &h, err);
+    omr_status_t st = text_crop(pix, xform, rg, ws, &g, &w, &h, err);
     if (st != OMR_OK || !g)
         return st;
     if (w >= 4 && h >= 4) {
         int written = 0;
-        st = omr_icr_text_has_ink(g, w, h, w, &written, err);
+        st = text_has_ink_ws(g, w, h, w, ws, &written, err);
         rd->empty = !written;
     }
-    free(g);
     return st;
+}
+
+/* The crop of a digit box: the region's box inset by OMR_ICR_BOXES_INSET_MM
+ * at OMR_ICR_BOXES_PX_PER_MM, upright, 8-bit grey row-major in ws->crop;
+ * each pixel bilinear between the image's pixel centres (outside the image:
+ * paper, 255), rounded half up. The same arithmetic as omr_sample_crop,
+ * operation for operation, so the same bytes; faster because the per-column
+ * products are computed once, a pixel whose four image pixels are equal is
+ * that value (the weights sum to 1 within far less than half a level), and
+ * on a 1 bpp page a run of RUN pixels over white image pixels is 255.
+ * Returns OMR_OK with *pout NULL when the box is degenerate (reads as
+ * empty), OMR_ENOMEM. */
+static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg, ws_t *ws,
+                             uint8_t **pout, int *pw, int *ph, omr_error_t *err)
+{
+    *pout = NULL;
+    *pw = *ph = 0;
+    const double ppm = OMR_ICR_BOXES_PX_PER_MM, inset = OMR_ICR_BOXES_INSET_MM;
+    double X0 = rg->box.x + inset, Y0 = rg->box.y + inset;
+    double W = rg->box.w - 2 * inset, H = rg->box.h - 2 * inset;
+    int w = (int)lround(W * ppm), h = (int)lround(H * ppm);
+    if (w < 1 || h < 1 || w > 4096 || h > 4096)
+        return OMR_OK;
+    uint8_t *out = grow(&ws->crop, &ws->crop_cap, (size_t)w * h);
+    /* per column: xf[0] * X and xf[3] * X */
+    double *colx = grow(&ws->ii, &ws->ii_cap, 2 * (size_t)w * sizeof(double));
+    if (!out || !colx)
+        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for box %s", rg->var);
+    for (int i = 0; i < w; i++) {
+        double X = X0 + (i + 0.5) / ppm;
+        colx[2 * i] = xf[0] * X;
+        colx[2 * i + 1] = xf[3] * X;
+    }
+    const l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix), iw = (int)pixGetWidth(pix), ih = (int)pixGetHeight(pix);
+    int bitonal = pixGetDepth(pix) == 1;
+    for (int j = 0; j < h; j++) {
+        double Y = Y0 + (j + 0.5) / ppm;
+        const double by = xf[1] * Y, dy = xf[4] * Y;
+        uint8_t *orow = out + (size_t)j * w;
+        for (int i0 = 0; i0 < w; i0 += RUN) {
+            int i1 = i0 + RUN < w ? i0 + RUN : w;
+            if (bitonal) {
+                int xa = ifloor(colx[2 * i0] + by + xf[2] - 0.5);
+                int xb = ifloor(colx[2 * (i1 - 1)] + by + xf[2] - 0.5);
+                int ya = ifloor(colx[2 * i0 + 1] + dy + xf[5] - 0.5);
+                int yb = ifloor(colx[2 * (i1 - 1) + 1] + dy + xf[5] - 0.5);
+                int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
+                int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
+                if (rect_white(data, wpl, iw, ih, lx - 1, hx + 2, ly - 1, hy + 2)) {
+                    memset(orow + i0, 255, (size_t)(i1 - i0));
+                    continue;
+                }
+            }
+            for (int i = i0; i < i1; i++) {
+                double x = colx[2 * i] + by + xf[2], y = colx[2 * i + 1] + dy + xf[5];
+                /* bilinear between pixel centres */
+                x -= 0.5;
+                y -= 0.5;
+                int x0 = ifloor(x), y0 = ifloor(y);
+                double fx = x - x0, fy = y - y0;
+                int g[4];
+                if (x0 >= 0 && y0 >= 0 && x0 + 1 < iw && y0 + 1 < ih) {
+                    const l_uint32 *l0 = data + (size_t)y0 * wpl, *l1 = l0 + wpl;
+                    if (bitonal) {
+                        g[0] = GET_DATA_BIT(l0, x0) ? 0 : 255;
+                        g[1] = GET_DATA_BIT(l0, x0 + 1) ? 0 : 255;
+                        g[2] = GET_DATA_BIT(l1, x0) ? 0 : 255;
+                        g[3] = GET_DATA_BIT(l1, x0 + 1) ? 0 : 255;
+                    } else {
+                        g[0] = (int)GET_DATA_BYTE(l0, x0);
+                        g[1] = (int)GET_DATA_BYTE(l0, x0 + 1);
+                        g[2] = (int)GET_DATA_BYTE(l1, x0);
+                        g[3] = (int)GET_DATA_BYTE(l1, x0 + 1);
+                    }
+                } else {
+                    for (int q = 0; q < 4; q++) {
+                        int xx = x0 + (q & 1), yy = y0 + (q >> 1);
+                        g[q] = 255;
+                        if (xx >= 0 && yy >= 0 && xx < iw && yy < ih) {
+                            const l_uint32 *line = data + (size_t)yy * wpl;
+                            g[q] = bitonal ? (GET_DATA_BIT(line, xx) ? 0 : 255)
+                                           : (int)GET_DATA_BYTE(line, xx);
+                        }
+                    }
+                }
+                if (g[0] == g[1] && g[1] == g[2] && g[2] == g[3]) {
+                    orow[i] = (uint8_t)g[0];
+                    continue;
+                }
+                double v = 0;
+                for (int q = 0; q < 4; q++) {
+                    double wgt = ((q & 1) ? fx : 1 - fx) * ((q >> 1) ? fy : 1 - fy);
+                    v += wgt * g[q];
+                }
+                /* lround for v >= 0 (v - r is exact) */
+                int r = (int)v;
+                orow[i] = (uint8_t)(v - r >= 0.5 ? r + 1 : r);
+            }
+        }
+    }
+    *pw = w;
+    *ph = h;
+    *pout = out;
+    return OMR_OK;
 }
 
 /* Crop region rg and read it into *rd. A crop that fails (the box maps off
  * the image) reads as empty. */
-static omr_status_t read_box(PIX *pix, const double *xform, const omr_region_t *rg,
+static omr_status_t read_box(PIX *pix, const double *xform, const omr_region_t *rg, ws_t *ws,
                              omr_icr_box_reading_t *rd, omr_error_t *err)
 {
     memset(rd, 0, sizeof *rd);
     rd->empty = 1;
-    omr_error_t cerr = {0};
     if (rg->kind == OMR_REGION_TEXT)
-        return read_text(pix, xform, rg, rd, err);
-    PIX *crop = omr_sample_crop(pix, xform, rg, OMR_ICR_BOXES_INSET_MM, OMR_ICR_BOXES_PX_PER_MM,
-                                &cerr);
-    if (!crop)
-        return cerr.status == OMR_ENOMEM ? omr_error_set(err, OMR_ENOMEM, "icr: box %s: %s",
-                                                         rg->var, cerr.msg)
-                                         : OMR_OK;
-    int w = (int)pixGetWidth(crop), h = (int)pixGetHeight(crop), wpl = pixGetWpl(crop);
-    /* Leptonica stores bytes big-endian within 32-bit words: copy into a
-     * plain row-major buffer. */
-    uint8_t *g = malloc((size_t)w * h);
-    if (!g) {
-        pixDestroy(&crop);
-        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for box %s", rg->var);
-    }
-    const l_uint32 *data = pixGetData(crop);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            g[(size_t)y * w + x] = (uint8_t)GET_DATA_BYTE(data + (size_t)y * wpl, x);
-    pixDestroy(&crop);
-    omr_status_t st = OMR_OK;
+        return read_text(pix, xform, rg, ws, rd, err);
+    uint8_t *g;
+    int w, h;
+    omr_status_t st = box_crop(pix, xform, rg, ws, &g, &w, &h, err);
+    if (st != OMR_OK || !g)
+        return st;
     if (w >= 8 && h >= 8) {
         omr_icr_input_t in;
-        st = omr_icr_read_crop(g, w, h, w, &in, rd->prob, err);
+        st = read_crop_ws(g, w, h, w, ws, &in, rd->prob, err);
         rd->empty = in.empty;
         /* Empty by the rule above, on a grey scan: faint pencil the
          * stretch did not reach? (On 1 bpp the threshold erased it.) */
         if (st == OMR_OK && in.empty && pixGetDepth(pix) == 8) {
             omr_icr_light_t li;
-            st = omr_icr_light_ink(g, w, h, w, &li, err);
+            st = light_ink_ws(g, w, h, w, ws, &li, err);
             rd->faint = st == OMR_OK && li.faint;
             rd->light_share = li.share;
             rd->light_extent_mm = li.extent_mm;
@@ -558,7 +812,6 @@ static omr_status_t read_box(PIX *pix, const double *xform, const omr_region_t *
         if (!in.empty)
             rd->other = 1 - mass;
     }
-    free(g);
     return st;
 }
 
@@ -614,6 +867,7 @@ omr_status_t omr_icr_read_page_ex(PIX *pix, const double *xform, const omr_form_
             return omr_error_set(err, OMR_ENOMEM, "icr: out of memory");
     }
     omr_status_t st = OMR_OK;
+    ws_t ws = {0};
     /* 1. Crop and read every box and field. */
     for (int i = 0; i < n && st == OMR_OK; i++) {
         const omr_region_t *rg = &pg->regions[i];
@@ -622,7 +876,7 @@ omr_status_t omr_icr_read_page_ex(PIX *pix, const double *xform, const omr_form_
             rd[i].empty = 1;
             continue;
         }
-        st = read_box(pix, xform, rg, &rd[i], err);
+        st = read_box(pix, xform, rg, &ws, &rd[i], err);
         if (st == OMR_OK && rg->kind == OMR_REGION_TEXT) {
             regions[i].has_ink = !rd[i].empty;
             regions[i].state = rd[i].empty ? OMR_MARK_BLANK : OMR_MARK_MARKED;
@@ -681,6 +935,7 @@ omr_status_t omr_icr_read_page_ex(PIX *pix, const double *xform, const omr_form_
         }
     }
     free(done);
+    ws_free(&ws);
     if (rd != readings)
         free(rd);
     return st;

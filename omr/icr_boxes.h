@@ -6,7 +6,8 @@
  *     register -> sample -> classify -> omr_icr_read_page -> store -> code
  *
  * Per DIGIT region: the box is cut out through the registration transform
- * (omr_sample_crop, printed frame inset away, upright, 8-bit grey at a fixed
+ * (the bilinear crop of omr_sample_crop, byte for byte, computed here with
+ * shortcuts: printed frame inset away, upright, 8-bit grey at a fixed
  * OMR_ICR_BOXES_PX_PER_MM whatever the scan's resolution), cleaned (paper
  * level and noise measured in the box, contrast stretched so faint pencil
  * reads like pen, frame remnants and dust dropped), normalised and

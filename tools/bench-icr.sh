@@ -46,3 +46,13 @@ for prof in clean mixed; do
   echo "== simulated corpus, $prof (threshold = the shipped auto-accept threshold)"
   $pin "$B/bench-icr-boxes" --template "$T" --corpus "$dir" | tail -n 3
 done
+
+# ---- the reader's cost per scanned page (crop + read every digit box and
+# text field; load, identify and register not counted), on the bench sets
+# of `make bench` when they exist
+for kind in g4 png; do
+  S=$B/bench-data/$kind/scans
+  [ -d "$S" ] && [ -x "$B/bench-icr-pages" ] || continue
+  echo "== reader per page, bench set $kind"
+  $pin "$B/bench-icr-pages" "$S"
+done
