@@ -12,7 +12,7 @@
 
 PKG_CONFIG ?= pkg-config
 PKGS = libtiff-4 libpng libjpeg lept zbar sqlite3 jansson libmicrohttpd libsodium \
-       cairo pangocairo pangoft2 fontconfig zlib
+       cairo pangocairo pangoft2 fontconfig zlib libcrypto
 
 B ?= build
 CC ?= cc

@@ -6,8 +6,13 @@
  * against our size limits before any pixel memory is taken, and every
  * library message is captured into our error text instead of stderr.
  *
- * Files are hashed (SHA-256 of every byte, libsodium) when they are opened,
- * so the store can recognise a file it has seen even under another name.
+ * Files are hashed (SHA-256 of every byte) when they are opened, so the
+ * store can recognise a file it has seen even under another name; a caller
+ * that hashed the file already (the scan pipeline, before claiming it)
+ * passes the digest to omr_load_open_hashed() and the file is read once
+ * less. The hash is OpenSSL's (libcrypto): it uses the CPU's SHA
+ * instructions where there are some, ~10x libsodium's portable code, and
+ * gives the same digest, so stored hashes stay valid.
  */
 #include "load.h"
 
@@ -28,7 +33,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
-#include <sodium.h>
+#include <openssl/evp.h>
 #include <tiffio.h>
 
 /* Deeper folder nesting than this is refused (also stops symlink loops). */
@@ -57,6 +62,7 @@ struct omr_load {
     int first_done; /* TIFF: the first directory (read at open) has been decoded */
     unsigned char sha256[32];
     int hash_ok;
+    int hash_given; /* omr_load_open_hashed(): sha256 is the caller's, not recomputed */
     /* Library messages collected during one call: the first error, the first
      * warning, and whether a warning came while pixels were being decoded. */
     char diag[512];
@@ -221,6 +227,21 @@ omr_status_t omr_load_open(const char *path, omr_load_t **psrc, omr_error_t *err
     return omr_load_open_paths(&path, 1, psrc, err);
 }
 
+omr_status_t omr_load_open_hashed(const char *path, const unsigned char sha256[32],
+                                  omr_load_t **psrc, omr_error_t *err)
+{
+    omr_status_t st = omr_load_open_paths(&path, 1, psrc, err);
+    if (st != OMR_OK)
+        return st;
+    /* a folder was walked: its files are hashed one by one as usual */
+    omr_load_t *src = *psrc;
+    if (src->n_files == 1 && !strcmp(src->files[0].path, path)) {
+        memcpy(src->sha256, sha256, sizeof src->sha256);
+        src->hash_given = 1;
+    }
+    return OMR_OK;
+}
+
 int omr_load_count_files(const omr_load_t *src)
 {
     return src ? src->n_files : 0;
@@ -278,13 +299,12 @@ static int tiff_warning_handler(TIFF *tif, void *user, const char *module, const
 
 /* ---------------------------------------------------------------- hashing */
 
-/* Hash the whole file and keep its first bytes for sniffing. Returns OMR_OK,
- * OMR_EIO (cannot open/read) or OMR_EINPUT (empty file). */
-static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *head,
-                              size_t *phead, omr_error_t *err)
+omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long long *psize,
+                                unsigned char *head, size_t *phead, omr_error_t *err)
 {
-    *phead = 0;
-    src->hash_ok = 0;
+    if (phead)
+        *phead = 0;
+    *psize = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -293,14 +313,17 @@ static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *
         close(fd);
         return omr_error_set(err, OMR_EIO, "%s: not a regular file", path);
     }
-    enum { CHUNK = 1 << 16 };
+    /* 256 KiB reads: few system calls, and the chunk stays in the L2 cache
+     * between read() and the hash. */
+    enum { CHUNK = 1 << 18 };
     unsigned char *tbuf = malloc(CHUNK);
-    if (!tbuf) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!tbuf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         close(fd);
-        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", path);
+        free(tbuf);
+        EVP_MD_CTX_free(ctx);
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory (hash)", path);
     }
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
     long long total = 0;
     for (;;) {
         ssize_t n = read(fd, tbuf, CHUNK);
@@ -310,23 +333,62 @@ static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *
             int e = errno;
             close(fd);
             free(tbuf);
+            EVP_MD_CTX_free(ctx);
             return omr_error_set(err, OMR_EIO, "%s: read failed after %lld bytes: %s", path,
                                  total, strerror(e));
         }
         if (n == 0)
             break;
-        if (total < 16) {
+        if (head && total < 16) {
             size_t k = (size_t)n < 16 - (size_t)total ? (size_t)n : 16 - (size_t)total;
             memcpy(head + total, tbuf, k);
             *phead = (size_t)total + k;
         }
-        crypto_hash_sha256_update(&st, tbuf, (unsigned long long)n);
+        EVP_DigestUpdate(ctx, tbuf, (size_t)n);
         total += n;
     }
     close(fd);
     free(tbuf);
-    crypto_hash_sha256_final(&st, src->sha256);
-    src->hash_ok = 1;
+    unsigned int mdlen = 0;
+    int ok = EVP_DigestFinal_ex(ctx, sha256, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return omr_error_set(err, OMR_EIO, "%s: SHA-256 failed", path);
+    *psize = total;
+    return OMR_OK;
+}
+
+/* Hash the whole file and keep its first bytes for sniffing; with a digest
+ * given at open, only the first bytes are read. Returns OMR_OK, OMR_EIO
+ * (cannot open/read) or OMR_EINPUT (empty file). */
+static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *head,
+                              size_t *phead, omr_error_t *err)
+{
+    *phead = 0;
+    long long total = 0;
+    if (src->hash_given) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
+        ssize_t n;
+        do
+            n = read(fd, head, 16);
+        while (n < 0 && errno == EINTR);
+        int e = errno;
+        close(fd);
+        if (n < 0)
+            return omr_error_set(err, OMR_EIO, "%s: read failed after 0 bytes: %s", path,
+                                 strerror(e));
+        *phead = (size_t)n;
+        total = n;
+        src->hash_ok = 1;
+    } else {
+        src->hash_ok = 0;
+        omr_status_t st = omr_load_hash_file(path, src->sha256, &total, head, phead, err);
+        if (st != OMR_OK)
+            return st;
+        src->hash_ok = 1;
+    }
     if (total == 0)
         return omr_error_set(err, OMR_EINPUT, "%s: empty file (0 bytes): not an image", path);
     return OMR_OK;

@@ -78,6 +78,19 @@ typedef struct omr_load omr_load_t;
  * omr_load_open_paths(&path, 1, ...). */
 omr_status_t omr_load_open(const char *path, omr_load_t **psrc, omr_error_t *err);
 
+/* omr_load_open() for one file whose SHA-256 the caller already has (from
+ * omr_load_hash_file): the file is not hashed again, img->sha256 is this
+ * digest. A folder is walked and hashed as by omr_load_open(). */
+omr_status_t omr_load_open_hashed(const char *path, const unsigned char sha256[32],
+                                  omr_load_t **psrc, omr_error_t *err);
+
+/* SHA-256 of every byte of a regular file (OpenSSL; the same digest as any
+ * other SHA-256). *psize gets the byte count; head (optional, 16 bytes)
+ * gets the first bytes and *phead how many. Returns OMR_OK, OMR_EIO (cannot
+ * open or read, not a regular file) or OMR_ENOMEM, with *err naming path. */
+omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long long *psize,
+                                unsigned char *head, size_t *phead, omr_error_t *err);
+
 /* Start iterating over several files or folders, in the given order. The
  * list of files is made here (folders walked now); files are opened one at a
  * time by omr_load_next(). A path that does not exist or a folder that cannot

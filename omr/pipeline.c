@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "code.h"
 #include "identify.h"
 #include "load.h"
@@ -179,33 +177,20 @@ static void report_progress(run_t *r, int force)
 
 /* ---- stage 1: hash ---- */
 
-static omr_status_t hash_file(const char *path, char hex[65], long long *psize, omr_error_t *err)
+/* SHA-256 of the file (load.h, OpenSSL): its identity in the store. The
+ * digest is handed to the loader, so the file is hashed once. */
+static omr_status_t hash_file(const char *path, unsigned char md[32], char hex[65], long long *psize,
+                              omr_error_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return omr_error_set(err, OMR_EIO, "%s: not a regular file", path);
+    omr_status_t st = omr_load_hash_file(path, md, psize, NULL, NULL, err);
+    if (st != OMR_OK)
+        return st;
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
     }
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    unsigned char buf[1 << 16], md[32];
-    size_t n;
-    long long size = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        crypto_hash_sha256_update(&h, buf, n);
-        size += (long long)n;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return omr_error_set(err, OMR_EIO, "%s: read error", path);
-    crypto_hash_sha256_final(&h, md);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    *psize = size;
+    hex[64] = 0;
     return OMR_OK;
 }
 
@@ -307,8 +292,8 @@ static void pages_free(pages_t *p)
  * Never fails for bad input: a failure becomes a page status. Returns the
  * page count the file claims; *file_error gets the reason when no page at
  * all could be read. */
-static int read_pages(run_t *run, const char *path, const char *sha, omr_sample_cache_t *cache, pages_t *pages,
-                      char *file_error, size_t nfe)
+static int read_pages(run_t *run, const char *path, const unsigned char *md, const char *sha,
+                      omr_sample_cache_t *cache, pages_t *pages, char *file_error, size_t nfe)
 {
     omr_load_t *src = NULL;
     omr_error_t err = {0};
@@ -316,7 +301,7 @@ static int read_pages(run_t *run, const char *path, const char *sha, omr_sample_
     int n_in_file = 0, failed_in_a_row = 0, any_ok = 0;
     file_error[0] = 0;
     memset(&img, 0, sizeof img);
-    if (omr_load_open(path, &src, &err)) {
+    if (omr_load_open_hashed(path, md, &src, &err)) {
         snprintf(file_error, nfe, "%s", err.msg);
         omr_page_result_t *r = pages_add(pages);
         if (r) {
@@ -390,9 +375,10 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
     outcome_t *out = &run->sh->out[i];
     omr_error_t err = {0};
     char sha[65];
+    unsigned char md[32];
     long long size, file;
     omr_claim_t claim;
-    if (hash_file(path, sha, &size, &err)) {                    /* stage 1 */
+    if (hash_file(path, md, sha, &size, &err)) {                    /* stage 1 */
         out->kind = OUT_REFUSED;
         copy_str(out->reason, sizeof out->reason, err.msg);
         add(&run->sh->refused, 1);
@@ -419,7 +405,7 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
     }
     pages_t pages = {0};
     char file_error[1024];
-    int n_in_file = read_pages(run, path, sha, cache, &pages, file_error, sizeof file_error); /* stages 3-5 */
+    int n_in_file = read_pages(run, path, md, sha, cache, &pages, file_error, sizeof file_error); /* stages 3-5 */
     if (omr_store_file_save(store, file, run->survey, pages.v, pages.n, n_in_file, /* stage 6 */
                             file_error[0] ? file_error : NULL, &err)) {
         omr_error_t e2;
@@ -713,8 +699,6 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
     memset(res, 0, sizeof *res);
     if (n_inputs < 1)
         return omr_error_set(err, OMR_EINPUT, "no input files");
-    if (sodium_init() < 0)
-        return omr_error_set(err, OMR_ENOMEM, "libsodium could not start");
     omr_calib_t default_cal;
     if (!cal) {
         omr_calib_default(&default_cal);

@@ -17,6 +17,7 @@
 #include "print.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,14 +311,39 @@ static int page_px(double mm, double dpi) {
   return (int)lround(omr_mm_to_px(mm, dpi));
 }
 
-PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
-                           int page_index, const char *respondent, double dpi,
-                           omr_error_t *err) {
+/* Draw the blank page (no barcode) onto an A8 surface: ink as alpha. buf
+ * (optional, *cap bytes, grown with realloc, owned by the caller) holds the
+ * pixels so a caller rendering many pages reuses one buffer instead of
+ * taking and faulting in fresh memory each time; NULL: cairo allocates.
+ * Returns the surface (cairo_surface_destroy; its pixels are *buf when
+ * given) or NULL with *err. */
+static cairo_surface_t *render_a8(const omr_survey_t *s, const omr_form_t *f,
+                                  int page_index, double dpi,
+                                  unsigned char **buf, size_t *cap,
+                                  omr_error_t *err) {
   if (check_args(s, f, page_index, dpi, err) != OMR_OK)
     return NULL;
   const omr_page_t *pg = &f->pages[page_index];
   int w = page_px(pg->width, dpi), h = page_px(pg->height, dpi);
-  cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_A8, w, h);
+  cairo_surface_t *surf;
+  if (buf) {
+    int stride = cairo_format_stride_for_width(CAIRO_FORMAT_A8, w);
+    size_t need = (size_t)stride * (size_t)h;
+    if (stride <= 0 || need > *cap) {
+      unsigned char *nb = stride > 0 ? realloc(*buf, need) : NULL;
+      if (!nb) {
+        omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
+        return NULL;
+      }
+      *buf = nb;
+      *cap = need;
+    }
+    memset(*buf, 0, need); /* transparent: no ink */
+    surf = cairo_image_surface_create_for_data(*buf, CAIRO_FORMAT_A8, w, h,
+                                               stride);
+  } else {
+    surf = cairo_image_surface_create(CAIRO_FORMAT_A8, w, h);
+  }
   if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
     cairo_surface_destroy(surf);
     omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
@@ -332,8 +358,23 @@ PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
   }
   cairo_destroy(cr);
   cairo_surface_flush(surf);
+  if (!d.pc) {
+    cairo_surface_destroy(surf);
+    omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
+    return NULL;
+  }
+  return surf;
+}
 
-  PIX *pix = d.pc ? pixCreate(w, h, 8) : NULL;
+PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
+                           int page_index, const char *respondent, double dpi,
+                           omr_error_t *err) {
+  cairo_surface_t *surf = render_a8(s, f, page_index, dpi, NULL, NULL, err);
+  if (!surf)
+    return NULL;
+  int w = cairo_image_surface_get_width(surf);
+  int h = cairo_image_surface_get_height(surf);
+  PIX *pix = pixCreate(w, h, 8);
   if (!pix) {
     cairo_surface_destroy(surf);
     omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
@@ -364,6 +405,82 @@ PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
     pixDestroy(&pix);
     return NULL;
   }
+  return pix;
+}
+
+/* 8 alpha bytes (pixel 0 first in memory) -> 8 ink bits, pixel 0 in bit 7:
+ * a byte is ink when alpha >= c (1 <= c <= 128). The low 7 bits plus
+ * 128 - c carry into bit 7 exactly when they reach c, without crossing
+ * into the next byte; a set bit 7 is ink by itself. The multiply gathers
+ * the 8 flags (bits 0, 8, ..., 56) into the top byte, reversed so pixel 0
+ * is the most significant, as Leptonica keeps 1-bpp rows; no two partial
+ * products share a bit, so nothing carries. */
+static inline unsigned ink_byte8(const unsigned char *a, unsigned c) {
+  uint64_t x;
+  memcpy(&x, a, 8);
+  const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL, ones = 0x0101010101010101ULL;
+  uint64_t hi = (((x & lo7) + (uint64_t)(128 - c) * ones) | x) & (ones << 7);
+  return (unsigned)(((hi >> 7) * 0x8040201008040201ULL) >> 56);
+}
+
+PIX *omr_print_render_ink(const omr_survey_t *s, const omr_form_t *f,
+                          int page_index, double dpi, int grey_below,
+                          unsigned char **scratch, size_t *scratch_cap,
+                          omr_error_t *err) {
+  if (grey_below < 1 || grey_below > 256) {
+    omr_error_set(err, OMR_EINPUT, "print: ink threshold %d outside 1..256",
+                  grey_below);
+    return NULL;
+  }
+  unsigned char *own = NULL;
+  size_t own_cap = 0;
+  if (!scratch || !scratch_cap) {
+    scratch = &own;
+    scratch_cap = &own_cap;
+  }
+  cairo_surface_t *surf =
+      render_a8(s, f, page_index, dpi, scratch, scratch_cap, err);
+  if (!surf) {
+    free(own);
+    return NULL;
+  }
+  int w = cairo_image_surface_get_width(surf);
+  int h = cairo_image_surface_get_height(surf);
+  PIX *pix = pixCreateNoInit(w, h, 1);
+  if (!pix) {
+    cairo_surface_destroy(surf);
+    free(own);
+    omr_error_set(err, OMR_ENOMEM, "out of memory for a %dx%d page", w, h);
+    return NULL;
+  }
+  pixSetResolution(pix, (l_int32)lround(dpi), (l_int32)lround(dpi));
+  const unsigned char *src = cairo_image_surface_get_data(surf);
+  int stride = cairo_image_surface_get_stride(surf);
+  l_uint32 *dst = pixGetData(pix);
+  int wpl = pixGetWpl(pix);
+  /* grey = 255 - alpha (omr_print_render_page); grey < grey_below is
+   * alpha >= c */
+  const unsigned c = (unsigned)(256 - grey_below);
+  for (int y = 0; y < h; y++) {
+    const unsigned char *a = src + (size_t)y * stride;
+    l_uint32 *line = dst + (size_t)y * wpl;
+    int x = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (c >= 1 && c <= 128)
+      for (; x + 32 <= w; x += 32)
+        line[x / 32] = ((l_uint32)ink_byte8(a + x, c) << 24) |
+                       ((l_uint32)ink_byte8(a + x + 8, c) << 16) |
+                       ((l_uint32)ink_byte8(a + x + 16, c) << 8) |
+                       (l_uint32)ink_byte8(a + x + 24, c);
+#endif
+    for (int k = x / 32; k < wpl; k++)
+      line[k] = 0; /* the rest of the row, and the pad bits, start blank */
+    for (; x < w; x++)
+      if (a[x] >= c)
+        SET_DATA_BIT(line, x);
+  }
+  cairo_surface_destroy(surf);
+  free(own);
   return pix;
 }
 

@@ -45,6 +45,19 @@ PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
                            int page_index, const char *respondent, double dpi,
                            omr_error_t *err);
 
+/* The printed ink of blank page page_index at dpi as 1 bpp (1 = ink):
+ * exactly pixThresholdToBinary(omr_print_render_page(..., NULL, dpi, ...),
+ * grey_below), the pixels darker than grey_below (1..256), without making
+ * the 8-bit page. scratch, scratch_cap (optional, both or neither): a
+ * drawing buffer the caller keeps between calls (grown with realloc, freed
+ * by the caller with free()), so rendering many pages does not take and
+ * fault in fresh memory for each. Returns a new PIX (pixDestroy) with
+ * resolution dpi, or NULL with *err as omr_print_render_page. */
+PIX *omr_print_render_ink(const omr_survey_t *s, const omr_form_t *f,
+                          int page_index, double dpi, int grey_below,
+                          unsigned char **scratch, size_t *scratch_cap,
+                          omr_error_t *err);
+
 /* Draw only the barcode and its text of page page_index for respondent onto
  * pix, a blank page rendered by omr_print_render_page(..., NULL, dpi, ...).
  * The result is pixel-identical to omr_print_render_page(..., respondent,

@@ -6,9 +6,11 @@
  * Output: per region an omr_measure_t (page.h): ink, ink_label, darkness.
  *         The classifier (classify.h) turns them into states.
  *
- * Against the blank form: the blank page is rendered once per template page
- * (omr_print_render_page, respondent NULL, 300 dpi), its ink dilated by
- * OMR_SAMPLE_MASK_MM, and per region a grid of sample points (in template mm)
+ * Against the blank form: the blank page's ink is rendered once per template
+ * page (omr_print_render_ink: the pixels of omr_print_render_page, respondent
+ * NULL, 300 dpi, darker than grey 200), dilated by OMR_SAMPLE_MASK_MM (brick
+ * morphology in sample.c, pixel-identical to Leptonica's), and per region a
+ * grid of sample points (in template mm)
  * is marked "printed here" from it. Sampling maps only the other points
  * through the affine transform into the scan (no page warp), so the printed
  * option number, the checkbox frame, the option text never count as ink.

@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config
  libtiff-dev libpng-dev libjpeg-dev zlib1g-dev libleptonica-dev libzbar-dev zbar-tools
- libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libsodium-dev
+ libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libsodium-dev libssl-dev
  libcairo2-dev libpango1.0-dev libzint-dev fonts-ipafont-gothic fonts-ipafont-mincho
  bc time python3 chromium nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"  # Debian splits npm out; NodeSource bundles it
