@@ -59,6 +59,13 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
  * pen survives a light threshold whole, so there a unit is doubtful only
  * when its whole question has no mark read (faint pencil, lost entirely,
  * may be used for one question even by a pen user).
+ * A page with print_recovery up to cal->light_scan_eroded_recovery_max is
+ * light as well when its marks read as eroded pencil (half or more of the
+ * MARKED mark regions below light_scan_eroded_ink; with
+ * light_scan_eroded_empty, also a page with no mark read). On a light page
+ * that does not show pen, with light_scan_multi_cells, a unit whose options
+ * are columns of their own (many answers) is doubtful cell by cell: a mark
+ * read there does not clear the unit's other blanks.
  * Returns the number of regions made doubtful. */
 int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions);
