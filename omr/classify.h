@@ -77,7 +77,9 @@ int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, floa
  * status is not OMR_PAGE_OK are ignored; their form/page_number locate the
  * template. With fewer than cal->batch_min_regions mark regions *out is a
  * copy of *base. note (optional, n bytes) gets one line saying what changed.
- * Returns the number of thresholds changed. */
+ * Returns the number of thresholds changed. Not applied by `omr scan`: on
+ * the corpus a raised blank maximum turns light real marks into silent
+ * blanks (calib/default.calib has the numbers). */
 int omr_classify_refine(const omr_calib_t *base, const omr_survey_t *survey,
                         const omr_page_result_t *pages, int n_pages, omr_calib_t *out,
                         char *note, size_t n);
