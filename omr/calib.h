@@ -66,6 +66,9 @@ typedef struct {
      * another option of the unit was read: one mark surviving says nothing
      * of the others. */
     int light_scan_multi_cells;
+    /* The rule for the handwritten digit boxes too
+     * (omr_classify_light_scan_boxes). */
+    int light_scan_boxes;
     /* Bitonal scans at or above hires_dpi: their threshold keeps no grey
      * noise and a pencil tick there reads well above the dust level, so the
      * circle and checkbox blank maxima rise to hires_blank_max

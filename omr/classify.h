@@ -70,6 +70,16 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
 int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions);
 
+/* The same for the handwritten digit boxes, after the handwriting reader
+ * (icr_boxes.h) has decided which hold ink: on a page that
+ * omr_classify_light_scan judges light, an empty DIGIT box of a unit (a code
+ * grid row, a top-3 question; the whole question on a pen page) with no
+ * box written becomes DOUBTFUL with OMR_DOUBT_LIGHT_SCAN (code.c then sends
+ * it to review instead of exporting a certain empty). Off when
+ * cal->light_scan_boxes is 0. Returns the number of boxes made doubtful. */
+int omr_classify_light_scan_boxes(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
+                                  omr_region_result_t *regions);
+
 /* Per-batch refinement: from the measures of a batch's pages estimate the
  * blank-ink level of its CIRCLE and CHECK regions and raise the blank
  * maxima to stay above it (a dusty glass, a noisy scanner), never beyond the

@@ -492,6 +492,48 @@ static void test_light_scan_eroded(void)
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 0);
 }
 
+/* Digit boxes on a light page: an empty box of a unit with nothing written
+ * becomes doubtful (light scan), a unit with a written box keeps its empty
+ * ones; nothing changes on a page that is not light or with the rule off. */
+static void test_light_scan_boxes(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    /* a circle (question 0), code grid question 1: row a boxes 1-2, row b boxes 3-4 */
+    omr_region_t rg[5];
+    memset(rg, 0, sizeof rg);
+    rg[0].kind = OMR_REGION_CIRCLE;
+    snprintf(rg[0].var, sizeof rg[0].var, "Q0");
+    for (int i = 1; i < 5; i++) {
+        rg[i].kind = OMR_REGION_DIGIT;
+        rg[i].question = 1;
+        snprintf(rg[i].row, sizeof rg[i].row, "%s", i < 3 ? "a" : "b");
+        snprintf(rg[i].var, sizeof rg[i].var, "Q1_%s_%d", rg[i].row, i);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 5};
+    omr_region_result_t r[5];
+    for (int v = 0; v < 3; v++) {
+        memset(r, 0, sizeof r);
+        r[0].state = OMR_MARK_MARKED;
+        r[0].m.ink = 0.03f; /* eroded pencil */
+        r[4].state = OMR_MARK_MARKED;
+        r[4].has_ink = 1;
+        cal.light_scan_boxes = v != 2;
+        int n = omr_classify_light_scan_boxes(&pg, &cal, v == 1 ? 0.95f : 0.5f, r);
+        if (v == 0) {
+            CHECK_INT(n, 2);
+            CHECK(r[1].state == OMR_MARK_DOUBTFUL && r[2].state == OMR_MARK_DOUBTFUL &&
+                      (r[1].doubt & OMR_DOUBT_LIGHT_SCAN),
+                  "empty row a doubtful: %d %d", r[1].state, r[2].state);
+            CHECK(r[3].state == OMR_MARK_BLANK && r[4].state == OMR_MARK_MARKED,
+                  "row b, with a written box, keeps its empty one");
+            CHECK(r[0].state == OMR_MARK_MARKED, "mark regions untouched");
+        } else {
+            CHECK_INT(n, 0); /* v 1: not light; v 2: the rule off */
+        }
+    }
+}
+
 static void test_register_failure_is_a_page_status(void)
 {
     PIX *white = pixCreate(2480, 3508, 1);
@@ -601,6 +643,7 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->light_scan_eroded_ink == b->light_scan_eroded_ink &&
            a->light_scan_eroded_empty == b->light_scan_eroded_empty &&
            a->light_scan_multi_cells == b->light_scan_multi_cells &&
+           a->light_scan_boxes == b->light_scan_boxes &&
            a->bitonal_hires_dpi == b->bitonal_hires_dpi &&
            a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
            a->register_max_residual_mm == b->register_max_residual_mm;
@@ -791,6 +834,7 @@ int main(void)
     RUN(test_light_scan_rule);
     RUN(test_light_scan_pen);
     RUN(test_light_scan_eroded);
+    RUN(test_light_scan_boxes);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
