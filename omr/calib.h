@@ -53,6 +53,22 @@ typedef struct {
     int light_scan_pen_marks;
     double light_scan_pen_circle_ink;
     double light_scan_pen_check_ink;
+    /* A page above recovery_min but below eroded_recovery_max is light too
+     * when the marks read on it are eroded pencil: at least half of them
+     * below eroded_ink (pencil that barely survived the threshold says
+     * lighter strokes were lost), or none read at all when eroded_empty.
+     * eroded_recovery_max 0 turns this off. */
+    double light_scan_eroded_recovery_max;
+    double light_scan_eroded_ink;
+    int light_scan_eroded_empty;
+    /* On a light page that does not show pen, a blank cell of a
+     * many-answer unit (each option its own column) is doubtful even when
+     * another option of the unit was read: one mark surviving says nothing
+     * of the others. */
+    int light_scan_multi_cells;
+    /* The rule for the handwritten digit boxes too
+     * (omr_classify_light_scan_boxes). */
+    int light_scan_boxes;
     /* Bitonal scans at or above hires_dpi: their threshold keeps no grey
      * noise and a pencil tick there reads well above the dust level, so the
      * circle and checkbox blank maxima rise to hires_blank_max

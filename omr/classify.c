@@ -185,10 +185,41 @@ static int page_shows_pen(const omr_page_t *pg, const omr_calib_t *cal,
     return 1;
 }
 
+/* Do the marks read on this page look like pencil that barely survived the
+ * threshold (calib.h, light_scan_eroded_*)? Half or more of the MARKED mark
+ * regions below eroded_ink; a page with no mark read counts when
+ * eroded_empty is set. */
+static int page_shows_eroded_pencil(const omr_page_t *pg, const omr_calib_t *cal,
+                                    const omr_region_result_t *regions)
+{
+    int marked = 0, eroded = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (!is_mark(&pg->regions[i]) || regions[i].state != OMR_MARK_MARKED)
+            continue;
+        marked++;
+        eroded += regions[i].m.ink < cal->light_scan_eroded_ink;
+    }
+    if (marked == 0)
+        return cal->light_scan_eroded_empty;
+    return 2 * eroded >= marked;
+}
+
+/* Is the page too light to trust a blank reading (classify.h)? Judged on
+ * the mark regions as classified (MARKED ones only). */
+static int page_is_light(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
+                         const omr_region_result_t *regions)
+{
+    if (print_recovery < 0 || cal->light_scan_recovery_min <= 0)
+        return 0; /* grey scans; the rule turned off */
+    return print_recovery < cal->light_scan_recovery_min ||
+           (print_recovery < cal->light_scan_eroded_recovery_max &&
+            page_shows_eroded_pencil(pg, cal, regions));
+}
+
 int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions)
 {
-    if (print_recovery < 0 || print_recovery >= cal->light_scan_recovery_min)
+    if (!page_is_light(pg, cal, print_recovery, regions))
         return 0;
     /* A pen page: a unit is unseen only when its whole question is (faint
      * pencil on purpose is drawn over whole questions, even by pen users). */
@@ -200,12 +231,43 @@ int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float 
             continue;
         /* Regions of a unit are few (<= ~12) and a page has ~100 of them:
          * a scan of the page per blank region is cheap enough. */
-        int marked = 0;
-        for (int j = 0; j < pg->n_regions && !marked; j++)
-            marked = is_mark(&pg->regions[j]) &&
-                     (pen ? rg->question == pg->regions[j].question : same_unit(rg, &pg->regions[j])) &&
-                     regions[j].state == OMR_MARK_MARKED;
+        int marked = 0, multi = 0;
+        for (int j = 0; j < pg->n_regions; j++) {
+            const omr_region_t *rj = &pg->regions[j];
+            if (!is_mark(rj) || !(pen ? rg->question == rj->question : same_unit(rg, rj)))
+                continue;
+            marked |= regions[j].state == OMR_MARK_MARKED;
+            multi |= strcmp(rg->var, rj->var) != 0;
+        }
+        if (!pen && multi && cal->light_scan_multi_cells)
+            marked = 0;
         if (marked)
+            continue;
+        regions[i].state = OMR_MARK_DOUBTFUL;
+        regions[i].doubt |= OMR_DOUBT_LIGHT_SCAN;
+        n++;
+    }
+    return n;
+}
+
+int omr_classify_light_scan_boxes(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
+                                  omr_region_result_t *regions)
+{
+    if (!cal->light_scan_boxes || !page_is_light(pg, cal, print_recovery, regions))
+        return 0;
+    const int pen = page_shows_pen(pg, cal, regions);
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (rg->kind != OMR_REGION_DIGIT || regions[i].has_ink || regions[i].state != OMR_MARK_BLANK)
+            continue;
+        int written = 0;
+        for (int j = 0; j < pg->n_regions && !written; j++) {
+            const omr_region_t *rj = &pg->regions[j];
+            written = rj->kind == OMR_REGION_DIGIT &&
+                      (pen ? rg->question == rj->question : same_unit(rg, rj)) && regions[j].has_ink;
+        }
+        if (written)
             continue;
         regions[i].state = OMR_MARK_DOUBTFUL;
         regions[i].doubt |= OMR_DOUBT_LIGHT_SCAN;

@@ -59,9 +59,26 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
  * pen survives a light threshold whole, so there a unit is doubtful only
  * when its whole question has no mark read (faint pencil, lost entirely,
  * may be used for one question even by a pen user).
+ * A page with print_recovery up to cal->light_scan_eroded_recovery_max is
+ * light as well when its marks read as eroded pencil (half or more of the
+ * MARKED mark regions below light_scan_eroded_ink; with
+ * light_scan_eroded_empty, also a page with no mark read). On a light page
+ * that does not show pen, with light_scan_multi_cells, a unit whose options
+ * are columns of their own (many answers) is doubtful cell by cell: a mark
+ * read there does not clear the unit's other blanks.
  * Returns the number of regions made doubtful. */
 int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
                             omr_region_result_t *regions);
+
+/* The same for the handwritten digit boxes, after the handwriting reader
+ * (icr_boxes.h) has decided which hold ink: on a page that
+ * omr_classify_light_scan judges light, an empty DIGIT box of a unit (a code
+ * grid row, a top-3 question; the whole question on a pen page) with no
+ * box written becomes DOUBTFUL with OMR_DOUBT_LIGHT_SCAN (code.c then sends
+ * it to review instead of exporting a certain empty). Off when
+ * cal->light_scan_boxes is 0. Returns the number of boxes made doubtful. */
+int omr_classify_light_scan_boxes(const omr_page_t *page, const omr_calib_t *cal, float print_recovery,
+                                  omr_region_result_t *regions);
 
 /* Per-batch refinement: from the measures of a batch's pages estimate the
  * blank-ink level of its CIRCLE and CHECK regions and raise the blank
@@ -70,7 +87,9 @@ int omr_classify_light_scan(const omr_page_t *page, const omr_calib_t *cal, floa
  * status is not OMR_PAGE_OK are ignored; their form/page_number locate the
  * template. With fewer than cal->batch_min_regions mark regions *out is a
  * copy of *base. note (optional, n bytes) gets one line saying what changed.
- * Returns the number of thresholds changed. */
+ * Returns the number of thresholds changed. Not applied by `omr scan`: on
+ * the corpus a raised blank maximum turns light real marks into silent
+ * blanks (calib/default.calib has the numbers). */
 int omr_classify_refine(const omr_calib_t *base, const omr_survey_t *survey,
                         const omr_page_result_t *pages, int n_pages, omr_calib_t *out,
                         char *note, size_t n);

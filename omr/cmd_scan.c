@@ -88,6 +88,61 @@ static void print_problem(void *ctx, const char *path, int page, omr_page_status
         printf("  %s page %d: %s: %s\n", path, page + 1, status_words(status), reason);
 }
 
+/* The light pages of a batch, one line per file ("path: pages 2, 5"), the
+ * first LIGHT_FILES_LISTED files listed and the rest counted. */
+#define LIGHT_FILES_LISTED 20
+typedef struct {
+    char path[1024];
+    char pages[256];
+    int n_pages, n_files, listed;
+} light_list_t;
+
+static void light_flush(light_list_t *l)
+{
+    if (!l->path[0])
+        return;
+    if (l->listed == 0)
+        printf("scans too light for pencil (the bitonal threshold erased part of the print, so pencil\n"
+               "may be lost there; their blank answers wait for review): rescan in grey, or darker:\n");
+    if (l->listed++ < LIGHT_FILES_LISTED)
+        printf("  %s: page%s %s\n", l->path, strchr(l->pages, ',') ? "s" : "", l->pages);
+    l->path[0] = 0;
+    l->pages[0] = 0;
+}
+
+static void light_page(void *ctx, const char *path, int page)
+{
+    light_list_t *l = ctx;
+    if (strcmp(l->path, path)) {
+        light_flush(l);
+        snprintf(l->path, sizeof l->path, "%s", path);
+        l->n_files++;
+    }
+    size_t n = strlen(l->pages);
+    if (n + 16 < sizeof l->pages)
+        snprintf(l->pages + n, sizeof l->pages - n, "%s%d", n ? ", " : "", page + 1);
+    l->n_pages++;
+}
+
+/* Scans too light for pencil: the one problem the scanning staff can fix at
+ * the scanner (rescan in grey, or darker) instead of operators guessing. */
+static void print_light_pages(omr_store_t *store, long long batch)
+{
+    light_list_t l;
+    memset(&l, 0, sizeof l);
+    omr_error_t err;
+    if (omr_store_batch_light_pages(store, batch, light_page, &l, &err)) {
+        printf("scans too light for pencil: (cannot list them: %s)\n", err.msg);
+        return;
+    }
+    if (!l.n_pages)
+        return;
+    light_flush(&l);
+    if (l.listed > LIGHT_FILES_LISTED)
+        printf("  ... and %d more file(s)\n", l.listed - LIGHT_FILES_LISTED);
+    printf("  %d page(s) in %d file(s) too light\n", l.n_pages, l.n_files);
+}
+
 static void print_summary(omr_store_t *store, const omr_pipeline_result_t *res, const omr_store_summary_t *sum)
 {
     const omr_pipeline_progress_t *p = &res->progress;
@@ -111,6 +166,7 @@ static void print_summary(omr_store_t *store, const omr_pipeline_result_t *res, 
             printf("  %-16s %5d  %s\n", omr_review_reason_name((omr_review_reason_t)r), sum->flagged[r],
                    omr_review_reason_text((omr_review_reason_t)r));
         }
+    print_light_pages(store, res->batch);
     printf("respondents coded: %d complete, %d incomplete (waiting for review)\n", sum->respondents_complete,
            sum->respondents_incomplete);
     if (res->n_refused) {

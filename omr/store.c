@@ -1192,6 +1192,26 @@ omr_status_t omr_store_batch_summary(omr_store_t *s, long long batch, omr_store_
     return ok ? OMR_OK : db_fail(s, err, "batch summary");
 }
 
+omr_status_t omr_store_batch_light_pages(omr_store_t *s, long long batch,
+                                         void (*fn)(void *ctx, const char *path, int page), void *ctx,
+                                         omr_error_t *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT f.path, p.idx " PAGES_OF_BATCH " AND p.status = 'ok' AND EXISTS (SELECT 1 FROM "
+             "regions r WHERE r.page = p.id AND (r.doubt & %d) != 0) ORDER BY f.path, p.idx",
+             (int)OMR_DOUBT_LIGHT_SCAN);
+    sqlite3_stmt *st = prep(s, sql, err);
+    if (!st)
+        return OMR_EIO;
+    sqlite3_bind_int64(st, 1, batch);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, col_text(st, 0), sqlite3_column_int(st, 1));
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list light pages");
+}
+
 omr_status_t omr_store_batch_problems(omr_store_t *s, long long batch,
                                       void (*fn)(void *ctx, const char *path, int page, omr_page_status_t status,
                                                  const char *reason),

@@ -237,6 +237,15 @@ omr_status_t omr_store_batch_problems(omr_store_t *store, long long batch,
                                                  omr_page_status_t status, const char *reason),
                                       void *ctx, omr_error_t *err);
 
+/* Call fn for every page of this batch read on a scan too light for pencil:
+ * a region of it carries OMR_DOUBT_LIGHT_SCAN (classify.h: the bitonal
+ * threshold erased part of the print, blank answers there are doubtful), in
+ * file path and page order (path, 0-based page index). What the scanning
+ * staff should rescan in grey or darker. */
+omr_status_t omr_store_batch_light_pages(omr_store_t *store, long long batch,
+                                         void (*fn)(void *ctx, const char *path, int page), void *ctx,
+                                         omr_error_t *err);
+
 /* Name of a page status as stored ("ok", "blank", "unreadable", …). */
 const char *omr_store_page_status_name(omr_page_status_t status);
 

@@ -368,9 +368,11 @@ static void test_light_scan_rule(void)
     omr_region_result_t r[8];
     memset(r, 0, sizeof r);
     r[1].state = OMR_MARK_MARKED;
+    r[1].m.ink = 0.2f; /* not eroded: the page is light only by its print recovery */
     r[5].state = OMR_MARK_DOUBTFUL;
     r[5].doubt = OMR_DOUBT_BORDERLINE;
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.9f, r), 0);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.8f, r), 0);
     CHECK_INT(omr_classify_light_scan(&pg, &cal, -1, r), 0);
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 3);
     CHECK(r[0].state == OMR_MARK_BLANK && r[2].state == OMR_MARK_BLANK, "marked unit keeps blanks");
@@ -428,6 +430,108 @@ static void test_light_scan_pen(void)
         r[at[k]].m.ink = pen[k];
     }
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 4);
+}
+
+/* A page whose print survived better (recovery 0.85, above recovery_min)
+ * is still light when the marks read on it are eroded pencil, or when none
+ * was read; pen-level marks there keep its blanks. On a light pencil page a
+ * many-answer question (options in columns of their own) is doubtful cell
+ * by cell, a one-answer question only when nothing in it was read. */
+static void test_light_scan_eroded(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    /* Q0: one answer, circles 0-2 (var "Q0"); Q1: many answers, checks 3-6 (Q1_1..Q1_4). */
+    omr_region_t rg[7];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 7; i++) {
+        rg[i].kind = i < 3 ? OMR_REGION_CIRCLE : OMR_REGION_CHECK;
+        rg[i].question = i < 3 ? 0 : 1;
+        if (i < 3)
+            snprintf(rg[i].var, sizeof rg[i].var, "Q0");
+        else
+            snprintf(rg[i].var, sizeof rg[i].var, "Q1_%d", i - 2);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 7};
+    omr_region_result_t r[7];
+
+    /* Eroded pencil marks in both questions at recovery 0.85. */
+    memset(r, 0, sizeof r);
+    r[1].state = r[4].state = OMR_MARK_MARKED;
+    r[1].m.ink = 0.03f;
+    r[4].m.ink = 0.02f;
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), 3);
+    CHECK(r[0].state == OMR_MARK_BLANK && r[2].state == OMR_MARK_BLANK,
+          "one-answer question with a mark keeps its blanks");
+    CHECK(r[3].state == OMR_MARK_DOUBTFUL && r[5].state == OMR_MARK_DOUBTFUL &&
+              r[6].state == OMR_MARK_DOUBTFUL && (r[6].doubt & OMR_DOUBT_LIGHT_SCAN),
+          "many-answer blanks doubtful: %d %d %d", r[3].state, r[5].state, r[6].state);
+
+    /* The same marks with a pen's ink: not a light page at 0.85. */
+    memset(r, 0, sizeof r);
+    r[1].state = r[4].state = OMR_MARK_MARKED;
+    r[1].m.ink = 0.30f;
+    r[4].m.ink = 0.25f;
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), 0);
+
+    /* Nothing read at 0.85: every blank doubtful; at 0.95 nothing changes. */
+    memset(r, 0, sizeof r);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.95f, r), 0);
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), 7);
+    memset(r, 0, sizeof r);
+    cal.light_scan_eroded_empty = 0;
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), 0);
+
+    /* Many-answer cells off: the marked unit keeps its blanks. */
+    omr_calib_default(&cal);
+    cal.light_scan_multi_cells = 0;
+    memset(r, 0, sizeof r);
+    r[1].state = r[4].state = OMR_MARK_MARKED;
+    r[1].m.ink = 0.03f;
+    r[4].m.ink = 0.02f;
+    CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 0);
+}
+
+/* Digit boxes on a light page: an empty box of a unit with nothing written
+ * becomes doubtful (light scan), a unit with a written box keeps its empty
+ * ones; nothing changes on a page that is not light or with the rule off. */
+static void test_light_scan_boxes(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    /* a circle (question 0), code grid question 1: row a boxes 1-2, row b boxes 3-4 */
+    omr_region_t rg[5];
+    memset(rg, 0, sizeof rg);
+    rg[0].kind = OMR_REGION_CIRCLE;
+    snprintf(rg[0].var, sizeof rg[0].var, "Q0");
+    for (int i = 1; i < 5; i++) {
+        rg[i].kind = OMR_REGION_DIGIT;
+        rg[i].question = 1;
+        snprintf(rg[i].row, sizeof rg[i].row, "%s", i < 3 ? "a" : "b");
+        snprintf(rg[i].var, sizeof rg[i].var, "Q1_%s_%d", rg[i].row, i);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 5};
+    omr_region_result_t r[5];
+    for (int v = 0; v < 3; v++) {
+        memset(r, 0, sizeof r);
+        r[0].state = OMR_MARK_MARKED;
+        r[0].m.ink = 0.03f; /* eroded pencil */
+        r[4].state = OMR_MARK_MARKED;
+        r[4].has_ink = 1;
+        cal.light_scan_boxes = v != 2;
+        int n = omr_classify_light_scan_boxes(&pg, &cal, v == 1 ? 0.95f : 0.5f, r);
+        if (v == 0) {
+            CHECK_INT(n, 2);
+            CHECK(r[1].state == OMR_MARK_DOUBTFUL && r[2].state == OMR_MARK_DOUBTFUL &&
+                      (r[1].doubt & OMR_DOUBT_LIGHT_SCAN),
+                  "empty row a doubtful: %d %d", r[1].state, r[2].state);
+            CHECK(r[3].state == OMR_MARK_BLANK && r[4].state == OMR_MARK_MARKED,
+                  "row b, with a written box, keeps its empty one");
+            CHECK(r[0].state == OMR_MARK_MARKED, "mark regions untouched");
+        } else {
+            CHECK_INT(n, 0); /* v 1: not light; v 2: the rule off */
+        }
+    }
 }
 
 static void test_register_failure_is_a_page_status(void)
@@ -535,6 +639,11 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->light_scan_pen_marks == b->light_scan_pen_marks &&
            a->light_scan_pen_circle_ink == b->light_scan_pen_circle_ink &&
            a->light_scan_pen_check_ink == b->light_scan_pen_check_ink &&
+           a->light_scan_eroded_recovery_max == b->light_scan_eroded_recovery_max &&
+           a->light_scan_eroded_ink == b->light_scan_eroded_ink &&
+           a->light_scan_eroded_empty == b->light_scan_eroded_empty &&
+           a->light_scan_multi_cells == b->light_scan_multi_cells &&
+           a->light_scan_boxes == b->light_scan_boxes &&
            a->bitonal_hires_dpi == b->bitonal_hires_dpi &&
            a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
            a->register_max_residual_mm == b->register_max_residual_mm;
@@ -724,6 +833,8 @@ int main(void)
     RUN(test_dust_is_blank);
     RUN(test_light_scan_rule);
     RUN(test_light_scan_pen);
+    RUN(test_light_scan_eroded);
+    RUN(test_light_scan_boxes);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);

@@ -239,6 +239,36 @@ static void test_faded(void)
     }
 }
 
+/* A real faded 200-dpi grey JPEG of the simulator's worst scanner
+ * (tests/data/faded-200dpi-A06-000038.jpg, corpus page A-000038-06: dim
+ * uneven paper, blur, JPEG quality ~60; truth from the simulator's
+ * pages.csv: form A page 6, respondent 000038, fed upright). A bar module
+ * is ~2.5 px and every thresholded zone pass loses it; the doubled-zone
+ * pass reads it (omr/identify.c, scan_zone_doubled). Upside down too. */
+static void test_faded_200dpi_jpeg(void)
+{
+    PIX *page = pixRead("tests/data/faded-200dpi-A06-000038.jpg");
+    CHECK(page != NULL && pixGetDepth(page) == 8, "read the faded 200-dpi page");
+    if (!page)
+        return;
+    for (int turns = 0; turns < 4; turns += 2) {
+        PIX *p = turns ? pixRotateOrth(page, turns) : pixClone(page);
+        omr_barcode_t bc;
+        omr_error_t err = {0};
+        omr_status_t st = omr_identify_read(p, NULL, &bc, &err);
+        CHECK(st == OMR_OK, "faded 200 dpi JPEG, %d turns: status %d: %s", turns, st, err.msg);
+        if (st == OMR_OK) {
+            CHECK_STR(bc.payload, "ITSC18-A06-000038");
+            CHECK_INT(bc.orientation, turns * 90);
+            /* the box is in page pixels, inside the bottom (or top) fifth */
+            int h = pixGetHeight(p);
+            CHECK(turns ? bc.y + bc.h < h / 5 : bc.y > h * 4 / 5, "barcode box y %d h %d", bc.y, bc.h);
+        }
+        pixDestroy(&p);
+    }
+    pixDestroy(&page);
+}
+
 /* Barcode outside the expected zone: found by the whole-page pass. */
 static void test_whole_page(void)
 {
@@ -399,6 +429,7 @@ int main(void)
     RUN(test_not_found);
     RUN(test_blank);
     RUN(test_faded);
+    RUN(test_faded_200dpi_jpeg);
     bmfDestroy(&font);
     return check_report();
 }

@@ -348,6 +348,43 @@ static void test_coding_and_review(void)
     fresh_db();
 }
 
+/* The batch report's light pages: the pages of the batch with a region that
+ * the light-scan rule made doubtful, in file and page order, and no other. */
+static void on_light(void *ctx, const char *path, int page)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s:%d;", path, page);
+}
+
+static void test_light_pages(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    long long batch, file;
+    omr_claim_t claim;
+    omr_store_batch_begin(s, "b", "", &batch, &err);
+    omr_store_file_claim(s, HASH_C, "light.tif", 1, batch, &claim, &file, &err);
+    omr_page_result_t p[3];
+    make_page(&p[0], 0, 1, "000011", 4);
+    make_page(&p[1], 1, 2, "000011", 4);
+    make_page(&p[2], 2, 3, "000011", 4);
+    p[1].regions[2].state = OMR_MARK_DOUBTFUL;
+    p[1].regions[2].doubt = OMR_DOUBT_LIGHT_SCAN;
+    p[2].regions[0].state = OMR_MARK_DOUBTFUL;
+    p[2].regions[0].doubt = OMR_DOUBT_BORDERLINE; /* doubtful, but not for the scan's lightness */
+    CHECK(omr_store_file_save(s, file, NULL, p, 3, 3, NULL, &err) == OMR_OK, "%s", err.msg);
+    char out[256] = "";
+    CHECK(omr_store_batch_light_pages(s, batch, on_light, out, &err) == OMR_OK, "%s", err.msg);
+    CHECK_STR(out, "light.tif:1;");
+    for (int i = 0; i < 3; i++)
+        omr_page_result_clear(&p[i]);
+    omr_store_close(s);
+    fresh_db();
+}
+
 /* A page that was not read belongs to its respondent (the coder blocks its
  * questions) until an operator throws it out (its page-level item decided
  * reject or duplicate); undo brings it back. The coder's page -> case
@@ -409,5 +446,6 @@ int main(void)
     RUN(test_two_connections);
     RUN(test_coding_and_review);
     RUN(test_rejected_page);
+    RUN(test_light_pages);
     return check_report();
 }

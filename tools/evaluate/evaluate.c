@@ -323,6 +323,7 @@ static void load_answers(truth_t *t, const char *corpus, const char *form, int c
 typedef struct {
     char name[32];
     long cells, wrong_accepted, flagged, needless, doubtful_truth, doubtful_accepted, pages, pages_lost;
+    long wrong_no_trace; /* wrong_accepted cells with no ink at all in the scan (ink and ink_label 0) */
     long flag_truth, flag_page, flag_caught; /* flagged for a reason; needless = the rest */
 } tally_t;
 
@@ -508,6 +509,18 @@ static void usage(FILE *out)
     fprintf(out, "  --list-all FILE  the same for every mark cell of a registered page (what = cell)\n");
 }
 
+/* Did the reader store no ink at all for region idx of the page (ink and
+ * ink_label both 0)? A wrong reading of such a cell is a mark the scan
+ * itself lost, not one the reader misjudged. */
+static int no_ink_stored(sqlite3_stmt *mst, long page_id, int idx)
+{
+    sqlite3_reset(mst);
+    sqlite3_bind_int64(mst, 1, page_id);
+    sqlite3_bind_int(mst, 2, idx);
+    return sqlite3_step(mst) == SQLITE_ROW && sqlite3_column_double(mst, 1) == 0 &&
+           sqlite3_column_double(mst, 2) == 0;
+}
+
 /* --list: one CSV line about a mark cell worth a look (wrong, needless flag,
  * doubtful truth accepted), with its stored measures. */
 static void list_cell(FILE *list, sqlite3_stmt *mst, const char *what, const truth_sheet_t *sh, long page_id, int idx,
@@ -595,9 +608,8 @@ int main(int argc, char **argv)
             return 2;
         }
         fprintf(list, "what,condition,file,file_page,var,kind,truth,style,read,doubt,ink,ink_label,darkness,cell_doubtful,item\n");
-        sqlite3_prepare_v2(db, "SELECT doubt, ink, ink_label, darkness FROM regions WHERE page=? AND idx=?", -1, &mst,
-                           NULL);
     }
+    sqlite3_prepare_v2(db, "SELECT doubt, ink, ink_label, darkness FROM regions WHERE page=? AND idx=?", -1, &mst, NULL);
     sqlite3_stmt *pst, *rst;
     sqlite3_prepare_v2(db,
                        "SELECT p.id, f.path, p.idx, p.status, p.form, p.page_number, p.respondent, p.case_number "
@@ -699,8 +711,10 @@ int main(int argc, char **argv)
                 x->doubtful_truth += truth_doubtful;
                 if (!flagged && truth_doubtful)
                     x->doubtful_accepted++;
-                if (!flagged && !truth_doubtful && (read == 1) != truth_marked)
+                if (!flagged && !truth_doubtful && (read == 1) != truth_marked) {
                     x->wrong_accepted++;
+                    x->wrong_no_trace += no_ink_stored(mst, page_id, i);
+                }
                 if (k == 0 && list && !flagged && (truth_doubtful || (read == 1) != truth_marked))
                     list_cell(list, mst, truth_doubtful ? "doubtful_accepted" : "wrong", sh, page_id, i, r, c,
                               read, item_flag);
@@ -786,6 +800,8 @@ int main(int argc, char **argv)
     printf("flags: by the truth (doubtful cells, rules the respondent broke)=%ld unread pages=%ld "
            "marks the reader could not confirm=%ld the reader's doubt on clear cells (needless)=%ld\n",
            all->flag_truth, all->flag_page, all->flag_caught, all->needless);
+    printf("wrong accepted: %ld, of which %ld left no ink at all in the scan (a threshold erased them)\n",
+           all->wrong_accepted, all->wrong_no_trace);
     printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
            t.n_sheets, sheets_seen, never_stored, all->pages_lost, dup_expected, dup_flagged);
     printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n", w.boxes,
@@ -807,10 +823,9 @@ int main(int argc, char **argv)
     map_free(&t.sheet_index);
     map_free(&t.answers);
     map_free(&items);
-    if (list) {
-        sqlite3_finalize(mst);
+    sqlite3_finalize(mst);
+    if (list)
         fclose(list);
-    }
     sqlite3_close(db);
     omr_template_free(s);
     return 0;
