@@ -39,9 +39,12 @@ void omr_calib_default(omr_calib_t *c)
     c->bitonal_hires_blank_max = 0.003;
     c->register_max_residual_mm = 1.0;
     c->light_ink_min = 0.015;
+    c->trace_stroke_mm = 1.0;
+    c->trace_span_mm = 1.75;
+    c->trace_piece_mm = 0.7;
 }
 
-typedef enum { K_SHARE, K_INT, K_MM, K_BOOL } key_type_t;
+typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
 
 static const struct {
     const char *name;
@@ -76,6 +79,9 @@ static const struct {
     {"bitonal.hires_blank_max", D(bitonal_hires_blank_max), K_SHARE},
     {"register.max_residual_mm", D(register_max_residual_mm), K_MM},
     {"grey.light_ink_min", D(light_ink_min), K_SHARE},
+    {"trace.stroke_mm", D(trace_stroke_mm), K_MM_OFF},
+    {"trace.span_mm", D(trace_span_mm), K_MM_OFF},
+    {"trace.piece_mm", D(trace_piece_mm), K_MM_OFF},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);
@@ -187,10 +193,12 @@ omr_status_t omr_calib_parse(const char *text, const char *name, omr_calib_t *ca
             *(double *)field = v;
             break;
         case K_MM:
-            if (v <= 0 || v > 10) {
+        case K_MM_OFF:
+            if (v < 0 || (v == 0 && keys[k].type == K_MM) || v > 10) {
                 omr_calib_default(cal);
-                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g mm is outside (0, 10]",
-                                     name, line, key, v);
+                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g mm is outside %s", name,
+                                     line, key, v,
+                                     keys[k].type == K_MM ? "(0, 10]" : "[0, 10] (0: off)");
             }
             *(double *)field = v;
             break;

@@ -81,6 +81,17 @@ typedef struct {
      * darkness below OMR_SAMPLE_DARK_MIN): a share at or above this is
      * faint pencil or erasure residue, doubtful FAINT; below, blank. */
     double light_ink_min;
+    /* A borderline CIRCLE or CHECK (ink between blank_max and marked_min,
+     * dark enough: no FAINT/ERASURE, not struck through) whose added ink
+     * has the shape of pen strokes (sample.h, trace_piece_mm/trace_span_mm)
+     * is marked: one piece at least trace_stroke_mm long, or two pieces
+     * spanning at least trace_span_mm with the longer at least
+     * trace_piece_mm (the ends of a tick drawn over the printed number, on
+     * both sides of it). Dust, a dot touching the print and the slivers
+     * of a grown print edge are shorter. trace_stroke_mm 0 turns it off. */
+    double trace_stroke_mm;
+    double trace_span_mm;
+    double trace_piece_mm;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

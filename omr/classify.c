@@ -31,6 +31,21 @@ static unsigned lightness_bits(const omr_calib_t *cal, float darkness)
     return 0;
 }
 
+/* Does a little ink have the shape of pen strokes (calib.h, trace_*)? One
+ * long piece, or two pieces far apart with a long one: the ends of a tick
+ * drawn over the printed number show on both sides of it. Dust, a dot
+ * touching the print and the slivers of a grown print edge are shorter
+ * (measured on the corpus: at most 0.9 mm). */
+static int trace_is_stroke(const omr_calib_t *cal, const omr_measure_t *m)
+{
+    if (cal->trace_stroke_mm <= 0 || m->trace_piece_mm <= 0)
+        return 0;
+    if (m->trace_piece_mm >= cal->trace_stroke_mm)
+        return 1;
+    return m->trace_span_mm > m->trace_piece_mm && m->trace_span_mm >= cal->trace_span_mm &&
+           m->trace_piece_mm >= cal->trace_piece_mm;
+}
+
 /* A mark target with thresholds (blank_max, marked_min). */
 static void classify_mark(const omr_calib_t *cal, double blank_max, double marked_min,
                           omr_region_result_t *r)
@@ -61,11 +76,17 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
     } else if (m->ink > blank_max) {
         r->state = OMR_MARK_DOUBTFUL;
         r->doubt = OMR_DOUBT_BORDERLINE | lightness_bits(cal, m->darkness);
+        if (r->doubt == OMR_DOUBT_BORDERLINE && !cross && trace_is_stroke(cal, m)) {
+            r->state = OMR_MARK_MARKED; /* score: at least the marked level (below) */
+            r->doubt = 0;
+        }
     } else {
         r->state = OMR_MARK_BLANK;
         r->doubt = 0;
     }
     r->m.score = score_of(m->ink, blank_max, marked_min);
+    if (r->state == OMR_MARK_MARKED && r->m.score < 0.75f)
+        r->m.score = 0.75f;
     if (cross && r->state == OMR_MARK_MARKED) {
         /* A struck-through mark: the respondent may have meant it or not. */
         r->state = OMR_MARK_DOUBTFUL;
@@ -81,6 +102,17 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
     switch (rg->kind) {
     case OMR_REGION_CIRCLE:
         classify_mark(cal, cal->circle_blank_max, cal->circle_marked_min, r);
+        if (r->state == OMR_MARK_DOUBTFUL && r->doubt == OMR_DOUBT_BORDERLINE &&
+            rg->label.w > 0 && r->m.ink_label >= cal->label_marked_min && cal->label_only_marks) {
+            /* A little ink at the number and a clear circle around the
+             * option text: the circle runs through the target's square.
+             * As clear an answer as the circle around the text alone (on
+             * the corpus 135 such cells, all marked; no blank cell there
+             * had label ink above 0.006). */
+            r->state = OMR_MARK_MARKED;
+            r->doubt = OMR_DOUBT_LABEL_ONLY;
+            r->m.score = score_of(r->m.ink_label, cal->label_blank_max, cal->label_marked_min);
+        }
         if (r->state == OMR_MARK_BLANK && rg->label.w > 0) {
             /* Nothing at the number: a circle around the option text? */
             float ls = score_of(r->m.ink_label, cal->label_blank_max, cal->label_marked_min);

@@ -6,13 +6,22 @@
  *
  * Works from the stored measures alone (no pixels), so a batch can be
  * re-classified with a refined profile, and `omr calibrate` can derive a
- * profile from measures and truth.
+ * profile from measures and truth. (The trace shape, trace_piece_mm and
+ * trace_span_mm, is not stored: measures reloaded from a store read 0 there,
+ * and the shape rule then leaves borderline traces doubtful.)
  *
  * Rules, in order (CIRCLE; CHECK the same without the label):
  *   ink >= marked_min           marked, unless the ink is light on a grey scan:
  *                                 darkness < erasure_darkness -> doubtful ERASURE,
  *                                 darkness < faint_darkness   -> doubtful FAINT;
  *   blank_max < ink < marked_min doubtful BORDERLINE (+ FAINT/ERASURE when light);
+ *                                 but marked when dark, not struck through, and
+ *                                 the trace has the shape of pen strokes
+ *                                 (calib.h trace_*, sample.h trace_piece_mm), or
+ *                                 (CIRCLE) ink_label >= label marked_min: a
+ *                                 circle around the text through the target
+ *                                 (LABEL_ONLY, informative; doubtful when the
+ *                                 profile's label.only_marks = 0);
  *   ink <= blank_max            the option text decides: ink_label >= label
  *                                 marked_min -> marked (LABEL_ONLY, informative)
  *                                 or doubtful (profile's label.only_marks = 0);

@@ -46,6 +46,11 @@ typedef struct {
     float ink_label;  /* CIRCLE: the same over the option text's area */
     float darkness;   /* mean darkness of the added ink, 0 (paper) .. 1 (black); 1 on bitonal scans */
     float score;      /* the classifier's mark score, 0 (surely blank) .. 1 (surely marked) */
+    /* CIRCLE, CHECK with a little ink (sample.h, OMR_SAMPLE_TRACE_INK_MAX):
+     * the added ink's pieces outside the print, mm; 0 when not measured.
+     * Not stored: only the classifier reads them. */
+    float trace_piece_mm; /* extent of the longest piece */
+    float trace_span_mm;  /* extent of all pieces together (at most two) */
 } omr_measure_t;
 
 typedef struct {

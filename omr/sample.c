@@ -866,6 +866,119 @@ static void zone_sample(scan_t *s, const zone_t *z, const double *xf, tally_t *t
         zone_sample_d(s, z, xf, t, 8);
 }
 
+/* ---------------------------------------------------------- trace shape */
+
+/* The shape of a little added ink (omr_measure_t.trace_piece_mm,
+ * trace_span_mm; sample.h). Only for mark targets whose ink is below
+ * OMR_SAMPLE_TRACE_INK_MAX, a few per page, so the zone is sampled again
+ * here on its own (the counting loop of zone_sample stays as it is): the
+ * open points (mask 0; the band around the print and the print itself are
+ * left out, as for ink), dark as zone_sample counts them (bitonal: any of
+ * the 2x2 pixels; grey: at least OMR_SAMPLE_DARK_MIN of the way from the
+ * zone's paper to black, without the neighbour test), grouped into pieces
+ * like dust_filter's blobs (points up to 2 steps apart join). A piece's
+ * extent is the longer side of its box, in points times the step. Sets
+ * *ppiece and *pspan (mm), both 0 when there are no pieces, more than
+ * TRACE_MAX_PIECES (noise, a dotty page), or a piece touches the zone's
+ * outer edge (a stroke coming in from outside: a scanner streak, a
+ * neighbour's mark). Uses s->dots and s->stack (>= the zone's points).
+ * Dust removal does not apply: a dust speck next to a trace only adds a
+ * piece, and a trace needs a long piece to count (classify.c). */
+#define TRACE_MAX_PIECES 2
+static void trace_shape(scan_t *s, const zone_t *z, const double *xf, float *ppiece,
+                        float *pspan)
+{
+    *ppiece = *pspan = 0;
+    const int nx = z->nx, ny = z->ny;
+    size_t npts = (size_t)nx * ny;
+    if (nx <= 0 || !s->dots || !s->stack || npts > s->dots_cap)
+        return;
+    float paper = 255, inv_range = 1.0f / 255;
+    if (s->depth == 8) {
+        double cx, cy;
+        omr_register_map(xf, z->X0 + nx * z->step / 2, z->Y0 + ny * z->step / 2, &cx, &cy);
+        int bx = (int)(cx / s->block), by = (int)(cy / s->block);
+        bx = bx < 0 ? 0 : bx >= s->bw ? s->bw - 1 : bx;
+        by = by < 0 ? 0 : by >= s->bh ? s->bh - 1 : by;
+        paper = paper_at(s, bx, by);
+        float range = paper - s->black;
+        inv_range = 1.0f / (range < 20 ? 20 : range);
+    }
+    uint8_t *d = s->dots;
+    memset(d, 0, npts);
+    int i0 = nx, i1 = -1, j0 = ny, j1 = -1;
+    for (int j = 0; j < ny; j++)
+        for (int i = 0; i < nx; i++) {
+            if (z->mask[(size_t)j * nx + i])
+                continue;
+            double x, y;
+            omr_register_map(xf, z->X0 + i * z->step, z->Y0 + j * z->step, &x, &y);
+            if (x < 0 || y < 0)
+                continue;
+            int ix = (int)x, iy = (int)y;
+            if (ix >= s->w || iy >= s->h)
+                continue;
+            int ix1 = ix + 1 < s->w ? ix + 1 : ix;
+            const l_uint32 *line = s->data + (size_t)iy * s->wpl;
+            const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
+            int dk;
+            if (s->depth == 1) {
+                dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) | GET_DATA_BIT(line1, ix) |
+                     GET_DATA_BIT(line1, ix1);
+            } else {
+                int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) +
+                        GET_DATA_BYTE(line1, ix) + GET_DATA_BYTE(line1, ix1);
+                dk = (paper - 0.25f * (float)v) * inv_range >= (float)OMR_SAMPLE_DARK_MIN;
+            }
+            if (!dk)
+                continue;
+            d[(size_t)j * nx + i] = 1;
+            if (i < i0) i0 = i;
+            if (i > i1) i1 = i;
+            if (j < j0) j0 = j;
+            if (j > j1) j1 = j;
+        }
+    if (i1 < 0)
+        return;
+    int *stk = s->stack, n_pieces = 0, longest = 0;
+    for (int jj = j0; jj <= j1; jj++)
+        for (int ii = i0; ii <= i1; ii++) {
+            if (!d[(size_t)jj * nx + ii])
+                continue;
+            int top = 0, head = 0, bi0 = ii, bi1 = ii, bj0 = jj, bj1 = jj;
+            stk[top++] = jj * nx + ii;
+            d[(size_t)jj * nx + ii] = 0;
+            while (head < top) {
+                int p = stk[head++], pi = p % nx, pj = p / nx;
+                if (pi < bi0) bi0 = pi;
+                if (pi > bi1) bi1 = pi;
+                if (pj < bj0) bj0 = pj;
+                if (pj > bj1) bj1 = pj;
+                for (int dj = -2; dj <= 2; dj++)
+                    for (int di = -2; di <= 2; di++) {
+                        int qi = pi + di, qj = pj + dj;
+                        if (qi < 0 || qj < 0 || qi >= nx || qj >= ny)
+                            continue;
+                        size_t q = (size_t)qj * nx + qi;
+                        if (d[q]) {
+                            d[q] = 0;
+                            stk[top++] = (int)q;
+                        }
+                    }
+            }
+            if (bi0 == 0 || bj0 == 0 || bi1 == nx - 1 || bj1 == ny - 1)
+                return; /* enters from outside the zone */
+            if (++n_pieces > TRACE_MAX_PIECES)
+                return;
+            int ext = (bi1 - bi0 > bj1 - bj0 ? bi1 - bi0 : bj1 - bj0) + 1;
+            if (ext > longest)
+                longest = ext;
+        }
+    int span = (i1 - i0 > j1 - j0 ? i1 - i0 : j1 - j0) + 1;
+    *ppiece = (float)(longest * z->step);
+    *pspan = (float)(span * z->step);
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -1059,6 +1172,13 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
             float dk = (float)(t.sum_light / t.n_light);
             const float cap = (float)OMR_SAMPLE_DARK_MIN * 0.99f;
             m->darkness = dk > cap ? cap : dk < 0.001f ? 0.001f : dk;
+        }
+        m->trace_piece_mm = m->trace_span_mm = 0;
+        if ((rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK) &&
+            m->ink > 0 && m->ink < OMR_SAMPLE_TRACE_INK_MAX) {
+            s.dots = dots;
+            trace_shape(&s, &pm->target[i], xform, &m->trace_piece_mm, &m->trace_span_mm);
+            s.dots = NULL;
         }
         if (rgs[i].kind == OMR_REGION_CIRCLE && t.n_bands >= 2)
             regions[i].doubt |= OMR_DOUBT_CROSSOUT;

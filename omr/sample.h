@@ -63,6 +63,15 @@
  * except on bitonal scans below 250 dpi or pages whose strokes come out as
  * trails of dots, where a pencil mark can be one or two dots: there such
  * blots are a speck (ink capped at OMR_SAMPLE_SPECK_INK: doubtful). */
+/* The shape of a little ink (omr_measure_t.trace_piece_mm, trace_span_mm),
+ * measured only in CIRCLE and CHECK targets whose ink is above 0 and below
+ * this (the borderline band of the default profile is 0.001-0.012): the
+ * zone's dark open points grouped into pieces (points up to 2 steps apart
+ * join); the longest piece's extent, and the extent of all of them. Both 0
+ * when not measured, with no piece, more than two, or one touching the
+ * zone's edge. classify.c reads a borderline trace with a pen-stroke piece
+ * as a mark (calib.h, trace_*). */
+#define OMR_SAMPLE_TRACE_INK_MAX 0.03f
 /* Grey: a point is ink at this fraction of the way from paper to black. */
 #define OMR_SAMPLE_DARK_MIN 0.15
 
@@ -84,7 +93,8 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *cache, const omr_form_
  * xform: template mm -> image px (register.h). black_grey: grey level of
  * full ink in this scan (omr_register_t.mark_grey; 0 to estimate; ignored on
  * 1 bpp). regions: form->pages[page_index].n_regions entries, caller's
- * storage; fills .m.ink, .m.ink_label, .m.darkness of each, and sets or
+ * storage; fills .m.ink, .m.ink_label, .m.darkness, .m.trace_piece_mm,
+ * .m.trace_span_mm of each, and sets or
  * clears OMR_DOUBT_CROSSOUT in .doubt of CIRCLE regions (two separate runs
  * of rows near the target's middle dark right across: lines struck through
  * the number; classify.c makes such a mark doubtful); other fields

@@ -646,7 +646,9 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->light_scan_boxes == b->light_scan_boxes &&
            a->bitonal_hires_dpi == b->bitonal_hires_dpi &&
            a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
-           a->register_max_residual_mm == b->register_max_residual_mm;
+           a->register_max_residual_mm == b->register_max_residual_mm &&
+           a->light_ink_min == b->light_ink_min && a->trace_stroke_mm == b->trace_stroke_mm &&
+           a->trace_span_mm == b->trace_span_mm && a->trace_piece_mm == b->trace_piece_mm;
 }
 
 static void test_calib_parse(void)
@@ -813,6 +815,131 @@ static void test_light_ink_rule(void)
     CHECK_INT(r.state, OMR_MARK_BLANK);
 }
 
+/* The shape of a little ink (sample.h trace_*, calib.h trace_*). On circle
+ * targets of page A-03 (ring 2 mm around a 9-pt number "1"): a thin pen
+ * line drawn right through the number, 2 mm long, of which only its two
+ * ends beside the print count (each well under 1 mm, 2 mm apart; too
+ * little ink to be read a mark by its amount): a tick over the number, a
+ * mark; a dust blot touching the number's side: one piece of at most
+ * 0.5 mm, never a mark. Grey and 1 bpp at 300 dpi. */
+static void test_trace_shape(void)
+{
+    int c1 = region_of(OMR_REGION_CIRCLE, -1, 1), c2 = region_of(OMR_REGION_CIRCLE, c1, 1);
+    CHECK(c1 >= 0 && c2 >= 0, "page A-03 has circles");
+    if (c1 < 0 || c2 < 0)
+        return;
+    omr_sample_cache_t *cache = NULL;
+    CHECK_INT(omr_sample_cache_new(survey, &cache, NULL), OMR_OK);
+    for (int bitonal = 0; bitonal <= 1; bitonal++) {
+        PIX *pix = omr_print_render_page(survey, form, page_index, "000042", DPI, NULL);
+        CHECK(pix != NULL);
+        if (!pix)
+            break;
+        const omr_rect_t *b1 = &page()->regions[c1].box, *b2 = &page()->regions[c2].box;
+        double x1 = b1->x + b1->w / 2, y1 = b1->y + b1->h / 2;
+        stroke(pix, x1 - 1.0, y1 + 0.1, x1 + 1.0, y1 - 0.1, 0.15, 40);
+        double x2 = b2->x + b2->w / 2, y2 = b2->y + b2->h / 2;
+        blot(pix, DPI, x2 + 0.95, y2, 0.2, 30);
+        PIX *scan = bitonal ? pixThresholdToBinary(pix, 128) : pixClone(pix);
+        pixSetResolution(scan, (int)DPI, (int)DPI);
+        omr_page_result_t res;
+        memset(&res, 0, sizeof res);
+        snprintf(res.form, sizeof res.form, "A");
+        res.page_number = page_index + 1;
+        res.dpi = DPI;
+        omr_error_t err = {0};
+        CHECK_INT(omr_recognise_page(scan, survey, NULL, cache, &res, &err), OMR_OK);
+        if (res.status == OMR_PAGE_OK) {
+            const omr_region_result_t *r1 = &res.regions[c1], *r2 = &res.regions[c2];
+            /* Too little ink for a mark by its amount: the shape decides. */
+            CHECK(r1->m.ink > 0.001f && r1->m.ink < 0.012f, "%s: ink %.4f", bitonal ? "1bpp" : "grey",
+                  (double)r1->m.ink);
+            CHECK(r1->m.trace_span_mm >= 1.75f && r1->m.trace_span_mm <= 2.6f &&
+                      r1->m.trace_piece_mm >= 0.45f && r1->m.trace_piece_mm <= 1.1f,
+                  "%s: line through the number: ink %.4f pieces %.2f span %.2f mm", bitonal ? "1bpp" : "grey",
+                  (double)r1->m.ink, (double)r1->m.trace_piece_mm, (double)r1->m.trace_span_mm);
+            CHECK(r1->state == OMR_MARK_MARKED, "%s: line through the number read %d",
+                  bitonal ? "1bpp" : "grey", r1->state);
+            CHECK(r2->m.trace_piece_mm <= 0.6f && r2->state != OMR_MARK_MARKED,
+                  "%s: blot at the number: ink %.4f piece %.2f mm, read %d", bitonal ? "1bpp" : "grey",
+                  (double)r2->m.ink, (double)r2->m.trace_piece_mm, r2->state);
+        } else {
+            CHECK(0, "page not registered: %s", res.reason);
+        }
+        omr_page_result_clear(&res);
+        pixDestroy(&scan);
+        pixDestroy(&pix);
+    }
+    omr_sample_cache_free(cache);
+}
+
+/* The shape rule on measures (calib.h trace_*): a borderline trace with a
+ * pen-stroke piece is marked, unless it is light, struck through, or the
+ * rule is off; short pieces stay doubtful. A borderline circle with a clear
+ * circle around its option text is marked. */
+static void test_trace_rules(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t circle = {.kind = OMR_REGION_CIRCLE, .label = {10, 10, 20, 3}};
+    omr_region_t check = {.kind = OMR_REGION_CHECK};
+    const float mid = (float)(0.5 * (cal.circle_blank_max + cal.circle_marked_min));
+    omr_region_result_t r = {0};
+    /* One long piece. */
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 1.2f, .trace_span_mm = 1.2f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    CHECK(r.m.score >= 0.75f);
+    omr_classify_region(&check, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    /* Two pieces on both sides of the print. */
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 0.75f, .trace_span_mm = 2.4f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    /* Dust-sized pieces, however far apart; one piece of 0.9 mm (a sliver). */
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 0.45f, .trace_span_mm = 3.0f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 0.9f, .trace_span_mm = 0.9f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    /* Light: stays doubtful (faint). */
+    r.m = (omr_measure_t){.ink = mid,
+                          .darkness = (float)(0.5 * (cal.faint_darkness + cal.erasure_darkness)),
+                          .trace_piece_mm = 1.5f, .trace_span_mm = 1.5f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    /* Struck through. */
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 1.5f, .trace_span_mm = 1.5f};
+    r.doubt = OMR_DOUBT_CROSSOUT;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    r.doubt = 0;
+    /* Below the blank maximum the shape changes nothing. */
+    r.m = (omr_measure_t){.ink = 0, .darkness = 0, .trace_piece_mm = 1.5f, .trace_span_mm = 1.5f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_BLANK);
+    /* The rule turned off. */
+    cal.trace_stroke_mm = 0;
+    r.m = (omr_measure_t){.ink = mid, .darkness = 1, .trace_piece_mm = 1.5f, .trace_span_mm = 1.5f};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    omr_calib_default(&cal);
+    /* A borderline number with a clear circle around the text. */
+    r.m = (omr_measure_t){.ink = mid, .ink_label = (float)cal.label_marked_min + 0.1f, .darkness = 1};
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    CHECK(r.doubt & OMR_DOUBT_LABEL_ONLY);
+    cal.label_only_marks = 0;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    omr_calib_default(&cal);
+    /* ...but not when the ink is light. */
+    r.m.darkness = (float)(0.5 * (cal.faint_darkness + cal.erasure_darkness));
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -827,10 +954,12 @@ int main(void)
     RUN(test_calib_roundtrip);
     RUN(test_classify_rules);
     RUN(test_traces_are_doubtful);
+    RUN(test_trace_rules);
     RUN(test_scan_calib);
     RUN(test_crossout_rule);
     RUN(test_marks_grey_and_1bpp);
     RUN(test_dust_is_blank);
+    RUN(test_trace_shape);
     RUN(test_light_scan_rule);
     RUN(test_light_scan_pen);
     RUN(test_light_scan_eroded);
