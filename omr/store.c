@@ -1208,7 +1208,7 @@ omr_status_t omr_store_batch_light_pages(omr_store_t *s, long long batch,
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         fn(ctx, col_text(st, 0), sqlite3_column_int(st, 1));
-    sqlite3_finalize(st);
+    release(s, st);
     return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list light pages");
 }
 
