@@ -508,7 +508,7 @@ static void test_light_scan_boxes(void)
         rg[i].kind = OMR_REGION_DIGIT;
         rg[i].question = 1;
         snprintf(rg[i].row, sizeof rg[i].row, "%s", i < 3 ? "a" : "b");
-        snprintf(rg[i].var, sizeof rg[i].var, "Q1_%s_%d", rg[i].row, i);
+        snprintf(rg[i].var, sizeof rg[i].var, "Q1_%s_%d", i < 3 ? "a" : "b", i);
     }
     omr_page_t pg = {.regions = rg, .n_regions = 5};
     omr_region_result_t r[5];

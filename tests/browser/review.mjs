@@ -127,9 +127,14 @@ try {
   await until(() => window.omrStats.item !== undefined && window.omrStats.op === 'alice');
 
   // help overlay (Esc first: the first item may be a text field with the cursor in it)
-  await kb.press('Escape');
-  await kb.press('?');
-  await page.waitForSelector('#help:not([hidden])');
+  // (the item may still be loading and take the focus back into its field
+  // after Esc: press again, as a person would, a few times at most)
+  for (let attempt = 1; ; attempt++) {
+    await kb.press('Escape');
+    await kb.press('?');
+    try { await page.waitForSelector('#help:not([hidden])', { timeout: 4000 }); break; }
+    catch (e) { if (attempt >= 5) throw e; }
+  }
   await page.screenshot({ path: shots + '/help.png' });
   await kb.press('Escape');
 
