@@ -26,6 +26,9 @@
 #include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 #include <zint.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include <sys/stat.h>
 
 #define BARCODE_TEXT_PT 8.0    /* payload text under the bars */
 #define BARCODE_TEXT_GAP 0.6   /* mm between the bars and that text */
@@ -47,6 +50,50 @@ const char *omr_print_font_family(unsigned flags) {
   if (flags & OMR_ITEM_SMALL)
     return "IPAMincho";
   return "IPAGothic";
+}
+
+omr_status_t omr_print_render_identity(char *buf, size_t n, omr_error_t *err) {
+  int len = snprintf(buf, n, "render %d; cairo %s; pango %s; freetype %d.%d.%d", OMR_PRINT_RENDER_VERSION,
+                     cairo_version_string(), pango_version_string(), FREETYPE_MAJOR, FREETYPE_MINOR,
+                     FREETYPE_PATCH);
+  if (len < 0 || (size_t)len >= n)
+    return omr_error_set(err, OMR_EIO, "print: identity buffer too small");
+  /* The fonts as pango's fontconfig map picks them: the family with the
+   * default substitutions, best match. */
+  static const unsigned flags[] = {0, OMR_ITEM_SMALL};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    const char *family = omr_print_font_family(flags[i]);
+    FcPattern *pat = FcPatternBuild(NULL, FC_FAMILY, FcTypeString, (const FcChar8 *)family, (char *)NULL);
+    if (!pat || !FcConfigSubstitute(NULL, pat, FcMatchPattern)) {
+      FcPatternDestroy(pat);
+      return omr_error_set(err, OMR_EIO, "print: fontconfig failed for %s", family);
+    }
+    FcDefaultSubstitute(pat);
+    FcResult res;
+    FcPattern *m = FcFontMatch(NULL, pat, &res);
+    FcPatternDestroy(pat);
+    FcChar8 *file = NULL;
+    int index = 0;
+    if (!m || FcPatternGetString(m, FC_FILE, 0, &file) != FcResultMatch) {
+      if (m)
+        FcPatternDestroy(m);
+      return omr_error_set(err, OMR_EIO, "print: no font file for %s", family);
+    }
+    FcPatternGetInteger(m, FC_INDEX, 0, &index);
+    struct stat st;
+    long long size = -1, mtime = -1;
+    if (!stat((const char *)file, &st)) {
+      size = (long long)st.st_size;
+      mtime = (long long)st.st_mtime;
+    }
+    int k = snprintf(buf + len, n - (size_t)len, "; %s=%s#%d %lld %lld", family, (const char *)file, index, size,
+                     mtime);
+    FcPatternDestroy(m);
+    if (k < 0 || (size_t)k >= n - (size_t)len)
+      return omr_error_set(err, OMR_EIO, "print: identity buffer too small");
+    len += k;
+  }
+  return OMR_OK;
 }
 
 /* Set the source to ink of the given strength (1 = black). */

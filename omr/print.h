@@ -23,6 +23,16 @@
 /* The font family of a text item with these OMR_ITEM_* flags. */
 const char *omr_print_font_family(unsigned flags);
 
+/* What a raster render depends on besides the template and its arguments,
+ * as text for a cache key (sample.c keeps the blank pages' masks between
+ * runs): OMR_PRINT_RENDER_VERSION (bump it with any change to how pages are
+ * drawn), the cairo, pango and freetype versions, and for each font family
+ * used the file fontconfig picks with its size and modification time.
+ * Writes a NUL-terminated string into buf (cut at n). Returns OMR_OK, or
+ * OMR_EIO when fontconfig cannot name the fonts (no key: do not cache). */
+#define OMR_PRINT_RENDER_VERSION 1
+omr_status_t omr_print_render_identity(char *buf, size_t n, omr_error_t *err);
+
 /* Line spacing factor used for every wrapped text (pango line-spacing). */
 #define OMR_PRINT_LINE_SPACING 1.25
 

@@ -11,10 +11,16 @@
  */
 #include "sample.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "print.h"
 #include "register.h"
@@ -60,6 +66,12 @@ struct omr_sample_cache {
     int n_pages, cap;
     unsigned char *render_buf; /* omr_print_render_ink's drawing buffer, kept */
     size_t render_cap;
+    omr_sample_backing_t backing; /* get NULL: none */
+    /* SHA-256 of everything a page's masks depend on except the page
+     * itself (mask_base_digest); base_state 0 not yet, 1 done, -1 failed
+     * (no key: masks are built and not kept) */
+    unsigned char base[32];
+    int base_state;
 };
 
 omr_status_t omr_sample_cache_new(const omr_survey_t *survey, omr_sample_cache_t **pcache,
@@ -321,6 +333,367 @@ static page_masks_t *cache_find(omr_sample_cache_t *c, const omr_page_t *pg)
     return NULL;
 }
 
+/* ------------------------------------------------- masks kept between runs
+ *
+ * An entry (omr_sample_backing_t) is the built zones of one page:
+ *   "OMRMASK" 1 | u32 raw length | u32 crc32 of raw | zlib(raw)
+ *   raw: u32 n_regions, then per region its target zone and its label zone,
+ *        each f64 X0, Y0, step, i32 nx, ny, n_open, nx * ny mask bytes
+ * (little-endian as the machine writes it: the key holds the byte order).
+ * Masks are mostly runs: an A4 page's ~1.5 MB compress to ~50 kB and
+ * inflate in ~1 ms, against ~10 ms to draw and build them. */
+
+#define MASK_MAGIC "OMRMASK"
+#define MASK_FORMAT 1
+/* Bump with any change to how masks are built from the render (zone_build,
+ * morph_brick, ink_extent, the steps and margins above). */
+#define MASK_BUILD_VERSION 1
+#define MASK_RAW_MAX (256u << 20)
+
+static int sha_update_file(EVP_MD_CTX *ctx, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    unsigned char buf[16384];
+    size_t k;
+    int rc = 0;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        if (EVP_DigestUpdate(ctx, buf, k) != 1)
+            rc = -1;
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* c->base: SHA-256 of the mask parameters, the renderer's identity
+ * (print.h) and every regular file at the top of the survey folder (name,
+ * size, bytes; in name order): the survey file and every page file, so any
+ * template change makes new keys. 0, or -1 when something cannot be read
+ * (then nothing is kept). */
+static int mask_base_digest(omr_sample_cache_t *c)
+{
+    char ident[2048];
+    const omr_survey_t *sv = c->survey;
+    if (!sv || !sv->dir || omr_print_render_identity(ident, sizeof ident, NULL))
+        return -1;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    DIR *d = opendir(sv->dir);
+    char **names = NULL;
+    int n = 0, cap = 0, rc = -1;
+    if (!ctx || !d || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto done;
+    char params[256];
+    int k = snprintf(params, sizeof params, "masks %d/%d; dpi %.3f grey %d mask %.4f steps %.4f %.4f label %.4f %.4f; %s; ",
+                     MASK_FORMAT, MASK_BUILD_VERSION, MASK_DPI, MASK_PRINTED_GREY, OMR_SAMPLE_MASK_MM, STEP_MARK_MM,
+                     STEP_WIDE_MM, OMR_SAMPLE_LABEL_PAD_MM, OMR_SAMPLE_LABEL_MAX_MM,
+                     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "le" : "be");
+    if (EVP_DigestUpdate(ctx, params, (size_t)k) != 1 || EVP_DigestUpdate(ctx, ident, strlen(ident) + 1) != 1)
+        goto done;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            int nc = cap ? 2 * cap : 32;
+            char **p = realloc(names, sizeof *p * (size_t)nc);
+            if (!p)
+                goto done;
+            names = p;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            goto done;
+        n++;
+    }
+    qsort(names, (size_t)n, sizeof *names, cmp_names);
+    for (int i = 0; i < n; i++) {
+        char path[8192];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", sv->dir, names[i]);
+        if (stat(path, &st))
+            goto done;
+        if (!S_ISREG(st.st_mode))
+            continue;
+        char head[64];
+        int hk = snprintf(head, sizeof head, "%lld:", (long long)st.st_size);
+        if (EVP_DigestUpdate(ctx, names[i], strlen(names[i]) + 1) != 1 ||
+            EVP_DigestUpdate(ctx, head, (size_t)hk) != 1 || sha_update_file(ctx, path))
+            goto done;
+    }
+    unsigned int mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, c->base, &mdlen) == 1 && mdlen == 32)
+        rc = 0;
+done:
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (d)
+        closedir(d);
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/* The key of page page_index of form (65 bytes: hex and NUL): SHA-256 of
+ * c->base, the form id, the page index and its file's name. -1: no key. */
+static int mask_key(omr_sample_cache_t *c, const omr_form_t *form, int page_index, char key[65])
+{
+    if (!c->base_state)
+        c->base_state = mask_base_digest(c) ? -1 : 1;
+    if (c->base_state < 0)
+        return -1;
+    char what[8400];
+    /* the file's name only: its bytes are in c->base, and the same folder
+     * named another way (./templates/...) must give the same key */
+    const char *file = form->pages[page_index].file;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (slash)
+        file = slash + 1;
+    int k = snprintf(what, sizeof what, "%s\n%d\n%s", form->id, page_index, file ? file : "");
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, c->base, 32) == 1 &&
+             EVP_DigestUpdate(ctx, what, (size_t)(k < (int)sizeof what ? k : (int)sizeof what - 1)) == 1 &&
+             EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return -1;
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        key[2 * i] = digits[md[i] >> 4];
+        key[2 * i + 1] = digits[md[i] & 15];
+    }
+    key[64] = 0;
+    return 0;
+}
+
+void omr_sample_cache_set_backing(omr_sample_cache_t *c, const omr_sample_backing_t *b)
+{
+    if (!c)
+        return;
+    if (b)
+        c->backing = *b;
+    else
+        memset(&c->backing, 0, sizeof c->backing);
+}
+
+#define ZONE_HEAD (3 * sizeof(double) + 3 * sizeof(int32_t))
+
+/* An entry for pm (see above); *blob malloc'd. 0, or -1 out of memory. */
+static int masks_encode(const page_masks_t *pm, unsigned char **blob, size_t *len)
+{
+    size_t raw_len = sizeof(uint32_t);
+    for (int i = 0; i < pm->n; i++)
+        for (int z = 0; z < 2; z++) {
+            const zone_t *zn = z ? &pm->label[i] : &pm->target[i];
+            raw_len += ZONE_HEAD + (size_t)zn->nx * (size_t)zn->ny;
+        }
+    unsigned char *raw = malloc(raw_len);
+    if (!raw)
+        return -1;
+    unsigned char *p = raw;
+    uint32_t n = (uint32_t)pm->n;
+    memcpy(p, &n, 4);
+    p += 4;
+    for (int i = 0; i < pm->n; i++)
+        for (int z = 0; z < 2; z++) {
+            const zone_t *zn = z ? &pm->label[i] : &pm->target[i];
+            double d[3] = {zn->X0, zn->Y0, zn->step};
+            int32_t v[3] = {zn->nx, zn->ny, zn->n_open};
+            memcpy(p, d, sizeof d);
+            p += sizeof d;
+            memcpy(p, v, sizeof v);
+            p += sizeof v;
+            size_t m = (size_t)zn->nx * (size_t)zn->ny;
+            if (m)
+                memcpy(p, zn->mask, m);
+            p += m;
+        }
+    uLongf clen = compressBound((uLong)raw_len);
+    unsigned char *out = malloc(16 + (size_t)clen);
+    if (!out || compress2(out + 16, &clen, raw, (uLong)raw_len, 6) != Z_OK) {
+        free(out);
+        free(raw);
+        return -1;
+    }
+    uint32_t rl = (uint32_t)raw_len, crc = (uint32_t)crc32(0, raw, (uInt)raw_len);
+    memcpy(out, MASK_MAGIC, 7);
+    out[7] = MASK_FORMAT;
+    memcpy(out + 8, &rl, 4);
+    memcpy(out + 12, &crc, 4);
+    free(raw);
+    *blob = out;
+    *len = 16 + (size_t)clen;
+    return 0;
+}
+
+/* Whether a stored target zone (X0, Y0, step; nx, ny) is the grid that
+ * zone_build lays over region rg (the same arithmetic, so exactly equal). */
+static int target_matches(const omr_region_t *rg, const double d[3], const int32_t v[3])
+{
+    const omr_rect_t r = rg->box;
+    double step = (rg->kind == OMR_REGION_CIRCLE || rg->kind == OMR_REGION_CHECK) ? STEP_MARK_MM : STEP_WIDE_MM;
+    if (r.w / step > ZONE_MAX_NX)
+        step = r.w / ZONE_MAX_NX;
+    int nx = (int)floor(r.w / step), ny = (int)floor(r.h / step);
+    if (nx < 1 || ny < 1)
+        return v[0] == 0 && v[1] == 0;
+    return v[0] == nx && v[1] == ny && d[2] == step && d[0] == r.x + (r.w - (nx - 1) * step) / 2 &&
+           d[1] == r.y + (r.h - (ny - 1) * step) / 2;
+}
+
+/* pm from an entry, checked against page pg: 1, 0 when the entry is not
+ * valid for it (*pm untouched), -1 out of memory. */
+static int masks_decode(const unsigned char *blob, size_t len, const omr_page_t *pg, page_masks_t *pm)
+{
+    if (!blob || len < 16 || memcmp(blob, MASK_MAGIC, 7) || blob[7] != MASK_FORMAT)
+        return 0;
+    uint32_t rl, crc;
+    memcpy(&rl, blob + 8, 4);
+    memcpy(&crc, blob + 12, 4);
+    if (rl < 4 || rl > MASK_RAW_MAX)
+        return 0;
+    unsigned char *raw = malloc(rl);
+    if (!raw)
+        return -1;
+    uLongf got = rl;
+    if (uncompress(raw, &got, blob + 16, (uLong)(len - 16)) != Z_OK || got != rl ||
+        (uint32_t)crc32(0, raw, rl) != crc) {
+        free(raw);
+        return 0;
+    }
+    page_masks_t m = {.page = pg, .n = pg->n_regions};
+    const unsigned char *p = raw, *end = raw + rl;
+    uint32_t n;
+    memcpy(&n, p, 4);
+    p += 4;
+    int ok = (int)n == pg->n_regions;
+    if (ok) {
+        m.target = calloc((size_t)(m.n ? m.n : 1), sizeof *m.target);
+        m.label = calloc((size_t)(m.n ? m.n : 1), sizeof *m.label);
+        if (!m.target || !m.label) {
+            page_masks_clear(&m);
+            free(raw);
+            return -1;
+        }
+    }
+    for (int i = 0; ok && i < m.n; i++)
+        for (int z = 0; ok && z < 2; z++) {
+            zone_t *zn = z ? &m.label[i] : &m.target[i];
+            double d[3];
+            int32_t v[3];
+            if ((size_t)(end - p) < ZONE_HEAD) {
+                ok = 0;
+                break;
+            }
+            memcpy(d, p, sizeof d);
+            p += sizeof d;
+            memcpy(v, p, sizeof v);
+            p += sizeof v;
+            /* an unused zone (no label) is all zeros */
+            if (!isfinite(d[0]) || !isfinite(d[1]) || !(d[2] > 0 || (d[2] == 0 && !v[0])) || v[0] < 0 || v[1] < 0 ||
+                v[0] > ZONE_MAX_NX || (v[0] == 0) != (v[1] == 0) ||
+                (size_t)v[0] * (size_t)v[1] > (size_t)(end - p) || (z && pg->regions[i].kind != OMR_REGION_CIRCLE && v[0])) {
+                ok = 0;
+                break;
+            }
+            if (!z && !target_matches(&pg->regions[i], d, v)) {
+                ok = 0; /* an entry of another page, or another grid */
+                break;
+            }
+            zn->X0 = d[0];
+            zn->Y0 = d[1];
+            zn->step = d[2];
+            zn->nx = v[0];
+            zn->ny = v[1];
+            size_t k = (size_t)v[0] * (size_t)v[1];
+            if (!k)
+                continue;
+            if (!(zn->mask = malloc(k))) {
+                page_masks_clear(&m);
+                free(raw);
+                return -1;
+            }
+            memcpy(zn->mask, p, k);
+            p += k;
+            int open = 0;
+            for (size_t q = 0; q < k; q++) {
+                if (zn->mask[q] > 4)
+                    ok = 0;
+                open += !zn->mask[q];
+            }
+            if (open != v[2])
+                ok = 0;
+            zn->n_open = open;
+        }
+    free(raw);
+    if (!ok || p != end) {
+        page_masks_clear(&m);
+        return 0;
+    }
+    *pm = m;
+    return 1;
+}
+
+/* Room for one more page in c->pages: 0, or -1 out of memory. */
+static int pages_room(omr_sample_cache_t *c)
+{
+    if (c->n_pages < c->cap)
+        return 0;
+    int cap = c->cap ? 2 * c->cap : 16;
+    page_masks_t *p = realloc(c->pages, sizeof *p * (size_t)cap);
+    if (!p)
+        return -1;
+    c->pages = p;
+    c->cap = cap;
+    return 0;
+}
+
+int omr_sample_cache_import(omr_sample_cache_t *c, const omr_form_t *form, int page_index,
+                            const unsigned char *blob, size_t len)
+{
+    if (!c || !form || page_index < 0 || page_index >= form->n_pages)
+        return 0;
+    const omr_page_t *pg = &form->pages[page_index];
+    page_masks_t pm;
+    int r = masks_decode(blob, len, pg, &pm);
+    if (r <= 0)
+        return r;
+    if (pages_room(c)) {
+        page_masks_clear(&pm);
+        return -1;
+    }
+    page_masks_t *old = cache_find(c, pg);
+    if (old) {
+        page_masks_clear(old);
+        *old = pm;
+    } else
+        c->pages[c->n_pages++] = pm;
+    return 1;
+}
+
+omr_status_t omr_sample_cache_export(omr_sample_cache_t *c, const omr_form_t *form, int page_index,
+                                     unsigned char **blob, size_t *len, char *key, omr_error_t *err)
+{
+    omr_status_t st = omr_sample_cache_prepare(c, form, page_index, err);
+    if (st)
+        return st;
+    if (key && mask_key(c, form, page_index, key))
+        key[0] = 0;
+    if (masks_encode(cache_find(c, &form->pages[page_index]), blob, len))
+        return omr_error_set(err, OMR_ENOMEM, "sample: out of memory encoding masks");
+    return OMR_OK;
+}
+
+static omr_status_t masks_build(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err);
+
 omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *form,
                                       int page_index, omr_error_t *err)
 {
@@ -329,6 +702,33 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
     const omr_page_t *pg = &form->pages[page_index];
     if (cache_find(c, pg))
         return OMR_OK;
+    char key[65];
+    if (!c->backing.get || mask_key(c, form, page_index, key))
+        return masks_build(c, form, page_index, err);
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    if (c->backing.get(c->backing.ctx, key, &blob, &len) == 1) {
+        int r = omr_sample_cache_import(c, form, page_index, blob, len);
+        free(blob);
+        if (r > 0)
+            return OMR_OK;
+        if (r < 0)
+            return omr_error_set(err, OMR_ENOMEM, "sample: out of memory reading masks");
+    }
+    omr_status_t st = masks_build(c, form, page_index, err);
+    if (st || !c->backing.put)
+        return st;
+    if (!masks_encode(cache_find(c, pg), &blob, &len)) {
+        c->backing.put(c->backing.ctx, key, form, page_index, blob, len);
+        free(blob);
+    }
+    return OMR_OK;
+}
+
+/* Draw page page_index and build its masks into c. */
+static omr_status_t masks_build(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err)
+{
+    const omr_page_t *pg = &form->pages[page_index];
     /* The blank page's ink: its render darker than MASK_PRINTED_GREY
      * (drawn into the cache's reusable buffer). */
     PIX *ink = omr_print_render_ink(c->survey, form, page_index, MASK_DPI, MASK_PRINTED_GREY,
@@ -353,14 +753,8 @@ omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *c, const omr_form_t *f
         pixDestroy(&ink);
         return omr_error_set(err, OMR_ENOMEM, "sample: out of memory building masks");
     }
-    if (c->n_pages == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 16;
-        page_masks_t *p = realloc(c->pages, sizeof *p * (size_t)cap);
-        if (!p)
-            goto oom;
-        c->pages = p;
-        c->cap = cap;
-    }
+    if (pages_room(c))
+        goto oom;
     page_masks_t pm = {.page = pg, .n = pg->n_regions};
     pm.target = calloc((size_t)(pm.n ? pm.n : 1), sizeof *pm.target);
     pm.label = calloc((size_t)(pm.n ? pm.n : 1), sizeof *pm.label);

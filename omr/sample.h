@@ -84,8 +84,40 @@ omr_status_t omr_sample_cache_new(const omr_survey_t *survey, omr_sample_cache_t
                                   omr_error_t *err);
 void omr_sample_cache_free(omr_sample_cache_t *cache);
 
+/* Where built masks are kept between processes (the scan keeps them in its
+ * store, store.h omr_store_mask_get/put), so a run need not render the blank
+ * pages again. key: 64 hex digits naming the page's masks exactly (a hash of
+ * the survey folder's files, the page, the renderer and its fonts and
+ * libraries, the mask parameters). get: 1 and *blob (malloc'd, the caller
+ * frees it) with *len on a hit, 0 on a miss or any failure. put: best
+ * effort (a failure only costs the next run a render). What get returns is
+ * checked (checksum, sizes, the page's regions) and ignored when wrong: a
+ * broken entry is rebuilt and put again, never trusted. */
+typedef struct {
+    int (*get)(void *ctx, const char *key, unsigned char **blob, size_t *len);
+    void (*put)(void *ctx, const char *key, const omr_form_t *form, int page_index,
+                const unsigned char *blob, size_t len);
+    void *ctx;
+} omr_sample_backing_t;
+
+/* Use b (copied; NULL: none) for the pages prepared from now on. */
+void omr_sample_cache_set_backing(omr_sample_cache_t *cache, const omr_sample_backing_t *b);
+
+/* The masks of page page_index as the backing stores them, for tests: built
+ * if needed. *blob malloc'd (caller frees), key (65 bytes) optional.
+ * Returns OMR_OK, or OMR_ENOMEM / a render failure with *err. */
+omr_status_t omr_sample_cache_export(omr_sample_cache_t *cache, const omr_form_t *form, int page_index,
+                                     unsigned char **blob, size_t *len, char *key, omr_error_t *err);
+
+/* Take page page_index's masks from blob (as export gives) instead of
+ * building them. Returns 1 when taken, 0 when blob is not a valid entry for
+ * this page (nothing changed; -1 out of memory). */
+int omr_sample_cache_import(omr_sample_cache_t *cache, const omr_form_t *form, int page_index,
+                            const unsigned char *blob, size_t len);
+
 /* Build the masks of page page_index of form now (otherwise done on first
- * use). Costs one render of the page (~0.1-0.3 s). */
+ * use). Costs one render of the page (~0.1-0.3 s), or one read from the
+ * backing (~1-3 ms) when that has them. */
 omr_status_t omr_sample_cache_prepare(omr_sample_cache_t *cache, const omr_form_t *form,
                                       int page_index, omr_error_t *err);
 

@@ -82,6 +82,12 @@ static const char *const migrations[] = {
     "  undone INTEGER NOT NULL DEFAULT 0, undone_time TEXT, undone_by TEXT);\n"
     /* an item is decided at most once at a time: undo, then decide again */
     "CREATE UNIQUE INDEX decisions_live ON decisions(item) WHERE undone = 0;\n",
+    /* 1 -> 2: the blank pages' sample masks kept between runs (sample.h
+     * omr_sample_backing_t), by a key naming everything they depend on;
+     * survey/form/page only to drop an older entry of the same page */
+    "CREATE TABLE mask_cache(\n"
+    "  key TEXT PRIMARY KEY, survey TEXT NOT NULL, form TEXT NOT NULL, page INTEGER NOT NULL,\n"
+    "  data BLOB NOT NULL, created TEXT NOT NULL);\n",
 };
 enum { N_MIGRATIONS = (int)(sizeof migrations / sizeof migrations[0]) };
 _Static_assert(N_MIGRATIONS == OMR_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -1229,4 +1235,72 @@ omr_status_t omr_store_batch_problems(omr_store_t *s, long long batch,
         fn(ctx, col_text(st, 0), sqlite3_column_int(st, 1), page_status_from_name(col_text(st, 2)), col_text(st, 3));
     release(s, st);
     return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list problem pages");
+}
+
+/* ---- the sample masks kept between runs ---- */
+
+int omr_store_mask_get(omr_store_t *s, const char *key, unsigned char **blob, size_t *len)
+{
+    *blob = NULL;
+    *len = 0;
+    sqlite3_stmt *st = prep(s, "SELECT data FROM mask_cache WHERE key = ?1", NULL);
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int found = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const void *d = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        if (d && n > 0 && (*blob = malloc((size_t)n))) {
+            memcpy(*blob, d, (size_t)n);
+            *len = (size_t)n;
+            found = 1;
+        }
+    }
+    release(s, st);
+    return found;
+}
+
+omr_status_t omr_store_mask_put(omr_store_t *s, const char *key, const char *survey, const char *form, int page,
+                                const unsigned char *blob, size_t len, omr_error_t *err)
+{
+    if (len > 0x7fffffff)
+        return omr_error_set(err, OMR_ELIMIT, "store: mask entry too large");
+    omr_status_t rc;
+    if ((rc = omr_store_begin(s, err)))
+        return rc;
+    sqlite3_stmt *del = prep(s, "DELETE FROM mask_cache WHERE survey = ?1 AND form = ?2 AND page = ?3 AND key <> ?4",
+                             err);
+    if (!del) {
+        rc = OMR_EIO;
+        goto fail;
+    }
+    bind_text(del, 1, survey);
+    bind_text(del, 2, form);
+    sqlite3_bind_int(del, 3, page);
+    bind_text(del, 4, key);
+    rc = step_done(s, del, err, "dropping old masks");
+    release(s, del);
+    if (rc)
+        goto fail;
+    sqlite3_stmt *ins = prep(s, "INSERT OR REPLACE INTO mask_cache(key, survey, form, page, data, created) "
+                                "VALUES(?1, ?2, ?3, ?4, ?5, " NOW_SQL ")",
+                             err);
+    if (!ins) {
+        rc = OMR_EIO;
+        goto fail;
+    }
+    bind_text(ins, 1, key);
+    bind_text(ins, 2, survey);
+    bind_text(ins, 3, form);
+    sqlite3_bind_int(ins, 4, page);
+    sqlite3_bind_blob(ins, 5, blob, (int)len, SQLITE_STATIC);
+    rc = step_done(s, ins, err, "saving masks");
+    release(s, ins);
+    if (rc)
+        goto fail;
+    return omr_store_commit(s, err);
+fail:
+    omr_store_rollback(s);
+    return rc;
 }

@@ -51,7 +51,7 @@
 #include "page.h"
 #include "template.h"
 
-#define OMR_STORE_SCHEMA_VERSION 1
+#define OMR_STORE_SCHEMA_VERSION 2
 
 typedef struct omr_store omr_store_t;
 
@@ -144,6 +144,17 @@ omr_status_t omr_store_load_pages(omr_store_t *store, const char *form, const ch
                                   omr_page_result_t **ppages, long long **pids, int *pn,
                                   omr_error_t *err);
 void omr_store_pages_free(omr_page_result_t *pages, int n);
+
+/* The blank pages' sample masks kept between runs (sample.h
+ * omr_sample_backing_t; the store only keeps bytes, sample.c checks them).
+ * get: 1 with *blob (malloc'd, caller frees) and *len when key is stored,
+ * else 0 (also on any failure: a miss only costs a render). put: stores
+ * blob under key, dropping older entries of the same survey, form and page
+ * (0-based), in its own transaction (or the caller's). Returns OMR_OK or
+ * OMR_EIO. */
+int omr_store_mask_get(omr_store_t *store, const char *key, unsigned char **blob, size_t *len);
+omr_status_t omr_store_mask_put(omr_store_t *store, const char *key, const char *survey, const char *form,
+                                int page, const unsigned char *blob, size_t len, omr_error_t *err);
 
 /* A stored value (status as code.h: certain, review, resolved); strings
  * borrowed for the call. */

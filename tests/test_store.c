@@ -2,7 +2,8 @@
  * idempotent claims by content hash, all-or-nothing file saves (including a
  * process killed inside the transaction), two connections at once, stale
  * claims of dead processes, coding with review items that keep their id, and
- * the lease / decide / undo cycle of the review queue. */
+ * the lease / decide / undo cycle of the review queue, the sample masks
+ * kept between runs (mask_cache) and the migration that added them. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,17 +71,17 @@ static void test_schema(void)
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
     CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
     const char *tables[] = {"batches", "files", "pages", "regions", "respondents", "responses", "review_items",
-                            "decisions", "schema_version"};
-    for (int i = 0; i < 9; i++) {
+                            "decisions", "schema_version", "mask_cache"};
+    for (int i = 0; i < 10; i++) {
         char sql[200];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         CHECK_INT(count(s, sql), 1);
     }
     CHECK_INT(count(s, "SELECT count(*) FROM pragma_foreign_keys WHERE foreign_keys = 1"), 1);
     omr_store_close(s);
-    /* reopening migrates nothing and keeps one version row */
+    /* reopening migrates nothing and keeps one row per version */
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
-    CHECK_INT(count(s, "SELECT count(*) FROM schema_version"), 1);
+    CHECK_INT(count(s, "SELECT count(*) FROM schema_version"), OMR_STORE_SCHEMA_VERSION);
     sqlite3_exec(omr_store_db(s), "INSERT INTO schema_version VALUES(99, 'x')", NULL, NULL, NULL);
     omr_store_close(s);
     /* a database from a newer omr is refused, not damaged */
@@ -93,6 +94,61 @@ static void test_schema(void)
     unlink(strcat(strcpy((char[300]){0}, dbpath), "-wal"));
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_EIO);
     CHECK(strstr(err.msg, dbpath) != NULL, "%s", err.msg);
+    fresh_db();
+}
+
+/* A version-1 database (before the mask cache) with data in it is migrated
+ * to the current version on open, its data kept. */
+static void test_migrate_v1(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    long long batch;
+    CHECK(omr_store_batch_begin(s, "old", NULL, &batch, &err) == OMR_OK, "%s", err.msg);
+    /* back to what schema 1 was: no mask_cache, one version row */
+    CHECK_INT(sqlite3_exec(omr_store_db(s), "DROP TABLE mask_cache; DELETE FROM schema_version WHERE version > 1",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    CHECK_INT(omr_store_schema_version(s), 1);
+    omr_store_close(s);
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
+    CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='mask_cache'"), 1);
+    CHECK_INT(count(s, "SELECT count(*) FROM batches WHERE name = 'old'"), 1);
+    omr_store_close(s);
+    fresh_db();
+}
+
+/* Mask entries: a miss, a hit with the same bytes, a newer entry of the same
+ * page replacing the older, other pages kept. */
+static void test_mask_cache(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    unsigned char *b = (unsigned char *)"x";
+    size_t n = 1;
+    CHECK_INT(omr_store_mask_get(s, HASH_A, &b, &n), 0);
+    CHECK(b == NULL && n == 0);
+    const unsigned char one[] = {1, 0, 2, 3}, two[] = {9, 9};
+    CHECK(omr_store_mask_put(s, HASH_A, "sv", "A", 0, one, sizeof one, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_mask_put(s, HASH_C, "sv", "A", 1, two, sizeof two, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(omr_store_mask_get(s, HASH_A, &b, &n), 1);
+    CHECK(n == sizeof one && !memcmp(b, one, n));
+    free(b);
+    /* the template changed: page 0's new key replaces its old entry */
+    CHECK(omr_store_mask_put(s, HASH_B, "sv", "A", 0, two, sizeof two, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(omr_store_mask_get(s, HASH_A, &b, &n), 0);
+    CHECK_INT(omr_store_mask_get(s, HASH_B, &b, &n), 1);
+    CHECK(n == sizeof two && !memcmp(b, two, n));
+    free(b);
+    CHECK_INT(omr_store_mask_get(s, HASH_C, &b, &n), 1);
+    free(b);
+    CHECK_INT(count(s, "SELECT count(*) FROM mask_cache"), 2);
+    omr_store_close(s);
     fresh_db();
 }
 
@@ -441,6 +497,8 @@ static void test_rejected_page(void)
 int main(void)
 {
     RUN(test_schema);
+    RUN(test_migrate_v1);
+    RUN(test_mask_cache);
     RUN(test_claim_idempotent);
     RUN(test_rollback);
     RUN(test_two_connections);
