@@ -6,7 +6,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -750,8 +752,10 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
      * kernel then zero-fills every page of it again: ~0.7 ms a G4 page of
      * system time. Kept in the heap instead; the peak stays one page's worth.
      * Process-wide, inherited by the forked workers. */
+#ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 
     omr_store_t *store;
     omr_status_t st = omr_store_open(opts->db_path, &store, err);
