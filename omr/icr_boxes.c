@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "sample.h"
 
 /* ---- grey statistics ---------------------------------------------------- */
@@ -554,6 +558,32 @@ static inline int ifloor(double v)
 /* Crop pixels computed together for the white-run test. */
 #define RUN 16
 
+/* Sum of the n x n grey pixels from (x0, y0), all inside the image: with n
+ * a constant the loops unroll (200, 300, 400 dpi give n = 2, 3, 4); the
+ * same integer sum in any order. */
+static inline __attribute__((always_inline)) int grey_sum_n(const l_uint32 *data, int wpl, int x0,
+                                                           int y0, int n)
+{
+    int sum = 0;
+    const l_uint32 *line = data + (size_t)y0 * wpl;
+#pragma GCC unroll 4
+    for (int yy = 0; yy < n; yy++, line += wpl)
+#pragma GCC unroll 4
+        for (int xx = 0; xx < n; xx++)
+            sum += (int)GET_DATA_BYTE(line, x0 + xx);
+    return sum;
+}
+
+static inline int grey_sum(const l_uint32 *data, int wpl, int x0, int y0, int n)
+{
+    switch (n) {
+    case 2: return grey_sum_n(data, wpl, x0, y0, 2);
+    case 3: return grey_sum_n(data, wpl, x0, y0, 3);
+    case 4: return grey_sum_n(data, wpl, x0, y0, 4);
+    default: return grey_sum_n(data, wpl, x0, y0, n);
+    }
+}
+
 /* The crop of a text field for omr_icr_text_has_ink: the region's box inset
  * by OMR_ICR_BOXES_INSET_MM, at OMR_ICR_BOXES_TEXT_PX_PER_MM, upright, 8-bit
  * grey (255 paper). Each cell is the MEAN of the n x n image pixels around
@@ -595,8 +625,19 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
     if (use_table)
         for (int s = 0; s <= 255 * nn; s++)
             mean_of[s] = (uint8_t)((s + nn / 2) / nn);
+    /* per column: xf[0] * X and xf[3] * X (the products of the cell
+     * centre's formula, computed once; the sums keep their order) */
+    double *colx = grow(&ws->ii, &ws->ii_cap, 2 * (size_t)w * sizeof(double));
+    if (!colx)
+        return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for text field %s", rg->var);
+    for (int i = 0; i < w; i++) {
+        double X = X0 + (i + 0.5) / k;
+        colx[2 * i] = xf[0] * X;
+        colx[2 * i + 1] = xf[3] * X;
+    }
     for (int j = 0; j < h; j++) {
         double Y = Y0 + (j + 0.5) / k;
+        const double by = xf[1] * Y, dy = xf[4] * Y;
         for (int i0 = 0; i0 < w; i0 += RUN) {
             int i1 = i0 + RUN < w ? i0 + RUN : w;
             if (depth == 1) {
@@ -615,11 +656,12 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
                 }
             }
             for (int i = i0; i < i1; i++) {
-                double X = X0 + (i + 0.5) / k;
-                double cx = xf[0] * X + xf[1] * Y + xf[2], cy = xf[3] * X + xf[4] * Y + xf[5];
+                double cx = colx[2 * i] + by + xf[2], cy = colx[2 * i + 1] + dy + xf[5];
                 int x0 = ifloor(cx - half), y0 = ifloor(cy - half);
                 int sum = 0;
-                if (x0 >= 0 && y0 >= 0 && x0 + n <= iw && y0 + n <= ih) {
+                if (depth == 8 && x0 >= 0 && y0 >= 0 && x0 + n <= iw && y0 + n <= ih) {
+                    sum = grey_sum(data, wpl, x0, y0, n);
+                } else if (x0 >= 0 && y0 >= 0 && x0 + n <= iw && y0 + n <= ih) {
                     for (int yy = y0; yy < y0 + n; yy++) {
                         const l_uint32 *line = data + (size_t)yy * wpl;
                         if (depth == 1) {
@@ -674,14 +716,95 @@ static omr_status_t read_text(PIX *pix, const double *xform, const omr_region_t 
     return st;
 }
 
+#if defined(__SSE2__)
+/* Two neighbouring pixels of box_crop's grey path at once, one per lane of
+ * SSE2 doubles: every operation is the scalar path's, in the same order, on
+ * the same values (IEEE arithmetic is the same in a vector lane), so the
+ * bytes are the same. col: the pair's colx entries (4 doubles); by, dy: the
+ * row's products. Writes out[0..1] and returns 1 when both pixels' four
+ * image pixels lie inside the image; else returns 0 and writes nothing (the
+ * scalar path handles the pixel, also for coordinates beyond int range:
+ * the conversion then gives INT_MIN, outside). */
+static inline int bilinear_pair(const l_uint32 *data, int wpl, int iw, int ih, int bitonal,
+                                const double *col, double by, double dy, const double *xf,
+                                uint8_t *out)
+{
+    const __m128d c0 = _mm_loadu_pd(col), c1 = _mm_loadu_pd(col + 2);
+    __m128d x = _mm_add_pd(_mm_add_pd(_mm_unpacklo_pd(c0, c1), _mm_set1_pd(by)),
+                           _mm_set1_pd(xf[2]));
+    __m128d y = _mm_add_pd(_mm_add_pd(_mm_unpackhi_pd(c0, c1), _mm_set1_pd(dy)),
+                           _mm_set1_pd(xf[5]));
+    const __m128d half = _mm_set1_pd(0.5), one = _mm_set1_pd(1.0);
+    x = _mm_sub_pd(x, half);
+    y = _mm_sub_pd(y, half);
+    /* floor: truncate, minus one where that went up */
+    __m128d tx = _mm_cvtepi32_pd(_mm_cvttpd_epi32(x)), ty = _mm_cvtepi32_pd(_mm_cvttpd_epi32(y));
+    tx = _mm_sub_pd(tx, _mm_and_pd(_mm_cmplt_pd(x, tx), one));
+    ty = _mm_sub_pd(ty, _mm_and_pd(_mm_cmplt_pd(y, ty), one));
+    __m128i ix = _mm_cvttpd_epi32(tx), iy = _mm_cvttpd_epi32(ty);
+    int xa = _mm_cvtsi128_si32(ix), xb = _mm_cvtsi128_si32(_mm_srli_si128(ix, 4));
+    int ya = _mm_cvtsi128_si32(iy), yb = _mm_cvtsi128_si32(_mm_srli_si128(iy, 4));
+    if (!(xa >= 0 && ya >= 0 && xa + 1 < iw && ya + 1 < ih && xb >= 0 && yb >= 0 &&
+          xb + 1 < iw && yb + 1 < ih))
+        return 0;
+    const __m128d fx = _mm_sub_pd(x, tx), fy = _mm_sub_pd(y, ty);
+    const __m128d ex = _mm_sub_pd(one, fx), ey = _mm_sub_pd(one, fy);
+    const l_uint32 *a0 = data + (size_t)ya * wpl, *a1 = a0 + wpl;
+    const l_uint32 *b0 = data + (size_t)yb * wpl, *b1 = b0 + wpl;
+    /* lane 0: pixel a, lane 1: pixel b */
+    int ga[4], gb[4];
+    if (bitonal) {
+        ga[0] = GET_DATA_BIT(a0, xa) ? 0 : 255;
+        ga[1] = GET_DATA_BIT(a0, xa + 1) ? 0 : 255;
+        ga[2] = GET_DATA_BIT(a1, xa) ? 0 : 255;
+        ga[3] = GET_DATA_BIT(a1, xa + 1) ? 0 : 255;
+        gb[0] = GET_DATA_BIT(b0, xb) ? 0 : 255;
+        gb[1] = GET_DATA_BIT(b0, xb + 1) ? 0 : 255;
+        gb[2] = GET_DATA_BIT(b1, xb) ? 0 : 255;
+        gb[3] = GET_DATA_BIT(b1, xb + 1) ? 0 : 255;
+    } else {
+        ga[0] = (int)GET_DATA_BYTE(a0, xa);
+        ga[1] = (int)GET_DATA_BYTE(a0, xa + 1);
+        ga[2] = (int)GET_DATA_BYTE(a1, xa);
+        ga[3] = (int)GET_DATA_BYTE(a1, xa + 1);
+        gb[0] = (int)GET_DATA_BYTE(b0, xb);
+        gb[1] = (int)GET_DATA_BYTE(b0, xb + 1);
+        gb[2] = (int)GET_DATA_BYTE(b1, xb);
+        gb[3] = (int)GET_DATA_BYTE(b1, xb + 1);
+    }
+    /* (where the four agree the sum is that value within far less than
+     * half a level: rounded, exactly the scalar path's shortcut) */
+    __m128d g0 = _mm_cvtepi32_pd(_mm_setr_epi32(ga[0], gb[0], 0, 0));
+    __m128d g1 = _mm_cvtepi32_pd(_mm_setr_epi32(ga[1], gb[1], 0, 0));
+    __m128d g2 = _mm_cvtepi32_pd(_mm_setr_epi32(ga[2], gb[2], 0, 0));
+    __m128d g3 = _mm_cvtepi32_pd(_mm_setr_epi32(ga[3], gb[3], 0, 0));
+    __m128d v = _mm_setzero_pd();
+    v = _mm_add_pd(v, _mm_mul_pd(_mm_mul_pd(ex, ey), g0));
+    v = _mm_add_pd(v, _mm_mul_pd(_mm_mul_pd(fx, ey), g1));
+    v = _mm_add_pd(v, _mm_mul_pd(_mm_mul_pd(ex, fy), g2));
+    v = _mm_add_pd(v, _mm_mul_pd(_mm_mul_pd(fx, fy), g3));
+    /* lround for v >= 0 (v - r is exact) */
+    __m128i r = _mm_cvttpd_epi32(v);
+    __m128d up = _mm_cmpge_pd(_mm_sub_pd(v, _mm_cvtepi32_pd(r)), half);
+    int ra = _mm_cvtsi128_si32(r), rb = _mm_cvtsi128_si32(_mm_srli_si128(r, 4));
+    int ua = _mm_movemask_pd(up);
+    out[0] = (uint8_t)(ra + (ua & 1));
+    out[1] = (uint8_t)(rb + (ua >> 1));
+    return 1;
+}
+#endif
+
 /* The crop of a digit box: the region's box inset by OMR_ICR_BOXES_INSET_MM
  * at OMR_ICR_BOXES_PX_PER_MM, upright, 8-bit grey row-major in ws->crop;
  * each pixel bilinear between the image's pixel centres (outside the image:
  * paper, 255), rounded half up. The same arithmetic as omr_sample_crop,
  * operation for operation, so the same bytes; faster because the per-column
- * products are computed once, a pixel whose four image pixels are equal is
- * that value (the weights sum to 1 within far less than half a level), and
- * on a 1 bpp page a run of RUN pixels over white image pixels is 255.
+ * products are computed once, two pixels inside the image are computed at
+ * once in the lanes of SSE2 doubles (bilinear_pair), on 1 bpp a pixel
+ * whose four image pixels are equal is that value (the weights sum to 1
+ * within far less than half a level: the rounded sum is that value too, so
+ * the shortcut and the sum agree), and on a 1 bpp page a run of RUN pixels
+ * over white image pixels is 255.
  * Returns OMR_OK with *pout NULL when the box is degenerate (reads as
  * empty), OMR_ENOMEM. */
 static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg, ws_t *ws,
@@ -727,6 +850,15 @@ static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg,
                 }
             }
             for (int i = i0; i < i1; i++) {
+#if defined(__SSE2__)
+                /* grey, two pixels at once when both are inside */
+                if (i + 1 < i1 &&
+                    bilinear_pair(data, wpl, iw, ih, bitonal, colx + 2 * i, by, dy, xf,
+                                  orow + i)) {
+                    i++;
+                    continue;
+                }
+#endif
                 double x = colx[2 * i] + by + xf[2], y = colx[2 * i + 1] + dy + xf[5];
                 /* bilinear between pixel centres */
                 x -= 0.5;
@@ -758,15 +890,21 @@ static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg,
                         }
                     }
                 }
-                if (g[0] == g[1] && g[1] == g[2] && g[2] == g[3]) {
+                /* (on grey the four rarely agree: the test would cost
+                 * more in mispredictions than the arithmetic it saves) */
+                if (bitonal && g[0] == g[1] && g[1] == g[2] && g[2] == g[3]) {
                     orow[i] = (uint8_t)g[0];
                     continue;
                 }
+                /* the weights and the sum in the order of the loop over
+                 * q = 0..3 this replaces (the same doubles, bit for bit),
+                 * unrolled: the compiler kept it a loop with branches */
+                const double ex = 1 - fx, ey = 1 - fy;
                 double v = 0;
-                for (int q = 0; q < 4; q++) {
-                    double wgt = ((q & 1) ? fx : 1 - fx) * ((q >> 1) ? fy : 1 - fy);
-                    v += wgt * g[q];
-                }
+                v += (ex * ey) * g[0];
+                v += (fx * ey) * g[1];
+                v += (ex * fy) * g[2];
+                v += (fx * fy) * g[3];
                 /* lround for v >= 0 (v - r is exact) */
                 int r = (int)v;
                 orow[i] = (uint8_t)(v - r >= 0.5 ? r + 1 : r);

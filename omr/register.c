@@ -24,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define MAX_CAND 3
 
 static const char *const mark_names[4] = {"top-left", "top-right", "bottom-left", "bottom-right"};
@@ -190,25 +194,30 @@ typedef struct {
  * 0.6 % of the window). */
 static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
 {
-    /* Four interleaved histograms, summed after: most samples are paper of
-     * one grey level, and one histogram makes each increment wait for the
-     * previous one to the same bin. */
-    int h4[4][256], hist[256], n = 0;
-    memset(h4, 0, sizeof h4);
+    /* Eight interleaved histograms, summed after: most samples are paper
+     * of one or two grey levels, and one histogram makes each increment
+     * wait for the previous one to the same bin. */
+    int h8[8][256], hist[256], n = 0;
+    memset(h8, 0, sizeof h8);
     for (int y = y0; y < y1; y += 3) {
         const l_uint32 *line = im->data + (size_t)y * im->wpl;
         int x = x0;
-        for (; x + 9 < x1; x += 12, n += 4) {
-            h4[0][GET_DATA_BYTE(line, x)]++;
-            h4[1][GET_DATA_BYTE(line, x + 3)]++;
-            h4[2][GET_DATA_BYTE(line, x + 6)]++;
-            h4[3][GET_DATA_BYTE(line, x + 9)]++;
+        for (; x + 21 < x1; x += 24, n += 8) {
+            h8[0][GET_DATA_BYTE(line, x)]++;
+            h8[1][GET_DATA_BYTE(line, x + 3)]++;
+            h8[2][GET_DATA_BYTE(line, x + 6)]++;
+            h8[3][GET_DATA_BYTE(line, x + 9)]++;
+            h8[4][GET_DATA_BYTE(line, x + 12)]++;
+            h8[5][GET_DATA_BYTE(line, x + 15)]++;
+            h8[6][GET_DATA_BYTE(line, x + 18)]++;
+            h8[7][GET_DATA_BYTE(line, x + 21)]++;
         }
         for (; x < x1; x += 3, n++)
-            h4[0][GET_DATA_BYTE(line, x)]++;
+            h8[0][GET_DATA_BYTE(line, x)]++;
     }
     for (int v = 0; v < 256; v++)
-        hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
+        hist[v] = h8[0][v] + h8[1][v] + h8[2][v] + h8[3][v] + h8[4][v] + h8[5][v] + h8[6][v] +
+                  h8[7][v];
     if (n == 0)
         return 128;
     int dark = 0, paper = 255, acc = 0;
@@ -246,23 +255,35 @@ static long centroid(const img_t *im, double *px, double *py, double r)
     double sx = 0, sy = 0;
     for (int y = y0; y < y1; y++) {
         const l_uint32 *line = im->data + (size_t)y * im->wpl;
-        long rn = 0;
-        double rsx = 0;
+        /* Integer sums: a row's sum of x is far below 2^53, so its double
+         * is the one the sum in doubles gave. */
+        long rn = 0, rsx = 0;
         if (im->depth == 1) {
-            for (int x = x0; x < x1; x++)
-                if (GET_DATA_BIT(line, x)) {
+            /* word by word, set bits only (pixel 0 is the MSB) */
+            for (int wi = x0 >> 5; x1 > x0 && wi <= (x1 - 1) >> 5; wi++) {
+                l_uint32 v = line[wi];
+                if (wi == x0 >> 5)
+                    v &= 0xffffffffu >> (x0 & 31);
+                if (wi == (x1 - 1) >> 5)
+                    v &= 0xffffffffu << (31 - ((x1 - 1) & 31));
+                while (v) {
+                    int b = __builtin_clz(v);
                     rn++;
-                    rsx += x;
+                    rsx += (long)wi * 32 + b;
+                    v &= ~(0x80000000u >> b);
                 }
+            }
         } else {
-            for (int x = x0; x < x1; x++)
-                if (GET_DATA_BYTE(line, x) < im->thresh) {
-                    rn++;
-                    rsx += x;
-                }
+            /* branch-free: the mark's edges make a branch unpredictable */
+            const int t = im->thresh;
+            for (int x = x0; x < x1; x++) {
+                long b = GET_DATA_BYTE(line, x) < t;
+                rn += b;
+                rsx += b * x;
+            }
         }
         n += rn;
-        sx += rsx;
+        sx += (double)rsx;
         sy += (double)rn * y;
     }
     if (n > 0) {
@@ -352,22 +373,39 @@ static int edge_centre(const img_t *im, double *px, double *py, double s_px, int
  * hw: popcount has an instruction (the caller's target). */
 static inline __attribute__((always_inline)) void count_cells_1bpp(const img_t *im, int x0, int y0,
                                                                   int c, int gw, int gh, int *cnt,
-                                                                  int hw)
+                                                                  int hw, l_uint32 *orw)
 {
+    /* the words holding the grid's columns */
+    const int wa = x0 >> 5, wb = (x0 + gw * c - 1) >> 5;
     for (int gy = 0; gy < gh; gy++) {
         int *row = cnt + (size_t)gy * gw;
-        for (int yy = 0; yy < c; yy++) {
-            const l_uint32 *line = im->data + (size_t)(y0 + gy * c + yy) * im->wpl;
+        const l_uint32 *top = im->data + (size_t)(y0 + gy * c) * im->wpl;
+        /* The OR of the cell row's lines, per word: a cell whose words are
+         * white on every line counts 0 without being counted (most of a
+         * corner window is margin and paper). */
+        for (int k = wa; k <= wb; k++)
+            orw[k - wa] = top[k];
+        for (int yy = 1; yy < c; yy++) {
+            const l_uint32 *line = top + (size_t)yy * im->wpl;
+            for (int k = wa; k <= wb; k++)
+                orw[k - wa] |= line[k];
+        }
+        for (int gx = 0; gx < gw; gx++) {
+            int xs = x0 + gx * c, wi = xs >> 5, wj = (xs + c - 1) >> 5;
+            if (!(orw[wi - wa] | orw[wj - wa]))
+                continue;
             /* A cell's c <= 32 bits sit in two neighbouring words: one
              * 64-bit window, one shift, one popcount. */
-            for (int gx = 0; gx < gw; gx++) {
-                int xs = x0 + gx * c, wi = xs >> 5;
+            int k = 0;
+            const l_uint32 *line = top;
+            for (int yy = 0; yy < c; yy++, line += im->wpl) {
                 uint64_t u = (uint64_t)line[wi] << 32;
                 if (wi + 1 < im->wpl)
                     u |= line[wi + 1];
                 l_uint32 v = (l_uint32)((u << (xs & 31)) >> (64 - c));
-                row[gx] += hw ? __builtin_popcount(v) : popcount32(v);
+                k += hw ? __builtin_popcount(v) : popcount32(v);
             }
+            row[gx] += k;
         }
     }
 }
@@ -377,27 +415,76 @@ static inline __attribute__((always_inline)) void count_cells_1bpp(const img_t *
  * at run time, so the build still runs on the baseline target). */
 __attribute__((target("popcnt"))) static void count_cells_1bpp_popcnt(const img_t *im, int x0,
                                                                      int y0, int c, int gw, int gh,
-                                                                     int *cnt)
+                                                                     int *cnt, l_uint32 *orw)
 {
-    count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 1);
+    count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 1, orw);
 }
 #define HAVE_POPCNT_CLONE 1
 #endif
 
+/* Byte of pixel x within its 4-pixel word, as Leptonica stores it. */
+#ifdef L_BIG_ENDIAN
+#define BYTE_XOR 0
+#else
+#define BYTE_XOR 3
+#endif
+
+/* acc[i] += (line[i] < t) for i < n, 1 <= t <= 255 (8-bit counters: the
+ * caller adds at most 255 rows). SSE2 is part of every x86-64. */
+static void dark_flags_add(const uint8_t *line, size_t n, int t, uint8_t *acc)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (t <= 255) {
+        const __m128i tm1 = _mm_set1_epi8((char)(t - 1));
+        for (; i + 16 <= n; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(line + i));
+            /* v < t  <=>  min(v, t - 1) == v (unsigned): all ones, -1 */
+            __m128i d = _mm_cmpeq_epi8(_mm_min_epu8(v, tm1), v);
+            __m128i a = _mm_loadu_si128((const __m128i *)(acc + i));
+            _mm_storeu_si128((__m128i *)(acc + i), _mm_sub_epi8(a, d));
+        }
+    }
+#endif
+    for (; i < n; i++)
+        acc[i] += line[i] < t;
+}
+
+/* Grey counts sample by sample (cells too large for dark_flags_add's 8-bit
+ * counters: absurd resolutions only). */
+static int count_cells_grey_slow(const img_t *im, int x0, int y0, int c, int gw, int gh, int step,
+                                 int *cnt)
+{
+    for (int gy = 0; gy < gh; gy++) {
+        int *row = cnt + (size_t)gy * gw;
+        for (int yy = 0; yy < c; yy += step) {
+            const l_uint32 *line = im->data + (size_t)(y0 + gy * c + yy) * im->wpl;
+            for (int gx = 0; gx < gw; gx++)
+                for (int xx = 0; xx < c; xx += step)
+                    row[gx] += GET_DATA_BYTE(line, x0 + gx * c + xx) < im->thresh;
+        }
+    }
+    return 0;
+}
+
 static int count_cells(const img_t *im, int x0, int y0, int c, int gw, int gh, int step, int *cnt)
 {
     if (im->depth == 1 && c <= 32) {
+        /* scratch: one word per word of the grid's columns */
+        l_uint32 *orw = malloc(sizeof *orw * (size_t)(((x0 + gw * c - 1) >> 5) - (x0 >> 5) + 1));
+        if (!orw)
+            return -1;
 #ifdef HAVE_POPCNT_CLONE
-        if (__builtin_cpu_supports("popcnt")) {
-            count_cells_1bpp_popcnt(im, x0, y0, c, gw, gh, cnt);
-            return 0;
-        }
-#endif
-#if defined(__POPCNT__)
-        count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 1);
+        if (__builtin_cpu_supports("popcnt"))
+            count_cells_1bpp_popcnt(im, x0, y0, c, gw, gh, cnt, orw);
+        else
+            count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 0, orw);
+#elif defined(__POPCNT__)
+        count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 1, orw);
 #else
-        count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 0);
+        count_cells_1bpp(im, x0, y0, c, gw, gh, cnt, 0, orw);
 #endif
+        free(orw);
         return 0;
     }
     if (im->depth == 1) {
@@ -410,40 +497,37 @@ static int count_cells(const img_t *im, int x0, int y0, int c, int gw, int gh, i
             }
         return 0;
     }
-    /* Grey: each sampled row's span in pixel order (Leptonica keeps 4
-     * pixels a word, the first in the high byte), its dark flags, then the
-     * flags summed per cell. */
-    const int span = gw * c, w0 = x0 >> 2, w1 = (x0 + span - 1) >> 2;
-    uint8_t *buf = malloc((size_t)(w1 - w0 + 1) * 4 + (size_t)span);
-    if (!buf)
+    /* Grey: per cell row, the dark flags of its sampled rows summed per
+     * byte column (vector compares over the raw words: Leptonica keeps 4
+     * pixels a word, the first in the high byte, so pixel x of a line is
+     * byte x ^ 3 in memory on a little-endian host), then each cell adds
+     * its sampled columns. The same integer counts as testing sample by
+     * sample. */
+    const int span = gw * c, b0 = x0 & ~3;
+    const size_t nb = (size_t)(((x0 + span - 1) | 3) + 1 - b0);
+    if (c / step + 1 > 255)
+        return count_cells_grey_slow(im, x0, y0, c, gw, gh, step, cnt);
+    uint8_t *acc = malloc(nb);
+    if (!acc)
         return -1;
-    uint8_t *dark = buf + (size_t)(w1 - w0 + 1) * 4;
     const int t = im->thresh;
     for (int gy = 0; gy < gh; gy++) {
         int *row = cnt + (size_t)gy * gw;
-        for (int yy = 0; yy < c; yy += step) {
-            const l_uint32 *line = im->data + (size_t)(y0 + gy * c + yy) * im->wpl;
-            for (int w = w0; w <= w1; w++) {
-                l_uint32 v = line[w];
-                uint8_t *o = buf + (size_t)(w - w0) * 4;
-                o[0] = (uint8_t)(v >> 24);
-                o[1] = (uint8_t)(v >> 16);
-                o[2] = (uint8_t)(v >> 8);
-                o[3] = (uint8_t)v;
+        memset(acc, 0, nb);
+        if (t > 0)
+            for (int yy = 0; yy < c; yy += step) {
+                const uint8_t *line =
+                    (const uint8_t *)(im->data + (size_t)(y0 + gy * c + yy) * im->wpl) + b0;
+                dark_flags_add(line, nb, t, acc);
             }
-            const uint8_t *px = buf + (x0 - 4 * w0);
-            for (int i = 0; i < span; i++)
-                dark[i] = px[i] < t;
-            for (int gx = 0; gx < gw; gx++) {
-                const uint8_t *d = dark + (size_t)gx * c;
-                int k = 0;
-                for (int xx = 0; xx < c; xx += step)
-                    k += d[xx];
-                row[gx] += k;
-            }
+        for (int gx = 0; gx < gw; gx++) {
+            int k = 0, xs = x0 + gx * c - b0;
+            for (int xx = 0; xx < c; xx += step)
+                k += acc[(xs + xx) ^ BYTE_XOR];
+            row[gx] += k;
         }
     }
-    free(buf);
+    free(acc);
     return 0;
 }
 
