@@ -15,7 +15,7 @@
 /* ---- normalise -------------------------------------------------------- */
 
 /* The value below which a fraction q of the histogram's pixels lie. */
-static int hist_quantile(const unsigned *hist, size_t total, double q)
+int omr_icr_hist_quantile(const unsigned *hist, size_t total, double q)
 {
     size_t want = (size_t)(q * (double)total), acc = 0;
     for (int v = 0; v < 256; v++) {
@@ -26,10 +26,9 @@ static int hist_quantile(const unsigned *hist, size_t total, double q)
     return 255;
 }
 
-/* Histogram of a w x h 8-bit image (row r at g + r * stride) into hist[256]
- * (zeroed here). Four partial histograms, so that a run of equal pixels
- * (paper) does not wait on one counter. */
-static void histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256])
+/* icr.h. Four partial histograms, so that a run of equal pixels (paper)
+ * does not wait on one counter. */
+void omr_icr_histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256])
 {
     unsigned part[4][256];
     memset(part, 0, sizeof part);
@@ -160,9 +159,9 @@ omr_status_t omr_icr_normalise_ws(const uint8_t *grey, int w, int h, int stride,
      * contrast, and never by less than 40 grey levels, so scanner noise
      * (sigma up to ~12) and paper texture stay out. */
     unsigned hist[256];
-    histogram(grey, w, h, stride, hist);
-    int paper = hist_quantile(hist, n, 0.5);
-    int dark = hist_quantile(hist, n, 0.003);
+    omr_icr_histogram(grey, w, h, stride, hist);
+    int paper = omr_icr_hist_quantile(hist, n, 0.5);
+    int dark = omr_icr_hist_quantile(hist, n, 0.003);
     double thr = 0.35 * (paper - dark);
     if (thr < 40)
         thr = 40;
@@ -261,7 +260,7 @@ omr_status_t omr_icr_normalise_ws(const uint8_t *grey, int w, int h, int stride,
                 dh[d < 0 ? 0 : d]++;
                 nk++;
             }
-    double ink_d = hist_quantile(dh, nk, 0.5);
+    double ink_d = omr_icr_hist_quantile(dh, nk, 0.5);
     double lo = thr * 0.5;
     if (ink_d < thr)
         ink_d = thr;

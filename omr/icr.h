@@ -205,4 +205,10 @@ omr_status_t omr_icr_idx_load(const char *path, omr_icr_idx_t *out, omr_error_t 
 /* Free what omr_icr_idx_load allocated; accepts a zeroed or NULL record. */
 void omr_icr_idx_free(omr_icr_idx_t *idx);
 
+/* Helpers the box reader (icr_boxes.c) shares: the histogram of a w x h
+ * 8-bit image (row r at g + r * stride) into hist[256] (zeroed here), and
+ * the grey level below which share q of its `total` pixels lie. */
+void omr_icr_histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256]);
+int omr_icr_hist_quantile(const unsigned *hist, size_t total, double q);
+
 #endif

@@ -14,42 +14,6 @@
 
 #include "sample.h"
 
-/* ---- grey statistics ---------------------------------------------------- */
-
-static int quantile(const unsigned *hist, size_t total, double q)
-{
-    size_t want = (size_t)(q * (double)total), acc = 0;
-    for (int v = 0; v < 256; v++) {
-        acc += hist[v];
-        if (acc > want)
-            return v;
-    }
-    return 255;
-}
-
-/* Histogram of a w x h 8-bit image (row r at g + r * stride) into hist[256]
- * (zeroed here). Four partial histograms, so that a run of equal pixels
- * (paper) does not wait on one counter. */
-static void histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256])
-{
-    unsigned part[4][256];
-    memset(part, 0, sizeof part);
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = g + (size_t)y * stride;
-        int x = 0;
-        for (; x + 4 <= w; x += 4) {
-            part[0][row[x]]++;
-            part[1][row[x + 1]]++;
-            part[2][row[x + 2]]++;
-            part[3][row[x + 3]]++;
-        }
-        for (; x < w; x++)
-            part[0][row[x]]++;
-    }
-    for (int v = 0; v < 256; v++)
-        hist[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v];
-}
-
 /* ---- scratch ------------------------------------------------------------- */
 
 /* Scratch memory of one page's reading, grown on demand and reused by every
@@ -103,10 +67,10 @@ static int stretch_crop(const uint8_t *grey, int w, int h, int stride, uint8_t *
 {
     unsigned hist[256];
     size_t n = (size_t)w * h;
-    histogram(grey, w, h, stride, hist);
-    int paper = quantile(hist, n, 0.5);
-    int hi = quantile(hist, n, 0.84);
-    int dark = quantile(hist, n, 0.003);
+    omr_icr_histogram(grey, w, h, stride, hist);
+    int paper = omr_icr_hist_quantile(hist, n, 0.5);
+    int hi = omr_icr_hist_quantile(hist, n, 0.84);
+    int dark = omr_icr_hist_quantile(hist, n, 0.003);
     /* Noise sd from the paper side; at least 2 levels (quantisation, JPEG),
      * and when the scanner clipped white (paper == 255) the lower side of
      * paper is all we have: assume the profile's worst, 4 levels. */
@@ -220,8 +184,8 @@ static int largest_piece(const uint8_t *g, int w, int h, ws_t *ws)
 {
     size_t n = (size_t)w * h;
     unsigned hist[256];
-    histogram(g, w, h, w, hist);
-    int paper = quantile(hist, n, 0.5), dark = quantile(hist, n, 0.003);
+    omr_icr_histogram(g, w, h, w, hist);
+    int paper = omr_icr_hist_quantile(hist, n, 0.5), dark = omr_icr_hist_quantile(hist, n, 0.003);
     double thr = 0.35 * (paper - dark);
     if (thr < 40)
         thr = 40;
@@ -355,11 +319,11 @@ static omr_status_t light_ink_ws(const uint8_t *grey, int w, int h, int stride, 
     /* The box's own paper level: the median (a faint digit covers far
      * less than half the box). Noise: the median absolute deviation from
      * it, as a standard deviation (/0.674); robust to the digit too. */
-    int paper = quantile(hist, nc, 0.5);
+    int paper = omr_icr_hist_quantile(hist, nc, 0.5);
     unsigned dev[256] = {0};
     for (int v = 0; v < 256; v++)
         dev[v > paper ? v - paper : paper - v] += hist[v];
-    double sd = quantile(dev, nc, 0.5) / 0.674;
+    double sd = omr_icr_hist_quantile(dev, nc, 0.5) / 0.674;
     if (sd < 1)
         sd = 1; /* quantisation */
     double margin = OMR_ICR_LIGHT_MIN_LEVELS;
@@ -368,7 +332,7 @@ static omr_status_t light_ink_ws(const uint8_t *grey, int w, int h, int stride, 
     int lim = (int)floor(paper - margin);
     out->paper = paper;
     out->noise_sd = (float)sd;
-    out->contrast = (float)(paper - quantile(hist, nc, 0.01));
+    out->contrast = (float)(paper - omr_icr_hist_quantile(hist, nc, 0.01));
     size_t kept = 0;
     for (size_t c = 0; c < nc; c++)
         mark[c] = cell[c] <= lim;
@@ -431,9 +395,9 @@ static omr_status_t text_has_ink_ws(const uint8_t *grey, int w, int h, int strid
     if (!mask || !stack)
         return omr_error_set(err, OMR_ENOMEM, "icr: out of memory for a %dx%d text field", w, h);
     unsigned hist[256];
-    histogram(grey, w, h, stride, hist);
-    int paper = quantile(hist, n, 0.5), hi = quantile(hist, n, 0.84);
-    int dark = quantile(hist, n, 0.002);
+    omr_icr_histogram(grey, w, h, stride, hist);
+    int paper = omr_icr_hist_quantile(hist, n, 0.5), hi = omr_icr_hist_quantile(hist, n, 0.84);
+    int dark = omr_icr_hist_quantile(hist, n, 0.002);
     double sd = hi - paper < 2 ? 2 : hi - paper;
     /* Ink: 30 % of the contrast (digit boxes: 35 %; the text crop averages
      * each 0.25 mm cell, which greys the specks of a faint pencil line on a
