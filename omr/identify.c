@@ -521,6 +521,16 @@ static int scan_zone_doubled(PIX *pix, omr_zone_t z, omr_barcode_t *pbc)
     return 0;
 }
 
+/* Zone z widened by ZONE_MARGIN on every side (skew and shift of the sheet). */
+static omr_zone_t with_margin(omr_zone_t z)
+{
+    z.x -= ZONE_MARGIN;
+    z.y -= ZONE_MARGIN;
+    z.w += 2 * ZONE_MARGIN;
+    z.h += 2 * ZONE_MARGIN;
+    return z;
+}
+
 omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
                                omr_error_t *err)
 {
@@ -543,12 +553,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     omr_barcode_t first_unparsed;
     int have_unparsed = 0;
     for (int zi = 0; zi < n_zones; zi++) {
-        omr_zone_t z = zones[zi];
-        z.x -= ZONE_MARGIN;
-        z.y -= ZONE_MARGIN;
-        z.w += 2 * ZONE_MARGIN;
-        z.h += 2 * ZONE_MARGIN;
-        int got = scan_zone(pix, z, pbc, &first_unparsed, &have_unparsed);
+        int got = scan_zone(pix, with_margin(zones[zi]), pbc, &first_unparsed, &have_unparsed);
         if (got < 0)
             return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
         if (got) {
@@ -558,12 +563,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     }
 
     for (int zi = 0; zi < n_zones; zi++) {
-        omr_zone_t z = zones[zi];
-        z.x -= ZONE_MARGIN;
-        z.y -= ZONE_MARGIN;
-        z.w += 2 * ZONE_MARGIN;
-        z.h += 2 * ZONE_MARGIN;
-        int got = scan_zone_doubled(pix, z, pbc);
+        int got = scan_zone_doubled(pix, with_margin(zones[zi]), pbc);
         if (got < 0)
             return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
         if (got) {

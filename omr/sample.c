@@ -942,6 +942,55 @@ static int is_speck(const tally_t *t, double step)
            (t->j1 - t->j0 + 1) * step <= SPECK_MM;
 }
 
+/* One blob of marked points: its box (in zone points), size, summed
+ * darkness, and whether it touches the print or the zone's edge. */
+typedef struct {
+    int i0, i1, j0, j1, n;
+    double dark;
+    int touches;
+} blob_t;
+
+/* Flood the blob of dots (nx x ny; 0 = none, else 1 + 250 * darkness) that
+ * holds point (i, j): points up to 2 steps apart join, so a stroke broken by
+ * a bitonal threshold stays one blob. Its points are cleared from dots.
+ * b->touches: a point lies within one step of the print (mask) or of the
+ * zone's edge. stk: room for nx * ny ints (the caller's scratch). */
+static void flood_blob(uint8_t *dots, const uint8_t *mask, int nx, int ny, int i, int j, int *stk,
+                       blob_t *b)
+{
+    int top = 0, head = 0;
+    b->i0 = b->i1 = i;
+    b->j0 = b->j1 = j;
+    b->touches = 0;
+    b->dark = (dots[(size_t)j * nx + i] - 1) / 250.0;
+    stk[top++] = j * nx + i;
+    dots[(size_t)j * nx + i] = 0;
+    while (head < top) {
+        int p = stk[head++], pi = p % nx, pj = p / nx;
+        if (pi < b->i0) b->i0 = pi;
+        if (pi > b->i1) b->i1 = pi;
+        if (pj < b->j0) b->j0 = pj;
+        if (pj > b->j1) b->j1 = pj;
+        for (int dj = -2; dj <= 2; dj++)
+            for (int di = -2; di <= 2; di++) {
+                int qi = pi + di, qj = pj + dj;
+                if (qi < 0 || qj < 0 || qi >= nx || qj >= ny) {
+                    b->touches |= di >= -1 && di <= 1 && dj >= -1 && dj <= 1;
+                    continue;
+                }
+                size_t q = (size_t)qj * nx + qi;
+                if (di >= -1 && di <= 1 && dj >= -1 && dj <= 1 && mask[q])
+                    b->touches = 1;
+                if (dots[q]) {
+                    b->dark += (dots[q] - 1) / 250.0;
+                    dots[q] = 0;
+                    stk[top++] = (int)q;
+                }
+            }
+    }
+    b->n = top;
+}
+
 /* Dust on the glass or the paper is a round blot of at most ~0.4 mm; the
  * smallest mark, a tick, is a 2 mm stroke. The zone's dark points are
  * grouped into blobs (points up to 2 steps apart join, so a stroke broken
@@ -966,46 +1015,18 @@ static void dust_filter(scan_t *s, const zone_t *z, tally_t *t)
         for (int i0 = t->i0; i0 <= t->i1; i0++) {
             if (!dots[(size_t)j0 * nx + i0])
                 continue;
-            /* Flood one blob; its points go to stk[start, top). */
-            int top = 0, head = 0;
-            int bi0 = i0, bi1 = i0, bj0 = j0, bj1 = j0, touches = 0;
-            double dark = 0;
-            stk[top++] = j0 * nx + i0;
-            dark += (dots[(size_t)j0 * nx + i0] - 1) / 250.0;
-            dots[(size_t)j0 * nx + i0] = 0;
-            while (head < top) {
-                int p = stk[head++], pi = p % nx, pj = p / nx;
-                if (pi < bi0) bi0 = pi;
-                if (pi > bi1) bi1 = pi;
-                if (pj < bj0) bj0 = pj;
-                if (pj > bj1) bj1 = pj;
-                for (int dj = -2; dj <= 2; dj++)
-                    for (int di = -2; di <= 2; di++) {
-                        int qi = pi + di, qj = pj + dj;
-                        if (qi < 0 || qj < 0 || qi >= nx || qj >= ny) {
-                            touches |= di >= -1 && di <= 1 && dj >= -1 && dj <= 1;
-                            continue;
-                        }
-                        size_t q = (size_t)qj * nx + qi;
-                        if (di >= -1 && di <= 1 && dj >= -1 && dj <= 1 && z->mask[q])
-                            touches = 1;
-                        if (dots[q]) {
-                            dark += (dots[q] - 1) / 250.0;
-                            dots[q] = 0;
-                            stk[top++] = (int)q;
-                        }
-                    }
-            }
-            int small = (bi1 - bi0 + 1) <= max_ext && (bj1 - bj0 + 1) <= max_ext;
-            if (small && !touches) {
+            blob_t b;
+            flood_blob(dots, z->mask, nx, ny, i0, j0, stk, &b);
+            int small = (b.i1 - b.i0 + 1) <= max_ext && (b.j1 - b.j0 + 1) <= max_ext;
+            if (small && !b.touches) {
                 n_dust++;
-                dust_pts += top;
-                dust_dark += dark;
+                dust_pts += b.n;
+                dust_dark += b.dark;
             } else {
-                if (bi0 < ki0) ki0 = bi0;
-                if (bi1 > ki1) ki1 = bi1;
-                if (bj0 < kj0) kj0 = bj0;
-                if (bj1 > kj1) kj1 = bj1;
+                if (b.i0 < ki0) ki0 = b.i0;
+                if (b.i1 > ki1) ki1 = b.i1;
+                if (b.j0 < kj0) kj0 = b.j0;
+                if (b.j1 > kj1) kj1 = b.j1;
             }
         }
     t->n_small = n_dust;
@@ -1339,32 +1360,13 @@ static void trace_shape(scan_t *s, const zone_t *z, const double *xf, float *ppi
         for (int ii = i0; ii <= i1; ii++) {
             if (!d[(size_t)jj * nx + ii])
                 continue;
-            int top = 0, head = 0, bi0 = ii, bi1 = ii, bj0 = jj, bj1 = jj;
-            stk[top++] = jj * nx + ii;
-            d[(size_t)jj * nx + ii] = 0;
-            while (head < top) {
-                int p = stk[head++], pi = p % nx, pj = p / nx;
-                if (pi < bi0) bi0 = pi;
-                if (pi > bi1) bi1 = pi;
-                if (pj < bj0) bj0 = pj;
-                if (pj > bj1) bj1 = pj;
-                for (int dj = -2; dj <= 2; dj++)
-                    for (int di = -2; di <= 2; di++) {
-                        int qi = pi + di, qj = pj + dj;
-                        if (qi < 0 || qj < 0 || qi >= nx || qj >= ny)
-                            continue;
-                        size_t q = (size_t)qj * nx + qi;
-                        if (d[q]) {
-                            d[q] = 0;
-                            stk[top++] = (int)q;
-                        }
-                    }
-            }
-            if (bi0 == 0 || bj0 == 0 || bi1 == nx - 1 || bj1 == ny - 1)
+            blob_t b;
+            flood_blob(d, z->mask, nx, ny, ii, jj, stk, &b);
+            if (b.i0 == 0 || b.j0 == 0 || b.i1 == nx - 1 || b.j1 == ny - 1)
                 return; /* enters from outside the zone */
             if (++n_pieces > TRACE_MAX_PIECES)
                 return;
-            int ext = (bi1 - bi0 > bj1 - bj0 ? bi1 - bi0 : bj1 - bj0) + 1;
+            int ext = (b.i1 - b.i0 > b.j1 - b.j0 ? b.i1 - b.i0 : b.j1 - b.j0) + 1;
             if (ext > longest)
                 longest = ext;
         }
