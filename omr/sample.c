@@ -921,17 +921,23 @@ static int paper_map(scan_t *s, double k)
     return 0;
 }
 
-static void grow_box(tally_t *t, int i, int j)
+/* The box (in zone points) of a zone's dark points, grown by point (i, j),
+ * the n_ink-th. */
+typedef struct {
+    int i0, i1, j0, j1;
+} box_t;
+
+static inline void grow_box(box_t *b, int n_ink, int i, int j)
 {
-    if (t->n_ink == 1) {
-        t->i0 = t->i1 = i;
-        t->j0 = t->j1 = j;
+    if (n_ink == 1) {
+        b->i0 = b->i1 = i;
+        b->j0 = b->j1 = j;
         return;
     }
-    if (i < t->i0) t->i0 = i;
-    if (i > t->i1) t->i1 = i;
-    if (j < t->j0) t->j0 = j;
-    if (j > t->j1) t->j1 = j;
+    if (i < b->i0) b->i0 = i;
+    if (i > b->i1) b->i1 = i;
+    if (j < b->j0) b->j0 = j;
+    if (j > b->j1) b->j1 = j;
 }
 
 /* A speck: all of a zone's dark points within SPECK_MM each way. Dust on
@@ -1150,73 +1156,85 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
      * target fills a row across; a ring only touches its ends. */
     const int band_j = (int)(CROSSOUT_BAND_MM / z->step);
     int in_band = 0, gap = 0;
-    for (int j = 0; j < z->ny; j++) {
-        const double Y = z->Y0 + j * z->step;
-        const int row_valid0 = t->n_valid, row_ink0 = t->n_ink;
-        double x = xf[0] * z->X0 + xf[1] * Y + xf[2];
-        double y = xf[3] * z->X0 + xf[4] * Y + xf[5];
-        const uint8_t *m = z->mask + (size_t)j * z->nx;
+    /* The loop works on local copies of the image, the zone and the counts:
+     * its byte stores (dots, light, cur) may alias any of them through the
+     * pointers, so with the counts in *t the compiler reloaded and stored
+     * them at every point (a third of the loop's time). The same counts in
+     * the same order, written back to *t after the loop. */
+    const l_uint32 *const data = s->data;
+    const int W = s->w, H = s->h, wpl = s->wpl, nx = z->nx, ny = z->ny;
+    const double step = z->step, X0 = z->X0, Y0 = z->Y0;
+    int n_valid = 0, n_ink = 0, n_near = 0, n_near_ink = 0, n_print = 0, n_print_ink = 0;
+    int n_edge = 0, n_edge_ink = 0, n_bands = 0;
+    box_t box = {0, 0, 0, 0}; /* of the counted dark points */
+    double sum_dark = 0;
+    for (int j = 0; j < ny; j++) {
+        const double Y = Y0 + j * step;
+        const int row_valid0 = n_valid, row_ink0 = n_ink;
+        double x = xf[0] * X0 + xf[1] * Y + xf[2];
+        double y = xf[3] * X0 + xf[4] * Y + xf[5];
+        const uint8_t *m = z->mask + (size_t)j * nx;
         cur[0] = 0;
-        for (int i = 0; i < z->nx; i++, x += dxx, y += dxy) {
+        for (int i = 0; i < nx; i++, x += dxx, y += dxy) {
             cur[i + 1] = 0;
             if (m[i] == 1 || x < 0 || y < 0)
                 continue;
             int ix = (int)x, iy = (int)y;
-            if (ix >= s->w || iy >= s->h)
+            if (ix >= W || iy >= H)
                 continue;
-            const l_uint32 *line = s->data + (size_t)iy * s->wpl;
+            const l_uint32 *line = data + (size_t)iy * wpl;
             if (m[i] >= 3) {
                 /* On the print: a scan that shows it is not too light. */
                 int dk;
                 if (depth == 1) {
-                    int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-                    const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
+                    int ix1 = ix + 1 < W ? ix + 1 : ix;
+                    const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
                     dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) |
                          GET_DATA_BIT(line1, ix) | GET_DATA_BIT(line1, ix1);
                 } else {
                     dk = (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range >= 0.5f;
                 }
                 if (m[i] == 3) {
-                    t->n_print++;
-                    t->n_print_ink += dk;
+                    n_print++;
+                    n_print_ink += dk;
                 } else {
-                    t->n_edge++;
-                    t->n_edge_ink += dk;
+                    n_edge++;
+                    n_edge_ink += dk;
                 }
                 continue;
             }
             if (m[i] == 2) {
                 /* Near the print: dark here is mostly the print grown by
                  * the scanner; omr_sample_page compares with the page. */
-                t->n_near++;
+                n_near++;
                 float d = depth == 1 ? (float)GET_DATA_BIT(line, ix)
                                         : (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range;
-                t->n_near_ink += d >= 2 * dark_min;
+                n_near_ink += d >= 2 * dark_min;
                 continue;
             }
-            t->n_valid++;
+            n_valid++;
             if (depth == 1) {
                 /* Bitonal: a pencil stroke may come out as scattered dots,
                  * so a point looks at its 2x2 pixels (at 300 dpi the points
                  * are 1.8 px apart: together they see nearly every pixel),
                  * and every black point counts (the scanner's threshold
                  * already removed the noise). */
-                int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-                const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
+                int ix1 = ix + 1 < W ? ix + 1 : ix;
+                const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
                 if (GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) | GET_DATA_BIT(line1, ix) |
                     GET_DATA_BIT(line1, ix1)) {
-                    t->n_ink++;
-                    t->sum_dark += 1;
-                    grow_box(t, i, j);
+                    n_ink++;
+                    sum_dark += 1;
+                    grow_box(&box, n_ink, i, j);
                     if (dots)
-                        dots[(size_t)j * z->nx + i] = 251;
+                        dots[(size_t)j * nx + i] = 251;
                 }
                 continue;
             }
             /* Grey: the mean of 2x2 pixels halves the sensor noise and
              * evens out pencil grain. */
-            int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-            const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
+            int ix1 = ix + 1 < W ? ix + 1 : ix;
+            const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
             int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) + GET_DATA_BYTE(line1, ix) +
                     GET_DATA_BYTE(line1, ix1);
             float d = (paper - 0.25f * (float)v) * inv_range;
@@ -1224,30 +1242,46 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
                 hist[v >> 2]++;
             if (d < dark_min) {
                 if (light)
-                    light[(size_t)j * z->nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
+                    light[(size_t)j * nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
                 continue;
             }
             cur[i + 1] = 1;
             if (cur[i] || prev[i + 1]) {
-                t->n_ink++;
-                t->sum_dark += d > 1 ? 1 : d;
-                grow_box(t, i, j);
+                n_ink++;
+                sum_dark += d > 1 ? 1 : d;
+                grow_box(&box, n_ink, i, j);
                 if (dots)
-                    dots[(size_t)j * z->nx + i] = (uint8_t)(1 + lroundf((d > 1 ? 1 : d) * 250));
+                    dots[(size_t)j * nx + i] = (uint8_t)(1 + lroundf((d > 1 ? 1 : d) * 250));
             }
         }
-        memcpy(prev, cur, (size_t)z->nx + 1);
-        int rv = t->n_valid - row_valid0, ri = t->n_ink - row_ink0;
-        if (abs(2 * j - (z->ny - 1)) > 2 * band_j)
+        memcpy(prev, cur, (size_t)nx + 1);
+        int rv = n_valid - row_valid0, ri = n_ink - row_ink0;
+        if (abs(2 * j - (ny - 1)) > 2 * band_j)
             continue;
         int full = rv >= CROSSOUT_ROW_MIN_POINTS && ri >= CROSSOUT_ROW_SHARE * rv;
-        if (full && !in_band && (t->n_bands == 0 || gap))
-            t->n_bands++;
+        if (full && !in_band && (n_bands == 0 || gap))
+            n_bands++;
         if (full)
             gap = 0;
-        else if (in_band || t->n_bands)
+        else if (in_band || n_bands)
             gap = 1;
         in_band = full;
+    }
+    t->n_valid = n_valid;
+    t->n_ink = n_ink;
+    t->n_near = n_near;
+    t->n_near_ink = n_near_ink;
+    t->n_print = n_print;
+    t->n_print_ink = n_print_ink;
+    t->n_edge = n_edge;
+    t->n_edge_ink = n_edge_ink;
+    t->n_bands = n_bands;
+    t->sum_dark = sum_dark;
+    if (n_ink > 0) {
+        t->i0 = box.i0;
+        t->i1 = box.i1;
+        t->j0 = box.j0;
+        t->j1 = box.j1;
     }
     if (dots && t->n_ink > 0)
         dust_filter(s, z, t);
