@@ -480,35 +480,6 @@ static uint16_t allowed_values(const omr_question_t *q)
     return a ? a : 0x3FF;
 }
 
-/* 1: the 1 bpp image's pixels [xa, xb] x [ya, yb] (inclusive) all lie in
- * the image and are all white (0 bits). A whole run of crop pixels whose
- * image pixels are white is paper: no per-pixel work. */
-static int rect_white(const l_uint32 *data, int wpl, int iw, int ih, int xa, int xb, int ya,
-                      int yb)
-{
-    if (xa < 0 || ya < 0 || xb >= iw || yb >= ih || xa > xb || ya > yb)
-        return 0;
-    int wa = xa >> 5, wb = xb >> 5;
-    /* Leptonica: pixel x is bit 31 - (x & 31) of word x >> 5 */
-    l_uint32 ma = 0xffffffffu >> (xa & 31), mb = 0xffffffffu << (31 - (xb & 31));
-    for (int y = ya; y <= yb; y++) {
-        const l_uint32 *line = data + (size_t)y * wpl;
-        if (wa == wb) {
-            if (line[wa] & ma & mb)
-                return 0;
-            continue;
-        }
-        if (line[wa] & ma)
-            return 0;
-        for (int k = wa + 1; k < wb; k++)
-            if (line[k])
-                return 0;
-        if (line[wb] & mb)
-            return 0;
-    }
-    return 1;
-}
-
 /* floor(v) as an int, for the coordinates of a page (far inside int range;
  * beyond it, libm's floor as before). */
 static inline int ifloor(double v)
@@ -614,7 +585,7 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
                 int yb = ifloor(xf[3] * Xb + xf[4] * Y + xf[5] - half);
                 int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
                 int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
-                if (rect_white(data, wpl, iw, ih, lx - 1, hx + n, ly - 1, hy + n)) {
+                if (omr_sample_rect_white(data, wpl, iw, ih, lx - 1, hx + n, ly - 1, hy + n)) {
                     memset(out + (size_t)j * w + i0, 255, (size_t)(i1 - i0));
                     continue;
                 }
@@ -808,7 +779,7 @@ static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg,
                 int yb = ifloor(colx[2 * (i1 - 1) + 1] + dy + xf[5] - 0.5);
                 int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
                 int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
-                if (rect_white(data, wpl, iw, ih, lx - 1, hx + 2, ly - 1, hy + 2)) {
+                if (omr_sample_rect_white(data, wpl, iw, ih, lx - 1, hx + 2, ly - 1, hy + 2)) {
                     memset(orow + i0, 255, (size_t)(i1 - i0));
                     continue;
                 }
