@@ -557,9 +557,18 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
      * nn <= 64): an integer division per cell costs as much as its sum */
     uint8_t mean_of[255 * 64 + 1];
     int use_table = nn <= 64;
-    if (use_table)
-        for (int s = 0; s <= 255 * nn; s++)
-            mean_of[s] = (uint8_t)((s + nn / 2) / nn);
+    if (use_table) {
+        /* (s + nn / 2) / nn counted up, not divided: 2,000 divisions were
+         * a tenth of a field's crop */
+        int q = 0, r = nn / 2; /* r = s + nn / 2 - q * nn */
+        for (int s = 0; s <= 255 * nn; s++) {
+            mean_of[s] = (uint8_t)q;
+            if (++r == nn) {
+                r = 0;
+                q++;
+            }
+        }
+    }
     /* per column: xf[0] * X and xf[3] * X (the products of the cell
      * centre's formula, computed once; the sums keep their order) */
     double *colx = grow(&ws->ii, &ws->ii_cap, 2 * (size_t)w * sizeof(double));
