@@ -266,6 +266,12 @@ static long centroid(const img_t *im, double *px, double *py, double r)
                     v &= 0xffffffffu >> (x0 & 31);
                 if (wi == (x1 - 1) >> 5)
                     v &= 0xffffffffu << (31 - ((x1 - 1) & 31));
+                if (v == 0xffffffffu) {
+                    /* inside the mark, most words: pixels wi * 32 + 0..31 */
+                    rn += 32;
+                    rsx += (long)wi * 32 * 32 + 31 * 32 / 2;
+                    continue;
+                }
                 while (v) {
                     int b = __builtin_clz(v);
                     rn++;
