@@ -193,8 +193,7 @@ static int largest_piece(const uint8_t *g, int w, int h, ws_t *ws)
     int *stack = grow(&ws->stack, &ws->stack_cap, n * sizeof *stack);
     if (!m || !stack)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        m[i] = paper - g[i] >= thr;
+    omr_icr_mask_at_or_below(g, w, h, w, omr_icr_ink_limit(paper, thr), m);
     int side = w < h ? w : h, band = side / 10 > 4 ? side / 10 : 4, best = 0;
     for (size_t s = 0; s < n; s++) {
         const uint8_t *nx = memchr(m + s, 1, n - s); /* the next unvisited ink */
@@ -407,9 +406,7 @@ static omr_status_t text_has_ink_ws(const uint8_t *grey, int w, int h, int strid
         thr = 6 * sd;
     if (thr < 30)
         thr = 30;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            mask[(size_t)y * w + x] = paper - grey[(size_t)y * stride + x] >= thr;
+    omr_icr_mask_at_or_below(grey, w, h, stride, omr_icr_ink_limit(paper, thr), mask);
     /* Frame remnants: rows/columns in the outer band mostly inked. */
     const double k = OMR_ICR_BOXES_TEXT_PX_PER_MM;
     int band = (int)ceil(0.5 * k);
