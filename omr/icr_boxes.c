@@ -478,9 +478,13 @@ static uint16_t allowed_values(const omr_question_t *q)
 }
 
 /* floor(v) as an int, for the coordinates of a page (far inside int range;
- * beyond it, libm's floor as before). */
+ * beyond it, libm's floor as before). Inside the image (v >= 0, nearly
+ * every call) truncation is the floor: one conversion, not the round trip
+ * through int and back that a negative v needs. */
 static inline int ifloor(double v)
 {
+    if (v >= 0 && v < 1e9)
+        return (int)v;
     if (!(v > -1e9 && v < 1e9))
         return (int)floor(v);
     int t = (int)v;
