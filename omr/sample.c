@@ -244,10 +244,14 @@ static int zone_runs(zone_t *z)
         for (int r = 0; r < nr; r++) {
             const uint8_t *m = z->mask + (size_t)j * z->nx;
             int i1 = (r + 1) * WHITE_RUN < z->nx ? (r + 1) * WHITE_RUN : z->nx;
-            uint32_t c[5] = {0, 0, 0, 0, 0};
-            for (int i = r * WHITE_RUN; i < i1; i++)
-                c[m[i] < 5 ? m[i] : 1]++;
-            z->runs[(size_t)j * nr + r] = c[0] | c[2] << 8 | c[3] << 16 | c[4] << 24;
+            uint32_t c0 = 0, c2 = 0, c3 = 0, c4 = 0;
+            for (int i = r * WHITE_RUN; i < i1; i++) {
+                c0 += m[i] == 0;
+                c2 += m[i] == 2;
+                c3 += m[i] == 3;
+                c4 += m[i] == 4;
+            }
+            z->runs[(size_t)j * nr + r] = c0 | c2 << 8 | c3 << 16 | c4 << 24;
         }
     return 0;
 }
