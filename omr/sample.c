@@ -1199,6 +1199,26 @@ static inline int run_white(const l_uint32 *data, int wpl, int w, int h, double 
                                  (int)y1 + 2);
 }
 
+/* Grey: the tests of zone_sample, "(paper - scale * level) * inv_range >=
+ * thr" in floats as written there, as a limit on the level: the largest
+ * level in 0..n that passes (-1: none). scale * level is exact (scale 1 or
+ * 0.25, level <= 1020) and grows with the level, the rounded difference
+ * then never grows, and inv_range > 0: what passes is a prefix 0..limit,
+ * found by bisection. So the loop compares integers, and computes the
+ * darkness of the dark points only. */
+static int level_limit(float paper, float inv_range, float scale, int n, float thr)
+{
+    int lo = -1, hi = n + 1; /* level lo passes (or is -1), hi fails (or is n + 1) */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if ((paper - scale * (float)mid) * inv_range >= thr)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Count the zone's open points: dark ones and, on grey, their darkness.
  * depth is s->depth, passed as a constant by zone_sample() so that each
  * depth gets its own loop without the other depth's branches. */
@@ -1227,6 +1247,14 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
         inv_range = 1.0f / range;
     }
     const float dark_min = (float)OMR_SAMPLE_DARK_MIN;
+    /* grey levels at or below which: the print shows, a point near the
+     * print is dark, a point's 2x2 sum is dark (level_limit) */
+    int print_lim = -1, near_lim = -1, sum_lim = -1;
+    if (depth == 8) {
+        print_lim = level_limit(paper, inv_range, 1.0f, 255, 0.5f);
+        near_lim = level_limit(paper, inv_range, 1.0f, 255, 2 * dark_min);
+        sum_lim = level_limit(paper, inv_range, 0.25f, 1020, dark_min);
+    }
     size_t npts = (size_t)z->nx * z->ny;
     uint8_t *dots = s->dots && npts <= s->dots_cap ? s->dots : NULL;
     if (dots)
@@ -1300,7 +1328,7 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
                         dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) |
                              GET_DATA_BIT(line1, ix) | GET_DATA_BIT(line1, ix1);
                     } else {
-                        dk = (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range >= 0.5f;
+                        dk = (int)GET_DATA_BYTE(line, ix) <= print_lim;
                     }
                     if (m[i] == 3) {
                         n_print++;
@@ -1315,9 +1343,10 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
                     /* Near the print: dark here is mostly the print grown by
                      * the scanner; omr_sample_page compares with the page. */
                     n_near++;
-                    float d = depth == 1 ? (float)GET_DATA_BIT(line, ix)
-                                            : (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range;
-                    n_near_ink += d >= 2 * dark_min;
+                    if (depth == 1)
+                        n_near_ink += (float)GET_DATA_BIT(line, ix) >= 2 * dark_min;
+                    else
+                        n_near_ink += (int)GET_DATA_BYTE(line, ix) <= near_lim;
                     continue;
                 }
                 n_valid++;
@@ -1345,14 +1374,14 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
                 const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
                 int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) + GET_DATA_BYTE(line1, ix) +
                         GET_DATA_BYTE(line1, ix1);
-                float d = (paper - 0.25f * (float)v) * inv_range;
                 if (light)
                     hist[v >> 2]++;
-                if (d < dark_min) {
+                if (v > sum_lim) { /* d < dark_min */
                     if (light)
                         light[(size_t)j * nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
                     continue;
                 }
+                float d = (paper - 0.25f * (float)v) * inv_range;
                 cur[i + 1] = 1;
                 if (cur[i] || prev[i + 1]) {
                     n_ink++;
