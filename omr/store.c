@@ -211,6 +211,26 @@ static omr_status_t step_done(omr_store_t *s, sqlite3_stmt *st, omr_error_t *err
     return rc == SQLITE_DONE ? OMR_OK : db_fail(s, err, what);
 }
 
+/* Rows a bulk insert stores per statement. SQLite's work per statement run
+ * (the program's start and halt, the statement's own savepoint) was as much
+ * as a row's own; one statement for this many rows, then one per row for
+ * the rest, stores the same rows in the same order. */
+#define ROWS_PER_INSERT 16
+
+/* "head VALUES group,group,... tail" with `rows` groups, in buf (n bytes,
+ * large enough: the callers' are; else the text is cut and fails to
+ * prepare). */
+static const char *multi_insert(char *buf, size_t n, const char *head, const char *group, int rows,
+                                const char *tail)
+{
+    size_t k = (size_t)snprintf(buf, n, "%s VALUES ", head);
+    for (int r = 0; r < rows && k < n; r++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", r ? "," : "", group);
+    if (k < n)
+        snprintf(buf + k, n - k, "%s", tail);
+    return buf;
+}
+
 /* ---- open, close, transactions ---- */
 
 static omr_status_t migrate(omr_store_t *s, omr_error_t *err)
@@ -539,41 +559,60 @@ static void item_key(char *buf, size_t n, omr_review_reason_t reason, const char
     snprintf(buf, n, "%d|%s|%s|%d|%s|%s|%s", (int)reason, form, respondent, case_number, page_ref, question, var);
 }
 
+/* Bind one item's row to parameters o + 1 .. o + ITEM_COLS of an upsert. */
+static void bind_item(sqlite3_stmt *st, int o, const char *source, omr_review_reason_t reason, const char *form,
+                      const char *respondent, int case_number, long long page, const char *page_ref,
+                      const char *question, const char *var, const char *proposal, const char *detail)
+{
+    char key[512];
+    item_key(key, sizeof key, reason, form, respondent, case_number, page_ref, question, var);
+    bind_text(st, o + 1, key);
+    bind_text(st, o + 2, source);
+    sqlite3_bind_int(st, o + 3, (int)reason);
+    bind_text(st, o + 4, form);
+    bind_text(st, o + 5, respondent);
+    sqlite3_bind_int(st, o + 6, case_number);
+    if (page > 0)
+        sqlite3_bind_int64(st, o + 7, page);
+    else
+        sqlite3_bind_null(st, o + 7);
+    bind_text(st, o + 8, question);
+    bind_text(st, o + 9, var);
+    bind_text(st, o + 10, proposal);
+    bind_text(st, o + 11, detail);
+}
+
 static omr_status_t insert_item(omr_store_t *s, sqlite3_stmt *st, const char *source, omr_review_reason_t reason,
                                 const char *form, const char *respondent, int case_number, long long page,
                                 const char *page_ref, const char *question, const char *var, const char *proposal,
                                 const char *detail, omr_error_t *err)
 {
-    char key[512];
-    item_key(key, sizeof key, reason, form, respondent, case_number, page_ref, question, var);
     sqlite3_reset(st);
-    bind_text(st, 1, key);
-    bind_text(st, 2, source);
-    sqlite3_bind_int(st, 3, (int)reason);
-    bind_text(st, 4, form);
-    bind_text(st, 5, respondent);
-    sqlite3_bind_int(st, 6, case_number);
-    if (page > 0)
-        sqlite3_bind_int64(st, 7, page);
-    else
-        sqlite3_bind_null(st, 7);
-    bind_text(st, 8, question);
-    bind_text(st, 9, var);
-    bind_text(st, 10, proposal);
-    bind_text(st, 11, detail);
+    bind_item(st, 0, source, reason, form, respondent, case_number, page, page_ref, question, var, proposal, detail);
     return step_done(s, st, err, "save a review item");
 }
 
-/* Upsert by key: a known item keeps its id, state and decisions. */
-#define ITEM_UPSERT_SQL                                                                                    \
+/* Upsert by key: a known item keeps its id, state and decisions. The
+ * statement's parts, for a bulk insert of items (ITEM_COLS parameters a
+ * row). */
+#define ITEM_UPSERT_HEAD                                                                                   \
     "INSERT INTO review_items(key, source, reason, form, respondent, case_number, page, question, var,"   \
-    " proposal, detail, created) VALUES(?,?,?,?,?,?,?,?,?,?,?, " NOW_SQL ")"                              \
+    " proposal, detail, created)"
+#define ITEM_UPSERT_GROUP "(?,?,?,?,?,?,?,?,?,?,?, " NOW_SQL ")"
+#define ITEM_UPSERT_TAIL                                                                                   \
     " ON CONFLICT(key) DO UPDATE SET current = 1, page = excluded.page, proposal = excluded.proposal,"   \
     " detail = excluded.detail"
+#define ITEM_UPSERT_SQL ITEM_UPSERT_HEAD " VALUES " ITEM_UPSERT_GROUP ITEM_UPSERT_TAIL
+#define ITEM_COLS 11
 
+/* Columns of a regions row. */
+#define REGION_COLS 13
+
+/* ins_region stores one region row, ins_regions ROWS_PER_INSERT of them. */
 static omr_status_t save_page(omr_store_t *s, long long file, const char *sha, const omr_survey_t *survey,
                               const omr_page_result_t *r, sqlite3_stmt *ins_page, sqlite3_stmt *ins_region,
-                              sqlite3_stmt *ins_item, sqlite3_stmt *mark_dirty, omr_error_t *err)
+                              sqlite3_stmt *ins_regions, sqlite3_stmt *ins_item, sqlite3_stmt *mark_dirty,
+                              omr_error_t *err)
 {
     omr_status_t rc;
     char xform[200];
@@ -599,24 +638,31 @@ static omr_status_t save_page(omr_store_t *s, long long file, const char *sha, c
     long long page = sqlite3_last_insert_rowid(s->db);
 
     const omr_page_t *tp = template_page(survey, r);
-    for (int i = 0; i < r->n_regions && r->regions; i++) {
-        const omr_region_result_t *g = &r->regions[i];
-        const omr_region_t *tr = tp && i < tp->n_regions ? &tp->regions[i] : NULL;
-        sqlite3_reset(ins_region);
-        sqlite3_bind_int64(ins_region, 1, page);
-        sqlite3_bind_int(ins_region, 2, i);
-        bind_text(ins_region, 3, tr ? tr->var : NULL);
-        bind_text(ins_region, 4, tr ? region_kind_name(tr->kind) : NULL);
-        sqlite3_bind_double(ins_region, 5, g->m.ink);
-        sqlite3_bind_double(ins_region, 6, g->m.ink_label);
-        sqlite3_bind_double(ins_region, 7, g->m.darkness);
-        sqlite3_bind_double(ins_region, 8, g->m.score);
-        sqlite3_bind_int(ins_region, 9, (int)g->state);
-        sqlite3_bind_int(ins_region, 10, (int)g->doubt);
-        sqlite3_bind_int(ins_region, 11, g->has_ink);
-        sqlite3_bind_int(ins_region, 12, g->digit);
-        sqlite3_bind_double(ins_region, 13, g->digit_conf);
-        if ((rc = step_done(s, ins_region, err, "save a region")))
+    const int n_regions = r->regions ? r->n_regions : 0;
+    for (int i = 0; i < n_regions;) {
+        /* ROWS_PER_INSERT regions a statement while that many are left */
+        sqlite3_stmt *st = n_regions - i >= ROWS_PER_INSERT ? ins_regions : ins_region;
+        int rows = st == ins_regions ? ROWS_PER_INSERT : 1;
+        sqlite3_reset(st);
+        for (int k = 0; k < rows; k++, i++) {
+            const omr_region_result_t *g = &r->regions[i];
+            const omr_region_t *tr = tp && i < tp->n_regions ? &tp->regions[i] : NULL;
+            const int o = k * REGION_COLS;
+            sqlite3_bind_int64(st, o + 1, page);
+            sqlite3_bind_int(st, o + 2, i);
+            bind_text(st, o + 3, tr ? tr->var : NULL);
+            bind_text(st, o + 4, tr ? region_kind_name(tr->kind) : NULL);
+            sqlite3_bind_double(st, o + 5, g->m.ink);
+            sqlite3_bind_double(st, o + 6, g->m.ink_label);
+            sqlite3_bind_double(st, o + 7, g->m.darkness);
+            sqlite3_bind_double(st, o + 8, g->m.score);
+            sqlite3_bind_int(st, o + 9, (int)g->state);
+            sqlite3_bind_int(st, o + 10, (int)g->doubt);
+            sqlite3_bind_int(st, o + 11, g->has_ink);
+            sqlite3_bind_int(st, o + 12, g->digit);
+            sqlite3_bind_double(st, o + 13, g->digit_conf);
+        }
+        if ((rc = step_done(s, st, err, "save a region")))
             return rc;
     }
 
@@ -642,7 +688,9 @@ omr_status_t omr_store_file_save(omr_store_t *s, long long file, const omr_surve
                                  omr_error_t *err)
 {
     omr_status_t rc;
-    sqlite3_stmt *q = NULL, *ins_page = NULL, *ins_region = NULL, *ins_item = NULL, *mark_dirty = NULL;
+    sqlite3_stmt *q = NULL, *ins_page = NULL, *ins_region = NULL, *ins_regions = NULL, *ins_item = NULL;
+    sqlite3_stmt *mark_dirty = NULL;
+    char sql[ROWS_PER_INSERT * (2 * REGION_COLS + 2) + 64];
     char sha[65] = "";
     if ((rc = omr_store_begin(s, err)))
         return rc;
@@ -669,12 +717,16 @@ omr_status_t omr_store_file_save(omr_store_t *s, long long file, const omr_surve
                              " orientation, dpi, width, height, xform, residual) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                           err)) ||
         !(ins_region = prep(s, "INSERT INTO regions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", err)) ||
+        !(ins_regions = prep(s, multi_insert(sql, sizeof sql, "INSERT INTO regions", "(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                             ROWS_PER_INSERT, ""),
+                             err)) ||
         !(ins_item = prep(s, ITEM_UPSERT_SQL, err)) ||
         !(mark_dirty = prep(s, "INSERT INTO respondents(form, respondent, dirty) VALUES(?, ?, 1)"
                                " ON CONFLICT DO UPDATE SET dirty = 1", err)))
         goto done;
     for (int i = 0; i < n; i++)
-        if ((rc = save_page(s, file, sha, survey, &pages[i], ins_page, ins_region, ins_item, mark_dirty, err)))
+        if ((rc = save_page(s, file, sha, survey, &pages[i], ins_page, ins_region, ins_regions, ins_item, mark_dirty,
+                            err)))
             goto done;
     release(s, q);
     rc = OMR_EIO;
@@ -690,6 +742,7 @@ done:
     release(s, q);
     release(s, ins_page);
     release(s, ins_region);
+    release(s, ins_regions);
     release(s, ins_item);
     release(s, mark_dirty);
     if (rc) {
@@ -932,7 +985,7 @@ omr_status_t omr_store_save_coding(omr_store_t *s, const char *form, const char 
                                    omr_error_t *err)
 {
     omr_status_t rc;
-    sqlite3_stmt *ins = NULL, *ref = NULL, *up = NULL;
+    sqlite3_stmt *ins = NULL, *ins_many = NULL, *ref = NULL, *up = NULL;
     if ((rc = omr_store_begin(s, err)))
         return rc;
     if ((rc = run2(s, "DELETE FROM responses WHERE form = ?1 AND respondent = ?2", form, respondent, err)) ||
@@ -940,36 +993,58 @@ omr_status_t omr_store_save_coding(omr_store_t *s, const char *form, const char 
                    form, respondent, err)))
         goto done;
     rc = OMR_EIO;
-    if (!(ins = prep(s, "INSERT OR REPLACE INTO responses VALUES(?,?,?,?,?,?,?)", err)))
+    char sql[ROWS_PER_INSERT * 16 + 64];
+    if (!(ins = prep(s, "INSERT OR REPLACE INTO responses VALUES(?,?,?,?,?,?,?)", err)) ||
+        !(ins_many = prep(s, multi_insert(sql, sizeof sql, "INSERT OR REPLACE INTO responses", "(?,?,?,?,?,?,?)",
+                                          ROWS_PER_INSERT, ""),
+                          err)))
         goto done;
     int max_case = 0;
-    for (int i = 0; i < n_values; i++) {
-        const omr_store_value_t *v = &values[i];
-        sqlite3_reset(ins);
-        bind_text(ins, 1, form);
-        bind_text(ins, 2, respondent);
-        sqlite3_bind_int(ins, 3, v->case_number);
-        sqlite3_bind_int(ins, 4, v->col);
-        bind_text(ins, 5, v->name);
-        bind_text(ins, 6, v->value ? v->value : "");
-        bind_text(ins, 7, value_status_name(v->status));
-        if (v->case_number > max_case)
-            max_case = v->case_number;
-        if ((rc = step_done(s, ins, err, "save a response")))
+    for (int i = 0; i < n_values;) {
+        /* ROWS_PER_INSERT values a statement while that many are left */
+        sqlite3_stmt *st = n_values - i >= ROWS_PER_INSERT ? ins_many : ins;
+        int rows = st == ins_many ? ROWS_PER_INSERT : 1;
+        sqlite3_reset(st);
+        for (int k = 0; k < rows; k++, i++) {
+            const omr_store_value_t *v = &values[i];
+            const int o = 7 * k;
+            bind_text(st, o + 1, form);
+            bind_text(st, o + 2, respondent);
+            sqlite3_bind_int(st, o + 3, v->case_number);
+            sqlite3_bind_int(st, o + 4, v->col);
+            bind_text(st, o + 5, v->name);
+            bind_text(st, o + 6, v->value ? v->value : "");
+            bind_text(st, o + 7, value_status_name(v->status));
+            if (v->case_number > max_case)
+                max_case = v->case_number;
+        }
+        if ((rc = step_done(s, st, err, "save a response")))
             goto done;
     }
     release(s, ins);
+    release(s, ins_many);
+    ins_many = NULL;
     rc = OMR_EIO;
+    char isql[ROWS_PER_INSERT * (sizeof ITEM_UPSERT_GROUP + 1) + sizeof ITEM_UPSERT_HEAD + sizeof ITEM_UPSERT_TAIL + 16];
     if (!(ins = prep(s, ITEM_UPSERT_SQL, err)) ||
+        !(ins_many = prep(s, multi_insert(isql, sizeof isql, ITEM_UPSERT_HEAD, ITEM_UPSERT_GROUP, ROWS_PER_INSERT,
+                                          ITEM_UPSERT_TAIL),
+                          err)) ||
         !(ref = prep(s, "SELECT f.sha256, p.idx FROM pages p JOIN files f ON f.id = p.file WHERE p.id = ?", err)))
         goto done;
-    for (int i = 0; i < n_items; i++) {
-        const omr_store_item_t *it = &items[i];
-        char pr[100];
-        page_ref(s, ref, it->page, pr, sizeof pr);
-        if ((rc = insert_item(s, ins, "code", it->reason, form, respondent, it->case_number, it->page, pr,
-                              it->question ? it->question : "", it->var ? it->var : "", it->proposal, it->detail,
-                              err)))
+    for (int i = 0; i < n_items;) {
+        /* ROWS_PER_INSERT items a statement while that many are left */
+        sqlite3_stmt *st = n_items - i >= ROWS_PER_INSERT ? ins_many : ins;
+        int rows = st == ins_many ? ROWS_PER_INSERT : 1;
+        sqlite3_reset(st);
+        for (int k = 0; k < rows; k++, i++) {
+            const omr_store_item_t *it = &items[i];
+            char pr[100];
+            page_ref(s, ref, it->page, pr, sizeof pr);
+            bind_item(st, k * ITEM_COLS, "code", it->reason, form, respondent, it->case_number, it->page, pr,
+                      it->question ? it->question : "", it->var ? it->var : "", it->proposal, it->detail);
+        }
+        if ((rc = step_done(s, st, err, "save a review item")))
             goto done;
     }
     /* items the coder no longer raises go, unless an operator decided them */
@@ -1007,6 +1082,7 @@ omr_status_t omr_store_save_coding(omr_store_t *s, const char *form, const char 
     rc = step_done(s, up, err, "save respondent");
 done:
     release(s, ins);
+    release(s, ins_many);
     release(s, ref);
     release(s, up);
     if (rc) {
