@@ -196,6 +196,16 @@ typedef struct {
     int thresh; /* 8 bpp: grey below this is black */
 } img_t;
 
+/* Ask for the cache lines of bytes [x0, x1) of a grey row: the window
+ * loops read every 2nd or 3rd row, page widths apart in memory, a stride
+ * the hardware does not follow, of a page decoded a moment ago and mostly
+ * out of the caches (8 MB at 300 dpi). Only a hint. */
+static inline void prefetch_bytes(const l_uint32 *line, int x0, int x1)
+{
+    for (int b = x0 & ~63; b < x1; b += 64)
+        __builtin_prefetch((const char *)line + b);
+}
+
 /* 8 bpp: threshold halfway between the window's paper (90th percentile) and
  * its darkest pixels (0.3rd percentile: inside the mark, which covers about
  * 0.6 % of the window). */
@@ -208,6 +218,8 @@ static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
     memset(h8, 0, sizeof h8);
     for (int y = y0; y < y1; y += 3) {
         const l_uint32 *line = im->data + (size_t)y * im->wpl;
+        if (y + 9 < y1)
+            prefetch_bytes(line + 9 * (size_t)im->wpl, x0, x1);
         int x = x0;
         for (; x + 21 < x1; x += 24, n += 8) {
             h8[0][GET_DATA_BYTE(line, x)]++;
@@ -561,6 +573,9 @@ static int count_cells(const img_t *im, int x0, int y0, int c, int gw, int gh, i
             for (int yy = 0; yy < c; yy += step) {
                 const uint8_t *line =
                     (const uint8_t *)(im->data + (size_t)(y0 + gy * c + yy) * im->wpl) + b0;
+                if (yy + 2 * step < c) /* the row two samples on */
+                    prefetch_bytes(im->data + (size_t)(y0 + gy * c + yy + 2 * step) * im->wpl, b0,
+                                   b0 + (int)nb);
                 dark_flags_add(line, nb, t, acc);
             }
         for (int gx = 0; gx < gw; gx++) {
