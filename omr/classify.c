@@ -205,8 +205,9 @@ static int page_shows_pen(const omr_page_t *pg, const omr_calib_t *cal,
             continue;
         if (pg->regions[i].kind == OMR_REGION_CIRCLE && nc < 64)
             circ[nc++] = regions[i].m.ink;
-        else if (pg->regions[i].kind == OMR_REGION_CHECK && nk < 64)
-            chk[nk++] = regions[i].m.ink;
+        else if (pg->regions[i].kind == OMR_REGION_CHECK && nk < 64 &&
+                 !(cal->light_scan_pen_fill_ink > 0 && regions[i].m.ink >= cal->light_scan_pen_fill_ink))
+            chk[nk++] = regions[i].m.ink; /* a filled box is no evidence of pen (calib.h) */
     }
     if (nc + nk < cal->light_scan_pen_marks)
         return 0;
@@ -226,10 +227,16 @@ static int page_shows_eroded_pencil(const omr_page_t *pg, const omr_calib_t *cal
 {
     int marked = 0, eroded = 0;
     for (int i = 0; i < pg->n_regions; i++) {
-        if (!is_mark(&pg->regions[i]) || regions[i].state != OMR_MARK_MARKED)
+        if (!is_mark(&pg->regions[i]))
             continue;
-        marked++;
-        eroded += regions[i].m.ink < cal->light_scan_eroded_ink;
+        if (regions[i].state == OMR_MARK_MARKED) {
+            marked++;
+            eroded += regions[i].m.ink < cal->light_scan_eroded_ink;
+        } else if (cal->light_scan_eroded_traces && regions[i].state == OMR_MARK_DOUBTFUL &&
+                   (regions[i].doubt & OMR_DOUBT_BORDERLINE)) {
+            marked++; /* a trace: a mark eroded to a few dots, or dust */
+            eroded++;
+        }
     }
     if (marked == 0)
         return cal->light_scan_eroded_empty;
