@@ -803,9 +803,20 @@ static int reading_diffs(const omr_page_result_t *a, const omr_page_result_t *b,
     return d;
 }
 
+/* A mark region's reading as the duplicate test sees it: a doubt that only
+ * says the scan was too light (a judgement on the whole page, which a
+ * rescan may not repeat) reads as blank. */
+static int dup_state(const omr_region_result_t *r)
+{
+    if (r->state == OMR_MARK_DOUBTFUL && (r->doubt & ~(unsigned)OMR_DOUBT_LIGHT_SCAN) == 0)
+        return OMR_MARK_BLANK;
+    return (int)r->state;
+}
+
 /* Could copy b be copy a scanned again (code.h, dup_trace_max)? Returns
- * the number of mark regions MARKED in both (>= 0) when the readings agree,
- * -1 when they do not. */
+ * the number of regions with an answer in both, alike (marks MARKED,
+ * written boxes and fields with ink), >= 0 when the readings agree, -1 when
+ * they do not. */
 static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_result_t *a,
                          const omr_page_result_t *b)
 {
@@ -818,9 +829,11 @@ static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_re
             if (mx != my)
                 return -1;
             marks += mx;
-            traces += x->state != y->state; /* blank against doubtful */
+            traces += dup_state(x) != dup_state(y); /* blank against doubtful */
         } else if ((!x->has_ink) != (!y->has_ink) || (x->has_ink && x->digit != y->digit)) {
             return -1;
+        } else {
+            marks += x->has_ink != 0;
         }
     }
     return traces <= c->opt.dup_trace_max ? marks : -1;
@@ -952,7 +965,7 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         snprintf(it->proposal, sizeof it->proposal, "%s", unsure ? "case" : "duplicate");
         if (unsure)
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d again with the same reading as %.80s page %d, but %d mark%s to compare: "
+                     "page %s-%02d again with the same reading as %.80s page %d, but %d answer%s to compare: "
                      "another case answered alike, or the same sheet scanned twice",
                      f->id, p->page_number, m->file, m->index_in_file + 1, marks_alike, marks_alike == 1 ? "" : "s");
         else if (diffs)

@@ -118,9 +118,11 @@ typedef struct {
      * the standard corpus, a rescan of one sheet on a rough scanner changes
      * a mark's ink by up to 60 %, while two different copies with the same
      * single mark can agree within 1 %. Such a copy becomes a DUPLICATE
-     * review item, never a silent case: with at least dup_marks_sure marks
-     * in common the proposal is "duplicate", with fewer it is "case" (one
-     * mark agreeing is often two cases answered alike). Default 2 and 2. */
+     * review item, never a silent case: with at least dup_marks_sure answers
+     * in common (marks, written boxes and fields) the proposal is
+     * "duplicate", with fewer it is "case" (one mark agreeing is often two
+     * cases answered alike). A doubt that only says the page was scanned
+     * too light (OMR_DOUBT_LIGHT_SCAN) is not a difference. Default 2, 2. */
     int dup_trace_max;
     int dup_marks_sure;
     /* Hook for handwriting policy: a DIGIT proposal with confidence >= this is

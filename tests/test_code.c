@@ -648,7 +648,7 @@ static void t_duplicates(void)
     *region(a, FA, "Q21", 2) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
     c = code(&r, FA, NULL, 0);
     it = item(&c, OMR_REVIEW_DUPLICATE);
-    CHECK(it && !strcmp(it->proposal, "case") && strstr(it->detail, "1 mark to compare"),
+    CHECK(it && !strcmp(it->proposal, "case") && strstr(it->detail, "1 answer to compare"),
           "one mark alike: proposed case (%s: %s)", it ? it->proposal : "", it ? it->detail : "");
     omr_coded_clear(&c);
     mark(a, FA, "Q21", 2);
