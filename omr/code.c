@@ -14,7 +14,9 @@
  *   with nothing on it (all regions blank, no ink) is never called a duplicate:
  *   two unanswered copies look the same although they are different sheets.
  *   Any second copy of a respondent-part page is a duplicate; the first copy
- *   is coded. If its marks differ, each question where they differ also gets a
+ *   is coded, except that a copy scanned too light for pencil is superseded
+ *   by a later copy that is not (the rescan the batch report asks for): the
+ *   rescan is coded and the light copy raises no item. If its marks differ, each question where they differ also gets a
  *   question-level DUPLICATE item (var "") that blocks it.
  * - Cases beyond the first whose copies are all unanswered are dropped (a
  *   spare photocopy sent back blank is not a case).
@@ -839,6 +841,36 @@ static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_re
     return traces <= c->opt.dup_trace_max ? marks : -1;
 }
 
+/* Was this copy judged too light for pencil (classify.h,
+ * omr_classify_light_scan: some region doubtful with OMR_DOUBT_LIGHT_SCAN)? */
+static int copy_is_light(const omr_page_result_t *p)
+{
+    for (int i = 0; i < p->n_regions; i++)
+        if (p->regions[i].state == OMR_MARK_DOUBTFUL && (p->regions[i].doubt & OMR_DOUBT_LIGHT_SCAN))
+            return 1;
+    return 0;
+}
+
+/* The copy of respondent-part page pn (0-based) to code: the first read
+ * copy that is not too light for pencil, else the first read copy; -1 when
+ * none was read. Why: the batch report asks for light pages to be scanned
+ * again in grey; the rescan must then replace the light copy, not wait as a
+ * duplicate behind it. */
+static int preferred_copy(const ctx_t *c, int pn)
+{
+    int first = -1;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        if (p->status != OMR_PAGE_OK || p->page_number - 1 != pn)
+            continue;
+        if (!copy_is_light(p))
+            return i;
+        if (first < 0)
+            first = i;
+    }
+    return first;
+}
+
 static int page_answered(const omr_page_result_t *p)
 {
     for (int i = 0; i < p->n_regions; i++)
@@ -932,6 +964,13 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
                                  tp->is_case ? " or \"case\"" : " (it is not a case page)");
         int match = -1, marks_alike = 0;
         if (!tp->is_case) {
+            const int pref = preferred_copy(c, pn);
+            if (!dec && pref > i && copy_is_light(p)) {
+                /* superseded: a light copy scanned again later, as the batch
+                 * report asked; the rescan is coded, this copy raises nothing */
+                c->dup_match[i] = pref;
+                continue;
+            }
             if (n_copies[pn] > 0)
                 match = copies[pn][0];
         } else if (!(dec && !strcmp(dec, "case")) && page_answered(p)) {

@@ -606,6 +606,43 @@ static void t_cases(void)
     resp_free(&r);
 }
 
+/* A page scanned too light for pencil and scanned again in grey, as the
+ * batch report asks: the rescan is coded and the light copy raises
+ * nothing. The other way round (a good copy first, a light one later) is a
+ * duplicate as any second copy. */
+static void t_light_copy_superseded(void)
+{
+    int p1 = page_of(FA, "Q1");
+    CHECK_INT(page_of(FA, "Q2"), p1);
+    const omr_page_t *tp = &FA->pages[p1 - 1];
+    for (int order = 0; order < 2; order++) {
+        resp_t r = {0};
+        omr_page_result_t *first = add_page(&r, FA, p1), *second = add_page(&r, FA, p1);
+        omr_page_result_t *light = order == 0 ? first : second, *good = order == 0 ? second : first;
+        mark(light, FA, "Q1", 3); /* the pen circle survived the light threshold */
+        for (int i = 0; i < tp->n_regions; i++)
+            if (!strncmp(tp->regions[i].var, "Q2_", 3) && tp->regions[i].kind == OMR_REGION_CIRCLE) {
+                light->regions[i].state = OMR_MARK_DOUBTFUL; /* the pencil ticks of 問2 vanished */
+                light->regions[i].doubt = OMR_DOUBT_LIGHT_SCAN;
+            }
+        mark(good, FA, "Q1", 3);
+        mark(good, FA, "Q2_1", -1);
+        omr_coded_t c = code(&r, FA, NULL, 0);
+        CHECK_V(&c, FA, 0, "Q1", "3", OMR_VALUE_CERTAIN);
+        if (order == 0) {
+            CHECK_INT(c.n_items, 0);
+            CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_CERTAIN);
+            CHECK_INT(c.page_case[0], -1);
+            CHECK_INT(c.page_case[1], 0);
+        } else {
+            CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 2); /* the page, and 問2 that differs */
+            CHECK_INT(c.page_case[0], 0);
+        }
+        omr_coded_clear(&c);
+        resp_free(&r);
+    }
+}
+
 static void t_duplicates(void)
 {
     int p20 = page_of(FA, "Q20");
@@ -1174,6 +1211,7 @@ int main(void)
     RUN(t_grids);
     RUN(t_cases);
     RUN(t_duplicates);
+    RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
     RUN(t_unread_page);
