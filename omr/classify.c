@@ -243,6 +243,19 @@ static int page_shows_eroded_pencil(const omr_page_t *pg, const omr_calib_t *cal
     return 2 * eroded >= marked;
 }
 
+/* A checkbox read MARKED with a stroke's full ink: at least eroded_ink
+ * (the threshold did not eat it) and below pen_fill_ink (a stroke, not a
+ * filled box, which survives whatever the pressure). When every mark of a
+ * many-answer unit is such a tick, the respondent's strokes survived this
+ * scan whole and a blank beside them is a blank (measured on build/corpus
+ * and the holdout corpus: no lost mark in such a unit; circles read as
+ * much ink when filled or struck out, so they never count). */
+static int tick_survived_whole(const omr_calib_t *cal, const omr_region_t *rg, const omr_region_result_t *r)
+{
+    return rg->kind == OMR_REGION_CHECK && r->m.ink >= cal->light_scan_eroded_ink &&
+           (cal->light_scan_pen_fill_ink <= 0 || r->m.ink < cal->light_scan_pen_fill_ink);
+}
+
 /* Is the page too light to trust a blank reading (classify.h)? Judged on
  * the mark regions as classified (MARKED ones only). */
 static int page_is_light(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
@@ -270,15 +283,18 @@ int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float 
             continue;
         /* Regions of a unit are few (<= ~12) and a page has ~100 of them:
          * a scan of the page per blank region is cheap enough. */
-        int marked = 0, multi = 0;
+        int marked = 0, multi = 0, whole = 1;
         for (int j = 0; j < pg->n_regions; j++) {
             const omr_region_t *rj = &pg->regions[j];
             if (!is_mark(rj) || !(pen ? rg->question == rj->question : same_unit(rg, rj)))
                 continue;
-            marked |= regions[j].state == OMR_MARK_MARKED;
+            if (regions[j].state == OMR_MARK_MARKED) {
+                marked = 1;
+                whole &= tick_survived_whole(cal, rj, &regions[j]);
+            }
             multi |= strcmp(rg->var, rj->var) != 0;
         }
-        if (!pen && multi && cal->light_scan_multi_cells)
+        if (!pen && multi && cal->light_scan_multi_cells && !whole)
             marked = 0;
         if (marked)
             continue;

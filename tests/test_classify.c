@@ -469,6 +469,18 @@ static void test_light_scan_eroded(void)
               r[6].state == OMR_MARK_DOUBTFUL && (r[6].doubt & OMR_DOUBT_LIGHT_SCAN),
           "many-answer blanks doubtful: %d %d %d", r[3].state, r[5].state, r[6].state);
 
+    /* The many-answer question's mark is a whole tick (0.20: the stroke
+     * survived): its blanks stay blank; a filled box (0.50) says nothing. */
+    for (int v = 0; v < 2; v++) {
+        memset(r, 0, sizeof r);
+        r[1].state = r[4].state = OMR_MARK_MARKED;
+        r[1].m.ink = 0.03f;
+        r[4].m.ink = v == 0 ? 0.20f : 0.50f;
+        CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), v == 0 ? 0 : 3);
+        CHECK(r[5].state == (v == 0 ? OMR_MARK_BLANK : OMR_MARK_DOUBTFUL), "tick %d: blank beside it %d", v,
+              r[5].state);
+    }
+
     /* The same marks with a pen's ink: not a light page at 0.85. */
     memset(r, 0, sizeof r);
     r[1].state = r[4].state = OMR_MARK_MARKED;
