@@ -12,6 +12,10 @@
 
 #include <zlib.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- normalise -------------------------------------------------------- */
 
 /* The value below which a fraction q of the histogram's pixels lie. */
@@ -46,6 +50,42 @@ void omr_icr_histogram(const uint8_t *g, int w, int h, int stride, unsigned hist
     }
     for (int v = 0; v < 256; v++)
         hist[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v];
+}
+
+/* icr.h. The test of the callers, "paper - g >= thr" with g an integer
+ * level, evaluated as they do, for each level. */
+int omr_icr_ink_limit(int paper, double thr)
+{
+    int lim = -1;
+    for (int v = 0; v < 256 && paper - v >= thr; v++)
+        lim = v;
+    return lim;
+}
+
+/* icr.h. Sixteen pixels a step (SSE2, part of every x86-64): the mask of a
+ * box was a tenth of its normalisation pixel by pixel. */
+void omr_icr_mask_at_or_below(const uint8_t *g, int w, int h, int stride, int lim, uint8_t *mask)
+{
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = g + (size_t)y * stride;
+        uint8_t *m = mask + (size_t)y * w;
+        if (lim < 0) {
+            memset(m, 0, (size_t)w);
+            continue;
+        }
+        int x = 0;
+#if defined(__SSE2__)
+        const __m128i l = _mm_set1_epi8((char)lim), one = _mm_set1_epi8(1);
+        for (; x + 16 <= w; x += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(row + x));
+            /* v <= lim  <=>  min(v, lim) == v (unsigned) */
+            __m128i le = _mm_cmpeq_epi8(_mm_min_epu8(v, l), v);
+            _mm_storeu_si128((__m128i *)(m + x), _mm_and_si128(le, one));
+        }
+#endif
+        for (; x < w; x++)
+            m[x] = row[x] <= lim;
+    }
 }
 
 /* Erase straight runs of ink along the borders: what is left of the printed
@@ -165,15 +205,7 @@ omr_status_t omr_icr_normalise_ws(const uint8_t *grey, int w, int h, int stride,
     double thr = 0.35 * (paper - dark);
     if (thr < 40)
         thr = 40;
-    uint8_t is_ink[256];
-    for (int v = 0; v < 256; v++)
-        is_ink[v] = paper - v >= thr;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = grey + (size_t)y * stride;
-        uint8_t *m = mask + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            m[x] = is_ink[row[x]];
-    }
+    omr_icr_mask_at_or_below(grey, w, h, stride, omr_icr_ink_limit(paper, thr), mask);
     erase_frame_lines(mask, w, h);
 
     /* Components (8-connected). Dropped: specks (area under max(4, n/2000)
@@ -425,18 +457,12 @@ static inline v4f v4f_load(const float *p)
  * and inputs); a ReLU follows, so which zero a tie of zeros gives is moot. */
 static inline float max2(float a, float b) { return a > b ? a : b; }
 
-/* Every sum adds its terms in the same order as the plain loops (bias first,
- * then taps in channel, row, column order), so the output is bit-identical
- * to them; the loops are arranged so that the sums of one output row stay
- * in registers and the compiler vectorises across them. */
-void omr_icr_classify_with(const float *P, const uint8_t in[OMR_ICR_NPIX], float prob[10],
-                           float *pother)
+/* conv1 5x5 -> 24x24, ReLU + max-pool 2 -> 12x12, then conv2 5x5x8 -> 8x8,
+ * ReLU + max-pool 2 -> 4x4: x (28x28) -> p1 -> p2. */
+static void convs(const float *P, const float *x, float p1[][12 * 12], float *p2)
 {
-    enum { C1 = OMR_ICR_C1, C2 = OMR_ICR_C2, H = OMR_ICR_H, NC = OMR_ICR_NCLASS };
-    float x[28 * 28], p1[C1][12 * 12], p2[C2 * 16], hid[H], z[NC];
-    for (int i = 0; i < 28 * 28; i++)
-        x[i] = in[i] * (1.0f / 255.0f);
-    /* conv1 5x5 -> 24x24, ReLU + max-pool 2 -> 12x12; two conv rows at a time */
+    enum { C1 = OMR_ICR_C1, C2 = OMR_ICR_C2 };
+    /* conv1: two conv rows at a time */
     for (int o = 0; o < C1; o++) {
         const float *wt = P + OMR_ICR_OFF_C1W + o * 25;
         const v4f b = v4f_set1(P[OMR_ICR_OFF_C1B + o]);
@@ -465,7 +491,7 @@ void omr_icr_classify_with(const float *P, const uint8_t in[OMR_ICR_NPIX], float
             }
         }
     }
-    /* conv2 5x5x8 -> 8x8, ReLU + max-pool 2 -> 4x4; four conv rows at a time */
+    /* conv2: four conv rows at a time */
     for (int o = 0; o < C2; o++) {
         const v4f b = v4f_set1(P[OMR_ICR_OFF_C2B + o]);
         for (int y = 0; y < 8; y += 4) {
@@ -493,6 +519,100 @@ void omr_icr_classify_with(const float *P, const uint8_t in[OMR_ICR_NPIX], float
                 }
         }
     }
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(__AVX__)
+/* convs() eight lanes wide, for CPUs with AVX (chosen at run time; the
+ * build still runs on the baseline x86-64): each output's sum is the same
+ * multiplies and adds in the same order, a lane of a wider register (AVX
+ * has no fused multiply-add, so nothing is contracted), so the same bits;
+ * the convolutions are most of a digit's reading. */
+typedef float v8f __attribute__((vector_size(32)));
+__attribute__((target("avx"))) static inline v8f v8f_load(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+__attribute__((target("avx"))) static void convs_avx(const float *P, const float *x,
+                                                    float p1[][12 * 12], float *p2)
+{
+    enum { C1 = OMR_ICR_C1, C2 = OMR_ICR_C2 };
+    for (int o = 0; o < C1; o++) {
+        const float *wt = P + OMR_ICR_OFF_C1W + o * 25;
+        const float bias = P[OMR_ICR_OFF_C1B + o];
+        const v8f b = {bias, bias, bias, bias, bias, bias, bias, bias};
+        for (int y = 0; y < 24; y += 2) {
+            v8f a0 = b, a1 = b, a2 = b, c0 = b, c1 = b, c2 = b;
+            for (int ky = 0; ky < 5; ky++)
+                for (int kx = 0; kx < 5; kx++) {
+                    const float w = wt[ky * 5 + kx];
+                    const v8f wv = {w, w, w, w, w, w, w, w};
+                    const float *s0 = x + (y + ky) * 28 + kx, *s1 = s0 + 28;
+                    a0 += wv * v8f_load(s0), a1 += wv * v8f_load(s0 + 8);
+                    a2 += wv * v8f_load(s0 + 16);
+                    c0 += wv * v8f_load(s1), c1 += wv * v8f_load(s1 + 8);
+                    c2 += wv * v8f_load(s1 + 16);
+                }
+            const v8f r0[3] = {a0, a1, a2}, r1[3] = {c0, c1, c2};
+            float f0[24], f1[24];
+            memcpy(f0, r0, sizeof f0);
+            memcpy(f1, r1, sizeof f1);
+            for (int xx = 0; xx < 12; xx++) {
+                float m = max2(max2(f0[2 * xx], f0[2 * xx + 1]), max2(f1[2 * xx], f1[2 * xx + 1]));
+                p1[o][(y / 2) * 12 + xx] = m > 0 ? m : 0;
+            }
+        }
+    }
+    for (int o = 0; o < C2; o++) {
+        const float bias = P[OMR_ICR_OFF_C2B + o];
+        const v8f b = {bias, bias, bias, bias, bias, bias, bias, bias};
+        for (int y = 0; y < 8; y += 4) {
+            v8f a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int c = 0; c < C1; c++) {
+                const float *wt = P + OMR_ICR_OFF_C2W + (o * C1 + c) * 25;
+                for (int ky = 0; ky < 5; ky++)
+                    for (int kx = 0; kx < 5; kx++) {
+                        const float w = wt[ky * 5 + kx];
+                        const v8f wv = {w, w, w, w, w, w, w, w};
+                        const float *s = p1[c] + (y + ky) * 12 + kx;
+                        a0 += wv * v8f_load(s), a1 += wv * v8f_load(s + 12);
+                        a2 += wv * v8f_load(s + 24), a3 += wv * v8f_load(s + 36);
+                    }
+            }
+            const v8f r[4] = {a0, a1, a2, a3};
+            float f[4][8];
+            memcpy(f, r, sizeof f);
+            for (int yy = 0; yy < 4; yy += 2)
+                for (int xx = 0; xx < 4; xx++) {
+                    float m = max2(max2(f[yy][2 * xx], f[yy][2 * xx + 1]),
+                                   max2(f[yy + 1][2 * xx], f[yy + 1][2 * xx + 1]));
+                    p2[o * 16 + ((y + yy) / 2) * 4 + xx] = m > 0 ? m : 0;
+                }
+        }
+    }
+}
+#define HAVE_CONVS_AVX 1
+#endif
+
+/* Every sum adds its terms in the same order as the plain loops (bias first,
+ * then taps in channel, row, column order), so the output is bit-identical
+ * to them; the loops are arranged so that the sums of one output row stay
+ * in registers and the compiler vectorises across them. */
+void omr_icr_classify_with(const float *P, const uint8_t in[OMR_ICR_NPIX], float prob[10],
+                           float *pother)
+{
+    enum { C1 = OMR_ICR_C1, C2 = OMR_ICR_C2, H = OMR_ICR_H, NC = OMR_ICR_NCLASS };
+    float x[28 * 28], p1[C1][12 * 12], p2[C2 * 16], hid[H], z[NC];
+    for (int i = 0; i < 28 * 28; i++)
+        x[i] = in[i] * (1.0f / 255.0f);
+#ifdef HAVE_CONVS_AVX
+    if (__builtin_cpu_supports("avx"))
+        convs_avx(P, x, p1, p2);
+    else
+#endif
+        convs(P, x, p1, p2);
     /* fc1 256 -> 64, ReLU: the 64 sums side by side over the transposed weights */
     const float *f1t = f1t_shipped;
     float *own = NULL;

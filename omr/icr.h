@@ -210,5 +210,11 @@ void omr_icr_idx_free(omr_icr_idx_t *idx);
  * the grey level below which share q of its `total` pixels lie. */
 void omr_icr_histogram(const uint8_t *g, int w, int h, int stride, unsigned hist[256]);
 int omr_icr_hist_quantile(const unsigned *hist, size_t total, double q);
+/* The readers' ink test "paper - g >= thr" as a limit on g: the largest
+ * grey level g in 0..255 that passes it (the test is monotone in g), -1
+ * when none does; and mask[y * w + x] = 1 where the image's pixel is at or
+ * below lim, else 0 (the same bytes as testing each pixel). */
+int omr_icr_ink_limit(int paper, double thr);
+void omr_icr_mask_at_or_below(const uint8_t *g, int w, int h, int stride, int lim, uint8_t *mask);
 
 #endif

@@ -193,8 +193,7 @@ static int largest_piece(const uint8_t *g, int w, int h, ws_t *ws)
     int *stack = grow(&ws->stack, &ws->stack_cap, n * sizeof *stack);
     if (!m || !stack)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        m[i] = paper - g[i] >= thr;
+    omr_icr_mask_at_or_below(g, w, h, w, omr_icr_ink_limit(paper, thr), m);
     int side = w < h ? w : h, band = side / 10 > 4 ? side / 10 : 4, best = 0;
     for (size_t s = 0; s < n; s++) {
         const uint8_t *nx = memchr(m + s, 1, n - s); /* the next unvisited ink */
@@ -407,9 +406,7 @@ static omr_status_t text_has_ink_ws(const uint8_t *grey, int w, int h, int strid
         thr = 6 * sd;
     if (thr < 30)
         thr = 30;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            mask[(size_t)y * w + x] = paper - grey[(size_t)y * stride + x] >= thr;
+    omr_icr_mask_at_or_below(grey, w, h, stride, omr_icr_ink_limit(paper, thr), mask);
     /* Frame remnants: rows/columns in the outer band mostly inked. */
     const double k = OMR_ICR_BOXES_TEXT_PX_PER_MM;
     int band = (int)ceil(0.5 * k);
@@ -480,39 +477,14 @@ static uint16_t allowed_values(const omr_question_t *q)
     return a ? a : 0x3FF;
 }
 
-/* 1: the 1 bpp image's pixels [xa, xb] x [ya, yb] (inclusive) all lie in
- * the image and are all white (0 bits). A whole run of crop pixels whose
- * image pixels are white is paper: no per-pixel work. */
-static int rect_white(const l_uint32 *data, int wpl, int iw, int ih, int xa, int xb, int ya,
-                      int yb)
-{
-    if (xa < 0 || ya < 0 || xb >= iw || yb >= ih || xa > xb || ya > yb)
-        return 0;
-    int wa = xa >> 5, wb = xb >> 5;
-    /* Leptonica: pixel x is bit 31 - (x & 31) of word x >> 5 */
-    l_uint32 ma = 0xffffffffu >> (xa & 31), mb = 0xffffffffu << (31 - (xb & 31));
-    for (int y = ya; y <= yb; y++) {
-        const l_uint32 *line = data + (size_t)y * wpl;
-        if (wa == wb) {
-            if (line[wa] & ma & mb)
-                return 0;
-            continue;
-        }
-        if (line[wa] & ma)
-            return 0;
-        for (int k = wa + 1; k < wb; k++)
-            if (line[k])
-                return 0;
-        if (line[wb] & mb)
-            return 0;
-    }
-    return 1;
-}
-
 /* floor(v) as an int, for the coordinates of a page (far inside int range;
- * beyond it, libm's floor as before). */
+ * beyond it, libm's floor as before). Inside the image (v >= 0, nearly
+ * every call) truncation is the floor: one conversion, not the round trip
+ * through int and back that a negative v needs. */
 static inline int ifloor(double v)
 {
+    if (v >= 0 && v < 1e9)
+        return (int)v;
     if (!(v > -1e9 && v < 1e9))
         return (int)floor(v);
     int t = (int)v;
@@ -586,9 +558,18 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
      * nn <= 64): an integer division per cell costs as much as its sum */
     uint8_t mean_of[255 * 64 + 1];
     int use_table = nn <= 64;
-    if (use_table)
-        for (int s = 0; s <= 255 * nn; s++)
-            mean_of[s] = (uint8_t)((s + nn / 2) / nn);
+    if (use_table) {
+        /* (s + nn / 2) / nn counted up, not divided: 2,000 divisions were
+         * a tenth of a field's crop */
+        int q = 0, r = nn / 2; /* r = s + nn / 2 - q * nn */
+        for (int s = 0; s <= 255 * nn; s++) {
+            mean_of[s] = (uint8_t)q;
+            if (++r == nn) {
+                r = 0;
+                q++;
+            }
+        }
+    }
     /* per column: xf[0] * X and xf[3] * X (the products of the cell
      * centre's formula, computed once; the sums keep their order) */
     double *colx = grow(&ws->ii, &ws->ii_cap, 2 * (size_t)w * sizeof(double));
@@ -614,7 +595,7 @@ static omr_status_t text_crop(PIX *pix, const double *xf, const omr_region_t *rg
                 int yb = ifloor(xf[3] * Xb + xf[4] * Y + xf[5] - half);
                 int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
                 int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
-                if (rect_white(data, wpl, iw, ih, lx - 1, hx + n, ly - 1, hy + n)) {
+                if (omr_sample_rect_white(data, wpl, iw, ih, lx - 1, hx + n, ly - 1, hy + n)) {
                     memset(out + (size_t)j * w + i0, 255, (size_t)(i1 - i0));
                     continue;
                 }
@@ -808,7 +789,7 @@ static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg,
                 int yb = ifloor(colx[2 * (i1 - 1) + 1] + dy + xf[5] - 0.5);
                 int lx = xa < xb ? xa : xb, hx = xa < xb ? xb : xa;
                 int ly = ya < yb ? ya : yb, hy = ya < yb ? yb : ya;
-                if (rect_white(data, wpl, iw, ih, lx - 1, hx + 2, ly - 1, hy + 2)) {
+                if (omr_sample_rect_white(data, wpl, iw, ih, lx - 1, hx + 2, ly - 1, hy + 2)) {
                     memset(orow + i0, 255, (size_t)(i1 - i0));
                     continue;
                 }

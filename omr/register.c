@@ -33,6 +33,13 @@
 
 #define MAX_CAND 3
 
+/* Byte of pixel x within its 4-pixel word, as Leptonica stores it. */
+#ifdef L_BIG_ENDIAN
+#define BYTE_XOR 0
+#else
+#define BYTE_XOR 3
+#endif
+
 static const char *const mark_names[4] = {"top-left", "top-right", "bottom-left", "bottom-right"};
 
 void omr_register_opts_default(omr_register_opts_t *o)
@@ -274,6 +281,12 @@ static long centroid(const img_t *im, double *px, double *py, double r)
                     v &= 0xffffffffu >> (x0 & 31);
                 if (wi == (x1 - 1) >> 5)
                     v &= 0xffffffffu << (31 - ((x1 - 1) & 31));
+                if (v == 0xffffffffu) {
+                    /* inside the mark, most words: pixels wi * 32 + 0..31 */
+                    rn += 32;
+                    rsx += (long)wi * 32 * 32 + 31 * 32 / 2;
+                    continue;
+                }
                 while (v) {
                     int b = __builtin_clz(v);
                     rn++;
@@ -282,9 +295,45 @@ static long centroid(const img_t *im, double *px, double *py, double r)
                 }
             }
         } else {
-            /* branch-free: the mark's edges make a branch unpredictable */
             const int t = im->thresh;
-            for (int x = x0; x < x1; x++) {
+            int x = x0;
+#if defined(__SSE2__)
+            /* Sixteen pixels (four whole words) a step: the mask of the
+             * dark bytes, then per word (a nibble of it) the count and the
+             * sum of the pixels' offsets by table (memory byte r of a word
+             * is pixel r ^ BYTE_XOR of it). The same integer sums as
+             * pixel by pixel, a third of the time: this loop was most of
+             * registering a grey page. */
+            if (t >= 1 && t <= 256) {
+#define NIB_COUNT(n) (((n) & 1) + ((n) >> 1 & 1) + ((n) >> 2 & 1) + ((n) >> 3 & 1))
+#define NIB_SUM(n)                                                                                 \
+    (((n) & 1) * (0 ^ BYTE_XOR) + ((n) >> 1 & 1) * (1 ^ BYTE_XOR) + ((n) >> 2 & 1) * (2 ^ BYTE_XOR) + \
+     ((n) >> 3 & 1) * (3 ^ BYTE_XOR))
+#define NIB_TABLE(f)                                                                               \
+    {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)}
+                static const uint8_t nib_count[16] = NIB_TABLE(NIB_COUNT), nib_sum[16] = NIB_TABLE(NIB_SUM);
+#undef NIB_TABLE
+#undef NIB_SUM
+#undef NIB_COUNT
+                const __m128i tm1 = _mm_set1_epi8((char)(t - 1));
+                for (; x < x1 && (x & 3); x++) {
+                    long b = GET_DATA_BYTE(line, x) < t;
+                    rn += b;
+                    rsx += b * x;
+                }
+                for (; x + 16 <= x1; x += 16) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)(line + (x >> 2)));
+                    /* v < t  <=>  min(v, t - 1) == v (unsigned) */
+                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, tm1), v));
+                    for (int q = 0; q < 4; q++, m >>= 4) {
+                        rn += nib_count[m & 15];
+                        rsx += (long)(x + 4 * q) * nib_count[m & 15] + nib_sum[m & 15];
+                    }
+                }
+            }
+#endif
+            /* branch-free: the mark's edges make a branch unpredictable */
+            for (; x < x1; x++) {
                 long b = GET_DATA_BYTE(line, x) < t;
                 rn += b;
                 rsx += b * x;
@@ -430,12 +479,6 @@ __attribute__((target("popcnt"))) static void count_cells_1bpp_popcnt(const img_
 #define HAVE_POPCNT_CLONE 1
 #endif
 
-/* Byte of pixel x within its 4-pixel word, as Leptonica stores it. */
-#ifdef L_BIG_ENDIAN
-#define BYTE_XOR 0
-#else
-#define BYTE_XOR 3
-#endif
 
 /* acc[i] += (line[i] < t) for i < n, 1 <= t <= 255 (8-bit counters: the
  * caller adds at most 255 rows). SSE2 is part of every x86-64. */

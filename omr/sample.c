@@ -47,11 +47,18 @@
 #define CROSSOUT_ROW_MIN_POINTS 8
 #define ZONE_MAX_NX 2048      /* points per zone row (a page-wide field at 0.25 mm: 840) */
 
+/* Points of a zone row tested at once for paper under them (zone_sample). */
+#define WHITE_RUN 32
+
 typedef struct {
     double X0, Y0, step; /* template mm of point (0, 0), spacing */
     int nx, ny;
     uint8_t *mask;       /* nx * ny, 1 = printed (skip) */
     int n_open;
+    /* per row, per run of WHITE_RUN points (the last may be shorter): how
+     * many have mask 0, 2, 3 and 4, a byte each from the low one
+     * (zone_runs); ny * ((nx + WHITE_RUN - 1) / WHITE_RUN) */
+    uint32_t *runs;
 } zone_t;
 
 typedef struct {
@@ -89,10 +96,14 @@ omr_status_t omr_sample_cache_new(const omr_survey_t *survey, omr_sample_cache_t
 static void page_masks_clear(page_masks_t *pm)
 {
     for (int i = 0; i < pm->n; i++) {
-        if (pm->target)
+        if (pm->target) {
             free(pm->target[i].mask);
-        if (pm->label)
+            free(pm->target[i].runs);
+        }
+        if (pm->label) {
             free(pm->label[i].mask);
+            free(pm->label[i].runs);
+        }
     }
     free(pm->target);
     free(pm->label);
@@ -221,6 +232,30 @@ static inline int mask_bit(PIX *m, int x, int y)
     return GET_DATA_BIT(pixGetData(m) + (size_t)y * pixGetWpl(m), x);
 }
 
+/* z->runs from z->mask. 0, or -1 out of memory. */
+static int zone_runs(zone_t *z)
+{
+    const int nr = (z->nx + WHITE_RUN - 1) / WHITE_RUN;
+    if (z->nx <= 0 || z->ny <= 0)
+        return 0;
+    if (!(z->runs = malloc(sizeof *z->runs * (size_t)nr * (size_t)z->ny)))
+        return -1;
+    for (int j = 0; j < z->ny; j++)
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *m = z->mask + (size_t)j * z->nx;
+            int i1 = (r + 1) * WHITE_RUN < z->nx ? (r + 1) * WHITE_RUN : z->nx;
+            uint32_t c0 = 0, c2 = 0, c3 = 0, c4 = 0;
+            for (int i = r * WHITE_RUN; i < i1; i++) {
+                c0 += m[i] == 0;
+                c2 += m[i] == 2;
+                c3 += m[i] == 3;
+                c4 += m[i] == 4;
+            }
+            z->runs[(size_t)j * nr + r] = c0 | c2 << 8 | c3 << 16 | c4 << 24;
+        }
+    return 0;
+}
+
 /* Lay a grid over rect r and mark its printed points; `other` (optional):
  * the page's region boxes, whose points are excluded too except region
  * `self`. Returns 0 or -1 on out of memory. All masks are the render's
@@ -293,7 +328,7 @@ static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core
         }
     }
     free(near);
-    return 0;
+    return zone_runs(z);
 }
 
 /* Bounding box (mm) of the printed ink of the undilated render inside r;
@@ -632,6 +667,11 @@ static int masks_decode(const unsigned char *blob, size_t len, const omr_page_t 
             if (open != v[2])
                 ok = 0;
             zn->n_open = open;
+            if (ok && zone_runs(zn)) {
+                page_masks_clear(&m);
+                free(raw);
+                return -1;
+            }
         }
     free(raw);
     if (!ok || p != end) {
@@ -853,10 +893,11 @@ static float block_p80(scan_t *s, int bx, int by)
     float *memo = &s->p80[by * s->bw + bx];
     if (*memo >= 0)
         return *memo;
-    /* Four interleaved histograms, summed after: paper is mostly one grey
-     * level, and counting every sample into one bin makes each increment
-     * wait for the previous one (this loop was a third of sampling). */
-    int h4[4][256], hist[256], n = 0;
+    /* Four interleaved histograms, summed per level when needed: paper is
+     * mostly one grey level, and counting every sample into one bin makes
+     * each increment wait for the previous one (this loop was a third of
+     * sampling). */
+    int h4[4][256], n = 0;
     memset(h4, 0, sizeof h4);
     int x0 = bx * s->block, y0 = by * s->block;
     int x1 = x0 + s->block < s->w ? x0 + s->block : s->w;
@@ -873,14 +914,19 @@ static float block_p80(scan_t *s, int bx, int by)
         for (; x < x1; x += 3, n++)
             h4[0][GET_DATA_BYTE(line, x)]++;
     }
-    for (int v = 0; v < 256; v++)
-        hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
-    int acc = 0, v = 0;
-    for (v = 0; v < 255; v++) {
-        acc += hist[v];
-        if (acc * 5 >= n * 4)
-            break;
-    }
+    /* The smallest level v < 255 whose cumulative count reaches 80 % (255
+     * when none does), found from the top: paper is near it, so only the
+     * few levels above are summed and walked. acc: the count at or below v. */
+#define HIST_AT(v) (h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v])
+    int v = 254, acc = n - HIST_AT(255);
+    if (acc * 5 < n * 4)
+        v = 255;
+    else
+        while (v > 0 && (acc - HIST_AT(v)) * 5 >= n * 4) {
+            acc -= HIST_AT(v);
+            v--;
+        }
+#undef HIST_AT
     *memo = (float)v;
     return *memo;
 }
@@ -921,17 +967,23 @@ static int paper_map(scan_t *s, double k)
     return 0;
 }
 
-static void grow_box(tally_t *t, int i, int j)
+/* The box (in zone points) of a zone's dark points, grown by point (i, j),
+ * the n_ink-th. */
+typedef struct {
+    int i0, i1, j0, j1;
+} box_t;
+
+static inline void grow_box(box_t *b, int n_ink, int i, int j)
 {
-    if (t->n_ink == 1) {
-        t->i0 = t->i1 = i;
-        t->j0 = t->j1 = j;
+    if (n_ink == 1) {
+        b->i0 = b->i1 = i;
+        b->j0 = b->j1 = j;
         return;
     }
-    if (i < t->i0) t->i0 = i;
-    if (i > t->i1) t->i1 = i;
-    if (j < t->j0) t->j0 = j;
-    if (j > t->j1) t->j1 = j;
+    if (i < b->i0) b->i0 = i;
+    if (i > b->i1) b->i1 = i;
+    if (j < b->j0) b->j0 = j;
+    if (j > b->j1) b->j1 = j;
 }
 
 /* A speck: all of a zone's dark points within SPECK_MM each way. Dust on
@@ -958,36 +1010,65 @@ typedef struct {
 static void flood_blob(uint8_t *dots, const uint8_t *mask, int nx, int ny, int i, int j, int *stk,
                        blob_t *b)
 {
-    int top = 0, head = 0;
-    b->i0 = b->i1 = i;
-    b->j0 = b->j1 = j;
-    b->touches = 0;
-    b->dark = (dots[(size_t)j * nx + i] - 1) / 250.0;
+    /* The blob in locals, written to *b at the end: the byte stores into
+     * dots may alias *b, which kept its fields in memory at every point. */
+    int top = 0, head = 0, i0 = i, i1 = i, j0 = j, j1 = j, touches = 0;
+    double dark = (dots[(size_t)j * nx + i] - 1) / 250.0;
     stk[top++] = j * nx + i;
     dots[(size_t)j * nx + i] = 0;
     while (head < top) {
         int p = stk[head++], pi = p % nx, pj = p / nx;
-        if (pi < b->i0) b->i0 = pi;
-        if (pi > b->i1) b->i1 = pi;
-        if (pj < b->j0) b->j0 = pj;
-        if (pj > b->j1) b->j1 = pj;
+        if (pi < i0) i0 = pi;
+        if (pi > i1) i1 = pi;
+        if (pj < j0) j0 = pj;
+        if (pj > j1) j1 = pj;
+        if (pi >= 2 && pj >= 2 && pi + 2 < nx && pj + 2 < ny) {
+            /* Inside the zone (most points): no bounds to test, and a row
+             * of the 5x5 neighbourhood with no dots left (most, after the
+             * first few points of a blob) in one test; the same points in
+             * the same order as the loop below. */
+            for (int dj = -1; dj <= 1 && !touches; dj++) {
+                const uint8_t *m = mask + (size_t)(pj + dj) * nx + pi - 1;
+                touches = m[0] || m[1] || m[2];
+            }
+            for (int dj = -2; dj <= 2; dj++) {
+                uint8_t *row = dots + (size_t)(pj + dj) * nx + pi - 2;
+                uint32_t four;
+                memcpy(&four, row, 4);
+                if (!four && !row[4])
+                    continue;
+                for (int di = 0; di < 5; di++)
+                    if (row[di]) {
+                        dark += (row[di] - 1) / 250.0;
+                        row[di] = 0;
+                        stk[top++] = (int)(row + di - dots);
+                    }
+            }
+            continue;
+        }
         for (int dj = -2; dj <= 2; dj++)
             for (int di = -2; di <= 2; di++) {
                 int qi = pi + di, qj = pj + dj;
                 if (qi < 0 || qj < 0 || qi >= nx || qj >= ny) {
-                    b->touches |= di >= -1 && di <= 1 && dj >= -1 && dj <= 1;
+                    touches |= di >= -1 && di <= 1 && dj >= -1 && dj <= 1;
                     continue;
                 }
                 size_t q = (size_t)qj * nx + qi;
                 if (di >= -1 && di <= 1 && dj >= -1 && dj <= 1 && mask[q])
-                    b->touches = 1;
+                    touches = 1;
                 if (dots[q]) {
-                    b->dark += (dots[q] - 1) / 250.0;
+                    dark += (dots[q] - 1) / 250.0;
                     dots[q] = 0;
                     stk[top++] = (int)q;
                 }
             }
     }
+    b->i0 = i0;
+    b->i1 = i1;
+    b->j0 = j0;
+    b->j1 = j1;
+    b->touches = touches;
+    b->dark = dark;
     b->n = top;
 }
 
@@ -1101,6 +1182,49 @@ static void light_tally(const zone_t *z, const uint8_t *light, float noise_sd, t
         }
 }
 
+/* Most of a zone is paper. On 1 bpp a run of WHITE_RUN points of a zone
+ * row (4.8 mm at the marks' 0.15 mm steps) is first tested as a whole:
+ * when every image pixel that its points' 2x2 reads can touch is white, no
+ * point of the run is dark, and its counts are the mask's (zone_t.runs).
+ * On the bench's G4 pages half of the points lie in such runs. run_white:
+ * the run from the point at image (x, y), stepping (dxx, dxy). Its
+ * rectangle is that of the run's end points, whose coordinates bound the
+ * others' (each is the one before plus a constant step, and rounding keeps
+ * that monotone), widened by a pixel each way for the rounding of the end
+ * point computed here and by the 2x2 read; a rectangle not wholly inside
+ * the image is not white. */
+static inline int run_white(const l_uint32 *data, int wpl, int w, int h, double x, double y,
+                            double dxx, double dxy)
+{
+    double xe = x + (WHITE_RUN - 1) * dxx, ye = y + (WHITE_RUN - 1) * dxy;
+    double x0 = x < xe ? x : xe, x1 = x < xe ? xe : x;
+    double y0 = y < ye ? y : ye, y1 = y < ye ? ye : y;
+    if (!(x0 >= 1 && y0 >= 1 && x1 < w && y1 < h))
+        return 0;
+    return omr_sample_rect_white(data, wpl, w, h, (int)x0 - 1, (int)x1 + 2, (int)y0 - 1,
+                                 (int)y1 + 2);
+}
+
+/* Grey: the tests of zone_sample, "(paper - scale * level) * inv_range >=
+ * thr" in floats as written there, as a limit on the level: the largest
+ * level in 0..n that passes (-1: none). scale * level is exact (scale 1 or
+ * 0.25, level <= 1020) and grows with the level, the rounded difference
+ * then never grows, and inv_range > 0: what passes is a prefix 0..limit,
+ * found by bisection. So the loop compares integers, and computes the
+ * darkness of the dark points only. */
+static int level_limit(float paper, float inv_range, float scale, int n, float thr)
+{
+    int lo = -1, hi = n + 1; /* level lo passes (or is -1), hi fails (or is n + 1) */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if ((paper - scale * (float)mid) * inv_range >= thr)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Count the zone's open points: dark ones and, on grey, their darkness.
  * depth is s->depth, passed as a constant by zone_sample() so that each
  * depth gets its own loop without the other depth's branches. */
@@ -1129,6 +1253,14 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
         inv_range = 1.0f / range;
     }
     const float dark_min = (float)OMR_SAMPLE_DARK_MIN;
+    /* grey levels at or below which: the print shows, a point near the
+     * print is dark, a point's 2x2 sum is dark (level_limit) */
+    int print_lim = -1, near_lim = -1, sum_lim = -1;
+    if (depth == 8) {
+        print_lim = level_limit(paper, inv_range, 1.0f, 255, 0.5f);
+        near_lim = level_limit(paper, inv_range, 1.0f, 255, 2 * dark_min);
+        sum_lim = level_limit(paper, inv_range, 0.25f, 1020, dark_min);
+    }
     size_t npts = (size_t)z->nx * z->ny;
     uint8_t *dots = s->dots && npts <= s->dots_cap ? s->dots : NULL;
     if (dots)
@@ -1150,104 +1282,151 @@ static inline __attribute__((always_inline)) void zone_sample_d(scan_t *s, const
      * target fills a row across; a ring only touches its ends. */
     const int band_j = (int)(CROSSOUT_BAND_MM / z->step);
     int in_band = 0, gap = 0;
-    for (int j = 0; j < z->ny; j++) {
-        const double Y = z->Y0 + j * z->step;
-        const int row_valid0 = t->n_valid, row_ink0 = t->n_ink;
-        double x = xf[0] * z->X0 + xf[1] * Y + xf[2];
-        double y = xf[3] * z->X0 + xf[4] * Y + xf[5];
-        const uint8_t *m = z->mask + (size_t)j * z->nx;
+    /* The loop works on local copies of the image, the zone and the counts:
+     * its byte stores (dots, light, cur) may alias any of them through the
+     * pointers, so with the counts in *t the compiler reloaded and stored
+     * them at every point (a third of the loop's time). The same counts in
+     * the same order, written back to *t after the loop. */
+    const l_uint32 *const data = s->data;
+    const int W = s->w, H = s->h, wpl = s->wpl, nx = z->nx, ny = z->ny;
+    const int n_runs = (nx + WHITE_RUN - 1) / WHITE_RUN;
+    const double step = z->step, X0 = z->X0, Y0 = z->Y0;
+    int n_valid = 0, n_ink = 0, n_near = 0, n_near_ink = 0, n_print = 0, n_print_ink = 0;
+    int n_edge = 0, n_edge_ink = 0, n_bands = 0;
+    box_t box = {0, 0, 0, 0}; /* of the counted dark points */
+    double sum_dark = 0;
+    for (int j = 0; j < ny; j++) {
+        const double Y = Y0 + j * step;
+        const int row_valid0 = n_valid, row_ink0 = n_ink;
+        double x = xf[0] * X0 + xf[1] * Y + xf[2];
+        double y = xf[3] * X0 + xf[4] * Y + xf[5];
+        const uint8_t *m = z->mask + (size_t)j * nx;
         cur[0] = 0;
-        for (int i = 0; i < z->nx; i++, x += dxx, y += dxy) {
-            cur[i + 1] = 0;
-            if (m[i] == 1 || x < 0 || y < 0)
+        for (int i = 0; i < nx;) {
+            const int iend = i + WHITE_RUN < nx ? i + WHITE_RUN : nx;
+            if (depth == 1 && iend - i == WHITE_RUN && run_white(data, wpl, W, H, x, y, dxx, dxy)) {
+                /* Paper under the whole run: the counts of the loop below
+                 * follow from the mask (no point is dark, all are inside
+                 * the image), without a pixel read; x and y step as there. */
+                const uint32_t c = z->runs[(size_t)j * n_runs + i / WHITE_RUN];
+                n_valid += (int)(c & 0xff);
+                n_near += (int)(c >> 8 & 0xff);
+                n_print += (int)(c >> 16 & 0xff);
+                n_edge += (int)(c >> 24);
+                for (; i < iend; i++, x += dxx, y += dxy)
+                    ;
                 continue;
-            int ix = (int)x, iy = (int)y;
-            if (ix >= s->w || iy >= s->h)
-                continue;
-            const l_uint32 *line = s->data + (size_t)iy * s->wpl;
-            if (m[i] >= 3) {
-                /* On the print: a scan that shows it is not too light. */
-                int dk;
+            }
+            for (; i < iend; i++, x += dxx, y += dxy) {
+                cur[i + 1] = 0;
+                if (m[i] == 1 || x < 0 || y < 0)
+                    continue;
+                int ix = (int)x, iy = (int)y;
+                if (ix >= W || iy >= H)
+                    continue;
+                const l_uint32 *line = data + (size_t)iy * wpl;
+                if (m[i] >= 3) {
+                    /* On the print: a scan that shows it is not too light. */
+                    int dk;
+                    if (depth == 1) {
+                        int ix1 = ix + 1 < W ? ix + 1 : ix;
+                        const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
+                        dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) |
+                             GET_DATA_BIT(line1, ix) | GET_DATA_BIT(line1, ix1);
+                    } else {
+                        dk = (int)GET_DATA_BYTE(line, ix) <= print_lim;
+                    }
+                    if (m[i] == 3) {
+                        n_print++;
+                        n_print_ink += dk;
+                    } else {
+                        n_edge++;
+                        n_edge_ink += dk;
+                    }
+                    continue;
+                }
+                if (m[i] == 2) {
+                    /* Near the print: dark here is mostly the print grown by
+                     * the scanner; omr_sample_page compares with the page. */
+                    n_near++;
+                    if (depth == 1)
+                        n_near_ink += (float)GET_DATA_BIT(line, ix) >= 2 * dark_min;
+                    else
+                        n_near_ink += (int)GET_DATA_BYTE(line, ix) <= near_lim;
+                    continue;
+                }
+                n_valid++;
                 if (depth == 1) {
-                    int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-                    const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
-                    dk = GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) |
-                         GET_DATA_BIT(line1, ix) | GET_DATA_BIT(line1, ix1);
-                } else {
-                    dk = (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range >= 0.5f;
+                    /* Bitonal: a pencil stroke may come out as scattered dots,
+                     * so a point looks at its 2x2 pixels (at 300 dpi the points
+                     * are 1.8 px apart: together they see nearly every pixel),
+                     * and every black point counts (the scanner's threshold
+                     * already removed the noise). */
+                    int ix1 = ix + 1 < W ? ix + 1 : ix;
+                    const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
+                    if (GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) | GET_DATA_BIT(line1, ix) |
+                        GET_DATA_BIT(line1, ix1)) {
+                        n_ink++;
+                        sum_dark += 1;
+                        grow_box(&box, n_ink, i, j);
+                        if (dots)
+                            dots[(size_t)j * nx + i] = 251;
+                    }
+                    continue;
                 }
-                if (m[i] == 3) {
-                    t->n_print++;
-                    t->n_print_ink += dk;
-                } else {
-                    t->n_edge++;
-                    t->n_edge_ink += dk;
-                }
-                continue;
-            }
-            if (m[i] == 2) {
-                /* Near the print: dark here is mostly the print grown by
-                 * the scanner; omr_sample_page compares with the page. */
-                t->n_near++;
-                float d = depth == 1 ? (float)GET_DATA_BIT(line, ix)
-                                        : (paper - (float)GET_DATA_BYTE(line, ix)) * inv_range;
-                t->n_near_ink += d >= 2 * dark_min;
-                continue;
-            }
-            t->n_valid++;
-            if (depth == 1) {
-                /* Bitonal: a pencil stroke may come out as scattered dots,
-                 * so a point looks at its 2x2 pixels (at 300 dpi the points
-                 * are 1.8 px apart: together they see nearly every pixel),
-                 * and every black point counts (the scanner's threshold
-                 * already removed the noise). */
-                int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-                const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
-                if (GET_DATA_BIT(line, ix) | GET_DATA_BIT(line, ix1) | GET_DATA_BIT(line1, ix) |
-                    GET_DATA_BIT(line1, ix1)) {
-                    t->n_ink++;
-                    t->sum_dark += 1;
-                    grow_box(t, i, j);
-                    if (dots)
-                        dots[(size_t)j * z->nx + i] = 251;
-                }
-                continue;
-            }
-            /* Grey: the mean of 2x2 pixels halves the sensor noise and
-             * evens out pencil grain. */
-            int ix1 = ix + 1 < s->w ? ix + 1 : ix;
-            const l_uint32 *line1 = iy + 1 < s->h ? line + s->wpl : line;
-            int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) + GET_DATA_BYTE(line1, ix) +
-                    GET_DATA_BYTE(line1, ix1);
-            float d = (paper - 0.25f * (float)v) * inv_range;
-            if (light)
-                hist[v >> 2]++;
-            if (d < dark_min) {
+                /* Grey: the mean of 2x2 pixels halves the sensor noise and
+                 * evens out pencil grain. */
+                int ix1 = ix + 1 < W ? ix + 1 : ix;
+                const l_uint32 *line1 = iy + 1 < H ? line + wpl : line;
+                int v = GET_DATA_BYTE(line, ix) + GET_DATA_BYTE(line, ix1) + GET_DATA_BYTE(line1, ix) +
+                        GET_DATA_BYTE(line1, ix1);
                 if (light)
-                    light[(size_t)j * z->nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
-                continue;
-            }
-            cur[i + 1] = 1;
-            if (cur[i] || prev[i + 1]) {
-                t->n_ink++;
-                t->sum_dark += d > 1 ? 1 : d;
-                grow_box(t, i, j);
-                if (dots)
-                    dots[(size_t)j * z->nx + i] = (uint8_t)(1 + lroundf((d > 1 ? 1 : d) * 250));
+                    hist[v >> 2]++;
+                if (v > sum_lim) { /* d < dark_min */
+                    if (light)
+                        light[(size_t)j * nx + i] = (uint8_t)((v >> 2) ? (v >> 2) : 1);
+                    continue;
+                }
+                float d = (paper - 0.25f * (float)v) * inv_range;
+                cur[i + 1] = 1;
+                if (cur[i] || prev[i + 1]) {
+                    n_ink++;
+                    sum_dark += d > 1 ? 1 : d;
+                    grow_box(&box, n_ink, i, j);
+                    if (dots)
+                        dots[(size_t)j * nx + i] = (uint8_t)(1 + lroundf((d > 1 ? 1 : d) * 250));
+                }
             }
         }
-        memcpy(prev, cur, (size_t)z->nx + 1);
-        int rv = t->n_valid - row_valid0, ri = t->n_ink - row_ink0;
-        if (abs(2 * j - (z->ny - 1)) > 2 * band_j)
+        if (depth == 8)
+            memcpy(prev, cur, (size_t)nx + 1);
+        int rv = n_valid - row_valid0, ri = n_ink - row_ink0;
+        if (abs(2 * j - (ny - 1)) > 2 * band_j)
             continue;
         int full = rv >= CROSSOUT_ROW_MIN_POINTS && ri >= CROSSOUT_ROW_SHARE * rv;
-        if (full && !in_band && (t->n_bands == 0 || gap))
-            t->n_bands++;
+        if (full && !in_band && (n_bands == 0 || gap))
+            n_bands++;
         if (full)
             gap = 0;
-        else if (in_band || t->n_bands)
+        else if (in_band || n_bands)
             gap = 1;
         in_band = full;
+    }
+    t->n_valid = n_valid;
+    t->n_ink = n_ink;
+    t->n_near = n_near;
+    t->n_near_ink = n_near_ink;
+    t->n_print = n_print;
+    t->n_print_ink = n_print_ink;
+    t->n_edge = n_edge;
+    t->n_edge_ink = n_edge_ink;
+    t->n_bands = n_bands;
+    t->sum_dark = sum_dark;
+    if (n_ink > 0) {
+        t->i0 = box.i0;
+        t->i1 = box.i1;
+        t->j0 = box.j0;
+        t->j1 = box.j1;
     }
     if (dots && t->n_ink > 0)
         dust_filter(s, z, t);

@@ -159,6 +159,37 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
                                 omr_sample_cache_t *cache, omr_region_result_t *regions,
                                 omr_sample_info_t *info, omr_error_t *err);
 
+/* 1 when the pixels [xa, xb] x [ya, yb] (inclusive) of a 1 bpp image
+ * (data, wpl words a row, iw x ih) all lie in the image and are all white
+ * (0 bits); 0 otherwise. The readers' shortcut over paper: a run of sample
+ * points or crop pixels whose image pixels are all white reads as paper
+ * without per-pixel work (sample.c, icr_boxes.c). */
+static inline int omr_sample_rect_white(const l_uint32 *data, int wpl, int iw, int ih, int xa, int xb,
+                                        int ya, int yb)
+{
+    if (xa < 0 || ya < 0 || xb >= iw || yb >= ih || xa > xb || ya > yb)
+        return 0;
+    int wa = xa >> 5, wb = xb >> 5;
+    /* Leptonica: pixel x is bit 31 - (x & 31) of word x >> 5 */
+    l_uint32 ma = 0xffffffffu >> (xa & 31), mb = 0xffffffffu << (31 - (xb & 31));
+    for (int y = ya; y <= yb; y++) {
+        const l_uint32 *line = data + (size_t)y * wpl;
+        if (wa == wb) {
+            if (line[wa] & ma & mb)
+                return 0;
+            continue;
+        }
+        if (line[wa] & ma)
+            return 0;
+        for (int k = wa + 1; k < wb; k++)
+            if (line[k])
+                return 0;
+        if (line[wb] & mb)
+            return 0;
+    }
+    return 1;
+}
+
 /* The crop of one region for the handwriting reader: the region's box, inset
  * by inset_mm (the printed frame is cut away; 0.45 mm clears a 0.3 mm frame
  * with registration error), resampled through xform to px_per_mm pixels per

@@ -261,7 +261,7 @@ int main(int argc, char **argv)
            "barcode zone", "barcode page");
     for (int i = 0; i < n_st; i++) {
         stats_t *k = &st[i];
-        printf("%-22s %6d %10.1f %9.1f %8.1f (%3d) %8.1f (%3d)\n", k->kind, k->pages,
+        printf("%-22s %6d %10.2f %9.2f %8.2f (%3d) %8.2f (%3d)\n", k->kind, k->pages,
                k->decode / k->pages, k->blank / k->pages, k->n_fast ? k->fast / k->n_fast : 0,
                k->n_fast, k->n_slow ? k->slow / k->n_slow : 0, k->n_slow);
     }
