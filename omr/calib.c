@@ -30,9 +30,11 @@ void omr_calib_default(omr_calib_t *c)
     c->light_scan_pen_marks = 3;
     c->light_scan_pen_circle_ink = 0.15;
     c->light_scan_pen_check_ink = 0.10;
+    c->light_scan_pen_fill_ink = 0.40;
     c->light_scan_eroded_recovery_max = 0.90;
     c->light_scan_eroded_ink = 0.05;
     c->light_scan_eroded_empty = 1;
+    c->light_scan_eroded_traces = 1;
     c->light_scan_multi_cells = 1;
     c->light_scan_boxes = 1;
     c->bitonal_hires_dpi = 250;
@@ -70,9 +72,11 @@ static const struct {
     {"light_scan.pen_marks", D(light_scan_pen_marks), K_INT},
     {"light_scan.pen_circle_ink", D(light_scan_pen_circle_ink), K_SHARE},
     {"light_scan.pen_check_ink", D(light_scan_pen_check_ink), K_SHARE},
+    {"light_scan.pen_fill_ink", D(light_scan_pen_fill_ink), K_SHARE},
     {"light_scan.eroded_recovery_max", D(light_scan_eroded_recovery_max), K_SHARE},
     {"light_scan.eroded_ink", D(light_scan_eroded_ink), K_SHARE},
     {"light_scan.eroded_empty", D(light_scan_eroded_empty), K_BOOL},
+    {"light_scan.eroded_traces", D(light_scan_eroded_traces), K_BOOL},
     {"light_scan.multi_cells", D(light_scan_multi_cells), K_BOOL},
     {"light_scan.boxes", D(light_scan_boxes), K_BOOL},
     {"bitonal.hires_dpi", D(bitonal_hires_dpi), K_INT},

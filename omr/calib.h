@@ -53,6 +53,10 @@ typedef struct {
     int light_scan_pen_marks;
     double light_scan_pen_circle_ink;
     double light_scan_pen_check_ink;
+    /* A checkbox read with at least pen_fill_ink is a filled box: it says
+     * nothing of the instrument (a pencil fill survives a light threshold
+     * as well as pen), so it is not counted as pen. 0 counts every box. */
+    double light_scan_pen_fill_ink;
     /* A page above recovery_min but below eroded_recovery_max is light too
      * when the marks read on it are eroded pencil: at least half of them
      * below eroded_ink (pencil that barely survived the threshold says
@@ -61,6 +65,10 @@ typedef struct {
     double light_scan_eroded_recovery_max;
     double light_scan_eroded_ink;
     int light_scan_eroded_empty;
+    /* Count the borderline traces (mark regions DOUBTFUL with
+     * OMR_DOUBT_BORDERLINE) among the page's marks, as eroded ones: a
+     * circle that survived as a few dots is a mark the threshold ate. */
+    int light_scan_eroded_traces;
     /* On a light page that does not show pen, a blank cell of a
      * many-answer unit (each option its own column) is doubtful even when
      * another option of the unit was read: one mark surviving says nothing

@@ -205,8 +205,9 @@ static int page_shows_pen(const omr_page_t *pg, const omr_calib_t *cal,
             continue;
         if (pg->regions[i].kind == OMR_REGION_CIRCLE && nc < 64)
             circ[nc++] = regions[i].m.ink;
-        else if (pg->regions[i].kind == OMR_REGION_CHECK && nk < 64)
-            chk[nk++] = regions[i].m.ink;
+        else if (pg->regions[i].kind == OMR_REGION_CHECK && nk < 64 &&
+                 !(cal->light_scan_pen_fill_ink > 0 && regions[i].m.ink >= cal->light_scan_pen_fill_ink))
+            chk[nk++] = regions[i].m.ink; /* a filled box is no evidence of pen (calib.h) */
     }
     if (nc + nk < cal->light_scan_pen_marks)
         return 0;
@@ -226,14 +227,33 @@ static int page_shows_eroded_pencil(const omr_page_t *pg, const omr_calib_t *cal
 {
     int marked = 0, eroded = 0;
     for (int i = 0; i < pg->n_regions; i++) {
-        if (!is_mark(&pg->regions[i]) || regions[i].state != OMR_MARK_MARKED)
+        if (!is_mark(&pg->regions[i]))
             continue;
-        marked++;
-        eroded += regions[i].m.ink < cal->light_scan_eroded_ink;
+        if (regions[i].state == OMR_MARK_MARKED) {
+            marked++;
+            eroded += regions[i].m.ink < cal->light_scan_eroded_ink;
+        } else if (cal->light_scan_eroded_traces && regions[i].state == OMR_MARK_DOUBTFUL &&
+                   (regions[i].doubt & OMR_DOUBT_BORDERLINE)) {
+            marked++; /* a trace: a mark eroded to a few dots, or dust */
+            eroded++;
+        }
     }
     if (marked == 0)
         return cal->light_scan_eroded_empty;
     return 2 * eroded >= marked;
+}
+
+/* A checkbox read MARKED with a stroke's full ink: at least eroded_ink
+ * (the threshold did not eat it) and below pen_fill_ink (a stroke, not a
+ * filled box, which survives whatever the pressure). When every mark of a
+ * many-answer unit is such a tick, the respondent's strokes survived this
+ * scan whole and a blank beside them is a blank (measured on build/corpus
+ * and the holdout corpus: no lost mark in such a unit; circles read as
+ * much ink when filled or struck out, so they never count). */
+static int tick_survived_whole(const omr_calib_t *cal, const omr_region_t *rg, const omr_region_result_t *r)
+{
+    return rg->kind == OMR_REGION_CHECK && r->m.ink >= cal->light_scan_eroded_ink &&
+           (cal->light_scan_pen_fill_ink <= 0 || r->m.ink < cal->light_scan_pen_fill_ink);
 }
 
 /* Is the page too light to trust a blank reading (classify.h)? Judged on
@@ -263,15 +283,18 @@ int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float 
             continue;
         /* Regions of a unit are few (<= ~12) and a page has ~100 of them:
          * a scan of the page per blank region is cheap enough. */
-        int marked = 0, multi = 0;
+        int marked = 0, multi = 0, whole = 1;
         for (int j = 0; j < pg->n_regions; j++) {
             const omr_region_t *rj = &pg->regions[j];
             if (!is_mark(rj) || !(pen ? rg->question == rj->question : same_unit(rg, rj)))
                 continue;
-            marked |= regions[j].state == OMR_MARK_MARKED;
+            if (regions[j].state == OMR_MARK_MARKED) {
+                marked = 1;
+                whole &= tick_survived_whole(cal, rj, &regions[j]);
+            }
             multi |= strcmp(rg->var, rj->var) != 0;
         }
-        if (!pen && multi && cal->light_scan_multi_cells)
+        if (!pen && multi && cal->light_scan_multi_cells && !whole)
             marked = 0;
         if (marked)
             continue;

@@ -70,8 +70,10 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
  * may be used for one question even by a pen user).
  * A page with print_recovery up to cal->light_scan_eroded_recovery_max is
  * light as well when its marks read as eroded pencil (half or more of the
- * MARKED mark regions below light_scan_eroded_ink; with
- * light_scan_eroded_empty, also a page with no mark read). On a light page
+ * MARKED mark regions below light_scan_eroded_ink, borderline traces
+ * counted as eroded marks with light_scan_eroded_traces; with
+ * light_scan_eroded_empty, also a page with no mark read). Filled
+ * checkboxes (ink >= light_scan_pen_fill_ink) are no evidence of pen. On a light page
  * that does not show pen, with light_scan_multi_cells, a unit whose options
  * are columns of their own (many answers) is doubtful cell by cell: a mark
  * read there does not clear the unit's other blanks.

@@ -7,12 +7,16 @@
  * routing, sources first.
  *
  * Decisions taken where coding.md is silent (documented here and in code.h):
- * - Duplicates. A copy of a case page is a duplicate when it is near-identical
- *   (code.h, omr_code_options_t) to an earlier coded copy of that page. A copy
+ * - Duplicates. A copy of a case page may be a duplicate when its readings
+ *   equal an earlier coded copy's (code.h, omr_code_options_t): it goes to
+ *   review (never a silent case of its own), proposed as a duplicate when at
+ *   least two marks agree, as a case when fewer do. A copy
  *   with nothing on it (all regions blank, no ink) is never called a duplicate:
  *   two unanswered copies look the same although they are different sheets.
  *   Any second copy of a respondent-part page is a duplicate; the first copy
- *   is coded. If its marks differ, each question where they differ also gets a
+ *   is coded, except that a copy scanned too light for pencil is superseded
+ *   by a later copy that is not (the rescan the batch report asks for): the
+ *   rescan is coded and the light copy raises no item. If its marks differ, each question where they differ also gets a
  *   question-level DUPLICATE item (var "") that blocks it.
  * - Cases beyond the first whose copies are all unanswered are dropped (a
  *   spare photocopy sent back blank is not a case).
@@ -107,8 +111,8 @@ typedef struct {
 
 void omr_code_options_default(omr_code_options_t *opts)
 {
-    opts->dup_ink_tol = 0.02;
-    opts->dup_score_tol = 0.15;
+    opts->dup_trace_max = 2;
+    opts->dup_marks_sure = 2;
     opts->digit_accept_conf = 0;
 }
 
@@ -801,18 +805,70 @@ static int reading_diffs(const omr_page_result_t *a, const omr_page_result_t *b,
     return d;
 }
 
-static int near_identical(const ctx_t *c, const omr_page_result_t *a, const omr_page_result_t *b)
+/* A mark region's reading as the duplicate test sees it: a doubt that only
+ * says the scan was too light (a judgement on the whole page, which a
+ * rescan may not repeat) reads as blank. */
+static int dup_state(const omr_region_result_t *r)
 {
-    if (reading_diffs(a, b, 0, a->n_regions))
-        return 0;
+    if (r->state == OMR_MARK_DOUBTFUL && (r->doubt & ~(unsigned)OMR_DOUBT_LIGHT_SCAN) == 0)
+        return OMR_MARK_BLANK;
+    return (int)r->state;
+}
+
+/* Could copy b be copy a scanned again (code.h, dup_trace_max)? Returns
+ * the number of regions with an answer in both, alike (marks MARKED,
+ * written boxes and fields with ink), >= 0 when the readings agree, -1 when
+ * they do not. */
+static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_result_t *a,
+                         const omr_page_result_t *b)
+{
+    int traces = 0, marks = 0;
     for (int i = 0; i < a->n_regions; i++) {
-        const omr_measure_t *x = &a->regions[i].m, *y = &b->regions[i].m;
-        if (fabs((double)x->ink - y->ink) > c->opt.dup_ink_tol ||
-            fabs((double)x->ink_label - y->ink_label) > c->opt.dup_ink_tol ||
-            fabs((double)x->score - y->score) > c->opt.dup_score_tol)
-            return 0;
+        const omr_region_result_t *x = &a->regions[i], *y = &b->regions[i];
+        const int kind = tp->regions[i].kind;
+        if (kind == OMR_REGION_CIRCLE || kind == OMR_REGION_CHECK) {
+            const int mx = x->state == OMR_MARK_MARKED, my = y->state == OMR_MARK_MARKED;
+            if (mx != my)
+                return -1;
+            marks += mx;
+            traces += dup_state(x) != dup_state(y); /* blank against doubtful */
+        } else if ((!x->has_ink) != (!y->has_ink) || (x->has_ink && x->digit != y->digit)) {
+            return -1;
+        } else {
+            marks += x->has_ink != 0;
+        }
     }
-    return 1;
+    return traces <= c->opt.dup_trace_max ? marks : -1;
+}
+
+/* Was this copy judged too light for pencil (classify.h,
+ * omr_classify_light_scan: some region doubtful with OMR_DOUBT_LIGHT_SCAN)? */
+static int copy_is_light(const omr_page_result_t *p)
+{
+    for (int i = 0; i < p->n_regions; i++)
+        if (p->regions[i].state == OMR_MARK_DOUBTFUL && (p->regions[i].doubt & OMR_DOUBT_LIGHT_SCAN))
+            return 1;
+    return 0;
+}
+
+/* The copy of respondent-part page pn (0-based) to code: the first read
+ * copy that is not too light for pencil, else the first read copy; -1 when
+ * none was read. Why: the batch report asks for light pages to be scanned
+ * again in grey; the rescan must then replace the light copy, not wait as a
+ * duplicate behind it. */
+static int preferred_copy(const ctx_t *c, int pn)
+{
+    int first = -1;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        if (p->status != OMR_PAGE_OK || p->page_number - 1 != pn)
+            continue;
+        if (!copy_is_light(p))
+            return i;
+        if (first < 0)
+            first = i;
+    }
+    return first;
 }
 
 static int page_answered(const omr_page_result_t *p)
@@ -906,13 +962,20 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         if (dec && strcmp(dec, "duplicate") && (strcmp(dec, "case") || !tp->is_case))
             return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": a page takes \"duplicate\"%s", key, dec,
                                  tp->is_case ? " or \"case\"" : " (it is not a case page)");
-        int match = -1;
+        int match = -1, marks_alike = 0;
         if (!tp->is_case) {
+            const int pref = preferred_copy(c, pn);
+            if (!dec && pref > i && copy_is_light(p)) {
+                /* superseded: a light copy scanned again later, as the batch
+                 * report asked; the rescan is coded, this copy raises nothing */
+                c->dup_match[i] = pref;
+                continue;
+            }
             if (n_copies[pn] > 0)
                 match = copies[pn][0];
         } else if (!(dec && !strcmp(dec, "case")) && page_answered(p)) {
             for (int k = 0; k < n_copies[pn] && match < 0; k++)
-                if (near_identical(c, &c->pages[copies[pn][k]], p))
+                if ((marks_alike = same_readings(c, tp, &c->pages[copies[pn][k]], p)) >= 0)
                     match = copies[pn][k];
         }
         if (match < 0 && !(dec && !strcmp(dec, "duplicate"))) {
@@ -936,9 +999,15 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         it->case_number = 0; /* the case of the coded copy: assign_cases */
         it->question = -1;
         snprintf(it->var, sizeof it->var, "%s", key);
-        snprintf(it->proposal, sizeof it->proposal, "duplicate");
         const omr_page_result_t *m = &c->pages[match];
-        if (diffs)
+        const int unsure = tp->is_case && marks_alike < c->opt.dup_marks_sure;
+        snprintf(it->proposal, sizeof it->proposal, "%s", unsure ? "case" : "duplicate");
+        if (unsure)
+            snprintf(it->detail, sizeof it->detail,
+                     "page %s-%02d again with the same reading as %.80s page %d, but %d answer%s to compare: "
+                     "another case answered alike, or the same sheet scanned twice",
+                     f->id, p->page_number, m->file, m->index_in_file + 1, marks_alike, marks_alike == 1 ? "" : "s");
+        else if (diffs)
             snprintf(it->detail, sizeof it->detail,
                      "page %s-%02d scanned again; its marks differ from the coded copy in %d regions (%.80s page %d)",
                      f->id, p->page_number, diffs, m->file, m->index_in_file + 1);

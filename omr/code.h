@@ -109,14 +109,22 @@ typedef struct {
 } omr_coded_t;
 
 typedef struct {
-    /* Duplicate scan detection: two copies of a page are the same sheet when
-     * every region has the same state, the same ink/digit reading, and its ink
-     * shares (ink, ink_label) differ by at most dup_ink_tol and its classifier
-     * score by at most dup_score_tol. Two scans of one sheet differ by scanner
-     * noise only; two hand-filled copies differ by much more in the marked
-     * regions. Defaults 0.02 and 0.15 (judgement, to be checked on the corpus). */
-    double dup_ink_tol;
-    double dup_score_tol;
+    /* Duplicate scan detection for case pages (photocopies carry the same
+     * barcode): a later copy may be the same sheet scanned again when its
+     * readings equal an earlier copy's: the same mark regions MARKED, the
+     * same written boxes and fields (ink, digit), and at most dup_trace_max
+     * mark regions that differ only between blank and doubtful (a rescan
+     * moves borderline traces). Ink amounts are not compared: measured on
+     * the standard corpus, a rescan of one sheet on a rough scanner changes
+     * a mark's ink by up to 60 %, while two different copies with the same
+     * single mark can agree within 1 %. Such a copy becomes a DUPLICATE
+     * review item, never a silent case: with at least dup_marks_sure answers
+     * in common (marks, written boxes and fields) the proposal is
+     * "duplicate", with fewer it is "case" (one mark agreeing is often two
+     * cases answered alike). A doubt that only says the page was scanned
+     * too light (OMR_DOUBT_LIGHT_SCAN) is not a difference. Default 2, 2. */
+    int dup_trace_max;
+    int dup_marks_sure;
     /* Hook for handwriting policy: a DIGIT proposal with confidence >= this is
      * accepted without review. 0 (the default) = every written box goes to
      * review, as issue 3 asks until handwriting recognition is trusted. */

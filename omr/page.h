@@ -81,6 +81,8 @@ typedef struct {
     int page_number;          /* 1-based page of the form, 0 when unknown */
     char respondent[32];
     int orientation;          /* 0 or 180: how the page was fed */
+    int barcode_box[4];       /* where the barcode was read, image px (x, y, w, h; w 0 when
+                                 unknown): register's landmark when marks are missing. Not stored. */
     /* register: image (x, y) = (a*X + b*Y + c, d*X + e*Y + f) for template (X, Y) in mm */
     double xform[6];
     double residual_mm;       /* RMS distance of the corner marks from the fit, mm */

@@ -225,6 +225,10 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
     if (st == OMR_OK && bc.parsed) {
         copy_str(r->payload, sizeof r->payload, bc.payload);
         r->orientation = bc.orientation;
+        r->barcode_box[0] = bc.x;
+        r->barcode_box[1] = bc.y;
+        r->barcode_box[2] = bc.w;
+        r->barcode_box[3] = bc.h;
         const omr_form_t *form = omr_template_form(survey, bc.form);
         if (strcmp(bc.code, survey->code))
             set_status(r, OMR_PAGE_UNKNOWN_SURVEY, "barcode %s belongs to survey %s, not %s", bc.payload, bc.code,

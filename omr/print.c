@@ -281,10 +281,13 @@ static void draw_items(const draw_t *d, const omr_page_t *pg) {
   }
 }
 
-/* The barcode of payload in box: bars on top, the payload in text below.
- * Returns OMR_OK or OMR_EINPUT when zint refuses the payload. */
-static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
-                                 const char *payload, omr_error_t *err) {
+/* Encode payload as Code 128 with zint's vector output into *psym (owned by
+ * the caller: ZBarcode_Delete; sym->vector set). Returns OMR_OK, or
+ * OMR_ENOMEM / OMR_EINPUT (zint refuses the payload) with *psym NULL. */
+static omr_status_t encode_barcode(const char *payload,
+                                   struct zint_symbol **psym,
+                                   omr_error_t *err) {
+  *psym = NULL;
   struct zint_symbol *sym = ZBarcode_Create();
   if (!sym)
     return omr_error_set(err, OMR_ENOMEM, "out of memory creating a barcode");
@@ -301,6 +304,58 @@ static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
     ZBarcode_Delete(sym);
     return OMR_EINPUT;
   }
+  *psym = sym;
+  return OMR_OK;
+}
+
+/* Where the bars of an encoded symbol go in box (mm): the pattern's left
+ * edge *px0, width *pbars_w, bar height *pbar_h, module *pmodule. The one
+ * place this layout is decided: draw_barcode draws by it and
+ * omr_print_barcode_bars reports it to the scanner. */
+static void barcode_layout(const struct zint_symbol *sym, const omr_rect_t *box,
+                           double *px0, double *pbars_w, double *pbar_h,
+                           double *pmodule) {
+  double text_h = BARCODE_TEXT_PT * OMR_MM_PER_INCH / 72.0 * 1.1;
+  double bar_h = box->h - text_h - BARCODE_TEXT_GAP;
+  double module = box->w / (sym->width + 2 * BARCODE_QUIET);
+  if (module > BARCODE_MAX_MODULE)
+    module = BARCODE_MAX_MODULE;
+  double bars_w = module * sym->width;
+  *px0 = box->x + (box->w - bars_w) / 2;
+  *pbars_w = bars_w;
+  *pbar_h = bar_h;
+  *pmodule = module;
+}
+
+omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
+                                    omr_rect_t *bars, double *pmodule,
+                                    omr_error_t *err) {
+  if (!box || !payload || !bars)
+    return omr_error_set(err, OMR_EINPUT, "print: no barcode box or payload");
+  memset(bars, 0, sizeof *bars);
+  if (box->w <= 0 || box->h <= 0)
+    return omr_error_set(err, OMR_EINPUT, "print: empty barcode box");
+  struct zint_symbol *sym;
+  omr_status_t st = encode_barcode(payload, &sym, err);
+  if (st != OMR_OK)
+    return st;
+  double x0, bars_w, bar_h, module;
+  barcode_layout(sym, box, &x0, &bars_w, &bar_h, &module);
+  ZBarcode_Delete(sym);
+  *bars = (omr_rect_t){x0, box->y, bars_w, bar_h};
+  if (pmodule)
+    *pmodule = module;
+  return OMR_OK;
+}
+
+/* The barcode of payload in box: bars on top, the payload in text below.
+ * Returns OMR_OK or OMR_EINPUT when zint refuses the payload. */
+static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
+                                 const char *payload, omr_error_t *err) {
+  struct zint_symbol *sym;
+  omr_status_t st = encode_barcode(payload, &sym, err);
+  if (st != OMR_OK)
+    return st;
   double minx = 1e30, maxx = -1e30;
   for (const struct zint_vector_rect *r = sym->vector->rectangles; r;
        r = r->next) {
@@ -309,13 +364,9 @@ static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
     if (r->x + r->width > maxx)
       maxx = r->x + r->width;
   }
+  double x0, bars_w, bar_h, module;
+  barcode_layout(sym, box, &x0, &bars_w, &bar_h, &module);
   double text_h = BARCODE_TEXT_PT * OMR_MM_PER_INCH / 72.0 * 1.1;
-  double bar_h = box->h - text_h - BARCODE_TEXT_GAP;
-  double module = box->w / (sym->width + 2 * BARCODE_QUIET);
-  if (module > BARCODE_MAX_MODULE)
-    module = BARCODE_MAX_MODULE;
-  double bars_w = module * sym->width;
-  double x0 = box->x + (box->w - bars_w) / 2;
   double k = maxx > minx ? bars_w / (maxx - minx) : 0;
   set_ink(d, 1.0);
   for (const struct zint_vector_rect *r = sym->vector->rectangles; r;

@@ -68,6 +68,17 @@ PIX *omr_print_render_ink(const omr_survey_t *s, const omr_form_t *f,
                           unsigned char **scratch, size_t *scratch_cap,
                           omr_error_t *err);
 
+/* Where the printer puts the bars of payload's Code 128 in a page's barcode
+ * box (mm, the template's `barcode box=`): *bars is the bar pattern, from the
+ * leading edge of the first bar to the trailing edge of the last, from the
+ * bars' top to their bottom (the payload text below is not in it); *pmodule
+ * (optional) the narrowest bar's width. The registration stage uses it as a
+ * landmark when corner marks are missing. Returns OMR_OK, or OMR_EINPUT (no
+ * box, payload zint cannot encode) / OMR_ENOMEM with *err. */
+omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
+                                    omr_rect_t *bars, double *pmodule,
+                                    omr_error_t *err);
+
 /* Draw only the barcode and its text of page page_index for respondent onto
  * pix, a blank page rendered by omr_print_render_page(..., NULL, dpi, ...).
  * The result is pixel-identical to omr_print_render_page(..., respondent,

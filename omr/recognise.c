@@ -7,6 +7,7 @@
 
 #include "classify.h"
 #include "icr_boxes.h"
+#include "print.h"
 #include "register.h"
 
 omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_calib_t *cal,
@@ -36,6 +37,18 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     omr_register_t reg;
     omr_error_t rerr = {0};
     omr_status_t st = omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
+    if (st == OMR_ENOTFOUND && res->barcode_box[2] > 0 && res->payload[0]) {
+        /* Marks missing (a sheet shifted or skewed off the scanned area):
+         * again with the barcode's bars as a landmark. Only pages the marks
+         * failed pay for the bars' layout and the second search. */
+        omr_register_barcode_t bc = {.x = res->barcode_box[0], .y = res->barcode_box[1],
+                                     .w = res->barcode_box[2], .h = res->barcode_box[3]};
+        omr_error_t berr = {0};
+        if (omr_print_barcode_bars(&pg->barcode, res->payload, &bc.bars, &bc.module_mm, &berr) ==
+            OMR_OK)
+            st = omr_register_page_barcode(pix, pg, res->orientation, res->dpi, &ro, &bc, &reg,
+                                           &rerr);
+    }
     if (st == OMR_ENOTFOUND) {
         res->status = OMR_PAGE_REGISTER_FAILED;
         snprintf(res->reason, sizeof res->reason, "%s", reg.reason);

@@ -15,7 +15,10 @@
  *      sides around the candidate, computed twice (recentred); a square's
  *      centroid is its centre at any rotation.
  * Then every combination of candidates (at most 3 per corner) is fitted, 4
- * marks first, then 3, and the best plausible fit wins (register.h).
+ * marks first, then 3, then 2, and the best plausible fit wins (register.h).
+ * Last, for a page with one or two marks found and no fit, and only when the
+ * caller gave the barcode: one mark with the barcode's two ends
+ * (register_barcode.c finds them; fit_barcode below).
  */
 #include "register.h"
 
@@ -50,6 +53,11 @@ void omr_register_opts_default(omr_register_opts_t *o)
      * the limit still samples the right places. */
     o->max_residual_mm = 1.0;
     o->max_shear_deg = 2;
+    /* One mark + barcode: the barcode alone fixes rotation and scale over
+     * its ~72 mm, to ~0.2 degrees and ~0.2 % from edges found to a pixel at
+     * 200 dpi: ~1 mm at the far corners of the page. A mark that disagrees
+     * by more is not this page's mark (or the bars were misread). */
+    o->max_barcode_mm = 2.0;
 }
 
 /* ------------------------------------------------------------ the fit */
@@ -772,11 +780,111 @@ static double plausible(const plaus_t *p, const double *xf, double *pskew, doubl
     return fabs(sx / sy - 1) + fabs(cos_shear);
 }
 
+/* ------------------------------------------------- one mark + barcode */
+
+/* The most the transforms xa and xb (template mm -> px) differ at the page's
+ * corners, in px. */
+static double corner_gap(const double *xa, const double *xb, double W, double H)
+{
+    const double cx[4] = {0, W, 0, W}, cy[4] = {0, 0, H, H};
+    double worst = 0;
+    for (int i = 0; i < 4; i++) {
+        double ax, ay, bx, by;
+        omr_register_map(xa, cx[i], cy[i], &ax, &ay);
+        omr_register_map(xb, cx[i], cy[i], &bx, &by);
+        worst = fmax(worst, hypot(ax - bx, ay - by));
+    }
+    return worst;
+}
+
+/* A page whose marks did not register: fit each mark candidate with the two
+ * ends of the barcode's bar pattern (bars, located in the image): rotation,
+ * uniform scale and shift, least squares through the 3 points. Accepted
+ * when plausible, the RMS residual within max_residual_mm, and the
+ * transform of the barcode's ends alone within max_barcode_mm of the fit at
+ * every corner of the page: with the short baseline of the barcode, the
+ * residual alone would let a wrong mark pull the fit by several mm (a mark
+ * 270 mm from the barcode is matched by turning the page about it, which
+ * moves the ends only a little). The lowest residual wins.
+ * Returns 1 with xf, pick (the candidate per corner, -1 for the others),
+ * *prms (mm); 0 with why (the nearest miss, for the operator). */
+static int fit_barcode(const plaus_t *pl, const omr_page_t *page, cand_t cand[4][MAX_CAND],
+                       const int n_cand[4], const omr_register_barcode_t *bc,
+                       const omr_register_bars_t *bars, double *xf, int *pick, double *prms,
+                       char *why, size_t nwhy)
+{
+    const omr_register_opts_t *o = pl->o;
+    const double Ym = bc->bars.y + bc->bars.h / 2;
+    double X[3] = {0, bc->bars.x, bc->bars.x + bc->bars.w}, Y[3] = {0, Ym, Ym};
+    double x[3] = {0, bars->x[0], bars->x[1]}, y[3] = {0, bars->y[0], bars->y[1]};
+    double xb[6];
+    if (fit_similarity(X + 1, Y + 1, x + 1, y + 1, 2, xb)) {
+        snprintf(why, nwhy, "the barcode has no length");
+        return 0;
+    }
+    double best = INFINITY, miss_gap = INFINITY, miss_rms = INFINITY;
+    int miss_m = -1;
+    for (int m = 0; m < 4; m++)
+        for (int i = 0; i < n_cand[m]; i++) {
+            X[0] = page->mark_x[m];
+            Y[0] = page->mark_y[m];
+            x[0] = cand[m][i].x;
+            y[0] = cand[m][i].y;
+            double f[6], sk, sx, sy;
+            if (fit_similarity(X, Y, x, y, 3, f) || plausible(pl, f, &sk, &sx, &sy) < 0)
+                continue;
+            double ss = 0;
+            for (int t = 0; t < 3; t++) {
+                double px, py;
+                omr_register_map(f, X[t], Y[t], &px, &py);
+                ss += (px - x[t]) * (px - x[t]) + (py - y[t]) * (py - y[t]);
+            }
+            double px_per_mm = pl->k * 0.5 * (sx + sy);
+            double rms = sqrt(ss / 3) / px_per_mm;
+            double gap = corner_gap(f, xb, page->width, page->height) / px_per_mm;
+            if (rms > o->max_residual_mm || gap > o->max_barcode_mm) {
+                if (gap < miss_gap) {
+                    miss_gap = gap;
+                    miss_rms = rms;
+                    miss_m = m;
+                }
+                continue;
+            }
+            if (rms >= best)
+                continue;
+            best = rms;
+            memcpy(xf, f, sizeof f);
+            for (int t = 0; t < 4; t++)
+                pick[t] = -1;
+            pick[m] = i;
+        }
+    if (isfinite(best)) {
+        *prms = best;
+        return 1;
+    }
+    if (miss_m < 0)
+        snprintf(why, nwhy, "no plausible fit with the barcode");
+    else
+        snprintf(why, nwhy,
+                 "the barcode disagrees with the %s mark: %.1f mm at a page corner (limit "
+                 "%.1f mm), residual %.2f mm (limit %.2f mm)",
+                 mark_names[miss_m], miss_gap, o->max_barcode_mm, miss_rms, o->max_residual_mm);
+    return 0;
+}
+
 /* ---------------------------------------------------------- the stage */
 
 omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation, double dpi,
                                const omr_register_opts_t *opts, omr_register_t *out,
                                omr_error_t *err)
+{
+    return omr_register_page_barcode(pix, page, orientation, dpi, opts, NULL, out, err);
+}
+
+omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int orientation,
+                                       double dpi, const omr_register_opts_t *opts,
+                                       const omr_register_barcode_t *bc, omr_register_t *out,
+                                       omr_error_t *err)
 {
     if (!out)
         return omr_error_set(err, OMR_EINPUT, "register: no output");
@@ -973,17 +1081,38 @@ omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation
                     }
             }
         }
-        if (!isfinite(best_d)) {
-            int nf = 0;
-            char missing[128] = "";
-            for (int m = 0; m < 4; m++) {
-                if (n_cand[m])
-                    nf++;
-                else {
-                    strcat(missing, missing[0] ? ", " : "");
-                    strcat(missing, mark_names[m]);
-                }
+        best_rms = 0;
+        int nf = 0;
+        char missing[128] = "";
+        for (int m = 0; m < 4; m++) {
+            if (n_cand[m])
+                nf++;
+            else {
+                strcat(missing, missing[0] ? ", " : "");
+                strcat(missing, mark_names[m]);
             }
+        }
+        /* The barcode as the other landmark: only for a page with one or
+         * two marks found that did not register (a sheet mostly off the
+         * scanned area); three or four marks that do not fit are a page
+         * to look at. */
+        char why[200] = "";
+        if (!isfinite(best_d) && bc && nf >= 1 && nf <= 2) {
+            omr_register_bars_t bars;
+            omr_error_t berr = {0};
+            omr_status_t bst =
+                omr_register_find_bars(pix, bc, orientation, k, opts->max_skew_deg, &bars, &berr);
+            if (bst == OMR_ENOMEM)
+                return omr_error_set(err, OMR_ENOMEM, "register: out of memory");
+            if (bst != OMR_OK)
+                snprintf(why, sizeof why, "%.190s", berr.msg);
+            else if (fit_barcode(&pl, page, cand, n_cand, bc, &bars, best_xf, best_pick, &best_rms,
+                                 why, sizeof why)) {
+                best_d = 0;
+                out->barcode = 1;
+            }
+        }
+        if (!isfinite(best_d)) {
             if (nf < 2)
                 snprintf(out->reason, sizeof out->reason,
                          "corner marks: found %d of 4 (missing %s)", nf, missing);
@@ -1000,10 +1129,14 @@ omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation
                 snprintf(out->reason, sizeof out->reason,
                          "corner marks found but their layout is not a plausible scan of this "
                          "page (skew, scale or shear beyond the limits)");
+            if (why[0]) {
+                size_t len = strlen(out->reason);
+                snprintf(out->reason + len, sizeof out->reason - len, "; %s", why);
+            }
             out->n_marks = nf < 2 ? nf : 0;
+            out->barcode = 0;
             return omr_error_set(err, OMR_ENOTFOUND, "register: %s", out->reason);
         }
-        best_rms = 0;
     }
 
     memcpy(out->xform, best_xf, sizeof best_xf);

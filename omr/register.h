@@ -24,10 +24,17 @@
  * (then the residual is not measurable and reported as 0 with n_marks == 3).
  * With only 2 marks found (the others off a shifted sheet), the page is fitted
  * with rotation, uniform scale and shift, from the pair farthest apart; a
- * sheet-fed scanner does not shear, so that is enough. One mark: not registered.
+ * sheet-fed scanner does not shear, so that is enough. One mark alone: not
+ * registered -- unless the caller gives the page barcode as a landmark
+ * (omr_register_page_barcode): one mark and the two ends of the bar pattern
+ * are then fitted with rotation, uniform scale and shift, and accepted only
+ * when the three agree (residual), and the transform the barcode alone gives
+ * stays within max_barcode_mm of the fit at every corner of the page.
  *
  * Cost: four windows of about 75 mm square, counted on a ~0.75 mm grid with
- * popcount on 1 bpp; about 1-2 ms per 300-dpi page.
+ * popcount on 1 bpp; about 1-2 ms per 300-dpi page. The barcode is looked at
+ * only on a page the marks failed (a few scan lines around where identify
+ * read it: about 1 ms).
  */
 #ifndef OMR_REGISTER_H
 #define OMR_REGISTER_H
@@ -44,6 +51,8 @@ typedef struct {
     double max_scale;        /* [0.03] relative scale error (roller slip) */
     double max_residual_mm;  /* [1.0] RMS of the 4 marks from the affine fit */
     double max_shear_deg;    /* [2]   non-orthogonality of the fitted axes */
+    double max_barcode_mm;   /* [2.0] one mark + barcode: the most the transform of the
+                                barcode alone may differ from the fit, at any page corner */
 } omr_register_opts_t;
 
 void omr_register_opts_default(omr_register_opts_t *opts);
@@ -51,15 +60,29 @@ void omr_register_opts_default(omr_register_opts_t *opts);
 typedef struct {
     double xform[6];      /* template mm -> image px, as omr_page_result_t.xform */
     double residual_mm;   /* RMS distance of the marks from the fit (0 when only 3) */
-    int n_marks;          /* marks used in the fit: 2 (similarity), 3 or 4 (affine); 0..1 on failure */
+    int n_marks;          /* marks used in the fit: 2 (similarity), 3 or 4 (affine), 1 with
+                             the barcode (similarity); on failure the marks found when < 2, else 0 */
     int found[4];         /* mark k (TL TR BL BR of the template) used */
     double mark_x[4], mark_y[4]; /* their centres in the image, px */
     double mark_grey;     /* 8 bpp: mean grey inside the marks (the scan's black); 0 on 1 bpp */
     double dpi;           /* resolution measured from the fit (mean of both axes) */
     double skew_deg;      /* rotation of the template x axis in the image, minus the orientation */
     double scale_x, scale_y; /* fitted scale relative to the nominal dpi */
+    int barcode;          /* 1: fitted from one mark and the barcode's ends (n_marks 1) */
     char reason[256];     /* on failure: why, for the operator */
 } omr_register_t;
+
+/* The page barcode as a landmark: where the template prints its bars, and
+ * where identify read it in this image. */
+typedef struct {
+    omr_rect_t bars;      /* template mm, page upright: the bar pattern, first bar's
+                             leading edge to last bar's trailing edge, bars' top to
+                             bottom (omr_print_barcode_bars) */
+    double module_mm;     /* the narrowest bar (omr_print_barcode_bars) */
+    int x, y, w, h;       /* image px: the box where the reader decoded it (omr_barcode_t):
+                             a seed; its extent along the reading direction must be the
+                             pattern's (read both ways), across it any of the bars' rows */
+} omr_register_barcode_t;
 
 /* Register one page.
  * pix: 1 or 8 bpp, borrowed. page: borrowed. orientation: 0/90/180/270.
@@ -71,6 +94,39 @@ typedef struct {
 omr_status_t omr_register_page(PIX *pix, const omr_page_t *page, int orientation, double dpi,
                                const omr_register_opts_t *opts, omr_register_t *out,
                                omr_error_t *err);
+
+/* The same, with the page barcode as a landmark for a page on which exactly
+ * one corner mark is found (or whose found marks do not fit, one of them
+ * fitting the barcode): see the top of this file. bc: borrowed, NULL for
+ * omr_register_page. A page the marks register alone gives exactly
+ * omr_register_page's result; the barcode is looked at only when they do
+ * not. On success through the barcode: n_marks 1, barcode 1, residual_mm the
+ * RMS of the mark and the two ends from the fit. On failure the reason names
+ * the marks found and why the barcode did not help. */
+omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int orientation,
+                                       double dpi, const omr_register_opts_t *opts,
+                                       const omr_register_barcode_t *bc, omr_register_t *out,
+                                       omr_error_t *err);
+
+/* Where the barcode's bar pattern is in the image (register_barcode.c).
+ * The two ends are the middles of the pattern's leading edge (template
+ * X = bars.x) and trailing edge (X = bars.x + bars.w), at Y = the bars'
+ * middle, in image px. */
+typedef struct {
+    double x[2], y[2];    /* [0]: the leading edge's middle, [1]: the trailing edge's */
+    double edge_px[2];    /* their lengths (the bar height as scanned), px */
+    double length_px;     /* distance between the two ends, px */
+} omr_register_bars_t;
+
+/* Locate bc's bar pattern in pix (1 or 8 bpp, borrowed) for a page read at
+ * orientation (0, 90, 180, 270) at k px per mm (nominal), skew up to
+ * max_skew_deg. Returns OMR_OK with *out; OMR_ENOTFOUND with *err's message
+ * saying why when the pattern is not whole and straight where the reader
+ * saw it (edges of the bar height, parallel, square to the pattern, the
+ * printed length within 10 %); OMR_EINPUT, OMR_ENOMEM. */
+omr_status_t omr_register_find_bars(PIX *pix, const omr_register_barcode_t *bc, int orientation,
+                                    double k, double max_skew_deg, omr_register_bars_t *out,
+                                    omr_error_t *err);
 
 /* Map template (X, Y) mm through xform to image px. */
 static inline void omr_register_map(const double *xf, double X, double Y, double *px, double *py)

@@ -371,8 +371,10 @@ static void test_light_scan_rule(void)
     r[1].m.ink = 0.2f; /* not eroded: the page is light only by its print recovery */
     r[5].state = OMR_MARK_DOUBTFUL;
     r[5].doubt = OMR_DOUBT_BORDERLINE;
+    cal.light_scan_eroded_traces = 0; /* the borderline cell would make 0.8 and 0.9 light */
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.9f, r), 0);
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.8f, r), 0);
+    cal.light_scan_eroded_traces = 1;
     CHECK_INT(omr_classify_light_scan(&pg, &cal, -1, r), 0);
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 3);
     CHECK(r[0].state == OMR_MARK_BLANK && r[2].state == OMR_MARK_BLANK, "marked unit keeps blanks");
@@ -467,6 +469,18 @@ static void test_light_scan_eroded(void)
               r[6].state == OMR_MARK_DOUBTFUL && (r[6].doubt & OMR_DOUBT_LIGHT_SCAN),
           "many-answer blanks doubtful: %d %d %d", r[3].state, r[5].state, r[6].state);
 
+    /* The many-answer question's mark is a whole tick (0.20: the stroke
+     * survived): its blanks stay blank; a filled box (0.50) says nothing. */
+    for (int v = 0; v < 2; v++) {
+        memset(r, 0, sizeof r);
+        r[1].state = r[4].state = OMR_MARK_MARKED;
+        r[1].m.ink = 0.03f;
+        r[4].m.ink = v == 0 ? 0.20f : 0.50f;
+        CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), v == 0 ? 0 : 3);
+        CHECK(r[5].state == (v == 0 ? OMR_MARK_BLANK : OMR_MARK_DOUBTFUL), "tick %d: blank beside it %d", v,
+              r[5].state);
+    }
+
     /* The same marks with a pen's ink: not a light page at 0.85. */
     memset(r, 0, sizeof r);
     r[1].state = r[4].state = OMR_MARK_MARKED;
@@ -490,6 +504,66 @@ static void test_light_scan_eroded(void)
     r[1].m.ink = 0.03f;
     r[4].m.ink = 0.02f;
     CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), 0);
+}
+
+/* Filled checkboxes say nothing of the instrument: a light page whose only
+ * marks are filled boxes (pencil fills survive a threshold that erased the
+ * ticks) is judged as pencil, cell by cell in a many-answer question; with
+ * the fill level off the same fills read as pen and the blank is kept. */
+static void test_light_scan_fills(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t rg[4];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 4; i++) {
+        rg[i].kind = OMR_REGION_CHECK;
+        snprintf(rg[i].var, sizeof rg[i].var, "Q0_%d", i + 1);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 4};
+    omr_region_result_t r[4];
+    const float fills[3] = {0.50f, 0.53f, 0.45f};
+    for (int v = 0; v < 2; v++) {
+        cal.light_scan_pen_fill_ink = v == 0 ? 0.40 : 0;
+        memset(r, 0, sizeof r);
+        for (int k = 0; k < 3; k++) {
+            r[k].state = OMR_MARK_MARKED;
+            r[k].m.ink = fills[k];
+        }
+        CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.5f, r), v == 0 ? 1 : 0);
+        CHECK(r[3].state == (v == 0 ? OMR_MARK_DOUBTFUL : OMR_MARK_BLANK), "fill level %d: the blank box %d", v,
+              r[3].state);
+    }
+}
+
+/* Borderline traces count as eroded marks: at recovery 0.85 a page with
+ * one pen-level circle and one trace is light (the unread question and the
+ * trace's question go to review); with the traces not counted it is not. */
+static void test_light_scan_traces(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t rg[9];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 9; i++) {
+        rg[i].kind = OMR_REGION_CIRCLE;
+        rg[i].question = i / 3;
+        snprintf(rg[i].var, sizeof rg[i].var, "Q%d", i / 3);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 9};
+    omr_region_result_t r[9];
+    for (int v = 0; v < 2; v++) {
+        cal.light_scan_eroded_traces = v == 0;
+        memset(r, 0, sizeof r);
+        r[1].state = OMR_MARK_MARKED;
+        r[1].m.ink = 0.20f;
+        r[4].state = OMR_MARK_DOUBTFUL;
+        r[4].doubt = OMR_DOUBT_BORDERLINE;
+        r[4].m.ink = 0.005f;
+        CHECK_INT(omr_classify_light_scan(&pg, &cal, 0.85f, r), v == 0 ? 5 : 0);
+        CHECK(r[7].state == (v == 0 ? OMR_MARK_DOUBTFUL : OMR_MARK_BLANK) && r[0].state == OMR_MARK_BLANK,
+              "traces %d: unread question %d, marked question %d", v, r[7].state, r[0].state);
+    }
 }
 
 /* Digit boxes on a light page: an empty box of a unit with nothing written
@@ -639,6 +713,8 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->light_scan_pen_marks == b->light_scan_pen_marks &&
            a->light_scan_pen_circle_ink == b->light_scan_pen_circle_ink &&
            a->light_scan_pen_check_ink == b->light_scan_pen_check_ink &&
+           a->light_scan_pen_fill_ink == b->light_scan_pen_fill_ink &&
+           a->light_scan_eroded_traces == b->light_scan_eroded_traces &&
            a->light_scan_eroded_recovery_max == b->light_scan_eroded_recovery_max &&
            a->light_scan_eroded_ink == b->light_scan_eroded_ink &&
            a->light_scan_eroded_empty == b->light_scan_eroded_empty &&
@@ -963,6 +1039,8 @@ int main(void)
     RUN(test_light_scan_rule);
     RUN(test_light_scan_pen);
     RUN(test_light_scan_eroded);
+    RUN(test_light_scan_fills);
+    RUN(test_light_scan_traces);
     RUN(test_light_scan_boxes);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);

@@ -548,7 +548,7 @@ static void t_cases(void)
             if (cp[i] == p20)
                 mark(p, FA, "Q20", k);
             if (cp[i] == p22)
-                mark(p, FA, "Q22_1", k == 1 ? 1 : -1), mark(p, FA, k == 1 ? "Q22_2" : "Q22_3", -1);
+                mark(p, FA, "Q22_1", k == 1 ? 1 : -1), mark(p, FA, k == 1 ? "Q22_2" : k == 2 ? "Q22_3" : "Q22_4", -1);
         }
     mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
     omr_coded_t c = code(&r, FA, NULL, 0);
@@ -606,20 +606,62 @@ static void t_cases(void)
     resp_free(&r);
 }
 
+/* A page scanned too light for pencil and scanned again in grey, as the
+ * batch report asks: the rescan is coded and the light copy raises
+ * nothing. The other way round (a good copy first, a light one later) is a
+ * duplicate as any second copy. */
+static void t_light_copy_superseded(void)
+{
+    int p1 = page_of(FA, "Q1");
+    CHECK_INT(page_of(FA, "Q2"), p1);
+    const omr_page_t *tp = &FA->pages[p1 - 1];
+    for (int order = 0; order < 2; order++) {
+        resp_t r = {0};
+        omr_page_result_t *first = add_page(&r, FA, p1), *second = add_page(&r, FA, p1);
+        omr_page_result_t *light = order == 0 ? first : second, *good = order == 0 ? second : first;
+        mark(light, FA, "Q1", 3); /* the pen circle survived the light threshold */
+        for (int i = 0; i < tp->n_regions; i++)
+            if (!strncmp(tp->regions[i].var, "Q2_", 3) && tp->regions[i].kind == OMR_REGION_CIRCLE) {
+                light->regions[i].state = OMR_MARK_DOUBTFUL; /* the pencil ticks of 問2 vanished */
+                light->regions[i].doubt = OMR_DOUBT_LIGHT_SCAN;
+            }
+        mark(good, FA, "Q1", 3);
+        mark(good, FA, "Q2_1", -1);
+        omr_coded_t c = code(&r, FA, NULL, 0);
+        CHECK_V(&c, FA, 0, "Q1", "3", OMR_VALUE_CERTAIN);
+        if (order == 0) {
+            CHECK_INT(c.n_items, 0);
+            CHECK_V(&c, FA, 0, "Q2_1", "1", OMR_VALUE_CERTAIN);
+            CHECK_INT(c.page_case[0], -1);
+            CHECK_INT(c.page_case[1], 0);
+        } else {
+            CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 2); /* the page, and 問2 that differs */
+            CHECK_INT(c.page_case[0], 0);
+        }
+        omr_coded_clear(&c);
+        resp_free(&r);
+    }
+}
+
 static void t_duplicates(void)
 {
     int p20 = page_of(FA, "Q20");
     resp_t r = {0};
     omr_page_result_t *a = add_page(&r, FA, p20);
     mark(a, FA, "Q20", 1);
-    /* the same sheet scanned again: same states, measures within scanner noise */
+    mark(a, FA, "Q21", 2);
+    /* the same sheet scanned again on a rougher threshold: the same marks
+     * with 40 % less ink, and a trace read doubtful on an empty option */
     omr_page_result_t *b = add_page(&r, FA, p20);
     memcpy(b->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
-    region(b, FA, "Q20", 1)->m.ink += 0.005f;
-    /* a photocopy answered the same way by hand: ink differs clearly */
+    region(b, FA, "Q20", 1)->m.ink *= 0.6f;
+    region(b, FA, "Q20", 3)->state = OMR_MARK_DOUBTFUL;
+    region(b, FA, "Q20", 3)->doubt = OMR_DOUBT_BORDERLINE;
+    /* a photocopy answered otherwise: a case of its own */
     omr_page_result_t *d = add_page(&r, FA, p20);
     memcpy(d->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
-    region(d, FA, "Q20", 1)->m.ink += 0.08f;
+    *region(d, FA, "Q21", 2) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
+    mark(d, FA, "Q21", 1);
     omr_coded_t c = code(&r, FA, NULL, 0);
     CHECK_INT(c.n_cases, 2);
     CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
@@ -628,8 +670,27 @@ static void t_duplicates(void)
     omr_code_page_key(&r.p[1], key, sizeof key);
     CHECK(it && it->page == 1 && it->question == -1 && !strcmp(it->var, key), "duplicate item on scan 2");
     CHECK(it && it->case_number == 1, "duplicate of case 1");
-    CHECK_V(&c, FA, 2, "Q20", "1", OMR_VALUE_CERTAIN);
+    CHECK(it && !strcmp(it->proposal, "duplicate"), "two marks alike: proposed duplicate (%s)", it ? it->proposal : "");
+    CHECK_V(&c, FA, 2, "Q21", "1", OMR_VALUE_CERTAIN);
     omr_coded_clear(&c);
+    /* a mark that differs is never a duplicate */
+    region(b, FA, "Q20", 3)->state = OMR_MARK_MARKED;
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 3);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 0);
+    omr_coded_clear(&c);
+    region(b, FA, "Q20", 3)->state = OMR_MARK_DOUBTFUL;
+    /* one mark alike only: asked, but proposed as a case of its own */
+    *region(b, FA, "Q21", 2) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
+    *region(a, FA, "Q21", 2) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
+    c = code(&r, FA, NULL, 0);
+    it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && !strcmp(it->proposal, "case") && strstr(it->detail, "1 answer to compare"),
+          "one mark alike: proposed case (%s: %s)", it ? it->proposal : "", it ? it->detail : "");
+    omr_coded_clear(&c);
+    mark(a, FA, "Q21", 2);
+    mark(b, FA, "Q21", 2);
+    *region(b, FA, "Q20", 3) = (omr_region_result_t){.state = OMR_MARK_BLANK, .digit = -1};
     /* the operator confirms: item settled, still 2 cases */
     omr_override_t o = ovr(key, 0, "duplicate");
     c = code(&r, FA, &o, 1);
@@ -1150,6 +1211,7 @@ int main(void)
     RUN(t_grids);
     RUN(t_cases);
     RUN(t_duplicates);
+    RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
     RUN(t_unread_page);

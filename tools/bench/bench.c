@@ -139,6 +139,12 @@ int main(int argc, char **argv)
             res.page_number = bc.page;
             snprintf(res.respondent, sizeof res.respondent, "%s", bc.respondent);
             res.orientation = bc.orientation;
+            /* as omr/pipeline.c: the barcode, a landmark when marks are missing */
+            snprintf(res.payload, sizeof res.payload, "%.63s", bc.payload);
+            res.barcode_box[0] = bc.x;
+            res.barcode_box[1] = bc.y;
+            res.barcode_box[2] = bc.w;
+            res.barcode_box[3] = bc.h;
             res.dpi = img.dpi;
             omr_status_t rs = omr_recognise_page(img.pix, survey, &cal, cache, &res, &ierr);
             if (rs || res.status != OMR_PAGE_OK) {

@@ -762,6 +762,10 @@ int main(int argc, char **argv)
 
     /* values exported as certain, against the true answers */
     long certain = 0, certain_wrong = 0, review = 0;
+    /* certain values of a case the truth does not have: a sheet scanned
+     * twice and coded as a case of its own (the worst kind of duplicate) */
+    long phantom_values = 0, phantom_cases = 0;
+    map_t phantom = {0};
     sqlite3_stmt *vst;
     sqlite3_prepare_v2(db, "SELECT form, respondent, case_number, name, value, status FROM responses", -1, &vst, NULL);
     while (sqlite3_step(vst) == SQLITE_ROW) {
@@ -778,8 +782,19 @@ int main(int argc, char **argv)
         snprintf(key, sizeof key, "%s|%s|%d|%s", sqlite3_column_text(vst, 0), sqlite3_column_text(vst, 1),
                  sqlite3_column_int(vst, 2), name);
         int ai = map_get(&t.answers, key, -1);
-        if (ai < 0)
-            continue; /* a case the truth does not have (e.g. a duplicate taken for a case) is judged by cells */
+        if (ai < 0) {
+            /* a case the truth does not have (a duplicate taken for a case): its cells are
+             * not judged, its certain values are counted apart */
+            char ck[300];
+            snprintf(ck, sizeof ck, "%s|%s|%d", sqlite3_column_text(vst, 0), sqlite3_column_text(vst, 1),
+                     sqlite3_column_int(vst, 2));
+            phantom_values++;
+            if (!map_get(&phantom, ck, 0)) {
+                map_put(&phantom, ck, 1);
+                phantom_cases++;
+            }
+            continue;
+        }
         certain++;
         if (strcmp(t.answer_values[ai], (const char *)sqlite3_column_text(vst, 4))) {
             certain_wrong++;
@@ -808,7 +823,9 @@ int main(int argc, char **argv)
            w.written, w.empty_wrong, w.proposed, w.proposal_right);
     printf("text fields: fields=%ld written=%ld empty_vs_written_wrong=%ld\n", w.fields, w.fields_written,
            w.fields_wrong);
-    printf("values: certain=%ld wrong=%ld review=%ld\n", certain, certain_wrong, review);
+    printf("values: certain=%ld wrong=%ld review=%ld; cases the truth does not have: %ld (%ld certain values)\n",
+           certain, certain_wrong, review, phantom_cases, phantom_values);
+    map_free(&phantom);
     printf("accuracy: cells=%ld wrong_accepted=%ld flagged=%ld needless_flags=%ld\n", all->cells, all->wrong_accepted,
            all->flagged, all->needless);
 
