@@ -457,6 +457,16 @@ static inline v4f v4f_load(const float *p)
  * and inputs); a ReLU follows, so which zero a tie of zeros gives is moot. */
 static inline float max2(float a, float b) { return a > b ? a : b; }
 
+/* conv1's 2x2 max pooling and ReLU of one pair of conv rows (24 outputs
+ * each) into 12 outputs; shared by the SSE2 and the AVX paths. */
+static inline void pool_relu_row(const float f0[24], const float f1[24], float *out)
+{
+    for (int xx = 0; xx < 12; xx++) {
+        float m = max2(max2(f0[2 * xx], f0[2 * xx + 1]), max2(f1[2 * xx], f1[2 * xx + 1]));
+        out[xx] = m > 0 ? m : 0;
+    }
+}
+
 /* conv1 5x5 -> 24x24, ReLU + max-pool 2 -> 12x12, then conv2 5x5x8 -> 8x8,
  * ReLU + max-pool 2 -> 4x4: x (28x28) -> p1 -> p2. */
 static void convs(const float *P, const float *x, float p1[][12 * 12], float *p2)
@@ -485,10 +495,7 @@ static void convs(const float *P, const float *x, float p1[][12 * 12], float *p2
             float f0[24], f1[24];
             memcpy(f0, r0, sizeof f0);
             memcpy(f1, r1, sizeof f1);
-            for (int xx = 0; xx < 12; xx++) {
-                float m = max2(max2(f0[2 * xx], f0[2 * xx + 1]), max2(f1[2 * xx], f1[2 * xx + 1]));
-                p1[o][(y / 2) * 12 + xx] = m > 0 ? m : 0;
-            }
+            pool_relu_row(f0, f1, p1[o] + (y / 2) * 12);
         }
     }
     /* conv2: four conv rows at a time */
@@ -559,10 +566,7 @@ __attribute__((target("avx"))) static void convs_avx(const float *P, const float
             float f0[24], f1[24];
             memcpy(f0, r0, sizeof f0);
             memcpy(f1, r1, sizeof f1);
-            for (int xx = 0; xx < 12; xx++) {
-                float m = max2(max2(f0[2 * xx], f0[2 * xx + 1]), max2(f1[2 * xx], f1[2 * xx + 1]));
-                p1[o][(y / 2) * 12 + xx] = m > 0 ? m : 0;
-            }
+            pool_relu_row(f0, f1, p1[o] + (y / 2) * 12);
         }
     }
     for (int o = 0; o < C2; o++) {
