@@ -100,6 +100,10 @@ typedef struct {
     double trace_stroke_mm;
     double trace_span_mm;
     double trace_piece_mm;
+    /* A circle target at least this dark (share of its open area) is
+     * blacked out: a scribble over the number to take an answer back, not
+     * a circle around it. DOUBTFUL with OMR_DOUBT_CROSSOUT. 0 turns it off. */
+    double circle_blackout_min;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

@@ -102,6 +102,13 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
     switch (rg->kind) {
     case OMR_REGION_CIRCLE:
         classify_mark(cal, cal->circle_blank_max, cal->circle_marked_min, r);
+        if (r->state == OMR_MARK_MARKED && cal->circle_blackout_min > 0 && r->m.ink >= cal->circle_blackout_min) {
+            /* Blacked out: a circle around the number leaves most of the
+             * target open; a scribble over it to take the answer back fills
+             * it (calib.h). */
+            r->state = OMR_MARK_DOUBTFUL;
+            r->doubt |= OMR_DOUBT_CROSSOUT;
+        }
         if (r->state == OMR_MARK_DOUBTFUL && r->doubt == OMR_DOUBT_BORDERLINE &&
             rg->label.w > 0 && r->m.ink_label >= cal->label_marked_min && cal->label_only_marks) {
             /* A little ink at the number and a clear circle around the

@@ -724,7 +724,8 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->bitonal_hires_blank_max == b->bitonal_hires_blank_max &&
            a->register_max_residual_mm == b->register_max_residual_mm &&
            a->light_ink_min == b->light_ink_min && a->trace_stroke_mm == b->trace_stroke_mm &&
-           a->trace_span_mm == b->trace_span_mm && a->trace_piece_mm == b->trace_piece_mm;
+           a->trace_span_mm == b->trace_span_mm && a->trace_piece_mm == b->trace_piece_mm &&
+           a->circle_blackout_min == b->circle_blackout_min;
 }
 
 static void test_calib_parse(void)
@@ -864,9 +865,26 @@ static void test_crossout_rule(void)
     r.doubt = OMR_DOUBT_CROSSOUT;
     omr_classify_region(&circle, &cal, &r);
     CHECK_INT(r.state, OMR_MARK_BLANK);
+    /* without the sampler's bit: a circle read 0.4 is marked, a target
+     * blacked out (0.9) is a cross-out all the same (circle.blackout_min) */
+    r.m = (omr_measure_t){.ink = 0.4f, .darkness = 1};
+    r.doubt = 0;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
     r.m = (omr_measure_t){.ink = 0.9f, .darkness = 1};
     r.doubt = 0;
     omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_DOUBTFUL);
+    CHECK(r.doubt & OMR_DOUBT_CROSSOUT);
+    cal.circle_blackout_min = 0; /* off: marked */
+    r.doubt = 0;
+    omr_classify_region(&circle, &cal, &r);
+    CHECK_INT(r.state, OMR_MARK_MARKED);
+    /* a checkbox has no such level: a filled box is a mark */
+    omr_calib_default(&cal);
+    omr_region_t box = {.kind = OMR_REGION_CHECK};
+    r.doubt = 0;
+    omr_classify_region(&box, &cal, &r);
     CHECK_INT(r.state, OMR_MARK_MARKED);
 }
 
