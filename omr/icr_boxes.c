@@ -662,6 +662,25 @@ static omr_status_t read_text(PIX *pix, const double *xform, const omr_region_t 
 }
 
 #if defined(__SSE2__)
+
+/* The grey levels of the 2x2 pixels at (x, row l0) .. (x + 1, row l1), in
+ * the order (x, l0), (x + 1, l0), (x, l1), (x + 1, l1); a bitonal image reads
+ * 0 for ink and 255 for paper. The caller keeps x + 1 inside the row. */
+static inline void grey_quad(const l_uint32 *l0, const l_uint32 *l1, int x, int bitonal, int g[4])
+{
+    if (bitonal) {
+        g[0] = GET_DATA_BIT(l0, x) ? 0 : 255;
+        g[1] = GET_DATA_BIT(l0, x + 1) ? 0 : 255;
+        g[2] = GET_DATA_BIT(l1, x) ? 0 : 255;
+        g[3] = GET_DATA_BIT(l1, x + 1) ? 0 : 255;
+    } else {
+        g[0] = (int)GET_DATA_BYTE(l0, x);
+        g[1] = (int)GET_DATA_BYTE(l0, x + 1);
+        g[2] = (int)GET_DATA_BYTE(l1, x);
+        g[3] = (int)GET_DATA_BYTE(l1, x + 1);
+    }
+}
+
 /* Two neighbouring pixels of box_crop's grey path at once, one per lane of
  * SSE2 doubles: every operation is the scalar path's, in the same order, on
  * the same values (IEEE arithmetic is the same in a vector lane), so the
@@ -698,25 +717,8 @@ static inline int bilinear_pair(const l_uint32 *data, int wpl, int iw, int ih, i
     const l_uint32 *b0 = data + (size_t)yb * wpl, *b1 = b0 + wpl;
     /* lane 0: pixel a, lane 1: pixel b */
     int ga[4], gb[4];
-    if (bitonal) {
-        ga[0] = GET_DATA_BIT(a0, xa) ? 0 : 255;
-        ga[1] = GET_DATA_BIT(a0, xa + 1) ? 0 : 255;
-        ga[2] = GET_DATA_BIT(a1, xa) ? 0 : 255;
-        ga[3] = GET_DATA_BIT(a1, xa + 1) ? 0 : 255;
-        gb[0] = GET_DATA_BIT(b0, xb) ? 0 : 255;
-        gb[1] = GET_DATA_BIT(b0, xb + 1) ? 0 : 255;
-        gb[2] = GET_DATA_BIT(b1, xb) ? 0 : 255;
-        gb[3] = GET_DATA_BIT(b1, xb + 1) ? 0 : 255;
-    } else {
-        ga[0] = (int)GET_DATA_BYTE(a0, xa);
-        ga[1] = (int)GET_DATA_BYTE(a0, xa + 1);
-        ga[2] = (int)GET_DATA_BYTE(a1, xa);
-        ga[3] = (int)GET_DATA_BYTE(a1, xa + 1);
-        gb[0] = (int)GET_DATA_BYTE(b0, xb);
-        gb[1] = (int)GET_DATA_BYTE(b0, xb + 1);
-        gb[2] = (int)GET_DATA_BYTE(b1, xb);
-        gb[3] = (int)GET_DATA_BYTE(b1, xb + 1);
-    }
+    grey_quad(a0, a1, xa, bitonal, ga);
+    grey_quad(b0, b1, xb, bitonal, gb);
     /* (where the four agree the sum is that value within far less than
      * half a level: rounded, exactly the scalar path's shortcut) */
     __m128d g0 = _mm_cvtepi32_pd(_mm_setr_epi32(ga[0], gb[0], 0, 0));
@@ -813,17 +815,7 @@ static omr_status_t box_crop(PIX *pix, const double *xf, const omr_region_t *rg,
                 int g[4];
                 if (x0 >= 0 && y0 >= 0 && x0 + 1 < iw && y0 + 1 < ih) {
                     const l_uint32 *l0 = data + (size_t)y0 * wpl, *l1 = l0 + wpl;
-                    if (bitonal) {
-                        g[0] = GET_DATA_BIT(l0, x0) ? 0 : 255;
-                        g[1] = GET_DATA_BIT(l0, x0 + 1) ? 0 : 255;
-                        g[2] = GET_DATA_BIT(l1, x0) ? 0 : 255;
-                        g[3] = GET_DATA_BIT(l1, x0 + 1) ? 0 : 255;
-                    } else {
-                        g[0] = (int)GET_DATA_BYTE(l0, x0);
-                        g[1] = (int)GET_DATA_BYTE(l0, x0 + 1);
-                        g[2] = (int)GET_DATA_BYTE(l1, x0);
-                        g[3] = (int)GET_DATA_BYTE(l1, x0 + 1);
-                    }
+                    grey_quad(l0, l1, x0, bitonal, g);
                 } else {
                     for (int q = 0; q < 4; q++) {
                         int xx = x0 + (q & 1), yy = y0 + (q >> 1);
