@@ -661,8 +661,6 @@ static omr_status_t read_text(PIX *pix, const double *xform, const omr_region_t 
     return st;
 }
 
-#if defined(__SSE2__)
-
 /* The grey levels of the 2x2 pixels at (x, row l0) .. (x + 1, row l1), in
  * the order (x, l0), (x + 1, l0), (x, l1), (x + 1, l1); a bitonal image reads
  * 0 for ink and 255 for paper. The caller keeps x + 1 inside the row. */
@@ -680,6 +678,8 @@ static inline void grey_quad(const l_uint32 *l0, const l_uint32 *l1, int x, int 
         g[3] = (int)GET_DATA_BYTE(l1, x + 1);
     }
 }
+
+#if defined(__SSE2__)
 
 /* Two neighbouring pixels of box_crop's grey path at once, one per lane of
  * SSE2 doubles: every operation is the scalar path's, in the same order, on
