@@ -1007,6 +1007,10 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
                      "page %s-%02d again with the same reading as %.80s page %d, but %d answer%s to compare: "
                      "another case answered alike, or the same sheet scanned twice",
                      f->id, p->page_number, m->file, m->index_in_file + 1, marks_alike, marks_alike == 1 ? "" : "s");
+        else if (diffs && tp->is_case) /* same marks: only faint traces or light-scan doubts moved */
+            snprintf(it->detail, sizeof it->detail,
+                     "page %s-%02d scanned again: same marks as %.80s page %d (%d faint readings differ)",
+                     f->id, p->page_number, m->file, m->index_in_file + 1, diffs);
         else if (diffs)
             snprintf(it->detail, sizeof it->detail,
                      "page %s-%02d scanned again; its marks differ from the coded copy in %d regions (%.80s page %d)",
