@@ -22,6 +22,9 @@
  *                   the question called for a person: no doubtful truth cell,
  *                   no misread cell, no rule broken in the truth (two marks,
  *                   exclusive with others, routing, "other" text).
+ *   floor           cells even a perfect reader must flag: the question breaks a
+ *                   rule of the marks in the truth, or a cell of the same column
+ *                   (var) is doubtful in the truth. flagged can go no lower.
  * Cells whose truth is doubtful on purpose and that were accepted silently are
  * counted apart (doubtful_accepted): the issue wants them flagged, but the
  * simulator's answer for them is a judgement call.
@@ -325,6 +328,7 @@ typedef struct {
     long cells, wrong_accepted, flagged, needless, doubtful_truth, doubtful_accepted, pages, pages_lost;
     long wrong_no_trace; /* wrong_accepted cells with no ink at all in the scan (ink and ink_label 0) */
     long flag_truth, flag_page, flag_caught; /* flagged for a reason; needless = the rest */
+    long floor, floor_rules, floor_flagged; /* cells even a perfect reader must flag (cell_needs_review) */
 } tally_t;
 
 typedef struct {
@@ -368,9 +372,12 @@ static const truth_cell_t *truth_of(const truth_t *t, const omr_form_t *form, co
 static int is_marked_truth(const truth_cell_t *c) { return c && (c->state == T_MARKED || c->state == T_DOUBTFUL); }
 
 /* Does the truth of source question `src` (for this respondent, case) hold a
- * code of `codes`? Reads the truth cells of the source's regions. */
+ * code of `codes`? With uncertain_holds, a doubtful cell or a missing page
+ * holds its code too: a perfect reader flags the source and blocks the
+ * question until it is resolved, so no routing rule is broken yet. Reads the
+ * truth cells of the source's regions. */
 static int route_satisfied(const truth_t *t, const omr_form_t *form, const omr_question_t *src, const char *resp,
-                           int case_number, uint64_t codes)
+                           int case_number, uint64_t codes, int uncertain_holds)
 {
     const omr_page_t *p = &form->pages[src->page];
     int cs = src->is_case ? case_number : 0;
@@ -382,28 +389,32 @@ static int route_satisfied(const truth_t *t, const omr_form_t *form, const omr_q
         if (r->kind == OMR_REGION_DIGIT) {
             if (c->value > 0 && c->value < 64 && (codes >> c->value & 1))
                 return 1;
-        } else if (r->kind != OMR_REGION_TEXT && c->state == T_MARKED && r->code < 64 && (codes >> r->code & 1)) {
+        } else if (r->kind != OMR_REGION_TEXT && r->code < 64 && (codes >> r->code & 1) &&
+                   (c->state == T_MARKED || (uncertain_holds && c->state != T_BLANK))) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Does the truth of question q (this sheet) call for a person, whatever the reader did? */
-static int question_needs_review(const truth_t *t, const omr_form_t *form, const omr_question_t *q, const char *resp,
-                                 int page, int case_number)
+/* Does the truth of question q (this sheet) call for a person, whatever the
+ * reader did? With marks_only, only the rules of the marks: a doubtful cell
+ * alone does not (it counts as unmarked), nor "other" text without its mark
+ * or the reverse (the text field is what is flagged then). */
+static int question_breaks_rules(const truth_t *t, const omr_form_t *form, const omr_question_t *q, const char *resp,
+                                 int page, int case_number, int marks_only)
 {
     const omr_page_t *p = &form->pages[q->page];
-    int marked_in_row[64] = {0}, any_marked = 0, exclusive_marked = 0, n_marked = 0;
+    int marked_in_row[64] = {0}, exclusive_in_row[64] = {0}, any_marked = 0, exclusive_marked = 0, n_marked = 0;
     for (int i = q->first_region; i < q->first_region + q->n_regions; i++) {
         const omr_region_t *r = &p->regions[i];
         const truth_cell_t *c = truth_of(t, form, resp, page, case_number, r);
         if (!c)
             continue;
-        if (c->state == T_DOUBTFUL)
+        if (c->state == T_DOUBTFUL && !marks_only)
             return 1;
         if (r->kind == OMR_REGION_TEXT || r->kind == OMR_REGION_DIGIT) {
-            if (r->kind == OMR_REGION_TEXT && r->code > 0) { /* "other": text without the mark, or the reverse */
+            if (r->kind == OMR_REGION_TEXT && r->code > 0 && !marks_only) { /* "other": text without the mark, or the reverse */
                 int opt_marked = 0;
                 for (int j = q->first_region; j < q->first_region + q->n_regions; j++)
                     if (p->regions[j].kind == OMR_REGION_CIRCLE && p->regions[j].code == r->code)
@@ -428,9 +439,13 @@ static int question_needs_review(const truth_t *t, const omr_form_t *form, const
                     exclusive_marked = 1;
         if (q->kind == OMR_KIND_GRIDN)
             for (int k = 0; k < q->n_cols; k++)
-                if (q->cols[k].code == r->code && q->cols[k].exclusive && marked_in_row[row] > 0)
-                    exclusive_marked = 1;
+                if (q->cols[k].code == r->code && q->cols[k].exclusive)
+                    exclusive_in_row[row] = 1;
     }
+    /* a grid's exclusive column ("no such damage") excludes the others of its own row only */
+    for (int k = 0; k < 64; k++)
+        if (exclusive_in_row[k] && marked_in_row[k] > 1)
+            return 1;
     if ((q->kind == OMR_KIND_SINGLE && n_marked > 1))
         return 1;
     if (q->kind == OMR_KIND_GRID1)
@@ -440,8 +455,36 @@ static int question_needs_review(const truth_t *t, const omr_form_t *form, const
     if (exclusive_marked && n_marked > 1)
         return 1;
     if (any_marked && q->route_question >= 0 &&
-        !route_satisfied(t, form, &form->questions[q->route_question], resp, case_number, q->route_codes))
+        !route_satisfied(t, form, &form->questions[q->route_question], resp, case_number, q->route_codes,
+                         marks_only))
         return 1;
+    return 0;
+}
+
+static int question_needs_review(const truth_t *t, const omr_form_t *form, const omr_question_t *q, const char *resp,
+                                 int page, int case_number)
+{
+    return question_breaks_rules(t, form, q, resp, page, case_number, 0);
+}
+
+/* Must even a perfect reader flag mark cell r? Yes (2) when its question
+ * breaks a rule, or (1) when a cell of its own column (var: the question for single choice, the
+ * row of a grid, the option of a many-answer list) is doubtful in the truth:
+ * the smallest review items the store can hold. The floor under `flagged`. */
+static int cell_needs_review(const truth_t *t, const omr_form_t *form, const omr_page_t *p, const omr_region_t *r,
+                             const char *resp, int page, int case_number)
+{
+    const omr_question_t *q = &form->questions[r->question];
+    if (question_breaks_rules(t, form, q, resp, page, case_number, 1))
+        return 2;
+    for (int j = q->first_region; j < q->first_region + q->n_regions; j++) {
+        const omr_region_t *rj = &p->regions[j];
+        if (rj->kind == OMR_REGION_TEXT || rj->kind == OMR_REGION_DIGIT || strcmp(rj->var, r->var))
+            continue;
+        const truth_cell_t *c = truth_of(t, form, resp, page, case_number, rj);
+        if (c && c->state == T_DOUBTFUL)
+            return 1;
+    }
     return 0;
 }
 
@@ -700,6 +743,7 @@ int main(int argc, char **argv)
                                                         q->is_case ? sh->case_number : 0, q->id, page_id, r->var);
             int read = page_ok ? state[i] : -1;
             int flagged = !page_ok || read == 2 || read < 0 || item_flag;
+            int must_flag = cell_needs_review(&t, form, tp, r, sh->respondent, sh->page, sh->case_number);
             int truth_marked = c->state == T_MARKED, truth_doubtful = c->state == T_DOUBTFUL;
             tally_t *both[2] = {all, cond};
             if (list_all && page_ok)
@@ -708,6 +752,9 @@ int main(int argc, char **argv)
                 tally_t *x = both[k];
                 x->cells++;
                 x->flagged += flagged;
+                x->floor += must_flag != 0;
+                x->floor_rules += must_flag == 2;
+                x->floor_flagged += must_flag && flagged;
                 x->doubtful_truth += truth_doubtful;
                 if (!flagged && truth_doubtful)
                     x->doubtful_accepted++;
@@ -815,6 +862,10 @@ int main(int argc, char **argv)
     printf("flags: by the truth (doubtful cells, rules the respondent broke)=%ld unread pages=%ld "
            "marks the reader could not confirm=%ld the reader's doubt on clear cells (needless)=%ld\n",
            all->flag_truth, all->flag_page, all->flag_caught, all->needless);
+    printf("floor: cells a perfect reader must flag=%ld (%.2f%%), of which flagged %ld; "
+           "for rules the respondent broke=%ld (%.2f%%), for doubtful marks in the truth=%ld\n",
+           all->floor, all->cells ? 100.0 * all->floor / all->cells : 0, all->floor_flagged, all->floor_rules,
+           all->cells ? 100.0 * all->floor_rules / all->cells : 0, all->floor - all->floor_rules);
     printf("wrong accepted: %ld, of which %ld left no ink at all in the scan (a threshold erased them)\n",
            all->wrong_accepted, all->wrong_no_trace);
     printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
