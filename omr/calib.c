@@ -45,6 +45,7 @@ void omr_calib_default(omr_calib_t *c)
     c->trace_span_mm = 1.75;
     c->trace_piece_mm = 0.7;
     c->circle_blackout_min = 0.70;
+    c->write_disagree_ink = 0.005;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
@@ -88,6 +89,7 @@ static const struct {
     {"trace.span_mm", D(trace_span_mm), K_MM_OFF},
     {"trace.piece_mm", D(trace_piece_mm), K_MM_OFF},
     {"circle.blackout_min", D(circle_blackout_min), K_SHARE},
+    {"write.disagree_ink", D(write_disagree_ink), K_SHARE},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);

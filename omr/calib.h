@@ -104,6 +104,11 @@ typedef struct {
      * blacked out: a scribble over the number to take an answer back, not
      * a circle around it. DOUBTFUL with OMR_DOUBT_CROSSOUT. 0 turns it off. */
     double circle_blackout_min;
+    /* DIGIT: a box the handwriting reader finds empty although the sampler
+     * measured at least this share of added ink is doubtful (a stroke the
+     * reader dropped: a 1 along the frame, a digit broken into specks);
+     * never a certain empty. 0 turns it off. */
+    double write_disagree_ink;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

@@ -312,6 +312,26 @@ int omr_classify_light_scan(const omr_page_t *pg, const omr_calib_t *cal, float 
     return n;
 }
 
+int omr_classify_boxes_disagree(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
+{
+    if (cal->write_disagree_ink <= 0)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        omr_region_result_t *r = &regions[i];
+        if (pg->regions[i].kind != OMR_REGION_DIGIT || r->has_ink || r->state != OMR_MARK_BLANK ||
+            r->m.ink < cal->write_disagree_ink)
+            continue;
+        r->has_ink = 1;
+        r->state = OMR_MARK_DOUBTFUL;
+        r->doubt |= OMR_DOUBT_NOT_DIGIT;
+        r->digit = -1;
+        r->digit_conf = 0;
+        n++;
+    }
+    return n;
+}
+
 int omr_classify_light_scan_boxes(const omr_page_t *pg, const omr_calib_t *cal, float print_recovery,
                                   omr_region_result_t *regions)
 {

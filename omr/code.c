@@ -815,6 +815,10 @@ static int dup_state(const omr_region_result_t *r)
     return (int)r->state;
 }
 
+/* A digit box doubtful with no digit read (light scan, faint ink, ink the
+ * reader found no digit in): its copy in another scan may read otherwise. */
+static int box_unread(const omr_region_result_t *r) { return r->state == OMR_MARK_DOUBTFUL && r->digit < 0; }
+
 /* Could copy b be copy a scanned again (code.h, dup_trace_max)? Returns
  * the number of regions with an answer in both, alike (marks MARKED,
  * written boxes and fields with ink), >= 0 when the readings agree, -1 when
@@ -832,6 +836,9 @@ static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_re
                 return -1;
             marks += mx;
             traces += dup_state(x) != dup_state(y); /* blank against doubtful */
+        } else if (kind == OMR_REGION_DIGIT && (box_unread(x) || box_unread(y))) {
+            /* ink nobody could read in one copy: as a doubtful mark */
+            traces += box_unread(x) != box_unread(y);
         } else if ((!x->has_ink) != (!y->has_ink) || (x->has_ink && x->digit != y->digit)) {
             return -1;
         } else {

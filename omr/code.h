@@ -114,7 +114,8 @@ typedef struct {
      * readings equal an earlier copy's: the same mark regions MARKED, the
      * same written boxes and fields (ink, digit), and at most dup_trace_max
      * mark regions that differ only between blank and doubtful (a rescan
-     * moves borderline traces). Ink amounts are not compared: measured on
+     * moves borderline traces), digit boxes with nothing read in one copy
+     * (doubtful, no digit) counted among them. Ink amounts are not compared: measured on
      * the standard corpus, a rescan of one sheet on a rough scanner changes
      * a mark's ink by up to 60 %, while two different copies with the same
      * single mark can agree within 1 %. Such a copy becomes a DUPLICATE

@@ -90,7 +90,9 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     st = omr_icr_read_page(pix, reg.xform, form, pi, res->regions, err);
     if (st != OMR_OK)
         return st;
-    /* Stage 5c: empty boxes on a scan too light for pencil are doubtful. */
+    /* Stage 5c: a box read empty where the sampler saw ink is doubtful; then
+     * empty boxes on a scan too light for pencil are doubtful. */
+    omr_classify_boxes_disagree(pg, cal, res->regions);
     omr_classify_light_scan_boxes(pg, cal, info.print_recovery, res->regions);
     res->status = OMR_PAGE_OK;
     return OMR_OK;

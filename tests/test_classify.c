@@ -608,6 +608,43 @@ static void test_light_scan_boxes(void)
     }
 }
 
+/* A digit box the handwriting reader found empty while the sampler measured
+ * ink (a 1 drawn along the frame) is doubtful, never a certain empty; boxes
+ * with only noise, boxes the reader found written, and the rule turned off
+ * keep their reading. */
+static void test_boxes_disagree(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t rg[4];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 4; i++) {
+        rg[i].kind = i == 3 ? OMR_REGION_TEXT : OMR_REGION_DIGIT;
+        snprintf(rg[i].var, sizeof rg[i].var, "Q1_r%d", i + 1);
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 4};
+    omr_region_result_t r[4];
+    for (int off = 0; off < 2; off++) {
+        memset(r, 0, sizeof r);
+        for (int i = 0; i < 4; i++)
+            r[i].digit = -1;
+        r[0].m.ink = 0.032f; /* the reader dropped the stroke */
+        r[1].m.ink = 0.0016f; /* dust on an empty box */
+        r[2].m.ink = 0.2f, r[2].has_ink = 1, r[2].state = OMR_MARK_MARKED, r[2].digit = 4;
+        r[3].m.ink = 0.05f; /* a text field: not this rule's */
+        cal.write_disagree_ink = off ? 0 : 0.005;
+        CHECK_INT(omr_classify_boxes_disagree(&pg, &cal, r), off ? 0 : 1);
+        if (!off)
+            CHECK(r[0].state == OMR_MARK_DOUBTFUL && r[0].has_ink && (r[0].doubt & OMR_DOUBT_NOT_DIGIT),
+                  "stroke the reader dropped: state %d has_ink %d doubt %u", r[0].state, r[0].has_ink, r[0].doubt);
+        else
+            CHECK(r[0].state == OMR_MARK_BLANK && !r[0].has_ink, "rule off: reading kept");
+        CHECK(r[1].state == OMR_MARK_BLANK && !r[1].has_ink, "noise stays an empty box");
+        CHECK(r[2].state == OMR_MARK_MARKED && r[2].digit == 4 && !r[2].doubt, "a read digit is untouched");
+        CHECK(r[3].state == OMR_MARK_BLANK && !r[3].has_ink, "text fields untouched");
+    }
+}
+
 static void test_register_failure_is_a_page_status(void)
 {
     PIX *white = pixCreate(2480, 3508, 1);
@@ -725,7 +762,8 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->register_max_residual_mm == b->register_max_residual_mm &&
            a->light_ink_min == b->light_ink_min && a->trace_stroke_mm == b->trace_stroke_mm &&
            a->trace_span_mm == b->trace_span_mm && a->trace_piece_mm == b->trace_piece_mm &&
-           a->circle_blackout_min == b->circle_blackout_min;
+           a->circle_blackout_min == b->circle_blackout_min &&
+           a->write_disagree_ink == b->write_disagree_ink;
 }
 
 static void test_calib_parse(void)
@@ -1060,6 +1098,7 @@ int main(void)
     RUN(test_light_scan_fills);
     RUN(test_light_scan_traces);
     RUN(test_light_scan_boxes);
+    RUN(test_boxes_disagree);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);

@@ -735,6 +735,46 @@ static void t_duplicates(void)
     resp_free(&r);
 }
 
+/* A case page scanned twice where one copy's written box could not be read
+ * (ink the handwriting reader found no digit in: doubtful, no digit) is
+ * still the same page: a duplicate item, not a new case; a box read as
+ * another digit is a difference. And a box read empty where the sampler saw
+ * ink (classify.h, omr_classify_boxes_disagree) goes to review with no
+ * proposal, never a certain empty. */
+static void t_duplicate_unread_box(void)
+{
+    resp_t r = {0};
+    omr_page_result_t *a = pg(&r, FB, "Q25");
+    write_in(a, FB, "Q25_a_1", 3, 0.99f);
+    write_in(a, FB, "Q25_a_2", 2, 0.99f);
+    write_in(a, FB, "Q25_a_3", 4, 0.99f);
+    int p25 = page_of(FB, "Q25");
+    omr_page_result_t *b = add_page(&r, FB, p25);
+    memcpy(b->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
+    omr_region_result_t *u = region(b, FB, "Q25_a_2", -1);
+    u->state = OMR_MARK_DOUBTFUL, u->doubt = OMR_DOUBT_NOT_DIGIT, u->digit = -1, u->digit_conf = 0;
+    omr_coded_t c = code(&r, FB, NULL, 0);
+    CHECK_INT(c.n_cases, 1);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
+    omr_coded_clear(&c);
+    u->state = OMR_MARK_MARKED, u->doubt = 0, u->digit = 7, u->digit_conf = 0.99f;
+    c = code(&r, FB, NULL, 0);
+    CHECK_INT(c.n_cases, 2); /* 2 against 7: another copy answered otherwise */
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* one copy, the box unread: review, the value blocked */
+    a = pg(&r, FB, "Q25");
+    write_in(a, FB, "Q25_a_1", 3, 0.99f);
+    u = region(a, FB, "Q25_a_2", -1);
+    u->has_ink = 1, u->state = OMR_MARK_DOUBTFUL, u->doubt = OMR_DOUBT_NOT_DIGIT, u->digit = -1;
+    c = code(&r, FB, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "Q25_a_2"), 1);
+    CHECK(V(&c, FB, 1, "Q25_a_2")->status == OMR_VALUE_REVIEW, "unread box blocked, not a certain empty");
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_codegrid_text(void)
 {
     resp_t r = {0};
@@ -1211,6 +1251,7 @@ int main(void)
     RUN(t_grids);
     RUN(t_cases);
     RUN(t_duplicates);
+    RUN(t_duplicate_unread_box);
     RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
