@@ -22,7 +22,7 @@ void omr_calib_default(omr_calib_t *c)
     c->write_ink_min = 0.002;
     c->faint_darkness = 0.30;
     c->erasure_darkness = 0.20;
-    c->light_blank_max = 0.03;
+    c->light_blank_max = 0.02;
     c->batch_min_regions = 2000;
     c->batch_circle_blank_limit = 0.006;
     c->batch_check_blank_limit = 0.006;
