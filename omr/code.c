@@ -821,7 +821,7 @@ static int box_unread(const omr_region_result_t *r) { return r->state == OMR_MAR
 
 /* Could copy b be copy a scanned again (code.h, dup_trace_max)? Returns
  * the number of regions with an answer in both, alike (marks MARKED,
- * written boxes and fields with ink), >= 0 when the readings agree, -1 when
+ * digit boxes with the same digit), >= 0 when the readings agree, -1 when
  * they do not. */
 static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_result_t *a,
                          const omr_page_result_t *b)
@@ -841,7 +841,10 @@ static int same_readings(const ctx_t *c, const omr_page_t *tp, const omr_page_re
             traces += box_unread(x) != box_unread(y);
         } else if ((!x->has_ink) != (!y->has_ink) || (x->has_ink && x->digit != y->digit)) {
             return -1;
-        } else {
+        } else if (kind == OMR_REGION_DIGIT) {
+            /* a digit read alike counts; a text field written in both does
+             * not: its words are not read, and an "other" option marked in
+             * two cases brings its text in both */
             marks += x->has_ink != 0;
         }
     }

@@ -120,7 +120,8 @@ typedef struct {
      * a mark's ink by up to 60 %, while two different copies with the same
      * single mark can agree within 1 %. Such a copy becomes a DUPLICATE
      * review item, never a silent case: with at least dup_marks_sure answers
-     * in common (marks, written boxes and fields) the proposal is
+     * in common (marks and digit boxes; text fields must agree on having
+     * ink but count for nothing: their words are not compared) the proposal is
      * "duplicate", with fewer it is "case" (one mark agreeing is often two
      * cases answered alike). A doubt that only says the page was scanned
      * too light (OMR_DOUBT_LIGHT_SCAN) is not a difference. Default 2, 2. */

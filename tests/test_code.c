@@ -763,6 +763,20 @@ static void t_duplicate_unread_box(void)
     omr_coded_clear(&c);
     resp_free(&r);
 
+    /* two cases answering "other" alike: the text written in both is no
+     * evidence of one sheet (its words are not compared): proposed case */
+    a = pg(&r, FA, "Q29");
+    mark(a, FA, "Q29", 3);
+    write_in(a, FA, "Q29_3_text", -1, 0);
+    b = add_page(&r, FA, page_of(FA, "Q29"));
+    memcpy(b->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
+    c = code(&r, FA, NULL, 0);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && !strcmp(it->proposal, "case"), "one mark and its text alike: proposed case (%s)",
+          it ? it->proposal : "no item");
+    omr_coded_clear(&c);
+    resp_free(&r);
+
     /* one copy, the box unread: review, the value blocked */
     a = pg(&r, FB, "Q25");
     write_in(a, FB, "Q25_a_1", 3, 0.99f);

@@ -497,12 +497,14 @@ typedef struct {
  * "Q|form|respondent|case|question|var" for items about marks (doubtful,
  * two marks, exclusive, routing, "other", duplicate). */
 static map_t items;
+/* "D|<page id>" -> 1 for a page-level DUPLICATE item proposing "duplicate", 2 for "case" */
+static map_t dup_proposals;
 
 static void load_items(sqlite3 *db)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
-                           "SELECT page, question, form, respondent, case_number, var, reason FROM review_items "
+                           "SELECT page, question, form, respondent, case_number, var, reason, proposal FROM review_items "
                            "WHERE current=1",
                            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "evaluate: not an omr database (%s)\n", sqlite3_errmsg(db));
@@ -515,6 +517,11 @@ static void load_items(sqlite3 *db)
         if (!q || !q[0]) {
             snprintf(key, sizeof key, "P|%lld", (long long)sqlite3_column_int64(st, 0));
             map_put(&items, key, 1);
+            const char *prop = (const char *)sqlite3_column_text(st, 7);
+            if (reason == 11 && prop && (!strcmp(prop, "duplicate") || !strcmp(prop, "case"))) {
+                snprintf(key, sizeof key, "D|%lld", (long long)sqlite3_column_int64(st, 0));
+                map_put(&dup_proposals, key, !strcmp(prop, "duplicate") ? 1 : 2);
+            }
         } else if (reason <= 5 || reason == 11) {
             snprintf(key, sizeof key, "Q|%s|%s|%d|%s|%s", sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
                      sqlite3_column_int(st, 4), q, sqlite3_column_text(st, 5));
@@ -640,6 +647,7 @@ int main(int argc, char **argv)
     tally_t *all = tally_for(&tallies, "all");
     written_t w = {0};
     long sheets_seen = 0, dup_expected = 0, dup_flagged = 0;
+    long dup_items = 0, dup_proposed_right = 0, case_proposed_dup = 0; /* "duplicate" or "case" proposals */
     char *seen = calloc((size_t)t.n_sheets + 1, 1);
 
     load_items(db);
@@ -685,6 +693,14 @@ int main(int argc, char **argv)
         all = &tallies.t[0]; /* tally_for may have moved the array */
         cond->pages++;
         all->pages++;
+        char dkey[64];
+        snprintf(dkey, sizeof dkey, "D|%ld", page_id);
+        int proposal = map_get(&dup_proposals, dkey, 0);
+        if (proposal) {
+            dup_items++;
+            dup_proposed_right += proposal == (sh->duplicate ? 1 : 2);
+            case_proposed_dup += !sh->duplicate && proposal == 1;
+        }
         if (sh->duplicate) {
             dup_expected++;
             dup_flagged += flagged_by_item(sh->form, sh->respondent, -1, "", page_id, NULL);
@@ -870,6 +886,8 @@ int main(int argc, char **argv)
            all->wrong_accepted, all->wrong_no_trace);
     printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
            t.n_sheets, sheets_seen, never_stored, all->pages_lost, dup_expected, dup_flagged);
+    printf("duplicate items: %ld, proposal right %ld (real cases proposed as duplicates %ld)\n", dup_items,
+           dup_proposed_right, case_proposed_dup);
     printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n", w.boxes,
            w.written, w.empty_wrong, w.proposed, w.proposal_right);
     printf("text fields: fields=%ld written=%ld empty_vs_written_wrong=%ld\n", w.fields, w.fields_written,
@@ -891,6 +909,7 @@ int main(int argc, char **argv)
     map_free(&t.sheet_index);
     map_free(&t.answers);
     map_free(&items);
+    map_free(&dup_proposals);
     sqlite3_finalize(mst);
     if (list)
         fclose(list);
