@@ -777,6 +777,28 @@ static void t_duplicate_unread_box(void)
     omr_coded_clear(&c);
     resp_free(&r);
 
+    /* two marks alike, but one circles the number in one copy and the
+     * option text in the other: no scan does that, proposed case */
+    int p20 = page_of(FA, "Q20");
+    a = add_page(&r, FA, p20);
+    mark(a, FA, "Q20", 1);
+    mark(a, FA, "Q21", 2);
+    b = add_page(&r, FA, p20);
+    memcpy(b->regions, a->regions, (size_t)a->n_regions * sizeof *a->regions);
+    c = code(&r, FA, NULL, 0);
+    it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && !strcmp(it->proposal, "duplicate"), "drawn alike: proposed duplicate (%s)", it ? it->proposal : "");
+    omr_coded_clear(&c);
+    omr_region_result_t *q21 = region(b, FA, "Q21", 2);
+    q21->m.ink_label = q21->m.ink * 1.5f;
+    q21->m.ink = 0.004f;
+    c = code(&r, FA, NULL, 0);
+    it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && !strcmp(it->proposal, "case") && strstr(it->detail, "drawn otherwise"),
+          "drawn otherwise: proposed case (%s: %s)", it ? it->proposal : "", it ? it->detail : "");
+    omr_coded_clear(&c);
+    resp_free(&r);
+
     /* one copy, the box unread: review, the value blocked */
     a = pg(&r, FB, "Q25");
     write_in(a, FB, "Q25_a_1", 3, 0.99f);
