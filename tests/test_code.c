@@ -735,13 +735,15 @@ static void t_duplicates(void)
     resp_free(&r);
 }
 
-/* A case page scanned twice where one copy's written box could not be read
- * (ink the handwriting reader found no digit in: doubtful, no digit) is
- * still the same page: a duplicate item, not a new case; a box read as
- * another digit is a difference. And a box read empty where the sampler saw
- * ink (classify.h, omr_classify_boxes_disagree) goes to review with no
- * proposal, never a certain empty. */
-static void t_duplicate_unread_box(void)
+/* What tells a case page scanned twice from two cases answered alike. A
+ * copy whose written box could not be read (doubtful, no digit) is still
+ * the same page: a duplicate item, not a new case; a box read as another
+ * digit is a difference. A text field written in both, or a mark circled
+ * around the number in one copy and the option text in the other, is no
+ * evidence of one sheet: proposed case. And a box read empty where the
+ * sampler saw ink (classify.h, omr_classify_boxes_disagree) goes to review
+ * with no proposal, never a certain empty. */
+static void t_duplicate_evidence(void)
 {
     resp_t r = {0};
     omr_page_result_t *a = pg(&r, FB, "Q25");
@@ -1287,7 +1289,7 @@ int main(void)
     RUN(t_grids);
     RUN(t_cases);
     RUN(t_duplicates);
-    RUN(t_duplicate_unread_box);
+    RUN(t_duplicate_evidence);
     RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
