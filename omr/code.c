@@ -569,9 +569,17 @@ static int code_digit(ctx_t *c, const qctx_t *x, int ri, const char **pval, int 
     }
     *pknown = 0;
     int code = parse_code(prop);
-    raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, t->var, &col, 1, NULL, 0, prop,
-               "%s %s: written code, read %s (confidence %.2f)%s", x->q->label, t->var, prop[0] ? prop : "nothing",
-               (double)r->digit_conf, prop[0] && !is_option(x->q, code) ? "; not an option code" : "");
+    if (!prop[0] && !r->has_ink)
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, t->var, &col, 1, NULL, 0, prop,
+                   "%s %s: read empty, but the scan is too light to be sure", x->q->label, t->var);
+    else if (!prop[0])
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, t->var, &col, 1, NULL, 0, prop,
+                   "%s %s: ink in the box, but no digit read%s", x->q->label, t->var,
+                   r->doubt & OMR_DOUBT_FAINT ? " (faint)" : "");
+    else
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, t->var, &col, 1, NULL, 0, prop,
+                   "%s %s: written code, read %s (confidence %.2f)%s", x->q->label, t->var, prop,
+                   (double)r->digit_conf, !is_option(x->q, code) ? "; not an option code" : "");
     return 1;
 }
 

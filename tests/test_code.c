@@ -809,6 +809,9 @@ static void t_duplicate_evidence(void)
     c = code(&r, FB, NULL, 0);
     CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "Q25_a_2"), 1);
     CHECK(V(&c, FB, 1, "Q25_a_2")->status == OMR_VALUE_REVIEW, "unread box blocked, not a certain empty");
+    for (int k = 0; k < c.n_items; k++)
+        if (!strcmp(c.items[k].var, "Q25_a_2"))
+            CHECK(strstr(c.items[k].detail, "no digit read") != NULL, "the operator is told why: %s", c.items[k].detail);
     omr_coded_clear(&c);
     resp_free(&r);
 }
