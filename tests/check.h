@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "template.h"
+
 static int check_passed, check_failed, check_current_failed;
 static const char *check_current;
 
@@ -39,6 +41,18 @@ static inline int check_report(void)
 {
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
+}
+
+/* The IPA survey the tests run on, into *survey (the caller frees it). On
+ * failure says why and prints the closing line: main() returns 1. */
+static inline int check_load_survey(omr_survey_t **survey)
+{
+    omr_error_t err = {0};
+    if (omr_template_load("templates/ipa-itsc-2018", survey, &err) == OMR_OK)
+        return 0;
+    fprintf(stderr, "templates/ipa-itsc-2018: %s\n", err.msg);
+    printf("0 passed, 1 failed\n");
+    return 1;
 }
 
 #endif

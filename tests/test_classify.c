@@ -1075,12 +1075,8 @@ static void test_trace_rules(void)
 int main(void)
 {
     omr_quiet_libraries();
-    omr_error_t err = {0};
-    if (omr_template_load("templates/ipa-itsc-2018", &survey, &err) != OMR_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        printf("0 passed, 1 failed\n");
+    if (check_load_survey(&survey))
         return 1;
-    }
     form = omr_template_form(survey, "A");
     RUN(test_calib_parse);
     RUN(test_calib_roundtrip);

@@ -298,11 +298,8 @@ int main(void)
 {
     omr_quiet_libraries();
     omr_error_t err = {0};
-    if (omr_template_load("templates/ipa-itsc-2018", &survey, &err) != OMR_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        printf("0 passed, 1 failed\n");
+    if (check_load_survey(&survey))
         return 1;
-    }
     form = omr_template_form(survey, "A");
     pg = &form->pages[PAGE_INDEX];
     page200 = omr_print_render_page(survey, form, PAGE_INDEX, RESPONDENT, 200, &err);
