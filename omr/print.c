@@ -274,9 +274,16 @@ static void draw_items(const draw_t *d, const omr_page_t *pg) {
    * them only there. Drawing a mark twice changes nothing (solid fill). */
   for (int k = 0; k < 4 && pg->mark_size > 0; k++) {
     set_ink(d, 1.0);
-    cairo_rectangle(d->cr, pg->mark_x[k] - pg->mark_size / 2,
-                    pg->mark_y[k] - pg->mark_size / 2, pg->mark_size,
-                    pg->mark_size);
+    omr_rect_t r = omr_template_mark_rect(pg, pg->mark_x[k], pg->mark_y[k]);
+    if (pg->mark_shape == OMR_MARK_CORNER) {
+      /* an L: two arms along the page edges, meeting at the outer corner */
+      double t = pg->mark_line;
+      int left = pg->mark_x[k] < pg->width / 2, top = pg->mark_y[k] < pg->height / 2;
+      cairo_rectangle(d->cr, r.x, top ? r.y : r.y + r.h - t, r.w, t);
+      cairo_rectangle(d->cr, left ? r.x : r.x + r.w - t, r.y, t, r.h);
+    } else {
+      cairo_rectangle(d->cr, r.x, r.y, r.w, r.h);
+    }
     cairo_fill(d->cr);
   }
 }
@@ -285,13 +292,16 @@ static void draw_items(const draw_t *d, const omr_page_t *pg) {
  * the caller: ZBarcode_Delete; sym->vector set). Returns OMR_OK, or
  * OMR_ENOMEM / OMR_EINPUT (zint refuses the payload) with *psym NULL. */
 static omr_status_t encode_barcode(const char *payload,
+                                   omr_barcode_kind_t kind,
                                    struct zint_symbol **psym,
                                    omr_error_t *err) {
   *psym = NULL;
   struct zint_symbol *sym = ZBarcode_Create();
   if (!sym)
     return omr_error_set(err, OMR_ENOMEM, "out of memory creating a barcode");
-  sym->symbology = BARCODE_CODE128;
+  sym->symbology = kind == OMR_BARCODE_I25      ? BARCODE_C25INTER
+                   : kind == OMR_BARCODE_CODE39 ? BARCODE_CODE39
+                                                : BARCODE_CODE128;
   sym->show_hrt = 0;
   int rc = ZBarcode_Encode(sym, (const unsigned char *)payload,
                            (int)strlen(payload));
@@ -327,6 +337,18 @@ static void barcode_layout(const struct zint_symbol *sym, const omr_rect_t *box,
   *pmodule = module;
 }
 
+/* What a page's barcode holds: omr's page ID of the respondent, or the fixed
+ * page ID of a form printed by another tool (the respondent is then the
+ * scanned file, not printed). */
+static void page_payload(char *buf, size_t n, const omr_survey_t *s,
+                         const omr_form_t *f, const omr_page_t *pg,
+                         const char *respondent) {
+  if (pg->barcode_value)
+    snprintf(buf, n, "%s", pg->barcode_value);
+  else
+    omr_template_payload(buf, n, s->code, f->id, pg->number, respondent);
+}
+
 omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
                                     omr_rect_t *bars, double *pmodule,
                                     omr_error_t *err) {
@@ -336,7 +358,7 @@ omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
   if (box->w <= 0 || box->h <= 0)
     return omr_error_set(err, OMR_EINPUT, "print: empty barcode box");
   struct zint_symbol *sym;
-  omr_status_t st = encode_barcode(payload, &sym, err);
+  omr_status_t st = encode_barcode(payload, OMR_BARCODE_CODE128, &sym, err);
   if (st != OMR_OK)
     return st;
   double x0, bars_w, bar_h, module;
@@ -351,9 +373,10 @@ omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
 /* The barcode of payload in box: bars on top, the payload in text below.
  * Returns OMR_OK or OMR_EINPUT when zint refuses the payload. */
 static omr_status_t draw_barcode(const draw_t *d, const omr_rect_t *box,
-                                 const char *payload, omr_error_t *err) {
+                                 const char *payload, omr_barcode_kind_t kind,
+                                 omr_error_t *err) {
   struct zint_symbol *sym;
-  omr_status_t st = encode_barcode(payload, &sym, err);
+  omr_status_t st = encode_barcode(payload, kind, &sym, err);
   if (st != OMR_OK)
     return st;
   double minx = 1e30, maxx = -1e30;
@@ -619,15 +642,14 @@ omr_status_t omr_print_stamp_barcode(PIX *pix, const omr_survey_t *s,
                          pg->file);
 
   char payload[96];
-  omr_template_payload(payload, sizeof payload, s->code, f->id, pg->number,
-                       respondent);
+  page_payload(payload, sizeof payload, s, f, pg, respondent);
   cairo_surface_t *surf =
       cairo_image_surface_create(CAIRO_FORMAT_A8, x1 - x0, y1 - y0);
   cairo_t *cr = cairo_create(surf);
   cairo_translate(cr, -x0, -y0);
   cairo_scale(cr, dpi / OMR_MM_PER_INCH, dpi / OMR_MM_PER_INCH);
   draw_t d = {.cr = cr, .pc = make_pango(cr), .vector = 0};
-  st = d.pc ? draw_barcode(&d, &pg->barcode, payload, err)
+  st = d.pc ? draw_barcode(&d, &pg->barcode, payload, pg->barcode_kind, err)
             : omr_error_set(err, OMR_ENOMEM, "out of memory drawing a barcode");
   if (d.pc)
     g_object_unref(d.pc);
@@ -691,9 +713,8 @@ omr_status_t omr_print_pdf(const omr_survey_t *s, const char *form_id,
         draw_items(&d, pg);
         if (n > 0) {
           char payload[96];
-          omr_template_payload(payload, sizeof payload, s->code, f->id,
-                               pg->number, respondents[r]);
-          st = draw_barcode(&d, &pg->barcode, payload, err);
+          page_payload(payload, sizeof payload, s, f, pg, respondents[r]);
+          st = draw_barcode(&d, &pg->barcode, payload, pg->barcode_kind, err);
         }
         cairo_show_page(cr);
       }

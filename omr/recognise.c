@@ -37,10 +37,11 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     omr_register_t reg;
     omr_error_t rerr = {0};
     omr_status_t st = omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
-    if (st == OMR_ENOTFOUND && res->barcode_box[2] > 0 && res->payload[0]) {
+    if (st == OMR_ENOTFOUND && res->barcode_box[2] > 0 && res->payload[0] && !pg->barcode_value) {
         /* Marks missing (a sheet shifted or skewed off the scanned area):
          * again with the barcode's bars as a landmark. Only pages the marks
-         * failed pay for the bars' layout and the second search. */
+         * failed pay for the bars' layout and the second search; only our own
+         * print, whose bar layout we know. */
         omr_register_barcode_t bc = {.x = res->barcode_box[0], .y = res->barcode_box[1],
                                      .w = res->barcode_box[2], .h = res->barcode_box[3]};
         omr_error_t berr = {0};

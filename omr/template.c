@@ -451,35 +451,93 @@ static omr_status_t stmt_page(page_ctx_t *pc, const omr_tpl_line_t *l)
 static omr_status_t stmt_mark(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = check_words(c, l, "at size", "", 0, 0);
+    omr_status_t st = check_words(c, l, "at size shape line", "", 0, 0);
     if (st)
         return st;
     if (pc->n_marks == 4)
         return fail(c, "more than four corner marks");
-    double x, y, size = 0;
-    if ((st = attr_point(c, l, "at", 1, &x, &y, NULL)) || (st = attr_number(c, l, "size", 1, 30, &size)))
+    double x, y, size = 0, line = 0;
+    if ((st = attr_point(c, l, "at", 1, &x, &y, NULL)) || (st = attr_number(c, l, "size", 1, 60, &size)) ||
+        (st = attr_number(c, l, "line", 0.1, 5, &line)))
         return st;
     if (size == 0)
         return fail(c, "'mark' needs size= (mm)");
+    const char *shape = omr_tpl_attr(l, "shape");
+    omr_mark_shape_t sh = OMR_MARK_SQUARE;
+    if (shape && !strcmp(shape, "corner"))
+        sh = OMR_MARK_CORNER;
+    else if (shape && strcmp(shape, "square"))
+        return fail(c, "shape=%s: a corner mark is a solid 'square' (the default) or an L-shaped 'corner'",
+                    shape);
+    if (sh == OMR_MARK_CORNER && line == 0)
+        return fail(c, "a 'corner' mark needs line= (the width of its arms, mm)");
+    if (sh == OMR_MARK_CORNER && (size > 40 || line * 4 > size))
+        return fail(c, "a 'corner' mark's arms: size= up to 40 mm, at least 4 times their line= width");
+    if (sh == OMR_MARK_SQUARE && (size > 30 || line))
+        return fail(c, "a 'square' mark has a side size= up to 30 mm and no line=");
+    if (pc->n_marks > 0 && (pc->page->mark_shape != sh || pc->page->mark_size != size || pc->page->mark_line != line))
+        return fail(c, "the four corner marks of a page must have the same shape and size");
     pc->page->mark_x[pc->n_marks] = x;
     pc->page->mark_y[pc->n_marks] = y;
     pc->page->mark_size = size;
+    pc->page->mark_shape = sh;
+    pc->page->mark_line = line;
     pc->n_marks++;
+    if (sh == OMR_MARK_CORNER)
+        return OMR_OK; /* drawn from the page geometry: its corner is known once the page size is */
     return add_item(pc, OMR_ITEM_MARK, (omr_rect_t){x - size / 2, y - size / 2, size, size}, 0, 0, NULL)
                ? OMR_OK
                : fail_nomem(c);
 }
 
+omr_rect_t omr_template_mark_rect(const omr_page_t *p, double x, double y)
+{
+    double s = p->mark_size;
+    if (p->mark_shape != OMR_MARK_CORNER)
+        return (omr_rect_t){x - s / 2, y - s / 2, s, s};
+    /* the L's outer corner lies a line width out from the inside corner,
+     * towards the page's edge */
+    int left = x < p->width / 2, top = y < p->height / 2;
+    double ox = left ? x - p->mark_line : x + p->mark_line;
+    double oy = top ? y - p->mark_line : y + p->mark_line;
+    return (omr_rect_t){left ? ox : ox - s, top ? oy : oy - s, s, s};
+}
+
 static omr_status_t stmt_barcode(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = check_words(c, l, "box", "", 0, 0);
+    omr_status_t st = check_words(c, l, "box kind value", "", 0, 0);
     if (st)
         return st;
     if (pc->page->barcode.w > 0)
         return fail(c, "a second barcode on the page");
     if ((st = attr_rect(c, l, "box", 1, &pc->page->barcode, NULL)))
         return st;
+    const char *kind = omr_tpl_attr(l, "kind"), *value = omr_tpl_attr(l, "value");
+    if (!kind || !strcmp(kind, "code128"))
+        pc->page->barcode_kind = OMR_BARCODE_CODE128;
+    else if (!strcmp(kind, "i25"))
+        pc->page->barcode_kind = OMR_BARCODE_I25;
+    else if (!strcmp(kind, "code39"))
+        pc->page->barcode_kind = OMR_BARCODE_CODE39;
+    else
+        return fail(c, "kind=%s: the page barcode is code128 (the default), i25 or code39", kind);
+    if (value) {
+        size_t n = strlen(value);
+        if (n == 0 || n > 40)
+            return fail(c, "value=\"%s\": a page ID of 1 to 40 characters", value);
+        for (size_t i = 0; i < n; i++)
+            if (!isgraph((unsigned char)value[i]))
+                return fail(c, "value=\"%s\": a page ID has no spaces or control characters", value);
+        if (pc->page->barcode_kind == OMR_BARCODE_I25)
+            for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char)value[i]) || n % 2)
+                    return fail(c, "value=%s: interleaved 2 of 5 holds an even number of digits", value);
+        if (!(pc->page->barcode_value = arena_strdup(c->priv, value)))
+            return fail_nomem(c);
+    } else if (pc->page->barcode_kind != OMR_BARCODE_CODE128) {
+        return fail(c, "a %s barcode holds a page ID of another form printer: it needs value=", kind);
+    }
     return add_item(pc, OMR_ITEM_BARCODE, pc->page->barcode, 0, 0, NULL) ? OMR_OK : fail_nomem(c);
 }
 
@@ -682,14 +740,20 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
         return st;
     if (!(o->text = arena_strdup(c->priv, text)))
         return fail_nomem(c);
-    int target_circle = q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_MULTI;
+    /* single and multi choice: the respondent circles the printed number, or
+     * (forms of other printers) ticks a checkbox per option */
+    int choice = q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_MULTI;
+    int target_circle = choice && !has_check;
     if (target_circle && !o->has_num)
-        return fail(c, "option %d of %s (%s) needs num=x,y: the number the respondent circles", code, q->id,
-                    omr_template_kind_name(q->kind));
+        return fail(c, "option %d of %s (%s) needs num=x,y (the number the respondent circles) or check=x,y,w,h "
+                       "(a checkbox)",
+                    code, q->id, omr_template_kind_name(q->kind));
     if (q->kind == OMR_KIND_TICKLIST && !has_check)
         return fail(c, "option %d of ticklist %s needs check=x,y,w,h: its checkbox", code, q->id);
-    if (q->kind != OMR_KIND_TICKLIST && has_check)
-        return fail(c, "option %d of %s: check= is only for ticklist questions", code, q->id);
+    if (q->kind != OMR_KIND_TICKLIST && !choice && has_check)
+        return fail(c, "option %d of %s: check= is only for ticklist, single and multi questions", code, q->id);
+    if (choice && q->n_options > 1 && (q->options[0].check.w > 0) != has_check)
+        return fail(c, "option %d of %s: either every option has a checkbox (check=) or none", code, q->id);
     if (o->exclusive && (q->kind != OMR_KIND_MULTI && q->kind != OMR_KIND_TICKLIST))
         return fail(c, "option %d of %s: 'exclusive' only makes sense in multi and ticklist questions", code,
                     q->id);
@@ -722,7 +786,10 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
         return fail_nomem(c);
     if (has_check) {
         char var[64];
-        snprintf(var, sizeof var, "%s_%d", q->base, code);
+        if (q->kind == OMR_KIND_SINGLE)
+            snprintf(var, sizeof var, "%s", q->base);
+        else
+            snprintf(var, sizeof var, "%s_%d", q->base, code);
         if (!add_item(pc, OMR_ITEM_FRAME, o->check, 0, OMR_ITEM_CHECKBOX, NULL) ||
             !add_region(pc, OMR_REGION_CHECK, o->check, code, NULL, var))
             return fail_nomem(c);
@@ -1012,9 +1079,13 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
     omr_rect_t fixed[5];
     const char *fixed_name[5] = {"the top-left corner mark", "the top-right corner mark",
                                  "the bottom-left corner mark", "the bottom-right corner mark", "the barcode"};
-    for (int k = 0; k < 4; k++)
-        fixed[k] = (omr_rect_t){p->mark_x[k] - p->mark_size / 2, p->mark_y[k] - p->mark_size / 2, p->mark_size,
-                                p->mark_size};
+    for (int k = 0; k < 4; k++) {
+        fixed[k] = omr_template_mark_rect(p, p->mark_x[k], p->mark_y[k]);
+        if (p->mark_shape == OMR_MARK_CORNER && !rect_inside(fixed[k], p->width, p->height)) {
+            c->line = 1;
+            return fail(c, "a corner mark at %.1f,%.1f leaves the page", p->mark_x[k], p->mark_y[k]);
+        }
+    }
     fixed[4] = p->barcode;
     for (int i = 0; i < p->n_regions; i++) {
         const omr_region_t *a = &p->regions[i];
@@ -1287,10 +1358,14 @@ static omr_status_t survey_stmt(ctx_t *c, const omr_tpl_line_t *l, const char *d
     const char *kw = l->value[0];
     omr_status_t st;
     if (!strcmp(kw, "survey")) {
-        if ((st = check_words(c, l, "id code title icr_policy", "", 0, 0)))
+        if ((st = check_words(c, l, "id code title icr_policy filled", "", 0, 0)))
             return st;
         if ((st = parse_icr_policy(c, omr_tpl_attr(l, "icr_policy"), &s->icr_accept_conf)))
             return st;
+        const char *filled = omr_tpl_attr(l, "filled");
+        if (filled && strcmp(filled, "mark") && strcmp(filled, "cancel"))
+            return fail(c, "filled=%s: a filled checkbox is a 'mark' (the default) or a 'cancel'led choice", filled);
+        s->filled_cancels = filled && !strcmp(filled, "cancel");
         if (s->id)
             return fail(c, "a second 'survey' statement");
         const char *id = omr_tpl_attr(l, "id"), *code = omr_tpl_attr(l, "code"), *title = omr_tpl_attr(l, "title");
@@ -1385,6 +1460,52 @@ static omr_status_t parse_survey_file(ctx_t *c, const char *path, const char *di
     return OMR_OK;
 }
 
+/* Fixed page IDs (barcode value=): all pages of a survey or none (a page
+ * without one would name a respondent the others cannot), and no two alike. */
+static omr_status_t check_page_values(ctx_t *c)
+{
+    omr_survey_t *s = c->survey;
+    int with = 0, all = 0;
+    for (int f = 0; f < s->n_forms; f++)
+        for (int p = 0; p < s->forms[f].n_pages; p++) {
+            const omr_page_t *pg = &s->forms[f].pages[p];
+            all++;
+            if (!pg->barcode_value)
+                continue;
+            with++;
+            const omr_form_t *of;
+            int op;
+            if (omr_template_page_by_value(s, pg->barcode_value, &of, &op) &&
+                (of != &s->forms[f] || op != pg->number)) {
+                c->file = pg->file;
+                c->line = 1;
+                return fail(c, "barcode value=%s is also the ID of form %s page %d", pg->barcode_value, of->id, op);
+            }
+        }
+    if (with && with != all) {
+        c->line = 1;
+        return fail(c, "%d of the survey's %d pages have a fixed barcode value=: either every page has one or none",
+                    with, all);
+    }
+    s->ids_by_value = with > 0;
+    return OMR_OK;
+}
+
+int omr_template_page_by_value(const omr_survey_t *survey, const char *value, const omr_form_t **pform,
+                               int *ppage)
+{
+    for (int f = 0; survey && value && f < survey->n_forms; f++)
+        for (int p = 0; p < survey->forms[f].n_pages; p++) {
+            const omr_page_t *pg = &survey->forms[f].pages[p];
+            if (pg->barcode_value && !strcmp(pg->barcode_value, value)) {
+                *pform = &survey->forms[f];
+                *ppage = pg->number;
+                return 1;
+            }
+        }
+    return 0;
+}
+
 omr_status_t omr_template_load(const char *path, omr_survey_t **psurvey, omr_error_t *err)
 {
     *psurvey = NULL;
@@ -1428,6 +1549,8 @@ omr_status_t omr_template_load(const char *path, omr_survey_t **psurvey, omr_err
             st = check_duplicate_columns(&c, form);
         free(routes.a);
     }
+    if (!st)
+        st = check_page_values(&c);
     if (st) {
         omr_template_free(s);
         return st;

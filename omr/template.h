@@ -143,13 +143,36 @@ typedef struct {
     int line;
 } omr_item_t;
 
+/* The corner registration marks of a page. omr prints solid squares; a form
+ * printed by another tool may carry L-shaped corners (queXF, many exam sheets). */
+typedef enum {
+    OMR_MARK_SQUARE, /* a solid square: mark_x/y its centre, mark_size its side */
+    OMR_MARK_CORNER  /* an L along the page's corner: mark_x/y the inside corner of the L
+                        (where the inner edges of its two arms meet), mark_size the length
+                        of each arm from the L's outer corner, mark_line the arms' width */
+} omr_mark_shape_t;
+
+/* The symbology of the page barcode. */
+typedef enum {
+    OMR_BARCODE_CODE128, /* omr's own: the payload of omr_template_payload */
+    OMR_BARCODE_I25,     /* interleaved 2 of 5 (queXF and other form printers) */
+    OMR_BARCODE_CODE39
+} omr_barcode_kind_t;
+
 typedef struct {
     int number;          /* 1-based page number within the form, as in the barcode */
     int is_case;         /* a case-section page */
     double width, height;/* mm */
     double mark_x[4], mark_y[4]; /* corner mark centres: top-left, top-right, bottom-left, bottom-right */
-    double mark_size;    /* side of a mark, mm */
+    double mark_size;    /* side of a mark (square), length of an arm (corner), mm */
+    omr_mark_shape_t mark_shape;
+    double mark_line;    /* corner marks: width of the arms, mm */
     omr_rect_t barcode;
+    omr_barcode_kind_t barcode_kind;
+    /* A form printed by another tool carries a fixed page ID, not omr's payload:
+     * the text its barcode holds (barcode value=), NULL for omr's own pages. Such
+     * a page names no respondent: the scanned file does (omr_template_file_respondent). */
+    const char *barcode_value;
     omr_item_t *items;
     int n_items;
     omr_region_t *regions;
@@ -175,6 +198,14 @@ typedef struct {
      * written box goes to review with the proposal pre-filled (the default);
      * > 0 = a proposal at or above this confidence is accepted without review. */
     double icr_accept_conf;
+    /* What a solidly filled checkbox means (survey filled=): 0 = a mark (the
+     * default: some respondents fill rather than tick); 1 = a cancelled choice
+     * (queXF's convention, printed on its forms: to change an answer, fill
+     * the wrong box in). */
+    int filled_cancels;
+    /* Its pages carry fixed page IDs (barcode value=): a page is identified by
+     * that value and its respondent is the scanned file. 0 for omr's own forms. */
+    int ids_by_value;
     omr_form_t *forms;
     int n_forms;
     void *priv;          /* template.c's allocations */
@@ -210,6 +241,16 @@ void omr_template_payload(char *buf, size_t n, const char *survey_code, const ch
  * buffers must hold 16 (code), 16 (form), and 32 (respondent) bytes. */
 omr_status_t omr_template_parse_payload(const char *payload, char *code, char *form_id,
                                         int *ppage, char *respondent);
+
+/* The page whose barcode holds exactly this text (barcode value=), or 0.
+ * *pform and *ppage (1-based) are set when found. */
+int omr_template_page_by_value(const omr_survey_t *survey, const char *value, const omr_form_t **pform,
+                               int *ppage);
+
+/* The bounding rectangle (mm) of corner mark (x, y) of page p: the square,
+ * or the L's extent towards the inside of the page (which corner the mark is
+ * in is decided by which half of the page it lies in). */
+omr_rect_t omr_template_mark_rect(const omr_page_t *p, double x, double y);
 
 /* One export column of a form (coding.md "Variable names"). */
 typedef struct {
