@@ -261,10 +261,45 @@ static int orientation_of(zbar_orientation_t o)
     }
 }
 
+/* What one read looks for: the symbologies (zbar types) of the survey's page
+ * barcodes, its fixed page IDs, and where on the upright page the barcode is
+ * printed (its vertical half decides the orientation when zbar cannot). */
+typedef struct {
+    zbar_symbol_type_t types[3];
+    int n_types;
+    const omr_survey_t *survey; /* NULL: omr's payloads only */
+    int at_top;                 /* the barcode is printed in the page's top half */
+} read_ctx_t;
+
+static int ctx_wants(const read_ctx_t *ctx, zbar_symbol_type_t t)
+{
+    for (int i = 0; i < ctx->n_types; i++)
+        if (ctx->types[i] == t)
+            return 1;
+    return 0;
+}
+
+/* A decoded text as a page ID: omr's payload, or a fixed page ID of the survey. */
+static int parse_page_id(const read_ctx_t *ctx, omr_barcode_t *bc)
+{
+    if (omr_template_parse_payload(bc->payload, bc->code, bc->form, &bc->page, bc->respondent) == OMR_OK)
+        return 1;
+    const omr_form_t *form;
+    int page;
+    if (!ctx->survey || !omr_template_page_by_value(ctx->survey, bc->payload, &form, &page))
+        return 0;
+    snprintf(bc->code, sizeof bc->code, "%s", ctx->survey->code);
+    snprintf(bc->form, sizeof bc->form, "%s", form->id);
+    bc->page = page;
+    bc->respondent[0] = '\0'; /* the scanned file names it */
+    bc->fixed_id = 1;
+    return 1;
+}
+
 /* Fill one result from a zbar symbol found in a crop at (cx, cy) of a page
  * of size pw x ph. */
-static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int rowstep, int pw,
-                              int ph, omr_barcode_t *bc)
+static void symbol_to_barcode(const read_ctx_t *ctx, const zbar_symbol_t *sym, int cx, int cy, int rowstep,
+                              int pw, int ph, omr_barcode_t *bc)
 {
     memset(bc, 0, sizeof *bc);
     snprintf(bc->payload, sizeof bc->payload, "%s", zbar_symbol_get_data(sym));
@@ -286,9 +321,14 @@ static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int rows
     }
     bc->orientation = orientation_of(zbar_symbol_get_orientation(sym));
     if (bc->orientation < 0 && n > 0) {
-        /* zbar could not tell: the barcode sits at the page's bottom, so its
-         * position gives the orientation (wide box: 0 or 180; tall: 90 or 270). */
+        /* zbar could not tell: the barcode sits at the page's bottom (or top,
+         * as the template prints it), so its position gives the orientation
+         * (wide box: 0 or 180; tall: 90 or 270). */
         double mx = (x0 + x1) / 2.0 / pw, my = (y0 + y1) / 2.0 / ph;
+        if (ctx->at_top) {
+            mx = 1 - mx;
+            my = 1 - my;
+        }
         if (bc->w >= bc->h)
             bc->orientation = my >= 0.5 ? 0 : 180;
         else
@@ -296,8 +336,7 @@ static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int rows
     }
     if (bc->orientation < 0)
         bc->orientation = 0;
-    bc->parsed = omr_template_parse_payload(bc->payload, bc->code, bc->form, &bc->page,
-                                            bc->respondent) == OMR_OK;
+    bc->parsed = parse_page_id(ctx, bc);
 }
 
 /* Run zbar on rectangle (x, y, w, h) of pix with the given scan densities
@@ -307,8 +346,8 @@ static void symbol_to_barcode(const zbar_symbol_t *sym, int cx, int cy, int rows
  * rowstep-th row is read, from the rows zbar itself would scan at that
  * density; zbar gets just those rows (less to copy and threshold: the Otsu
  * cut is then that of these rows), locations are mapped back. */
-static int scan_rect_rows(PIX *pix, int x, int y, int w, int h, int xdens, int ydens, int mode,
-                          int rowstep, omr_barcode_t *pbc)
+static int scan_rect_rows(const read_ctx_t *ctx, PIX *pix, int x, int y, int w, int h, int xdens, int ydens,
+                          int mode, int rowstep, omr_barcode_t *pbc)
 {
     if (w < 8 || h < 8)
         return 0;
@@ -341,7 +380,8 @@ static int scan_rect_rows(PIX *pix, int x, int y, int w, int h, int xdens, int y
         return -1;
     }
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-    zbar_image_scanner_set_config(sc, ZBAR_CODE128, ZBAR_CFG_ENABLE, 1);
+    for (int i = 0; i < ctx->n_types; i++)
+        zbar_image_scanner_set_config(sc, ctx->types[i], ZBAR_CFG_ENABLE, 1);
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_X_DENSITY, xdens);
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, ydens);
     zbar_image_set_format(zi, zbar_fourcc('Y', '8', '0', '0'));
@@ -353,10 +393,10 @@ static int scan_rect_rows(PIX *pix, int x, int y, int w, int h, int xdens, int y
         int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
         for (const zbar_symbol_t *s = zbar_image_first_symbol(zi); s;
              s = zbar_symbol_next(s)) {
-            if (zbar_symbol_get_type(s) != ZBAR_CODE128)
+            if (!ctx_wants(ctx, zbar_symbol_get_type(s)))
                 continue;
             omr_barcode_t bc;
-            symbol_to_barcode(s, x, y, rowstep, pw, ph, &bc);
+            symbol_to_barcode(ctx, s, x, y, rowstep, pw, ph, &bc);
             if (found == 0 || (bc.parsed && !have_parsed)) {
                 *pbc = bc;
                 have_parsed = bc.parsed;
@@ -371,10 +411,10 @@ static int scan_rect_rows(PIX *pix, int x, int y, int w, int h, int xdens, int y
     return found;
 }
 
-static int scan_rect(PIX *pix, int x, int y, int w, int h, int xdens, int ydens, int mode,
-                     omr_barcode_t *pbc)
+static int scan_rect(const read_ctx_t *ctx, PIX *pix, int x, int y, int w, int h, int xdens, int ydens,
+                     int mode, omr_barcode_t *pbc)
 {
-    return scan_rect_rows(pix, x, y, w, h, xdens, ydens, mode, 1, pbc);
+    return scan_rect_rows(ctx, pix, x, y, w, h, xdens, ydens, mode, 1, pbc);
 }
 
 /* The zone for orientation rot (clockwise degrees), in image fractions:
@@ -416,8 +456,8 @@ void omr_identify_zone_for_survey(const omr_survey_t *s, omr_zone_t *zone)
  * threshold mode. Returns 1 with *pbc filled when a page ID was read, 0
  * when not (the first unparsed symbol, if any, goes to *punparsed when
  * *phave is 0), -1 on out of memory. */
-static int scan_zone(PIX *pix, omr_zone_t z, omr_barcode_t *pbc, omr_barcode_t *punparsed,
-                     int *phave)
+static int scan_zone(const read_ctx_t *ctx, PIX *pix, omr_zone_t z, omr_barcode_t *pbc,
+                     omr_barcode_t *punparsed, int *phave)
 {
     int pw = pixGetWidth(pix), ph = pixGetHeight(pix);
     static const int rots[4] = {0, 180, 90, 270};
@@ -435,7 +475,7 @@ static int scan_zone(PIX *pix, omr_zone_t z, omr_barcode_t *pbc, omr_barcode_t *
         int x0 = (int)floor(fx0 * pw), y0 = (int)floor(fy0 * ph);
         int x1 = (int)ceil(fx1 * pw), y1 = (int)ceil(fy1 * ph);
         omr_barcode_t bc;
-        int n = scan_rect_rows(pix, x0, y0, x1 - x0, y1 - y0, 0, rowstep, CUT_OTSU, rowstep, &bc);
+        int n = scan_rect_rows(ctx, pix, x0, y0, x1 - x0, y1 - y0, 0, rowstep, CUT_OTSU, rowstep, &bc);
         if (n < 0)
             return -1;
         /* zbar places a symbol at the end where each scan line finished
@@ -457,7 +497,7 @@ static int scan_zone(PIX *pix, omr_zone_t z, omr_barcode_t *pbc, omr_barcode_t *
         int x1 = (int)ceil(fx1 * pw), y1 = (int)ceil(fy1 * ph);
         int horizontal = rots[i] == 0 || rots[i] == 180;
         omr_barcode_t bc;
-        int n = scan_rect(pix, x0, y0, x1 - x0, y1 - y0, horizontal ? 0 : ZONE_DENSITY,
+        int n = scan_rect(ctx, pix, x0, y0, x1 - x0, y1 - y0, horizontal ? 0 : ZONE_DENSITY,
                           horizontal ? ZONE_DENSITY : 0, mode, &bc);
         if (n < 0)
             return -1;
@@ -528,7 +568,7 @@ static PIX *smooth_along_bars(PIX *pix, int half)
  * (page fractions, margin included) at 0 and 180 degrees only: the barcode
  * of a sheet fed sideways is far rarer than a faded one. Returns 1 with
  * *pbc filled (box in page pixels), 0 when not found, -1 on out of memory. */
-static int scan_zone_doubled(PIX *pix, omr_zone_t z, omr_barcode_t *pbc)
+static int scan_zone_doubled(const read_ctx_t *ctx, PIX *pix, omr_zone_t z, omr_barcode_t *pbc)
 {
     if (pixGetDepth(pix) != 8)
         return 0;
@@ -567,7 +607,7 @@ static int scan_zone_doubled(PIX *pix, omr_zone_t z, omr_barcode_t *pbc)
                 }
             }
             omr_barcode_t bc;
-            int n = scan_rect(big, 0, 0, pixGetWidth(big), pixGetHeight(big), 0, ZONE_DENSITY,
+            int n = scan_rect(ctx, big, 0, 0, pixGetWidth(big), pixGetHeight(big), 0, ZONE_DENSITY,
                               mode, &bc);
             if (n < 0) {
                 if (big != doubled)
@@ -611,7 +651,33 @@ static omr_zone_t with_margin(omr_zone_t z)
 omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
                                omr_error_t *err)
 {
+    return omr_identify_read_survey(pix, zone, NULL, pbc, err);
+}
+
+/* The zbar types of a survey's page barcodes (Code 128 without one). */
+static void ctx_init(read_ctx_t *ctx, const omr_zone_t *zone, const omr_survey_t *survey)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->survey = survey;
+    ctx->at_top = zone && zone->y + zone->h / 2 < 0.5;
+    int want[3] = {0, 0, 0};
+    for (int f = 0; survey && f < survey->n_forms; f++)
+        for (int p = 0; p < survey->forms[f].n_pages; p++)
+            want[survey->forms[f].pages[p].barcode_kind] = 1;
+    if (!want[OMR_BARCODE_I25] && !want[OMR_BARCODE_CODE39])
+        want[OMR_BARCODE_CODE128] = 1;
+    static const zbar_symbol_type_t types[3] = {ZBAR_CODE128, ZBAR_I25, ZBAR_CODE39};
+    for (int k = 0; k < 3; k++)
+        if (want[k])
+            ctx->types[ctx->n_types++] = types[k];
+}
+
+omr_status_t omr_identify_read_survey(PIX *pix, const omr_zone_t *zone, const omr_survey_t *survey,
+                                      omr_barcode_t *pbc, omr_error_t *err)
+{
     memset(pbc, 0, sizeof *pbc);
+    read_ctx_t ctx;
+    ctx_init(&ctx, zone, survey);
     if (!pix || (pixGetDepth(pix) != 1 && pixGetDepth(pix) != 8))
         return omr_error_set(err, OMR_EUNSUPPORTED, "identify: page must be 1 or 8 bpp, not %d",
                              pix ? pixGetDepth(pix) : 0);
@@ -630,7 +696,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     omr_barcode_t first_unparsed;
     int have_unparsed = 0;
     for (int zi = 0; zi < n_zones; zi++) {
-        int got = scan_zone(pix, with_margin(zones[zi]), pbc, &first_unparsed, &have_unparsed);
+        int got = scan_zone(&ctx, pix, with_margin(zones[zi]), pbc, &first_unparsed, &have_unparsed);
         if (got < 0)
             return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
         if (got) {
@@ -640,7 +706,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     }
 
     for (int zi = 0; zi < n_zones; zi++) {
-        int got = scan_zone_doubled(pix, with_margin(zones[zi]), pbc);
+        int got = scan_zone_doubled(&ctx, pix, with_margin(zones[zi]), pbc);
         if (got < 0)
             return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
         if (got) {
@@ -650,7 +716,7 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     }
 
     omr_barcode_t bc;
-    int n = scan_rect(pix, 0, 0, pw, ph, PAGE_DENSITY, PAGE_DENSITY, CUT_OTSU, &bc);
+    int n = scan_rect(&ctx, pix, 0, 0, pw, ph, PAGE_DENSITY, PAGE_DENSITY, CUT_OTSU, &bc);
     if (n < 0)
         return omr_error_set(err, OMR_ENOMEM, "identify: out of memory");
     if (n > 0 && bc.parsed) {
@@ -663,11 +729,14 @@ omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *
     }
     if (have_unparsed) {
         *pbc = first_unparsed;
+        if (survey && survey->ids_by_value)
+            return omr_error_set(err, OMR_EINPUT, "barcode \"%s\" is not a page ID of survey %s", pbc->payload,
+                                 survey->code);
         return omr_error_set(err, OMR_EINPUT,
                              "barcode \"%s\" is not a page ID of the form CODE-F01-RESPONDENT",
                              pbc->payload);
     }
-    return omr_error_set(err, OMR_ENOTFOUND, "no Code 128 barcode found on the page");
+    return omr_error_set(err, OMR_ENOTFOUND, "no page barcode found on the page");
 }
 
 /* ------------------------------------------------------------------ blank */

@@ -56,6 +56,8 @@ typedef struct {
     int zone_pass;       /* 1: in the caller's zone, 2: in OMR_ZONE_BOTTOM after the
                             caller's zone failed, 0: on the whole page */
     int n_symbols;       /* Code 128 symbols seen in the successful search step */
+    int fixed_id;        /* parsed from a fixed page ID (template barcode value=):
+                            respondent is empty, the scanned file names it */
 } omr_barcode_t;
 
 /* The expected zone of a survey: the union of every page's barcode box (all
@@ -77,6 +79,16 @@ void omr_identify_zone_for_survey(const omr_survey_t *s, omr_zone_t *zone);
  * OMR_EUNSUPPORTED for a PIX that is not 1 or 8 bpp; OMR_ENOMEM. */
 omr_status_t omr_identify_read(PIX *pix, const omr_zone_t *zone, omr_barcode_t *pbc,
                                omr_error_t *err);
+
+/* The same for the pages of one survey: only the symbologies its templates
+ * print (barcode kind=; Code 128 when none says), and a decoded text equal to
+ * a page's fixed ID (barcode value=, forms printed by other tools) is a page
+ * ID too: parsed and fixed_id set, code/form/page filled, respondent empty.
+ * survey NULL: as omr_identify_read. zone also tells where the barcode is
+ * printed (top or bottom half), which settles the orientation when zbar
+ * reports none. */
+omr_status_t omr_identify_read_survey(PIX *pix, const omr_zone_t *zone, const omr_survey_t *survey,
+                                      omr_barcode_t *pbc, omr_error_t *err);
 
 /* Fraction of the page (0..1) covered by ink that is not dust: measured on a
  * 4x reduced grey image (a cell is ink when at least half of it is dark),

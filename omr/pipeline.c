@@ -221,7 +221,7 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
      * page, against ~3 ms for the bottom fifth of the page). */
     omr_zone_t zone;
     omr_identify_zone_for_survey(survey, &zone);
-    omr_status_t st = omr_identify_read(pix, &zone, &bc, &err);
+    omr_status_t st = omr_identify_read_survey(pix, &zone, survey, &bc, &err);
     if (st == OMR_OK && bc.parsed) {
         copy_str(r->payload, sizeof r->payload, bc.payload);
         r->orientation = bc.orientation;
@@ -265,6 +265,30 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
         set_status(r, OMR_PAGE_NO_BARCODE, "no page barcode found in any orientation");
 }
 
+/* A page identified by a fixed page ID (a form printed by another tool)
+ * names no respondent: the scanned file is one returned questionnaire, so
+ * the respondent is the file's name without folder and extension; a page
+ * numbered at or below the one before it starts another copy in the same
+ * file ("name-2", "name-3"). *pcopy and *plast carry the count through the
+ * file's pages. Deterministic: a rerun of the file gives the same IDs. */
+static void respondent_from_file(omr_page_result_t *r, int *pcopy, int *plast)
+{
+    if (r->status != OMR_PAGE_OK || r->respondent[0])
+        return;
+    if (*pcopy == 0 || r->page_number <= *plast)
+        (*pcopy)++;
+    *plast = r->page_number;
+    const char *base = strrchr(r->file, '/');
+    base = base ? base + 1 : r->file;
+    const char *dot = strrchr(base, '.');
+    int n = dot && dot > base ? (int)(dot - base) : (int)strlen(base);
+    char suffix[16] = "";
+    if (*pcopy > 1)
+        snprintf(suffix, sizeof suffix, "-%d", *pcopy);
+    int room = (int)sizeof r->respondent - 1 - (int)strlen(suffix);
+    snprintf(r->respondent, sizeof r->respondent, "%.*s%s", n < room ? n : room, base, suffix);
+}
+
 /* ---- stages 2-6 for one file ---- */
 
 typedef struct {
@@ -306,6 +330,7 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
     omr_error_t err = {0};
     omr_image_t img;
     int n_in_file = 0, failed_in_a_row = 0, any_ok = 0;
+    int copy = 0, last_page = 0; /* respondent_from_file */
     file_error[0] = 0;
     memset(&img, 0, sizeof img);
     if (omr_load_open_hashed(path, md, &src, &err)) {
@@ -351,6 +376,7 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
         r->width = (int)pixGetWidth(img.pix);
         r->height = (int)pixGetHeight(img.pix);
         identify(img.pix, run->survey, r);                     /* stage 4 */
+        respondent_from_file(r, &copy, &last_page);
         if (r->status == OMR_PAGE_OK) {                         /* stage 5 */
             omr_error_t rerr = {0};
             if (omr_recognise_page(img.pix, run->survey, run->cal, cache, r, &rerr))
