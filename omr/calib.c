@@ -46,6 +46,7 @@ void omr_calib_default(omr_calib_t *c)
     c->trace_piece_mm = 0.7;
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
+    c->check_filled_min = 0.50;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
@@ -90,6 +91,7 @@ static const struct {
     {"trace.piece_mm", D(trace_piece_mm), K_MM_OFF},
     {"circle.blackout_min", D(circle_blackout_min), K_SHARE},
     {"write.disagree_ink", D(write_disagree_ink), K_SHARE},
+    {"check.filled_min", D(check_filled_min), K_SHARE},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);

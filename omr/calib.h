@@ -109,6 +109,10 @@ typedef struct {
      * reader dropped: a 1 along the frame, a digit broken into specks);
      * never a certain empty. 0 turns it off. */
     double write_disagree_ink;
+    /* CHECK: a box at least this full of ink is filled in solid, not ticked.
+     * What that means is the survey's (template filled=): a mark, or a
+     * cancelled choice (omr_classify_filled). */
+    double check_filled_min;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

@@ -184,6 +184,31 @@ static int same_unit(const omr_region_t *a, const omr_region_t *b)
 
 static int cmp_float(const void *a, const void *b);
 
+static int is_filled(const omr_region_t *rg, const omr_calib_t *cal, const omr_region_result_t *r)
+{
+    return rg->kind == OMR_REGION_CHECK && cal->check_filled_min > 0 && r->m.ink >= cal->check_filled_min;
+}
+
+int omr_classify_filled(const omr_page_t *pg, const omr_calib_t *cal, int cancels,
+                        omr_region_result_t *regions)
+{
+    if (!cancels)
+        return 0;
+    int changed = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (!is_filled(&pg->regions[i], cal, &regions[i]))
+            continue;
+        int other_marked = 0;
+        for (int j = 0; j < pg->n_regions && !other_marked; j++)
+            other_marked = j != i && same_unit(&pg->regions[i], &pg->regions[j]) &&
+                           regions[j].state == OMR_MARK_MARKED && !is_filled(&pg->regions[j], cal, &regions[j]);
+        regions[i].state = other_marked ? OMR_MARK_BLANK : OMR_MARK_DOUBTFUL;
+        regions[i].doubt = OMR_DOUBT_CROSSOUT;
+        changed++;
+    }
+    return changed;
+}
+
 /* Median of v[n] (sorted in place); 0 when n is 0. */
 static float median_of(float *v, int n)
 {

@@ -103,6 +103,19 @@ int omr_classify_light_scan_boxes(const omr_page_t *page, const omr_calib_t *cal
 int omr_classify_boxes_disagree(const omr_page_t *page, const omr_calib_t *cal,
                                 omr_region_result_t *regions);
 
+/* Filled checkboxes on a form whose convention is that a box filled in solid
+ * cancels the choice (survey filled=cancel, omr_survey_t.filled_cancels; queXF
+ * prints its forms so): a CHECK region with ink at least
+ * cal->check_filled_min becomes BLANK (doubt OMR_DOUBT_CROSSOUT, informative)
+ * when another box of its answer unit (question and grid row) is MARKED: the
+ * respondent crossed the box, filled it to take it back, and crossed another.
+ * With no other box marked it becomes DOUBTFUL OMR_DOUBT_CROSSOUT: a filled
+ * box alone may be the answer of a respondent who did not know the
+ * convention, and a person decides. Without the convention (cancels 0)
+ * nothing changes: a filled box is a mark. Returns the regions changed. */
+int omr_classify_filled(const omr_page_t *page, const omr_calib_t *cal, int cancels,
+                        omr_region_result_t *regions);
+
 /* Per-batch refinement: from the measures of a batch's pages estimate the
  * blank-ink level of its CIRCLE and CHECK regions and raise the blank
  * maxima to stay above it (a dusty glass, a noisy scanner), never beyond the

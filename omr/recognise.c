@@ -81,6 +81,7 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     omr_calib_t scal; /* blank maxima for this scan's depth and resolution */
     omr_classify_scan_calib(cal, (int)pixGetDepth(pix), res->dpi, &scal);
     omr_classify_page(pg, &scal, res->regions);
+    omr_classify_filled(pg, &scal, survey->filled_cancels, res->regions);
     /* Stage 5a: a bitonal scan too light to keep pencil: blank answer units
      * become doubtful (classify.h). */
     omr_classify_light_scan(pg, cal, info.print_recovery, res->regions);
