@@ -736,7 +736,15 @@ omr_status_t omr_identify_read_survey(PIX *pix, const omr_zone_t *zone, const om
                              "barcode \"%s\" is not a page ID of the form CODE-F01-RESPONDENT",
                              pbc->payload);
     }
-    return omr_error_set(err, OMR_ENOTFOUND, "no page barcode found on the page");
+    static const char *const type_names[] = {"Code 128", "interleaved 2 of 5", "Code 39"};
+    static const zbar_symbol_type_t named[] = {ZBAR_CODE128, ZBAR_I25, ZBAR_CODE39};
+    char names[96] = "";
+    for (int i = 0; i < ctx.n_types; i++)
+        for (int k = 0; k < 3; k++)
+            if (ctx.types[i] == named[k])
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? " or " : "",
+                         type_names[k]);
+    return omr_error_set(err, OMR_ENOTFOUND, "no %s barcode found on the page", names);
 }
 
 /* ------------------------------------------------------------------ blank */

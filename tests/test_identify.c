@@ -443,6 +443,52 @@ static void test_blank(void)
     pixDestroy(&p);
 }
 
+/* Real scans of queXF's test form (tests/data/quexf: 300 dpi, 1 bit): its
+ * barcode is interleaved 2 of 5 at the top right, holding the page ID
+ * 00000101 / 00000102 (truth: ground_truth_transcribed.csv, page_id). With
+ * the survey's template (templates/quexf-test: kind=i25 value=...) each page
+ * is identified, upright and upside down; without it, nothing is read (Code
+ * 128 only). */
+static void test_fixed_page_ids(void)
+{
+    omr_survey_t *s = NULL;
+    omr_error_t err = {0};
+    CHECK(omr_template_load("templates/quexf-test", &s, &err) == OMR_OK, "%s", err.msg);
+    if (!s)
+        return;
+    omr_zone_t zone;
+    omr_identify_zone_for_survey(s, &zone);
+    CHECK(zone.y < 0.1, "the survey's zone is at the top: y %.3f", zone.y);
+    const char *files[] = {"tests/data/quexf/form2-page1.png", "tests/data/quexf/form3-page2.png"};
+    const int pages[] = {1, 2};
+    for (int i = 0; i < 2; i++) {
+        PIX *page = pixRead(files[i]);
+        CHECK(page != NULL, "read %s", files[i]);
+        if (!page)
+            continue;
+        for (int turns = 0; turns < 4; turns += 2) {
+            PIX *p = turns ? pixRotateOrth(page, turns) : pixClone(page);
+            omr_barcode_t bc;
+            omr_status_t st = omr_identify_read_survey(p, &zone, s, &bc, &err);
+            CHECK(st == OMR_OK && bc.parsed && bc.fixed_id, "%s, %d turns: status %d: %s", files[i], turns, st,
+                  err.msg);
+            if (st == OMR_OK) {
+                CHECK_STR(bc.form, "Q");
+                CHECK_INT(bc.page, pages[i]);
+                CHECK_STR(bc.code, "QUEXF");
+                CHECK_STR(bc.respondent, "");
+                CHECK_INT(bc.orientation, turns * 90);
+                CHECK(bc.fast == 1, "found in the survey's zone");
+            }
+            st = omr_identify_read(p, &zone, &bc, &err);
+            CHECK(st == OMR_ENOTFOUND, "Code 128 only: status %d payload '%s'", st, bc.payload);
+            pixDestroy(&p);
+        }
+        pixDestroy(&page);
+    }
+    omr_template_free(s);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -460,6 +506,7 @@ int main(void)
     RUN(test_faded);
     RUN(test_faded_200dpi_jpeg);
     RUN(test_faded_200dpi_png_averaged);
+    RUN(test_fixed_page_ids);
     bmfDestroy(&font);
     return check_report();
 }

@@ -1,6 +1,7 @@
 /* test_template.c -- the template loader: a valid survey loads with the
  * regions, columns and routing FORMAT.md promises, and every kind of broken
  * template is refused with file:line and its reason. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,79 @@ static void icr_policy_parses(void)
     CHECK(strstr(err.msg, "expected review, auto"), "%s", err.msg);
 }
 
+/* Forms printed by another tool: L-shaped corner marks, i25 barcodes with a
+ * fixed page ID, tick boxes in a single choice, filled=cancel; and their
+ * refusals. */
+static void foreign_forms(void)
+{
+    const char *L = "mark at=12,12 shape=corner size=8 line=0.4\nmark at=198,12 shape=corner size=8 line=0.4\n"
+                    "mark at=12,285 shape=corner size=8 line=0.4\nmark at=198,285 shape=corner size=8 line=0.4\n";
+    const char *squares = "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n";
+    char p1[8192], p2[4096];
+    snprintf(p1, sizeof p1, "%s", page1_with(squares, L));
+    /* page 1 with L marks and a fixed i25 page ID; page 2 needs one as well */
+    char *at = strstr(p1, "barcode box=60,275,90,12");
+    CHECK(at != NULL);
+    char tmp[8192];
+    snprintf(tmp, sizeof tmp, "%.*sbarcode box=60,275,90,12 kind=i25 value=00000101%s", (int)(at - p1), p1,
+             at + strlen("barcode box=60,275,90,12"));
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    CHECK(load_with(tmp, &err, &s) == OMR_EINPUT, "a survey with one fixed page ID and one without loaded");
+    CHECK(strstr(err.msg, "either every page has one or none"), "%s", err.msg);
+    snprintf(p2, sizeof p2, "%s", PAGE2);
+    char *b2 = strstr(p2, "barcode box=60,275,90,12\n");
+    CHECK(b2 != NULL);
+    char page2[4096];
+    snprintf(page2, sizeof page2, "%.*sbarcode box=60,275,90,12 kind=i25 value=00000102\n%s", (int)(b2 - p2), p2,
+             b2 + strlen("barcode box=60,275,90,12\n"));
+    write_file("survey.omr", "survey id=t code=TST filled=cancel\nform A\npage form=A number=1 file=A-01.page\n"
+                             "page form=A number=2 file=A-02.page case\n");
+    write_file("A-01.page", tmp);
+    write_file("A-02.page", page2);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_OK, "%s", err.msg);
+    if (s) {
+        const omr_page_t *pg = &s->forms[0].pages[0];
+        CHECK_INT(pg->mark_shape, OMR_MARK_CORNER);
+        CHECK(pg->barcode_kind == OMR_BARCODE_I25 && pg->barcode_value && !strcmp(pg->barcode_value, "00000101"));
+        CHECK(s->ids_by_value == 1 && s->filled_cancels == 1);
+        /* the bottom-right L extends up and left from its inside corner */
+        omr_rect_t r = omr_template_mark_rect(pg, 198, 285);
+        CHECK(fabs(r.x - (198.4 - 8)) < 1e-9 && fabs(r.y - (285.4 - 8)) < 1e-9 && r.w == 8 && r.h == 8,
+              "%g,%g,%g,%g", r.x, r.y, r.w, r.h);
+        const omr_form_t *f;
+        int page = 0;
+        CHECK(omr_template_page_by_value(s, "00000102", &f, &page) && page == 2 && f == &s->forms[0]);
+        CHECK(!omr_template_page_by_value(s, "00000103", &f, &page));
+    }
+    omr_template_free(s);
+    /* refusals */
+    const char *Lbad = "mark at=12,12 shape=corner size=8\n";
+    CHECK(strstr(p1, "mark at=12,12 shape=corner size=8 line=0.4\n") != NULL);
+    struct {
+        const char *from, *to, *why;
+    } bad[] = {
+        {"mark at=12,12 shape=corner size=8 line=0.4\n", Lbad, "needs line="},
+        {"mark at=12,12 shape=corner size=8 line=0.4\n", "mark at=12,12 shape=round size=8 line=0.4\n", "shape=round"},
+        {"mark at=12,12 shape=corner size=8 line=0.4\n", "mark at=12,12 size=6\n", "same shape and size"},
+        {"barcode box=60,275,90,12\n", "barcode box=60,275,90,12 kind=i25 value=123\n", "even number of digits"},
+        {"barcode box=60,275,90,12\n", "barcode box=60,275,90,12 kind=qr\n", "kind=qr"},
+        {"barcode box=60,275,90,12\n", "barcode box=60,275,90,12 kind=code39\n", "needs value="},
+        {"  option 2 num=25,45 label=30,42,50,6 other", "  option 2 check=25,43,5,5 other", "every option has a checkbox"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *src = strstr(p1, bad[i].from) ? p1 : PAGE1;
+        const char *pos = strstr(src, bad[i].from);
+        CHECK(pos != NULL, "test bug: %s", bad[i].from);
+        if (!pos)
+            continue;
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(pos - src), src, bad[i].to, pos + strlen(bad[i].from));
+        expect_refused(tmp, "A-01.page:", bad[i].why);
+    }
+    write_file("survey.omr", "survey id=t code=TST filled=maybe\nform A\npage form=A number=1 file=A-01.page\n");
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "filled=maybe"), "%s", err.msg);
+}
+
 static void payload_round_trip(void)
 {
     char buf[64], code[16], form[16], resp[32];
@@ -344,6 +418,7 @@ int main(void)
     RUN(refuses_incomplete_questions);
     RUN(refuses_page_mismatch);
     RUN(icr_policy_parses);
+    RUN(foreign_forms);
     RUN(payload_round_trip);
     RUN(the_shipped_survey_loads);
     char cmd[300];
