@@ -14,6 +14,8 @@
  *   3. The centre is the centroid of the black pixels in a square of 1.5
  *      sides around the candidate, computed twice (recentred); a square's
  *      centroid is its centre at any rotation.
+ * L-shaped marks (OMR_MARK_CORNER) are found by their thin arms instead:
+ * see "L-shaped marks" below; the candidate is the L's inside corner.
  * Then every combination of candidates (at most 3 per corner) is fitted, 4
  * marks first, then 3, then 2, and the best plausible fit wins (register.h).
  * Last, for a page with one or two marks found and no fit, and only when the
@@ -264,8 +266,9 @@ static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
 
 typedef struct {
     double x, y;    /* centre, px */
-    double side;    /* sqrt of the ink area, px */
+    double side;    /* sqrt of the ink area, px (an L: its arms' mean length) */
     double dist;    /* from the expected place, px */
+    double grey;    /* an L on 8 bpp: mean grey of its arms' middle lines */
 } cand_t;
 
 /* Centroid of the black pixels in the square of half-side r around (*px, *py);
@@ -725,6 +728,569 @@ static int find_candidates(img_t *im, int x0, int y0, int x1, int y1, double s_p
     return n_out;
 }
 
+/* ------------------------------------------------------ L-shaped marks */
+
+/* How an L (OMR_MARK_CORNER) is found, per corner:
+ *   1. The window: the expected inside corner under the nominal transform,
+ *      widened as for a square, and on the arms' side by the arms' length.
+ *      Its pixels become a bit image (1 = black; 8 bpp thresholded as for a
+ *      square), and that bit image transposed (32x32 blocks).
+ *   2. Thin strokes: on each line of the bit image, the runs of black no
+ *      longer than about twice the arm's width; runs on successive lines
+ *      that overlap (gaps of a few lines bridged) make a chain. A vertical
+ *      arm is such a chain in the rows, a horizontal arm one in the columns
+ *      (the transposed rows). Each chain is fitted with two straight edges
+ *      (least squares through its runs' ends): a stroke. Pieces of one
+ *      stroke (an arm crossed by a pen stroke) are joined when in line.
+ *      Kept: strokes at least half an arm long, mostly unbroken, straight
+ *      (their runs' ends within about a pixel of the edges), about as wide
+ *      as an arm, within the skew. Where the arms of an L meet, the runs
+ *      cross both arms and are long: each arm's chain ends at the other
+ *      arm's inner edge. Crossing rules are joined across the crossing, so
+ *      they do not end there.
+ *   3. An L: a vertical and a horizontal stroke, square to each other,
+ *      each ending at the other's inner edge, the arms pointing the way
+ *      they do at this corner in this orientation; arms from the outer
+ *      corner (the outer edges' meeting) of 60 % to 135 % of the arm's
+ *      length (the scale tolerances on top of a few px), ending free
+ *      (white past their ends, so not a box's side running into the next
+ *      side), with white beyond the outer corner on both lines (not a T or
+ *      a crossing of rules). The mark is the meeting of the inner edges:
+ *      the template's point, at any skew. The best 3 (arms closest to the
+ *      expected length) are kept; the fit chooses among them.
+ * Text, checkbox frames and handwriting make no straight thin stroke half
+ * an arm long; a frame or rule longer than the arms fails the length or the
+ * free ends. */
+
+/* A chain of thin runs on successive lines (line r, run [a, b) along it), in
+ * the bit image's coordinates. */
+typedef struct {
+    int first, last;                   /* its first and last lines */
+    int fa, fb, la, lb;                /* the runs on its first and last lines */
+    int n;                             /* lines with a run */
+    double st, stt;                    /* sums of t = r + 0.5 and t^2 */
+    double sa, sat, saa, sb, sbt, sbb; /* of the runs' ends, and with t */
+} chain_t;
+
+/* A chain as a straight stroke, image px: along t (y for a vertical stroke,
+ * x for a horizontal one), across s. */
+typedef struct {
+    double p[2], q[2]; /* its edges s = p + q t: [0] the low side, [1] the high side */
+    double t0, t1;     /* its extent along t: the first line's low edge, the last's high edge */
+    double rms;        /* the larger RMS distance of the runs' ends from their edge */
+    double width;      /* mean run length */
+} stroke_t;
+
+/* Transpose a 32x32 bit block in place: bit 31 - c of a[r] <-> bit 31 - r
+ * of a[c] (Hacker's Delight, 7-3). */
+static void transpose32(uint32_t a[32])
+{
+    uint32_t m = 0x0000ffffu;
+    for (int j = 16; j != 0; j >>= 1, m ^= m << j)
+        for (int k = 0; k < 32; k = (k + j + 1) & ~j) {
+            uint32_t t = (a[k] ^ (a[k + j] >> j)) & m;
+            a[k] ^= t;
+            a[k + j] ^= t << j;
+        }
+}
+
+/* The window's pixels as bits: nw words per row for image rows y0 ..
+ * y0 + rows - 1, bit 31 of word 0 the pixel x0 (a multiple of 32), 1 =
+ * black; pixels past the image's right edge are white. */
+static void window_bits(const img_t *im, int x0, int y0, int nw, int rows, uint32_t *bits)
+{
+    for (int r = 0; r < rows; r++) {
+        const l_uint32 *line = im->data + (size_t)(y0 + r) * im->wpl;
+        uint32_t *out = bits + (size_t)r * nw;
+        for (int i = 0; i < nw; i++) {
+            int x = x0 + 32 * i, n = im->w - x < 32 ? im->w - x : 32;
+            uint32_t v = 0;
+            if (n <= 0) {
+                out[i] = 0;
+                continue;
+            }
+            if (im->depth == 1) {
+                v = line[x >> 5];
+                if (n < 32)
+                    v &= ~0u << (32 - n);
+            } else {
+                const int t = im->thresh;
+                int j = 0;
+#if defined(__SSE2__) && !defined(L_BIG_ENDIAN)
+                /* 16 pixels (4 words) a step. Memory byte 4q + 3 - j is
+                 * pixel 4q + j: each nibble of the compare mask is already
+                 * its 4 pixels most significant first; only the nibbles'
+                 * order turns round. */
+                if (n == 32 && t >= 1 && t <= 256) {
+                    const __m128i tm1 = _mm_set1_epi8((char)(t - 1));
+                    for (; j < 32; j += 16) {
+                        __m128i p = _mm_loadu_si128((const __m128i *)(line + ((x + j) >> 2)));
+                        unsigned m = (unsigned)_mm_movemask_epi8(
+                            _mm_cmpeq_epi8(_mm_min_epu8(p, tm1), p));
+                        unsigned r16 = (m & 0xfu) << 12 | (m & 0xf0u) << 4 | (m >> 4 & 0xf0u) |
+                                       m >> 12;
+                        v |= (uint32_t)r16 << (16 - j);
+                    }
+                }
+#endif
+                for (; j < n; j++)
+                    v |= (uint32_t)(GET_DATA_BYTE(line, x + j) < t) << (31 - j);
+            }
+            out[i] = v;
+        }
+    }
+}
+
+/* bits (rows x nw words) transposed into tr (32 * nw rows of tw = (rows +
+ * 31) / 32 words, zeroed by the caller): bit x of row y becomes bit y of
+ * row x. */
+static void transpose_bits(const uint32_t *bits, int nw, int rows, uint32_t *tr)
+{
+    const int tw = (rows + 31) / 32;
+    uint32_t a[32];
+    for (int bi = 0; bi < tw; bi++)
+        for (int bj = 0; bj < nw; bj++) {
+            uint32_t any = 0;
+            for (int k = 0; k < 32; k++) {
+                int r = 32 * bi + k;
+                a[k] = r < rows ? bits[(size_t)r * nw + bj] : 0;
+                any |= a[k];
+            }
+            if (!any)
+                continue; /* white: most of the window */
+            transpose32(a);
+            for (int c = 0; c < 32; c++)
+                tr[(size_t)(32 * bj + c) * tw + bi] = a[c];
+        }
+}
+
+/* Runs of set bits in a row of nw words: [ra[i], rb[i]), in order. Returns
+ * their count (at most 16 * nw). */
+static int row_runs(const uint32_t *row, int nw, int *ra, int *rb)
+{
+    int n = 0, in = 0, start = 0;
+    for (int i = 0; i < nw; i++) {
+        uint32_t v = row[i];
+        if (v == (in ? ~0u : 0u))
+            continue; /* no change within the word */
+        int pos = 0;
+        while (pos < 32) {
+            uint32_t rest = (in ? ~v : v) << pos; /* the next bit that changes the state */
+            if (!rest)
+                break;
+            pos += __builtin_clz(rest);
+            if (!in) {
+                start = 32 * i + pos;
+            } else {
+                ra[n] = start;
+                rb[n++] = 32 * i + pos;
+            }
+            in = !in;
+        }
+    }
+    if (in) {
+        ra[n] = start;
+        rb[n++] = 32 * nw;
+    }
+    return n;
+}
+
+typedef struct {
+    chain_t *a;
+    int n, cap;
+} chains_t;
+
+static int chains_push(chains_t *cs, const chain_t *c)
+{
+    if (cs->n == cs->cap) {
+        int cap = cs->cap ? 2 * cs->cap : 64;
+        chain_t *a = realloc(cs->a, sizeof *a * (size_t)cap);
+        if (!a)
+            return -1;
+        cs->a = a;
+        cs->cap = cap;
+    }
+    cs->a[cs->n++] = *c;
+    return 0;
+}
+
+static void chain_add(chain_t *c, int r, int a, int b)
+{
+    double t = r + 0.5;
+    c->last = r;
+    c->la = a;
+    c->lb = b;
+    c->n++;
+    c->st += t;
+    c->stt += t * t;
+    c->sa += a;
+    c->sat += a * t;
+    c->saa += (double)a * a;
+    c->sb += b;
+    c->sbt += b * t;
+    c->sbb += (double)b * b;
+}
+
+/* Chains of thin runs (length tmin .. tmax) over the rows of a bit image
+ * (rows x nw words): a run continues the chain whose last run it overlaps
+ * (or touches) on one of the gap + 1 lines before; longer runs break
+ * chains. Appends the chains at least keep lines long to *out. Returns 0,
+ * -1 out of memory. */
+static int find_chains(const uint32_t *bits, int nw, int rows, int tmin, int tmax, int gap,
+                       int keep, chains_t *out)
+{
+    const int max_runs = 16 * nw + 1;
+    const size_t max_act = (size_t)(gap + 2) * (size_t)max_runs;
+    int *ra = malloc(sizeof(int) * 2 * (size_t)max_runs);
+    chain_t *mem = malloc(sizeof *mem * 2 * max_act);
+    if (!ra || !mem) {
+        free(ra);
+        free(mem);
+        return -1;
+    }
+    int *rb = ra + max_runs;
+    chain_t *act = mem, *nxt = mem + max_act; /* this line's chains, the next line's */
+    int na = 0, rc = 0;
+    for (int r = 0; r <= rows && rc == 0; r++) {
+        int nr = 0;
+        if (r < rows) {
+            int n = row_runs(bits + (size_t)r * nw, nw, ra, rb);
+            for (int i = 0; i < n; i++)
+                if (rb[i] - ra[i] >= tmin && rb[i] - ra[i] <= tmax) {
+                    ra[nr] = ra[i];
+                    rb[nr++] = rb[i];
+                }
+        }
+        /* Merge the active chains (in order along the line) with the runs. */
+        int nn = 0, i = 0, j = 0;
+        while (i < na || j < nr) {
+            chain_t *c = i < na ? &act[i] : NULL;
+            if (c && (c->last < r - gap || r == rows)) {
+                if (c->last - c->first + 1 >= keep && chains_push(out, c))
+                    rc = -1;
+                i++;
+            } else if (c && j < nr && ra[j] <= c->lb && c->la <= rb[j]) {
+                chain_add(c, r, ra[j], rb[j]);
+                nxt[nn++] = *c;
+                i++;
+                j++;
+            } else if (c && (j == nr || c->lb < ra[j])) {
+                nxt[nn++] = *c;
+                i++;
+            } else {
+                chain_t nc = {.first = r, .fa = ra[j], .fb = rb[j]};
+                chain_add(&nc, r, ra[j], rb[j]);
+                nxt[nn++] = nc;
+                j++;
+            }
+        }
+        chain_t *t = act;
+        act = nxt;
+        nxt = t;
+        na = nn;
+    }
+    free(ra);
+    free(mem);
+    return rc;
+}
+
+/* Join the pieces of a stroke broken by a crossing or a gap in the scan:
+ * a chain whose first line is at most maxgap lines after another's last,
+ * its first run's middle within tol of the other's middle line carried on
+ * (fitted), continues it. The pieces of one arm are joined in order along
+ * it; merged-away chains are removed. */
+static void merge_chains(chains_t *cs, int maxgap, double tol)
+{
+    /* by first line (insertion sort: a few dozen pieces) */
+    for (int i = 1; i < cs->n; i++)
+        for (int j = i; j > 0 && cs->a[j - 1].first > cs->a[j].first; j--) {
+            chain_t t = cs->a[j];
+            cs->a[j] = cs->a[j - 1];
+            cs->a[j - 1] = t;
+        }
+    for (int i = 0; i < cs->n; i++) {
+        chain_t *c = &cs->a[i];
+        if (c->n == 0)
+            continue;
+        for (int j = i + 1; j < cs->n; j++) {
+            chain_t *d = &cs->a[j];
+            if (d->n == 0 || d->first <= c->last)
+                continue;
+            if (d->first - c->last - 1 > maxgap)
+                break;
+            /* c's middle line, s = p + q t, at d's first line */
+            double den = c->n * c->stt - c->st * c->st;
+            double sm = 0.5 * (c->sa + c->sb), smt = 0.5 * (c->sat + c->sbt);
+            double q = den > 0 ? (c->n * smt - c->st * sm) / den : 0, p = (sm - q * c->st) / c->n;
+            if (fabs(0.5 * (d->fa + d->fb) - (p + q * (d->first + 0.5))) > tol)
+                continue;
+            c->last = d->last;
+            c->la = d->la;
+            c->lb = d->lb;
+            c->n += d->n;
+            c->st += d->st;
+            c->stt += d->stt;
+            c->sa += d->sa;
+            c->sat += d->sat;
+            c->saa += d->saa;
+            c->sb += d->sb;
+            c->sbt += d->sbt;
+            c->sbb += d->sbb;
+            d->n = 0;
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < cs->n; i++)
+        if (cs->a[i].n)
+            cs->a[n++] = cs->a[i];
+    cs->n = n;
+}
+
+/* Least-squares line s = p + q t through n points given by their sums;
+ * the RMS distance from it. */
+static void fit_sums(double n, double st, double stt, double ss, double sst, double sss, double *pp,
+                     double *pq, double *prms)
+{
+    double d = n * stt - st * st;
+    double q = d > 0 ? (n * sst - st * ss) / d : 0;
+    double p = (ss - q * st) / n;
+    double e = sss - 2 * p * ss - 2 * q * sst + n * p * p + 2 * p * q * st + q * q * stt;
+    *pp = p;
+    *pq = q;
+    *prms = sqrt(e > 0 ? e / n : 0);
+}
+
+/* A chain of a bit image whose line r is image line t_off + r and whose
+ * bit i is at s_off + i, as a stroke in image px. */
+static stroke_t chain_stroke(const chain_t *c, int t_off, int s_off)
+{
+    stroke_t k;
+    double rms0, rms1;
+    fit_sums(c->n, c->st, c->stt, c->sa, c->sat, c->saa, &k.p[0], &k.q[0], &rms0);
+    fit_sums(c->n, c->st, c->stt, c->sb, c->sbt, c->sbb, &k.p[1], &k.q[1], &rms1);
+    for (int e = 0; e < 2; e++)
+        k.p[e] += s_off - k.q[e] * t_off;
+    k.rms = fmax(rms0, rms1);
+    k.t0 = t_off + c->first;
+    k.t1 = t_off + c->last + 1;
+    k.width = (c->sb - c->sa) / c->n;
+    return k;
+}
+
+/* The middle of stroke k at t. */
+static double stroke_mid(const stroke_t *k, double t)
+{
+    return 0.5 * (k->p[0] + k->p[1] + (k->q[0] + k->q[1]) * t);
+}
+
+/* Where edge ev of vertical stroke v (x = p + q y) meets edge eh of
+ * horizontal stroke h (y = p + q x). */
+static void stroke_meet(const stroke_t *v, int ev, const stroke_t *h, int eh, double *px,
+                        double *py)
+{
+    double d = 1 - v->q[ev] * h->q[eh]; /* > 0.99: both within a few degrees of their axes */
+    *px = (v->p[ev] + v->q[ev] * h->p[eh]) / d;
+    *py = h->p[eh] + h->q[eh] * *px;
+}
+
+/* The share of black among the pixels of stroke k's middle line from t = ta
+ * to tb (either order), one per line. vertical: k runs along y. */
+static double black_share(const img_t *im, const stroke_t *k, int vertical, double ta, double tb)
+{
+    int n = 0, b = 0;
+    double lo = fmin(ta, tb), hi = fmax(ta, tb);
+    for (double t = floor(lo) + 0.5; t < hi; t += 1, n++) {
+        int s = (int)floor(stroke_mid(k, t)), u = (int)floor(t);
+        b += vertical ? black_at(im, s, u) : black_at(im, u, s);
+    }
+    return n ? (double)b / n : 0;
+}
+
+/* 8 bpp: adds the grey of stroke k's middle line from t = ta to tb, every
+ * other line, to *psum, their count to *pn. vertical: k runs along y. */
+static void stroke_grey(const img_t *im, const stroke_t *k, int vertical, double ta, double tb,
+                        double *psum, double *pn)
+{
+    double lo = fmin(ta, tb), hi = fmax(ta, tb);
+    for (double t = floor(lo) + 0.5; t < hi; t += 2) {
+        int s = (int)floor(stroke_mid(k, t)), u = (int)floor(t);
+        int x = vertical ? s : u, y = vertical ? u : s;
+        if (x < 0 || y < 0 || x >= im->w || y >= im->h)
+            continue;
+        *psum += GET_DATA_BYTE(im->data + (size_t)y * im->wpl, x);
+        *pn += 1;
+    }
+}
+
+/* Find L-shaped mark candidates in the window [x0,x1) x [y0,y1): arms of
+ * arm px from the outer corner, line px wide; from the outer corner the
+ * horizontal arm runs towards x * hx and the vertical towards y * vy (hx,
+ * vy = +1 or -1); edges' slopes up to max_slope, the arms square to each
+ * other within max_shear (a slope). Writes up to MAX_CAND candidates (the
+ * inside corner), best first; returns their count, or -1 on out of memory. */
+static int find_corners(img_t *im, int x0, int y0, int x1, int y1, double arm, double line,
+                        int hx, int vy, double max_slope, double max_shear, double ex, double ey,
+                        cand_t *out)
+{
+    x0 &= ~31;
+    const int nw = (x1 - x0 + 31) / 32, rows = y1 - y0, tw = (rows + 31) / 32;
+    if (nw < 1 || rows < 32)
+        return 0;
+    if (im->depth == 8)
+        im->thresh = window_threshold(im, x0, y0, x1, y1);
+    uint32_t *bits = malloc(sizeof *bits * (size_t)rows * nw);
+    uint32_t *tr = calloc((size_t)32 * nw * tw, sizeof *tr);
+    chains_t cv = {0}, ch = {0};
+    stroke_t *sv = NULL, *sh = NULL;
+    int n_out = -1;
+    if (!bits || !tr)
+        goto done;
+    window_bits(im, x0, y0, nw, rows, bits);
+    transpose_bits(bits, nw, rows, tr);
+    /* Thin: up to twice the arm's width and 3 px (blur, a heavy threshold);
+     * gaps of a few lines (a broken scan line, a speck) are bridged, pieces
+     * apart by up to 0.15 arm (a pen stroke across an arm) joined. */
+    const int tmax = (int)(2 * line + 3), gap = 2 + (int)(line / 2);
+    const int piece = (int)fmax(8, 0.15 * arm);
+    if (find_chains(bits, nw, rows, 1, tmax, gap, piece, &cv) ||
+        find_chains(tr, tw, 32 * nw, 1, tmax, gap, piece, &ch))
+        goto done;
+    merge_chains(&cv, piece, 1 + 0.25 * line);
+    merge_chains(&ch, piece, 1 + 0.25 * line);
+    sv = malloc(sizeof *sv * (size_t)(cv.n + 1));
+    sh = malloc(sizeof *sh * (size_t)(ch.n + 1));
+    if (!sv || !sh)
+        goto done;
+    /* Strokes: mostly unbroken, straight (the runs' ends within about a
+     * pixel of a line: 1-bit edges are ragged by one), as wide as an arm,
+     * within the skew. */
+    int nv = 0, nh = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const chains_t *cs = pass ? &ch : &cv;
+        for (int i = 0; i < cs->n; i++) {
+            const chain_t *c = &cs->a[i];
+            stroke_t k = pass ? chain_stroke(c, x0, y0) : chain_stroke(c, y0, x0);
+            if (c->last - c->first + 1 < 0.5 * arm || c->n < 0.7 * (c->last - c->first + 1) ||
+                k.rms > 1.2 + 0.1 * line ||
+                k.width < 0.3 * line || fabs(k.q[0]) > max_slope || fabs(k.q[1]) > max_slope)
+                continue;
+            if (pass)
+                sh[nh++] = k;
+            else
+                sv[nv++] = k;
+        }
+    }
+    n_out = 0;
+    double score[MAX_CAND];
+    const int iv = hx > 0, ih = vy > 0; /* the inner edges: towards the arms */
+    const double near = line + 3, ext = fmax(4, 0.1 * arm);
+    for (int a = 0; a < nv; a++)
+        for (int b = 0; b < nh; b++) {
+            const stroke_t *v = &sv[a], *h = &sh[b];
+            if (fabs(0.5 * (v->q[0] + v->q[1] + h->q[0] + h->q[1])) > max_shear)
+                continue; /* not square */
+            double cx, cy, ox, oy;
+            stroke_meet(v, iv, h, ih, &cx, &cy);
+            stroke_meet(v, !iv, h, !ih, &ox, &oy);
+            /* Each stroke ends at the other's inner edge (there the runs
+             * cross both arms) and runs away from it the arm's way. */
+            double v_end = vy > 0 ? v->t0 : v->t1, v_far = vy > 0 ? v->t1 : v->t0;
+            double h_end = hx > 0 ? h->t0 : h->t1, h_far = hx > 0 ? h->t1 : h->t0;
+            if (fabs(v_end - cy) > near || fabs(h_end - cx) > near)
+                continue;
+            double lv = vy * (v_far - oy), lh = hx * (h_far - ox);
+            if (lv < 0.6 * arm || lh < 0.6 * arm || lv > 1.35 * arm || lh > 1.35 * arm)
+                continue;
+            /* White beyond the outer corner on both lines (not a T, not
+             * crossing rules), and past both far ends (not a box's sides). */
+            if (black_share(im, v, 1, oy - vy * 2, oy - vy * ext) > 0.25 ||
+                black_share(im, h, 0, ox - hx * 2, ox - hx * ext) > 0.25 ||
+                black_share(im, v, 1, v_far, v_far + vy * (line + 1)) > 0.5 ||
+                black_share(im, h, 0, h_far, h_far + hx * (line + 1)) > 0.5)
+                continue;
+            double sc = fabs(lv / arm - 1) + fabs(lh / arm - 1);
+            cand_t cd = {.x = cx, .y = cy, .side = 0.5 * (lv + lh),
+                         .dist = hypot(cx - ex, cy - ey)};
+            if (im->depth == 8) {
+                /* The scan's black: the arms' middle lines, off the corner
+                 * and the ends (their edges are blurred). */
+                double g[2] = {0}, ng[2] = {0};
+                stroke_grey(im, v, 1, oy + vy * 2 * line, v_far - vy * line, &g[0], &ng[0]);
+                stroke_grey(im, h, 0, ox + hx * 2 * line, h_far - hx * line, &g[1], &ng[1]);
+                cd.grey = ng[0] + ng[1] > 0 ? (g[0] + g[1]) / (ng[0] + ng[1]) : 0;
+            }
+            /* One L found twice (its strokes in pieces): the better. */
+            int dup = -1;
+            for (int i = 0; i < n_out; i++)
+                if (hypot(out[i].x - cx, out[i].y - cy) < 2 * line + 2)
+                    dup = i;
+            if (dup >= 0) {
+                if (score[dup] <= sc)
+                    continue;
+                for (int i = dup; i + 1 < n_out; i++) {
+                    out[i] = out[i + 1];
+                    score[i] = score[i + 1];
+                }
+                n_out--;
+            }
+            int pos = n_out;
+            while (pos > 0 && score[pos - 1] > sc)
+                pos--;
+            if (pos >= MAX_CAND)
+                continue;
+            int last = n_out < MAX_CAND ? n_out : MAX_CAND - 1;
+            for (int i = last; i > pos; i--) {
+                out[i] = out[i - 1];
+                score[i] = score[i - 1];
+            }
+            out[pos] = cd;
+            score[pos] = sc;
+            if (n_out < MAX_CAND)
+                n_out++;
+        }
+done:
+    free(bits);
+    free(tr);
+    free(cv.a);
+    free(ch.a);
+    free(sv);
+    free(sh);
+    return n_out;
+}
+
+/* The candidates for L-shaped corner mark m of page expected at (ex, ey)
+ * (nom: the nominal transform, k px per mm): the window and the arms'
+ * directions for find_corners. */
+static int find_corner_mark(img_t *im, const omr_page_t *page, int m, const double *nom, double k,
+                            const omr_register_opts_t *o, double ex, double ey, cand_t *out)
+{
+    /* The arms run from the outer corner into the page: the template's
+     * inward direction at this corner (omr_template_mark_rect's sides),
+     * turned by the orientation. */
+    double ix = page->mark_x[m] < page->width / 2 ? 1 : -1;
+    double iy = page->mark_y[m] < page->height / 2 ? 1 : -1;
+    int hx = nom[0] * ix + nom[1] * iy > 0 ? 1 : -1;
+    int vy = nom[3] * ix + nom[4] * iy > 0 ? 1 : -1;
+    const double arm = page->mark_size * k, line = page->mark_line * k;
+    const double skew_r = o->max_skew_deg * M_PI / 180, slope_r = skew_r + M_PI / 180;
+    double d = hypot(page->mark_x[m] - page->width / 2, page->mark_y[m] - page->height / 2);
+    /* Where the inside corner may be (as a square's centre), then the L
+     * around it: the outer corner a line's width out, the far ends up to
+     * 1.1 arms in (the scale tolerances), a skewed arm's end swung aside. */
+    double tol = (o->max_shift_mm + d * (sin(skew_r) + o->max_scale)) * k * (1 + o->max_scale) + 2;
+    double back = tol + 2 * line + 4 + arm * sin(slope_r), fwd = tol + 1.1 * arm + 4;
+    int x0 = (int)floor(ex - (hx > 0 ? back : fwd)), x1 = (int)ceil(ex + (hx > 0 ? fwd : back));
+    int y0 = (int)floor(ey - (vy > 0 ? back : fwd)), y1 = (int)ceil(ey + (vy > 0 ? fwd : back));
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > im->w) x1 = im->w;
+    if (y1 > im->h) y1 = im->h;
+    if (x1 <= x0 || y1 <= y0)
+        return 0;
+    return find_corners(im, x0, y0, x1, y1, arm, line, hx, vy, tan(slope_r),
+                        tan(o->max_shear_deg * M_PI / 180), ex, ey, out);
+}
+
 /* ---------------------------------------------------- nominal and checks */
 
 /* The nominal transform for an orientation: template mm -> image px. */
@@ -927,6 +1493,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
 
     const double skew_r = opts->max_skew_deg * M_PI / 180;
     const double s_px = page->mark_size * k;
+    const int corner = page->mark_shape == OMR_MARK_CORNER;
     cand_t cand[4][MAX_CAND];
     int n_cand[4];
     for (int m = 0; m < 4; m++) {
@@ -941,9 +1508,12 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
         if (y0 < 0) y0 = 0;
         if (x1 > im.w) x1 = im.w;
         if (y1 > im.h) y1 = im.h;
-        n_cand[m] = x1 > x0 && y1 > y0
-                        ? find_candidates(&im, x0, y0, x1, y1, s_px, ex, ey, cand[m])
-                        : 0;
+        if (corner)
+            n_cand[m] = find_corner_mark(&im, page, m, nom, k, opts, ex, ey, cand[m]);
+        else
+            n_cand[m] = x1 > x0 && y1 > y0
+                            ? find_candidates(&im, x0, y0, x1, y1, s_px, ex, ey, cand[m])
+                            : 0;
         if (n_cand[m] < 0)
             return omr_error_set(err, OMR_ENOMEM, "register: out of memory");
     }
@@ -1151,7 +1721,10 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
         out->n_marks++;
         out->mark_x[m] = cd->x;
         out->mark_y[m] = cd->y;
-        if (im.depth == 8) {
+        if (im.depth == 8 && corner) {
+            grey_sum += cd->grey; /* the arms' middle lines (find_corners) */
+            grey_n++;
+        } else if (im.depth == 8) {
             /* The scan's black: the middle of the mark. */
             int r = (int)(s_px / 4);
             for (int yy = (int)cd->y - r; yy <= (int)cd->y + r; yy++)

@@ -2,8 +2,10 @@
  * and fit the transform from template millimetres to image pixels.
  *
  * Input:  a page image (1 bpp, 1 = black, or 8 bpp grey, 0 = black; from
- *         load.h), its template page (4 solid square corner marks, centres
- *         and side in mm, order TL TR BL BR), the orientation identify found
+ *         load.h), its template page (4 corner marks in mm, order TL TR BL
+ *         BR: solid squares, centre and side, or L-shaped corners as other
+ *         form printers draw them, the L's inside corner, arm length and
+ *         width; template.h omr_mark_shape_t), the orientation identify found
  *         (0, 90, 180, 270: how the sheet lies in the image) and the nominal
  *         resolution (0: unknown, inferred from the image size, then measured
  *         from the mark spacing).
@@ -17,9 +19,17 @@
  * enough for ±5° skew, ±10 mm shift and ±3 % scale; a candidate must have
  * the size and the solidity of the mark, so text, barcode bars, a dark scan
  * backing or a respondent's filled box near a corner are not taken for it.
- * A mark cut by the image edge (a sheet shifted off the scanned area) is
+ * An L-shaped mark is two thin straight strokes, square to each other, each
+ * 60 % to 135 % of the arm's length from the outer corner, pointing the way
+ * this corner's arms point in the image (an upside-down page has the
+ * template's top-left L at the bottom right, arms going left and up), with
+ * free ends and nothing carrying on beyond the outer corner: text, a rule,
+ * crossing rules or a box frame near the corner are not taken for it. Its
+ * place is where the fitted inner edges of the arms meet (to a few tenths
+ * of a pixel at any skew), the template's point for the mark.
+ * A square cut by the image edge (a sheet shifted off the scanned area) is
  * located by its inner edge and middle row; one cut by more than half, or
- * on two sides, is refused. With 4 candidates whose fit is poor, every
+ * on two sides, is refused, as is an L with an arm cut. With 4 candidates whose fit is poor, every
  * 3-mark subset is tried, so one wrong, hidden or lost mark still registers
  * (then the residual is not measurable and reported as 0 with n_marks == 3).
  * With only 2 marks found (the others off a shifted sheet), the page is fitted
@@ -32,9 +42,11 @@
  * stays within max_barcode_mm of the fit at every corner of the page.
  *
  * Cost: four windows of about 75 mm square, counted on a ~0.75 mm grid with
- * popcount on 1 bpp; about 1-2 ms per 300-dpi page. The barcode is looked at
- * only on a page the marks failed (a few scan lines around where identify
- * read it: about 1 ms).
+ * popcount on 1 bpp; about 1-2 ms per 300-dpi page. L-shaped marks: four
+ * windows of about 85 mm square made bits and transposed, their thin runs
+ * chained along rows and columns; about 0.5 ms per 300-dpi page on 1 bpp,
+ * 1.5 ms on 8 bpp. The barcode is looked at only on a page the marks failed
+ * (a few scan lines around where identify read it: about 1 ms).
  */
 #ifndef OMR_REGISTER_H
 #define OMR_REGISTER_H
@@ -63,8 +75,9 @@ typedef struct {
     int n_marks;          /* marks used in the fit: 2 (similarity), 3 or 4 (affine), 1 with
                              the barcode (similarity); on failure the marks found when < 2, else 0 */
     int found[4];         /* mark k (TL TR BL BR of the template) used */
-    double mark_x[4], mark_y[4]; /* their centres in the image, px */
-    double mark_grey;     /* 8 bpp: mean grey inside the marks (the scan's black); 0 on 1 bpp */
+    double mark_x[4], mark_y[4]; /* their centres in the image (an L: its inside corner), px */
+    double mark_grey;     /* 8 bpp: mean grey inside the marks (an L: along its arms' middle),
+                             the scan's black; 0 on 1 bpp */
     double dpi;           /* resolution measured from the fit (mean of both axes) */
     double skew_deg;      /* rotation of the template x axis in the image, minus the orientation */
     double scale_x, scale_y; /* fitted scale relative to the nominal dpi */
