@@ -46,7 +46,7 @@ void omr_calib_default(omr_calib_t *c)
     c->trace_piece_mm = 0.7;
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
-    c->check_filled_min = 0.50;
+    c->check_filled_min = 0.42;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;

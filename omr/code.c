@@ -653,8 +653,9 @@ static void code_question(ctx_t *c, int qi, int cs)
     int idx[512], excl[512], n = 0;
     switch (q->kind) {
     case OMR_KIND_SINGLE: {
-        for (int i = 0; i < q->n_regions && n < 512; i++)
-            if (x.tr[q->first_region + i].kind == OMR_REGION_CIRCLE)
+        for (int i = 0; i < q->n_regions && n < 512; i++) /* circles, or tick boxes */
+            if (x.tr[q->first_region + i].kind == OMR_REGION_CIRCLE ||
+                x.tr[q->first_region + i].kind == OMR_REGION_CHECK)
                 idx[n++] = q->first_region + i;
         if (n == 0 || x.rc[idx[0]] < 0)
             break;

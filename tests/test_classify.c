@@ -645,6 +645,48 @@ static void test_boxes_disagree(void)
     }
 }
 
+/* Filled checkboxes on a form whose convention is "fill a box to cancel it"
+ * (queXF; survey filled=cancel): with another box of its row ticked, the
+ * filled box is not the answer; alone, it goes to review; without the
+ * convention it stays a mark. Inks as measured on queXF's real scans
+ * (calib/default.calib: crosses 0.16-0.34, blacked-out boxes 0.50-0.77). */
+static void test_filled_cancels(void)
+{
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_t rg[5];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 5; i++) {
+        rg[i].kind = OMR_REGION_CHECK;
+        rg[i].question = i < 3 ? 0 : 1; /* row A of question 0: 0-2; question 1: 3-4 */
+        snprintf(rg[i].row, sizeof rg[i].row, "%s", i < 3 ? "A" : "");
+        rg[i].code = i % 3 + 1;
+    }
+    omr_page_t pg = {.regions = rg, .n_regions = 5};
+    for (int cancels = 0; cancels < 2; cancels++) {
+        omr_region_result_t r[5];
+        memset(r, 0, sizeof r);
+        const float ink[5] = {0.62f, 0.25f, 0.0f, 0.69f, 0.0f};
+        for (int i = 0; i < 5; i++) {
+            r[i].m.ink = ink[i];
+            r[i].m.darkness = 1;
+            omr_classify_region(&rg[i], &cal, &r[i]);
+        }
+        CHECK(r[0].state == OMR_MARK_MARKED && r[3].state == OMR_MARK_MARKED, "filled boxes read as marks first");
+        CHECK_INT(omr_classify_filled(&pg, &cal, cancels, r), cancels ? 2 : 0);
+        if (cancels) {
+            CHECK(r[0].state == OMR_MARK_BLANK && (r[0].doubt & OMR_DOUBT_CROSSOUT),
+                  "filled beside a tick: cancelled (state %d)", r[0].state);
+            CHECK(r[3].state == OMR_MARK_DOUBTFUL && (r[3].doubt & OMR_DOUBT_CROSSOUT),
+                  "filled alone: review (state %d)", r[3].state);
+        } else {
+            CHECK(r[0].state == OMR_MARK_MARKED && r[3].state == OMR_MARK_MARKED, "no convention: a mark");
+        }
+        CHECK(r[1].state == OMR_MARK_MARKED, "the tick stays");
+        CHECK(r[2].state == OMR_MARK_BLANK && r[4].state == OMR_MARK_BLANK, "blank boxes stay");
+    }
+}
+
 static void test_register_failure_is_a_page_status(void)
 {
     PIX *white = pixCreate(2480, 3508, 1);
@@ -1095,6 +1137,7 @@ int main(void)
     RUN(test_light_scan_traces);
     RUN(test_light_scan_boxes);
     RUN(test_boxes_disagree);
+    RUN(test_filled_cancels);
     RUN(test_light_scan);
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
