@@ -74,5 +74,16 @@ read answers right wrong flagged text missing <"$work/result"
 [ "$flagged" -le 1 ] && ok "tick-box answers held for review: $flagged (at most 1)" ||
   bad "tick-box answers held for review: $flagged (more than 1)"
 [ "$text" = 0 ] && ok "every written field held for review" || bad "written fields not held for review: $text"
+# The form prints its routing ("No -> skip to C1" beside B3; C1's "please specify"
+# only after Yes): a "please specify" field written after "No" is a rule broken,
+# which a person looks at. The truth has two (form 1 C1O, form 3 B3O).
+want=$(awk -F, 'NR > 1 { v[$1, $5] = $7 }
+  END { for (k in v) { split(k, a, SUBSEP); f = a[1]; q = a[2]
+          if ((q == "B3O" || q == "C1O") && v[k] != "" && v[f, substr(q, 1, 2)] != 1) printf "form%s %s\n", f, q } }' \
+  "$D/ground_truth_transcribed.csv" | sort)
+got=$(sqlite3 "$work/q.db" "SELECT respondent || ' ' || question FROM review_items
+  WHERE reason = 4 AND current = 1" 2>"$work/sql.err" | sort)
+if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "answers against the routing flagged: $(echo $got)"
+else bad "answers against the routing: want '$(echo $want)', flagged '$(echo $got)' $(cat "$work/sql.err")"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
