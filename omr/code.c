@@ -51,6 +51,15 @@
  *   multi: BASE_CODE, and every option column when nothing else is marked;
  *   top3: the whole question). A DOUBTFUL option: no OTHER_TEXT (the doubtful
  *   item covers it). In top3, "marked" = a box holds the code, proposals included.
+ * - number: the digits of its boxes read left to right, e.g. "0043" stays
+ *   "0043" (what was written; the codebook says the column is a number).
+ *   Empty boxes before the first digit or after the last are allowed (right-
+ *   or left-aligned). No box with ink: empty (or -1 by the routing). One
+ *   HANDWRITTEN item for the whole number (var = its column), proposal the
+ *   digits joined, whenever the policy does not accept every digit; also
+ *   when a box between two digits is empty (proposal the digits read: "4 3"
+ *   proposes "43", the operator sees the gap in the crop and the detail) or
+ *   a box has ink and no digit read (no proposal).
  * - top3: INVALID_VALUE for a machine-accepted value that is not an option code,
  *   two boxes with the same known value, and a written box after an empty one.
  *   Values the operator typed are final: such conflicts between overridden
@@ -114,6 +123,17 @@ void omr_code_options_default(omr_code_options_t *opts)
     opts->dup_trace_max = 2;
     opts->dup_marks_sure = 2;
     opts->digit_accept_conf = 0;
+}
+
+int omr_code_number_ok(const omr_question_t *q, const char *value)
+{
+    size_t n = strlen(value);
+    if (q->kind != OMR_KIND_NUMBER || n > (size_t)q->n_regions)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (value[i] < '0' || value[i] > '9')
+            return 0;
+    return 1;
 }
 
 void omr_code_page_key(const omr_page_result_t *page, char *buf, size_t n)
@@ -534,6 +554,20 @@ static int code_cells(ctx_t *c, const qctx_t *x, const int *idx, const int *excl
     return nm > 0;
 }
 
+/* A digit box with nothing in it: no ink, and not in doubt (a box read
+ * blank on a scan too light for pencil is DOUBTFUL). */
+static int box_empty(const omr_region_result_t *r) { return !r->has_ink && r->state == OMR_MARK_BLANK; }
+
+/* The office's policy (survey icr_policy=auto, opts.digit_accept_conf) takes
+ * this box's digit without review: a digit read at or above the threshold,
+ * and nothing doubtful about the box. 0 under the default policy (review). */
+static int digit_accepted(const ctx_t *c, const omr_region_result_t *r)
+{
+    double thr = c->opt.digit_accept_conf;
+    return thr > 0 && r->digit >= 0 && r->digit <= 9 && r->digit_conf >= thr && r->state != OMR_MARK_DOUBTFUL &&
+           !(r->doubt & OMR_DOUBT_NOT_DIGIT);
+}
+
 /* One digit box (top3 box, codegrid cell). Sets the value; *pval gets the
  * effective value text (override, accepted or proposal), *pknown whether it is
  * known (override or machine-accepted), returns whether the box is filled. */
@@ -550,7 +584,7 @@ static int code_digit(ctx_t *c, const qctx_t *x, int ri, const char **pval, int 
         *pknown = 1;
         return *o != 0;
     }
-    if (!r->has_ink && r->state == OMR_MARK_BLANK) {
+    if (box_empty(r)) {
         set_value(c, x->cs, col, "", OMR_VALUE_CERTAIN);
         *pval = val(c, x->cs, col)->value;
         *pknown = 1;
@@ -562,8 +596,7 @@ static int code_digit(ctx_t *c, const qctx_t *x, int ri, const char **pval, int 
     set_value(c, x->cs, col, prop, OMR_VALUE_CERTAIN);
     *pval = val(c, x->cs, col)->value;
     c->answered[qc(c, x->qi, x->cs)] = 1;
-    double thr = c->opt.digit_accept_conf;
-    if (thr > 0 && prop[0] && r->digit_conf >= thr && r->state != OMR_MARK_DOUBTFUL && !(r->doubt & OMR_DOUBT_NOT_DIGIT)) {
+    if (digit_accepted(c, r)) {
         *pknown = 1;
         return 1;
     }
@@ -635,6 +668,95 @@ static void code_codegrid(ctx_t *c, const qctx_t *x)
             raise_item(c, OMR_REVIEW_INVALID_VALUE, x->page, x->qi, x->cs, x->tr[ri].var, &col, 1, NULL, 0, "",
                        "%s %s: %s is not an option code", q->label, x->tr[ri].var, v);
     }
+}
+
+/* number: the digits of its boxes, left to right, in its one column (rules
+ * at the top of this file). One item for the whole number, never one per box:
+ * the operator reads the number as a whole. */
+static void code_number(ctx_t *c, const qctx_t *x)
+{
+    const omr_question_t *q = x->q;
+    if (c->q_n[x->qi] < 1)
+        return;
+    int col = c->q_first[x->qi];
+    const char *var = col_name(c, x->qi, col);
+    const char *o = find_ovr(c, var, x->cs);
+    if (o) {
+        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
+        if (*o && strcmp(o, "-1"))
+            c->answered[qc(c, x->qi, x->cs)] = 1;
+        return;
+    }
+    const omr_region_result_t *box[OMR_NUMBER_MAX_BOXES] = {NULL};
+    int n = 0;
+    for (int i = 0; i < q->n_regions; i++) {
+        const omr_region_t *t = &x->tr[q->first_region + i];
+        if (t->kind == OMR_REGION_DIGIT && t->code >= 1 && t->code <= OMR_NUMBER_MAX_BOXES) {
+            box[t->code - 1] = &x->rr[q->first_region + i];
+            if (t->code > n)
+                n = t->code;
+        }
+    }
+    /* first/last written box; the first box with ink and no digit read, the
+     * first box read blank but in doubt (a light scan may hide pencil) */
+    int first = -1, last = -1, unread = -1, unsure = -1, accepted = 1, nd = 0;
+    char digits[OMR_NUMBER_MAX_BOXES + 1], confs[OMR_NUMBER_MAX_BOXES * 6 + 1] = "";
+    size_t cl = 0;
+    for (int b = 0; b < n; b++) {
+        const omr_region_result_t *r = box[b];
+        if (!r || box_empty(r))
+            continue;
+        if (!r->has_ink) {
+            if (unsure < 0)
+                unsure = b;
+            continue;
+        }
+        if (first < 0)
+            first = b;
+        last = b;
+        accepted &= digit_accepted(c, r);
+        if (r->digit >= 0 && r->digit <= 9) {
+            digits[nd++] = (char)('0' + r->digit);
+            cl += (size_t)snprintf(confs + cl, sizeof confs - cl, "%s%.2f", cl ? " " : "", (double)r->digit_conf);
+        } else if (unread < 0) {
+            unread = b;
+        }
+    }
+    digits[nd] = 0;
+    if (first < 0) { /* nothing written: empty (or -1 by the routing), unless a box is in doubt */
+        if (unsure >= 0) {
+            c->unsure[qc(c, x->qi, x->cs)] = 1;
+            raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, "",
+                       "%s: read empty, but the scan is too light to be sure", q->label);
+        }
+        return;
+    }
+    c->answered[qc(c, x->qi, x->cs)] = 1;
+    int gap = -1; /* a box without ink between two written ones: a digit missed, or two numbers */
+    for (int b = first + 1; b < last && gap < 0; b++)
+        if (!box[b] || !box[b]->has_ink)
+            gap = b;
+    /* a box nobody could read: no proposal (a guess of the others alone
+     * would be a number with a digit missing) */
+    const char *prop = unread >= 0 ? "" : digits;
+    set_value(c, x->cs, col, prop, OMR_VALUE_CERTAIN);
+    if (accepted && unread < 0 && unsure < 0 && gap < 0)
+        return; /* the office's policy accepts every digit: certain */
+    if (unread >= 0)
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: written number, ink in box %d but no digit read%s", q->label, unread + 1,
+                   box[unread]->doubt & OMR_DOUBT_FAINT ? " (faint)" : "");
+    else if (gap >= 0)
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: written number read %s, but box %d between its digits is empty (confidence %s)", q->label,
+                   digits, gap + 1, confs);
+    else if (unsure >= 0)
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: written number read %s; box %d read empty on a scan too light to be sure (confidence %s)",
+                   q->label, digits, unsure + 1, confs);
+    else
+        raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: written number, read %s (confidence %s)", q->label, digits, confs);
 }
 
 static void code_question(ctx_t *c, int qi, int cs)
@@ -713,6 +835,9 @@ static void code_question(ctx_t *c, int qi, int cs)
         for (int i = 0; i < q->n_regions; i++)
             if (x.tr[q->first_region + i].kind == OMR_REGION_TEXT)
                 code_text_field(c, &x, q->first_region + i);
+        break;
+    case OMR_KIND_NUMBER:
+        code_number(c, &x);
         break;
     case OMR_KIND_COUNT:
         break;
@@ -1144,6 +1269,10 @@ static omr_status_t check_overrides(ctx_t *c, omr_error_t *err)
         case OMR_KIND_GRIDN:
             ok = !strcmp(o->value, "0") || !strcmp(o->value, "1");
             want = "1 (marked) or 0 (not marked)";
+            break;
+        case OMR_KIND_NUMBER:
+            ok = omr_code_number_ok(q, o->value);
+            want = "\"\" or the digits written (0-9), at most one per box";
             break;
         default:
             break;

@@ -75,7 +75,8 @@ typedef struct {
  *   multi / ticklist / gridn cell: "1" (marked) or "0" (not marked) -- a
  *     reading: the coding rules still apply (a question left with no mark at
  *     all exports "" in all its columns, or "-1" when the routing skips it);
- *   top3 box, codegrid cell: "" or an option code;   _text column: any text.
+ *   top3 box, codegrid cell: "" or an option code;   _text column: any text;
+ *   number: "" or its digits, 0-9 only, at most one per box ("0043" as written).
  * Or var is a page key (omr_code_page_key), case_number ignored, value
  *   "duplicate" (exclude this copy, item settled) or, for a case page only,
  *   "case" (not a duplicate: code it as the next case).
@@ -132,6 +133,10 @@ typedef struct {
      * review, as issue 3 asks until handwriting recognition is trusted. */
     double digit_accept_conf;
 } omr_code_options_t;
+
+/* 1 when value is a valid value of number question q: "" or at most one
+ * digit (0-9) per box of the question, nothing else. */
+int omr_code_number_ok(const omr_question_t *q, const char *value);
 
 /* Fill *opts with the defaults above. */
 void omr_code_options_default(omr_code_options_t *opts);

@@ -172,6 +172,7 @@ static int value_labels(const omr_form_t *form, const omr_column_t *col, vlabel_
         a[n++] = (vlabel_t){1, "✓あり"};
         a[n++] = (vlabel_t){0, "✓なし"};
         break;
+    case OMR_KIND_NUMBER: /* a number: no labels to give */
     case OMR_KIND_TEXT:
     case OMR_KIND_COUNT:
         break;

@@ -1,5 +1,6 @@
 /* icr_boxes.h -- stage "icr" on a scanned page: read every handwritten box
- * (top-3 boxes, code-grid cells) and tell written text fields from empty ones.
+ * (top-3 boxes, code-grid cells, the digits of a number) and tell written
+ * text fields from empty ones.
  *
  * Place in the pipeline: after sample + classify (recognise.c), before store:
  *
@@ -14,6 +15,11 @@
  * classified (icr.h), and the boxes of one question are decided together
  * under the question's constraints (omr_icr_decide: allowed values = the
  * question's option codes; top-3 distinct, no gaps).
+ * The boxes of a number are read again as one row (digits run over their
+ * box and into the next): the row's ink is cut into digits, each digit goes
+ * to the box its centre lies in and is read from its own ink, thickened
+ * when its strokes are far thinner than the model's training digits; any
+ * digit 0-9 is allowed, each box decided alone.
  * Per TEXT region: has_ink only (nobody reads the words).
  *
  * Policy: by default (omr_code_options_t.digit_accept_conf = 0) every written

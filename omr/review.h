@@ -95,12 +95,14 @@ omr_status_t omr_review_operator_list(omr_store_t *store,
  * var, as stored in review_items) of form. Values, by what the item is about:
  *   one column (var):  single/top3/codegrid "" or an option code; grid1 row
  *                      "" or a column code; multi/ticklist/gridn cell "1"/"0";
+ *                      number "" or its digits (0-9, at most one per box, "0043");
  *                      a _text column: any text (UTF-8, no control chars, <= 255 bytes);
- *   the whole question (var ""): single "" or a code; multi/ticklist the
- *                      marked codes "2,5" ("" none); top3 the codes in box
- *                      order "3,1"; grid1 "a:2,b:3", gridn "a:1,a:3,c:2" (the
- *                      marked cells), codegrid "a_1:3,b_2:5"; a ROUTING item
- *                      also "-1" (not applicable: the answers are dropped);
+ *   the whole question (var ""): single "" or a code; number "" or its
+ *                      digits; multi/ticklist the marked codes "2,5" ("" none);
+ *                      top3 the codes in box order "3,1"; grid1 "a:2,b:3",
+ *                      gridn "a:1,a:3,c:2" (the marked cells), codegrid
+ *                      "a_1:3,b_2:5"; a ROUTING item also "-1" (not
+ *                      applicable: the answers are dropped);
  *   a page key var ("page:…", a duplicate copy): "duplicate" or "case";
  *   a page-level item (no question): "reject", "duplicate", or
  *                      "assign:FORM:PAGE:RESPONDENT" (e.g. "assign:A:3:000123").

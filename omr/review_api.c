@@ -122,11 +122,13 @@ static const omr_form_t *item_form(omr_review_server_t *srv, const item_row_t *i
     return f;
 }
 
-/* Does region r (of question qi) concern the item's column var? */
-static int region_matches(const omr_region_t *r, const char *var)
+/* Does region r (of question q) concern the item's column var? */
+static int region_matches(const omr_question_t *q, const omr_region_t *r, const char *var)
 {
     if (!var[0] || !strcmp(r->var, var))
         return 1;
+    if (q->kind == OMR_KIND_NUMBER) /* its boxes (B4_d1 …) all feed its one column (B4) */
+        return !strcmp(var, q->base);
     size_t n = strlen(var), m = strlen(r->var);
     /* "その他": the option (Q2_6, or a single's Q1) goes with its field (Q2_6_text, Q1_6_text) */
     if (n > 5 && !strcmp(var + n - 5, "_text") && m < n && !strncmp(var, r->var, m) && var[m] == '_')
@@ -207,7 +209,7 @@ static omr_status_t item_crop(omr_review_server_t *srv, const item_row_t *it, co
             continue;
         rect_union(&qarea, &r->box, &have_q);
         rect_union(&qarea, &r->label, &have_q);
-        if (!region_matches(r, it->var))
+        if (!region_matches(q, r, it->var))
             continue;
         rect_union(&area, &r->box, &have);
         rect_union(&area, &r->label, &have);
@@ -222,6 +224,16 @@ static omr_status_t item_crop(omr_review_server_t *srv, const item_row_t *it, co
             m->rgb[0] = 230, m->rgb[1] = 30, m->rgb[2] = 30;
             m->width = 2;
         }
+    }
+    /* a number is read as a whole, its digits over the lines: one outline
+     * round its boxes, none between them */
+    if (q->kind == OMR_KIND_NUMBER && nm > 1) {
+        int one = 0;
+        omr_rect_t all = {0};
+        for (int m = 0; m < nm; m++)
+            rect_union(&all, &marks[m].r, &one);
+        marks[0].r = all;
+        nm = 1;
     }
     /* only the cells in doubt (else the marked ones) when there are some */
     for (int want = OMR_MARK_DOUBTFUL; states && nm > 1 && want >= OMR_MARK_MARKED; want--) {
@@ -358,6 +370,9 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
             } else if (q->kind == OMR_KIND_TOP3 || q->kind == OMR_KIND_CODEGRID) {
                 input = "digits";
                 opts = options_json(q);
+            } else if (q->kind == OMR_KIND_NUMBER) {
+                input = "number";
+                json_object_set_new(o, "boxes", json_integer(q->n_regions));
             } else {
                 input = "choice";
                 opts = options_json(q);
@@ -372,6 +387,9 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
             } else if (q->kind == OMR_KIND_TOP3) {
                 input = "list";
                 opts = options_json(q);
+            } else if (q->kind == OMR_KIND_NUMBER) {
+                input = "number";
+                json_object_set_new(o, "boxes", json_integer(q->n_regions));
             } else {
                 input = "text";
                 json_object_set_new(o, "hint",
@@ -1235,7 +1253,7 @@ static void api_page(omr_review_server_t *srv, omr_review_req_t *req, omr_review
                                                    sqlite3_column_text(st, 5)));
             int qi = f && q[0] ? omr_template_question_index(f, q) : -1;
             for (int i = 0; i < nr && qi >= 0; i++)
-                if (tp->regions[i].question == qi && region_matches(&tp->regions[i], var) &&
+                if (tp->regions[i].question == qi && region_matches(&f->questions[qi], &tp->regions[i], var) &&
                     (!iid[i] || (istate[i] == 2 && !is_res))) {
                     iid[i] = item;
                     istate[i] = is_res ? 2 : 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "code.h"
 #include "review.h"
 
 /* A canonical positive code "1".."999" (no sign, no leading zero). */
@@ -86,12 +87,16 @@ static int column_value_ok(const omr_question_t *q, const omr_column_t *col, con
     case OMR_KIND_TICKLIST:
     case OMR_KIND_GRIDN:
         return !strcmp(v, "0") || !strcmp(v, "1");
+    case OMR_KIND_NUMBER:
+        return omr_code_number_ok(q, v);
     default:
         return 0;
     }
 }
 
-/* The columns of one part of form; owned by the caller (free()), NULL on OOM. */
+/* The columns of one part of form; owned by the caller (free()), NULL on OOM.
+ * A part without columns (a form with no case pages) is an empty array, not
+ * NULL: it is no error. */
 static omr_column_t *columns(const omr_form_t *form, int part, int *pn)
 {
     omr_column_t *cols = NULL;
@@ -100,7 +105,7 @@ static omr_column_t *columns(const omr_form_t *form, int part, int *pn)
         *pn = 0;
         return NULL;
     }
-    return cols;
+    return cols ? cols : calloc(1, sizeof *cols);
 }
 
 /* Find column `name` in either part; copies it to *out. */
@@ -235,8 +240,8 @@ static int expand_question(const omr_form_t *form, int qi, int case_number, cons
         column_token(form, q, c, tok, sizeof tok);
         if (na)
             v = binary ? "0" : "";
-        else if (q->kind == OMR_KIND_SINGLE)
-            v = value;
+        else if (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_NUMBER)
+            v = value; /* the question's one column */
         else if (binary) {
             v = list_has(value, tok) ? "1" : "0";
             used += v[0] == '1';
@@ -261,7 +266,7 @@ static int expand_question(const omr_form_t *form, int qi, int case_number, cons
     /* every token must have named a column: "9" for a 7-option question is refused */
     if (!na && (binary || keyed) && used != list_count(value))
         bad = 1;
-    if (!na && q->kind == OMR_KIND_SINGLE && k != 1)
+    if (!na && (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_NUMBER) && k != 1)
         bad = 1;
     return bad ? -1 : k;
 }
@@ -382,6 +387,8 @@ omr_status_t omr_review_check_value(const omr_survey_t *survey, const char *form
                 want = "\"\" or one of the grid's column codes";
             else if (q->kind == OMR_KIND_MULTI || q->kind == OMR_KIND_TICKLIST || q->kind == OMR_KIND_GRIDN)
                 want = "1 (marked) or 0 (not marked)";
+            else if (q->kind == OMR_KIND_NUMBER)
+                want = "\"\" or the number's digits (0-9), at most one per box";
             else
                 want = "\"\" or one of the question's option codes";
         } else if (var && var[0]) {
@@ -406,6 +413,9 @@ omr_status_t omr_review_check_value(const omr_survey_t *survey, const char *form
                 break;
             case OMR_KIND_CODEGRID:
                 want = "cells as row_column:code, e.g. a_1:3";
+                break;
+            case OMR_KIND_NUMBER:
+                want = "\"\" or the number's digits (0-9), at most one per box";
                 break;
             default:
                 want = "a transcription";

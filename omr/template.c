@@ -649,12 +649,13 @@ static omr_status_t stmt_question(page_ctx_t *pc, const omr_tpl_line_t *l, route
     if (var && !valid_ident(var, sizeof pc->q->base))
         return fail(c, "var=%s: letters, digits and _, starting with a letter", var);
     if (!kind)
-        return fail(c, "question %s needs kind= (single, multi, top3, grid1, gridn, codegrid, ticklist, text)",
+        return fail(c, "question %s needs kind= (single, multi, top3, grid1, gridn, codegrid, ticklist, text, "
+                       "number)",
                     id);
     int k = omr_template_kind_from_name(kind);
     if (k < 0)
         return fail(c, "question %s: unknown kind '%s' (known: single, multi, top3, grid1, gridn, codegrid, "
-                       "ticklist, text)",
+                       "ticklist, text, number)",
                     id, kind);
     if (omr_template_question_index(pc->form, id) >= 0)
         return fail(c, "question %s is defined twice in form %s", id, pc->form->id);
@@ -904,15 +905,18 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
     return OMR_OK;
 }
 
+/* A write-in box: box 1..3 of a top3 question (column BASE_rN), or digit
+ * box 1..OMR_NUMBER_MAX_BOXES of a number question (region BASE_dN; the
+ * number's one column is BASE). */
 static omr_status_t stmt_box(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = need_kind(pc, "box", K(TOP3));
+    omr_status_t st = need_kind(pc, "box", K(TOP3) | K(NUMBER));
     if (st || (st = check_words(c, l, "box", "", 1, 0)))
         return st;
     omr_question_t *q = pc->q;
-    int n;
-    if ((st = parse_int(c, "box number", positional(l, 0, ""), 1, 3, &n)))
+    int number = q->kind == OMR_KIND_NUMBER, n;
+    if ((st = parse_int(c, "box number", positional(l, 0, ""), 1, number ? OMR_NUMBER_MAX_BOXES : 3, &n)))
         return st;
     const omr_region_t *regs = question_regions(pc);
     for (int i = 0; i < q->n_regions; i++)
@@ -922,7 +926,7 @@ static omr_status_t stmt_box(page_ctx_t *pc, const omr_tpl_line_t *l)
     if ((st = attr_rect(c, l, "box", 1, &box, NULL)))
         return st;
     char var[64];
-    snprintf(var, sizeof var, "%s_r%d", q->base, n);
+    snprintf(var, sizeof var, number ? "%s_d%d" : "%s_r%d", q->base, n);
     if (!add_item(pc, OMR_ITEM_FRAME, box, 0, OMR_ITEM_DIGITBOX, NULL) ||
         !add_region(pc, OMR_REGION_DIGIT, box, n, NULL, var))
         return fail_nomem(c);
@@ -971,6 +975,29 @@ static omr_status_t stmt_field(page_ctx_t *pc, const omr_tpl_line_t *l)
     return OMR_OK;
 }
 
+/* A number's boxes are 1..N without a gap, numbered left to right: the
+ * coder reads the digits in box order, so a box numbered out of place would
+ * silently reorder the number. */
+static omr_status_t check_number_boxes(ctx_t *c, const omr_question_t *q, const omr_region_t *regs)
+{
+    const omr_region_t *box[OMR_NUMBER_MAX_BOXES + 1] = {NULL};
+    int n = q->n_regions;
+    if (n == 0)
+        return fail(c, "number question %s has no boxes: it needs box 1 … box N (N from 1 to %d)", q->id,
+                    OMR_NUMBER_MAX_BOXES);
+    for (int i = 0; i < n; i++)
+        box[regs[i].code] = &regs[i]; /* codes are 1..OMR_NUMBER_MAX_BOXES, no repeats (stmt_box) */
+    for (int b = 1; b <= n; b++)
+        if (!box[b])
+            return fail(c, "number question %s has %d boxes but no box %d: number them 1, 2, … %d without a gap",
+                        q->id, n, b, n);
+    for (int b = 2; b <= n; b++)
+        if (box[b]->box.x <= box[b - 1]->box.x)
+            return fail(c, "number question %s: box %d is not right of box %d; number the boxes left to right",
+                        q->id, b, b - 1);
+    return OMR_OK;
+}
+
 /* A question is complete when the next page-level statement or the end of the file comes. */
 static omr_status_t finish_question(page_ctx_t *pc)
 {
@@ -1015,6 +1042,9 @@ static omr_status_t finish_question(page_ctx_t *pc)
     case OMR_KIND_TEXT:
         if (n_fields != 1)
             st = fail(c, "text question %s needs one field", q->id);
+        break;
+    case OMR_KIND_NUMBER:
+        st = check_number_boxes(c, q, regs);
         break;
     case OMR_KIND_COUNT:
         break;
@@ -1270,8 +1300,9 @@ static omr_status_t resolve_routes(ctx_t *c, omr_form_t *form, routes_t *routes)
         if (src == r->question)
             return fail(c, "question %s routes to itself", q->id);
         const omr_question_t *sq = &form->questions[src];
-        if (sq->kind == OMR_KIND_TEXT)
-            return fail(c, "question %s: routing on text question %s cannot be checked", q->id, sq->id);
+        if (sq->kind == OMR_KIND_TEXT || sq->kind == OMR_KIND_NUMBER)
+            return fail(c, "question %s: routing on %s question %s cannot be checked (routing follows option codes)",
+                        q->id, omr_template_kind_name(sq->kind), sq->id);
         for (int code = 1; code < 64; code++)
             if ((q->route_codes >> code & 1) && !route_code_possible(sq, code))
                 return fail(c, "question %s: when=%s:… names code %d, which %s (%s) cannot hold", q->id, sq->id,
@@ -1613,8 +1644,8 @@ const omr_question_t *omr_template_question(const omr_form_t *form, const char *
     return i < 0 ? NULL : &form->questions[i];
 }
 
-static const char *const kind_names[OMR_KIND_COUNT] = {"single", "multi",    "top3",     "grid1",
-                                                       "gridn",  "codegrid", "ticklist", "text"};
+static const char *const kind_names[OMR_KIND_COUNT] = {"single",   "multi",    "top3", "grid1", "gridn",
+                                                       "codegrid", "ticklist", "text", "number"};
 
 const char *omr_template_kind_name(omr_kind_t kind)
 {
@@ -1712,6 +1743,9 @@ int omr_template_columns(const omr_form_t *form, int case_part, omr_column_t **p
         case OMR_KIND_TEXT:
             snprintf(name, sizeof name, "%s_text", q->base);
             bad |= push_column(&cols, &n, name, qi, region_of(form, q, name), 1);
+            break;
+        case OMR_KIND_NUMBER: /* the number, from all its boxes */
+            bad |= push_column(&cols, &n, q->base, qi, -1, 0);
             break;
         case OMR_KIND_COUNT:
             break;

@@ -32,14 +32,18 @@ typedef enum {
     OMR_KIND_CODEGRID, /* a code written in each cell */
     OMR_KIND_TICKLIST, /* ✓はいくつでも: a checkbox per option */
     OMR_KIND_TEXT,     /* free handwritten text */
+    OMR_KIND_NUMBER,   /* a number written digit by digit, one digit per box */
     OMR_KIND_COUNT
 } omr_kind_t;
+
+/* The most boxes a number question may have (its digits). */
+#define OMR_NUMBER_MAX_BOXES 12
 
 /* What a region holds, which decides how it is sampled and read. */
 typedef enum {
     OMR_REGION_CIRCLE, /* a printed option number that the respondent circles */
     OMR_REGION_CHECK,  /* a checkbox that the respondent ticks */
-    OMR_REGION_DIGIT,  /* a box for one handwritten digit (top-3, code grid) */
+    OMR_REGION_DIGIT,  /* a box for one handwritten digit (top-3, code grid, number) */
     OMR_REGION_TEXT    /* a handwritten text field */
 } omr_region_kind_t;
 
@@ -47,9 +51,11 @@ typedef enum {
 typedef struct {
     omr_region_kind_t kind;
     int question;     /* index into the form's questions[] */
-    char var[64];     /* export column: "Q2_3", "Q8_a", "Q4_r1", "Q25_a_1", "Q2_6_text" */
+    char var[64];     /* export column: "Q2_3", "Q8_a", "Q4_r1", "Q25_a_1", "Q2_6_text"; the boxes
+                         of a number question are "B4_d1" … "B4_dN", its column "B4" */
     int code;         /* CIRCLE, ticklist CHECK: option code; grid CHECK/DIGIT: column code;
-                         top-3 DIGIT: box number 1..3; TEXT: the option code it belongs to, or 0 */
+                         top-3 DIGIT: box number 1..3; number DIGIT: box number 1..N, left
+                         to right; TEXT: the option code it belongs to, or 0 */
     char row[8];      /* grid row id ("a"), "" otherwise */
     omr_rect_t box;   /* the target: ring around the number, checkbox, digit box, text field */
     omr_rect_t label; /* CIRCLE: the option text, which respondents sometimes circle
@@ -254,10 +260,10 @@ omr_rect_t omr_template_mark_rect(const omr_page_t *p, double x, double y);
 
 /* One export column of a form (coding.md "Variable names"). */
 typedef struct {
-    char name[64];      /* "Q2_3", "Q8_a", "Q4_r1", "Q2_6_text", "company_text" */
+    char name[64];      /* "Q2_3", "Q8_a", "Q4_r1", "Q2_6_text", "company_text", "B4" */
     int question;       /* index into form->questions[] */
     int region;         /* index into the question page's regions[] that feeds it, or -1
-                           (single/grid1 columns are fed by several regions) */
+                           (single/grid1/number columns are fed by several regions) */
     int is_text;        /* a transcription column (…_text) */
 } omr_column_t;
 

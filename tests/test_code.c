@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "code.h"
@@ -1268,6 +1269,231 @@ static void t_never_certain(void)
     CHECK_INT(bad, 0);
 }
 
+/* ---- number questions, on a small survey of their own (the IPA forms have
+ * none): Q1 single 1-2; B4 a number of 4 boxes, asked when Q1 = 1. ---- */
+
+static omr_survey_t *NS;
+static const omr_form_t *FN;
+static char ndir[64];
+
+static int load_number_survey(void)
+{
+    snprintf(ndir, sizeof ndir, "/tmp/omr-test-code-XXXXXX");
+    if (!mkdtemp(ndir))
+        return -1;
+    const char *files[2][2] = {
+        {"survey.omr", "survey id=n code=NUM title=\"numbers\"\nform N\npage form=N number=1 file=N-01.page\n"},
+        {"N-01.page", "page survey=n form=N number=1 size=210x297\n"
+                      "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n"
+                      "barcode box=60,275,90,12\n"
+                      "question Q1 kind=single label=\"Q1\"\n  prompt box=20,20,170,6 \"internet at home?\"\n"
+                      "  option 1 num=25,35 \"yes\"\n  option 2 num=25,45 \"no\"\n"
+                      "question B4 kind=number label=\"B4\" when=Q1:1\n  prompt box=20,55,170,6 \"AUD $\"\n"
+                      "  box 1 box=100,65,6,8\n  box 2 box=106,65,6,8\n  box 3 box=112,65,6,8\n"
+                      "  box 4 box=118,65,6,8\n"}};
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", ndir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return -1;
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    omr_error_t err = {0};
+    if (omr_template_load(ndir, &NS, &err)) {
+        fprintf(stderr, "number survey: %s\n", err.msg);
+        return -1;
+    }
+    FN = omr_template_form(NS, "N");
+    return FN ? 0 : -1;
+}
+
+/* Code respondent r of form N with the survey's own policy (opts NULL) or opts. */
+static omr_status_t ncode_with(resp_t *r, const omr_override_t *ov, int n_ov, const omr_code_options_t *opts,
+                               omr_coded_t *out, omr_error_t *err)
+{
+    return omr_code_respondent(NS, FN, r->p, r->n, ov, n_ov, opts, out, err);
+}
+
+static omr_coded_t ncode(resp_t *r, const omr_override_t *ov, int n_ov, const omr_code_options_t *opts)
+{
+    omr_coded_t out;
+    omr_error_t err = {0};
+    CHECK(ncode_with(r, ov, n_ov, opts, &out, &err) == OMR_OK, "coding failed: %s", err.msg);
+    return out;
+}
+
+/* A page of form N: Q1 answered `q1` (0: not at all), digits[b] written in
+ * box b + 1 ('0'-'9'; ' ' empty; '?' ink and no digit read) with confidence conf. */
+static omr_page_result_t *npage(resp_t *r, int q1, const char *digits, float conf)
+{
+    omr_page_result_t *p = add_page(r, FN, 1);
+    if (q1)
+        mark(p, FN, "Q1", q1);
+    for (int b = 0; digits[b] && b < 4; b++) {
+        char var[16];
+        snprintf(var, sizeof var, "B4_d%d", b + 1);
+        if (digits[b] == ' ')
+            continue;
+        if (digits[b] == '?') { /* the reader found something that is not a digit */
+            write_in(p, FN, var, -1, 0);
+            region(p, FN, var, -1)->state = OMR_MARK_DOUBTFUL;
+            region(p, FN, var, -1)->doubt = OMR_DOUBT_NOT_DIGIT;
+        } else {
+            write_in(p, FN, var, digits[b] - '0', conf);
+        }
+    }
+    return p;
+}
+
+static const omr_review_item_t *b4_item(const omr_coded_t *c)
+{
+    for (int i = 0; i < c->n_items; i++)
+        if (c->items[i].reason == OMR_REVIEW_HANDWRITTEN && !strcmp(c->items[i].var, "B4"))
+            return &c->items[i];
+    return NULL;
+}
+
+static void t_number(void)
+{
+    /* right-aligned 43 under the default policy (review): the digits joined,
+     * held for review as one item with that proposal */
+    resp_t r = {0};
+    npage(&r, 1, "  43", 0.99f);
+    omr_coded_t c = ncode(&r, NULL, 0, NULL);
+    CHECK_V(&c, FN, 0, "B4", "43", OMR_VALUE_REVIEW);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, NULL), 1);
+    const omr_review_item_t *it = b4_item(&c);
+    CHECK(it && !strcmp(it->proposal, "43") && it->question == omr_template_question_index(FN, "B4"), "item");
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* left-aligned 12 */
+    npage(&r, 1, "12  ", 0.99f);
+    c = ncode(&r, NULL, 0, NULL);
+    CHECK_V(&c, FN, 0, "B4", "12", OMR_VALUE_REVIEW);
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* nothing written: empty and certain, no item */
+    npage(&r, 1, "    ", 0);
+    c = ncode(&r, NULL, 0, NULL);
+    CHECK_V(&c, FN, 0, "B4", "", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_number_doubtful(void)
+{
+    omr_code_options_t opts;
+    omr_code_options_default(&opts);
+    opts.digit_accept_conf = 0.9;
+    /* a gap: "4 3" is doubtful, even under the auto policy with sure digits */
+    resp_t r = {0};
+    npage(&r, 1, "4 3 ", 0.99f);
+    omr_coded_t c = ncode(&r, NULL, 0, &opts);
+    CHECK(V(&c, FN, 0, "B4")->status == OMR_VALUE_REVIEW, "a gap accepted");
+    const omr_review_item_t *it = b4_item(&c);
+    CHECK(it && !strcmp(it->proposal, "43") && strstr(it->detail, "box 2"), "gap item: %s", it ? it->detail : "none");
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* ink in a box and no digit read: doubtful, and no proposal */
+    npage(&r, 1, " ?5 ", 0.99f);
+    c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "B4", "", OMR_VALUE_REVIEW);
+    it = b4_item(&c);
+    CHECK(it && it->proposal[0] == 0 && strstr(it->detail, "box 2"), "unread item: %s", it ? it->detail : "none");
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* read empty on a scan too light for pencil: not a certain empty */
+    omr_page_result_t *p = npage(&r, 1, "    ", 0);
+    region(p, FN, "B4_d1", -1)->state = OMR_MARK_DOUBTFUL;
+    region(p, FN, "B4_d1", -1)->doubt = OMR_DOUBT_LIGHT_SCAN;
+    c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "B4", "", OMR_VALUE_REVIEW);
+    CHECK(b4_item(&c) != NULL, "no item for a light scan");
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_number_policy(void)
+{
+    omr_code_options_t opts;
+    omr_code_options_default(&opts);
+    opts.digit_accept_conf = 0.9;
+    /* icr_policy=auto: every digit at or above the threshold: certain, no item */
+    resp_t r = {0};
+    omr_page_result_t *p = npage(&r, 1, "1234", 0.95f);
+    omr_coded_t c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "B4", "1234", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    /* one digit under it: the whole number to review, proposal pre-filled */
+    region(p, FN, "B4_d3", -1)->digit_conf = 0.5f;
+    c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "B4", "1234", OMR_VALUE_REVIEW);
+    CHECK_INT(items(&c, OMR_REVIEW_HANDWRITTEN, "B4"), 1);
+    omr_coded_clear(&c);
+    /* the survey's own policy (icr_policy=review, the default): sure digits still go to review */
+    region(p, FN, "B4_d3", -1)->digit_conf = 0.95f;
+    c = ncode(&r, NULL, 0, NULL);
+    CHECK(V(&c, FN, 0, "B4")->status == OMR_VALUE_REVIEW && b4_item(&c), "review policy accepted a number");
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_number_routing(void)
+{
+    /* Q1 = 2 skips B4: nothing written is -1 */
+    resp_t r = {0};
+    npage(&r, 2, "    ", 0);
+    omr_coded_t c = ncode(&r, NULL, 0, NULL);
+    CHECK_V(&c, FN, 0, "B4", "-1", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* written although skipped: a routing item as well */
+    npage(&r, 2, "   7", 0.99f);
+    c = ncode(&r, NULL, 0, NULL);
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, ""), 1);
+    CHECK(V(&c, FN, 0, "B4")->status == OMR_VALUE_REVIEW, "answered against the routing, not blocked");
+    omr_coded_clear(&c);
+    /* the operator drops it as not applicable ("-1" to the routing item
+     * overrides B4 with ""): not applicable, -1 */
+    omr_override_t o = ovr("B4", 0, "");
+    c = ncode(&r, &o, 1, NULL);
+    CHECK_V(&c, FN, 0, "B4", "-1", OMR_VALUE_RESOLVED);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+static void t_number_overrides(void)
+{
+    resp_t r = {0};
+    npage(&r, 1, " ?5 ", 0.99f);
+    /* the operator types the number: resolved, the item settled */
+    omr_override_t o = ovr("B4", 0, "0435");
+    omr_coded_t c = ncode(&r, &o, 1, NULL);
+    CHECK_V(&c, FN, 0, "B4", "0435", OMR_VALUE_RESOLVED);
+    CHECK(b4_item(&c) == NULL, "item not settled");
+    omr_coded_clear(&c);
+    o = ovr("B4", 0, "");
+    c = ncode(&r, &o, 1, NULL);
+    CHECK_V(&c, FN, 0, "B4", "", OMR_VALUE_RESOLVED);
+    omr_coded_clear(&c);
+    /* digits only, at most one per box */
+    const char *bad[] = {"12a", "12345", "-1", "4 3", "+43", "1.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        omr_error_t err = {0};
+        o = ovr("B4", 0, bad[i]);
+        CHECK(ncode_with(&r, &o, 1, NULL, &c, &err) == OMR_EINPUT && strstr(err.msg, "B4"), "accepted \"%s\": %s",
+              bad[i], err.msg);
+        CHECK_INT(c.n_values, 0);
+    }
+    resp_free(&r);
+}
+
 int main(void)
 {
     omr_error_t err = {0};
@@ -1301,6 +1527,21 @@ int main(void)
     RUN(t_missing_case_page);
     RUN(t_case_mapping);
     RUN(t_never_certain);
+    if (load_number_survey() == 0) {
+        RUN(t_number);
+        RUN(t_number_doubtful);
+        RUN(t_number_policy);
+        RUN(t_number_routing);
+        RUN(t_number_overrides);
+    } else {
+        check_failed++;
+        printf("FAIL the number survey does not load\n");
+    }
+    omr_template_free(NS);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ndir);
+    if (ndir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", ndir);
     omr_template_free(S);
     return check_report();
 }

@@ -963,6 +963,32 @@ static void test_values_unit(void)
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "reject", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001:x", &err) == OMR_EINPUT);
+    /* a number (queXF's B4, 4 boxes): its digits as written, at most one per box, or nothing */
+    omr_survey_t *qs;
+    if (omr_template_load("templates/quexf-test", &qs, &err)) {
+        CHECK(0, "templates/quexf-test: %s", err.msg);
+        return;
+    }
+    const omr_form_t *qf = omr_template_form(qs, "Q");
+    const char *good[] = {"43", "0043", "1234", ""}, *bad[] = {"12345", "4 3", "4x", "+43", "4,3"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK(omr_review_check_value(qs, "Q", OMR_REVIEW_HANDWRITTEN, "B4", "B4", good[i], &err) == OMR_OK,
+              "refused \"%s\": %s", good[i], err.msg);
+        CHECK(omr_review_overrides(qf, "B4", "B4", 0, good[i], o, 64) == 1 && !strcmp(o[0].var, "B4") &&
+                  !strcmp(o[0].value, good[i]),
+              "override of \"%s\"", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(omr_review_check_value(qs, "Q", OMR_REVIEW_HANDWRITTEN, "B4", "B4", bad[i], &err) == OMR_EINPUT &&
+                  strstr(err.msg, "digits"),
+              "accepted \"%s\" (%s)", bad[i], err.msg);
+        CHECK(omr_review_overrides(qf, "B4", "B4", 0, bad[i], o, 64) == -1, "override of \"%s\"", bad[i]);
+    }
+    CHECK(omr_review_check_value(qs, "Q", OMR_REVIEW_HANDWRITTEN, "B4", "B4", "-1", &err) == OMR_EINPUT);
+    /* the whole question (a routing item): the number, or -1 (not applicable: B4 emptied) */
+    CHECK(omr_review_overrides(qf, "B4", "", 0, "1234", o, 64) == 1 && !strcmp(o[0].value, "1234"));
+    CHECK(omr_review_overrides(qf, "B4", "", 0, "-1", o, 64) == 1 && !strcmp(o[0].value, ""));
+    omr_template_free(qs);
 }
 
 int main(void)

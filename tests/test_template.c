@@ -357,6 +357,94 @@ static void foreign_forms(void)
     CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "filled=maybe"), "%s", err.msg);
 }
 
+/* A number after PAGE1 (its lines 35-40): boxes 1-4 left to right, touching
+ * (a comb), regions B4_d1 .. B4_d4 and one column B4. */
+static const char *NUMBER_Q = "question B4 kind=number label=\"B4\"\n"              /* 35 */
+                              "  prompt box=20,170,170,6 \"amount\"\n"              /* 36 */
+                              "  box 1 box=100,180,6,8\n  box 2 box=106,180,6,8\n"  /* 37-38 */
+                              "  box 3 box=112,180,6,8\n  box 4 box=118,180,6,8\n"; /* 39-40 */
+
+/* PAGE1 followed by NUMBER_Q with `from` replaced by `to` (from "" : as is). */
+static const char *page1_number(const char *from, const char *to)
+{
+    static char buf[8192];
+    char q[2048];
+    const char *at = from[0] ? strstr(NUMBER_Q, from) : NULL;
+    if (from[0] && !at) {
+        fprintf(stderr, "test bug: '%s' not in NUMBER_Q\n", from);
+        exit(2);
+    }
+    if (at)
+        snprintf(q, sizeof q, "%.*s%s%s", (int)(at - NUMBER_Q), NUMBER_Q, to, at + strlen(from));
+    else
+        snprintf(q, sizeof q, "%s", NUMBER_Q);
+    snprintf(buf, sizeof buf, "%s%s", PAGE1, q);
+    return buf;
+}
+
+static void number_questions(void)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    CHECK(load_with(page1_number("", ""), &err, &s) == OMR_OK, "%s", err.msg);
+    if (s) {
+        const omr_form_t *f = &s->forms[0];
+        const omr_question_t *q = omr_template_question(f, "B4");
+        CHECK(q && q->kind == OMR_KIND_NUMBER && q->n_regions == 4);
+        const omr_page_t *p = &f->pages[0];
+        for (int b = 0; q && b < 4 && b < q->n_regions; b++) {
+            const omr_region_t *r = &p->regions[q->first_region + b];
+            char want[16];
+            snprintf(want, sizeof want, "B4_d%d", b + 1);
+            CHECK_STR(r->var, want);
+            CHECK(r->kind == OMR_REGION_DIGIT && r->code == b + 1);
+        }
+        omr_column_t *cols;
+        int n = omr_template_columns(f, 0, &cols);
+        CHECK(n == 10 && !strcmp(cols[9].name, "B4") && cols[9].region == -1 && !cols[9].is_text,
+              "%d columns, last %s", n, n > 0 ? cols[n - 1].name : "");
+        free(cols);
+    }
+    omr_template_free(s);
+    CHECK_STR(omr_template_kind_name(OMR_KIND_NUMBER), "number");
+    CHECK_INT(omr_template_kind_from_name("number"), OMR_KIND_NUMBER);
+    /* boxes 1 and 3: a gap in the numbering */
+    expect_refused(page1_number("  box 2 box=106,180,6,8\n  box 3 box=112,180,6,8\n  box 4 box=118,180,6,8\n",
+                                "  box 3 box=112,180,6,8\n"),
+                   "A-01.page:35:", "has 2 boxes but no box 2");
+    /* no boxes at all */
+    expect_refused(page1_number("  box 1 box=100,180,6,8\n  box 2 box=106,180,6,8\n"
+                                "  box 3 box=112,180,6,8\n  box 4 box=118,180,6,8\n",
+                                ""),
+                   "A-01.page:35:", "number question B4 has no boxes");
+    /* 13 boxes: box 13 is beyond the most a number has */
+    char thirteen[1024] = "";
+    for (int b = 1; b <= 13; b++) {
+        size_t len = strlen(thirteen);
+        snprintf(thirteen + len, sizeof thirteen - len, "  box %d box=%d,180,6,8\n", b, 100 + 6 * (b - 1));
+    }
+    expect_refused(page1_number("  box 1 box=100,180,6,8\n  box 2 box=106,180,6,8\n"
+                                "  box 3 box=112,180,6,8\n  box 4 box=118,180,6,8\n",
+                                thirteen),
+                   "A-01.page:49:", "box number: 13 is out of range (1 to 12)");
+    /* numbered right to left */
+    expect_refused(page1_number("  box 1 box=100,180,6,8\n  box 2 box=106,180,6,8\n",
+                                "  box 1 box=106,180,6,8\n  box 2 box=100,180,6,8\n"),
+                   "A-01.page:35:", "box 2 is not right of box 1");
+    /* the same box twice; a field or an option, which a number does not have */
+    expect_refused(page1_number("  box 4 box=118,180,6,8\n", "  box 3 box=118,180,6,8\n"), "A-01.page:40:",
+                   "box 3 of B4 is defined twice");
+    expect_refused(page1_number("  box 4 box=118,180,6,8\n", "  box 4 box=118,180,6,8\n  field box=20,190,100,8\n"),
+                   "A-01.page:41:", "'field' is not allowed in question B4 of kind number");
+    expect_refused(page1_number("  box 4 box=118,180,6,8\n", "  box 4 box=118,180,6,8\n  option 1 num=25,195 \"x\"\n"),
+                   "A-01.page:41:", "'option' is not allowed in question B4 of kind number");
+    /* routing follows option codes: a number routes nothing */
+    expect_refused(page1_number("  box 4 box=118,180,6,8\n",
+                                "  box 4 box=118,180,6,8\nquestion X kind=text label=\"x\" when=B4:1\n"
+                                "  prompt box=20,195,170,6 \"x\"\n  field box=20,205,100,10\n"),
+                   "A-01.page:41:", "routing on number question B4 cannot be checked");
+}
+
 static void payload_round_trip(void)
 {
     char buf[64], code[16], form[16], resp[32];
@@ -419,6 +507,7 @@ int main(void)
     RUN(refuses_page_mismatch);
     RUN(icr_policy_parses);
     RUN(foreign_forms);
+    RUN(number_questions);
     RUN(payload_round_trip);
     RUN(the_shipped_survey_loads);
     char cmd[300];

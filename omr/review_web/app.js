@@ -212,6 +212,7 @@ function renderAnswer() {
     entry.hidden = false;
     const labels = {
       digits: 'Type the number written in the box — Enter accepts',
+      number: 'Type the number as written, digits only (at most ' + it.boxes + ', one per box) — Enter accepts',
       list: 'Type the codes in box order, separated by commas (e.g. 3,1,5) — Enter accepts',
       text: it.hint ? ('Type the value: ' + it.hint + ' — Enter accepts') : 'Type what is written (transcription) — Enter accepts, Esc leaves the field',
     };
@@ -260,7 +261,8 @@ async function accept(keep) {
       if (m.length !== 3) { toast('type form, page and respondent, e.g. A 3 000123', true); return; }
       value = 'assign:' + m[0].toUpperCase() + ':' + parseInt(m[1], 10) + ':' + m[2];
     } else {
-      value = it.input === 'list' ? raw.replace(/[\s、，]+/g, ',').replace(/,+/g, ',').replace(/^,|,$/g, '') : raw;
+      value = it.input === 'list' ? raw.replace(/[\s、，]+/g, ',').replace(/,+/g, ',').replace(/^,|,$/g, '')
+        : it.input === 'number' ? raw.replace(/[\s,.、，]+/g, '') : raw; // 1 234, 1,234: the digits
     }
   }
   if ((it.input === 'page' || it.input === 'dup' || it.input === 'missing') && !value) { toast('choose first: ' + (it.input === 'page' ? 'a, d or r' : it.input === 'missing' ? 'm or a' : 'd or c'), true); return; }
@@ -440,6 +442,7 @@ async function openGroup(g) {
   S.group = g;
   S.tiles = r.items.map((it) => ({ it, value: it.proposal }));
   S.tileCursor = 0;
+  S.tileTyping = -1;
   $('group-list').hidden = true; $('group-work').hidden = false;
   const first = r.items[0];
   $('group-title').textContent = g.label + ' ' + (g.var || '') + ' — ' + g.reason_text + ' — ' + r.items.length + ' forms'
@@ -485,14 +488,22 @@ function groupKey(ev) {
     return false;
   }
   const n = S.tiles.length, cols = Math.max(1, Math.round($('tiles').clientWidth / 340));
+  if (k.startsWith('Arrow')) S.tileTyping = -1; // back on a number tile: typing starts it afresh
   if (k === 'ArrowRight') S.tileCursor = Math.min(n - 1, S.tileCursor + 1);
   else if (k === 'ArrowLeft') S.tileCursor = Math.max(0, S.tileCursor - 1);
   else if (k === 'ArrowDown') S.tileCursor = Math.min(n - 1, S.tileCursor + cols);
   else if (k === 'ArrowUp') S.tileCursor = Math.max(0, S.tileCursor - cols);
   else if (/^[0-9]$/.test(k)) {
     const t = S.tiles[S.tileCursor], codes = (t.it.options || []).map((o) => String(o.code));
-    if (codes.includes(k) || t.it.input === 'digits') { t.value = k; S.tileCursor = Math.min(n - 1, S.tileCursor + 1); }
+    if (t.it.input === 'number') { // a number: the digits add up (the first replaces the proposal), → moves on
+      const v = S.tileTyping === S.tileCursor ? t.value + k : k;
+      if (v.length > t.it.boxes) toast('at most ' + t.it.boxes + ' digits here', true); else t.value = v;
+      S.tileTyping = S.tileCursor;
+    }
+    else if (codes.includes(k) || t.it.input === 'digits') { t.value = k; S.tileCursor = Math.min(n - 1, S.tileCursor + 1); }
     else toast(k + ' is not an option here', true);
+  } else if (k === 'Backspace' && S.tiles[S.tileCursor].it.input === 'number' && S.tileTyping === S.tileCursor) {
+    S.tiles[S.tileCursor].value = S.tiles[S.tileCursor].value.slice(0, -1);
   } else if (k === 'x' || k === 'Backspace' || k === 'Delete') S.tiles[S.tileCursor].value = '';
   else if (k === 'Enter') { acceptGroup(); return true; }
   else return false;

@@ -67,7 +67,7 @@ async function decide(it, opts = {}) {
     out.decided.push({ id: it.id, value, reason: it.reason, input: it.input });
     return value;
   }
-  if (['digits', 'list', 'text'].includes(it.input)) await intoField();
+  if (['digits', 'list', 'text', 'number'].includes(it.input)) await intoField();
   if (it.input === 'choice' || it.input === 'set') {
     if (opts.digit !== undefined) { await kb.press(String(opts.digit)); value = String(opts.digit); }
     else if (it.input === 'choice' && (it.proposal === '' || !it.options.some((o) => String(o.code) === it.proposal) && it.proposal !== '-1')) {
@@ -77,6 +77,10 @@ async function decide(it, opts = {}) {
     else value = it.proposal;
   } else if (it.input === 'digits') {
     const c = String(it.options[0].code); await kb.type(c); value = c;
+  } else if (it.input === 'number') {
+    // typed with a space, as operators do ("1 2"): the page sends the digits
+    const typed = it.boxes >= 2 ? '1 2' : '1';
+    await kb.press('Control+a'); await kb.type(typed); value = typed.replace(/\s/g, '');
   } else if (it.input === 'list') {
     await kb.press('Control+a'); await kb.press('Backspace'); value = '';
   } else if (it.input === 'text') {

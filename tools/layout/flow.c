@@ -327,6 +327,20 @@ static double lay_top3(meas_t *m, out_t *o, const lay_block_t *b, double y) {
   return lay_option_list(m, o, b, y, 0);
 }
 
+/* A number: its digit boxes in a row, one digit each, box 1 on the left. */
+static double lay_number(out_t *o, const lay_block_t *b, double y) {
+  const double bw = 7, bh = 9, step = 8;
+  for (int k = 0; k < b->boxes; k++) {
+    sb_printf(&o->q, "  box %d", k + 1);
+    sb_rect(&o->q, "box", OPT_X + 12 + k * step, y, bw, bh);
+    sb_printf(&o->q, "\n");
+  }
+  emit_text(&o->pre, OPT_X, y + bh / 2 - 2.5, 11, 5, 8.5, "", "回答欄");
+  emit_text(&o->pre, OPT_X + 12 + b->boxes * step + 2, y + bh / 2 - 2.5, 60, 5,
+            8, "small", "（1つの枠に数字を1桁ずつ）");
+  return y + bh + 3.0;
+}
+
 /* A grid: column headings, then one table row per row, a checkbox (or a
  * digit box for codegrid) centred in every cell. */
 static double lay_grid(meas_t *m, out_t *o, const lay_block_t *b, double y) {
@@ -490,6 +504,9 @@ static double lay_question(meas_t *m, out_t *o, const lay_block_t *blocks,
     break;
   case OMR_KIND_TOP3:
     y = lay_top3(m, o, b, y);
+    break;
+  case OMR_KIND_NUMBER:
+    y = lay_number(o, b, y);
     break;
   case OMR_KIND_GRID1:
   case OMR_KIND_GRIDN:

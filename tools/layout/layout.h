@@ -54,6 +54,7 @@ typedef struct {
   char id[24], label[24], when[64], var[24];
   omr_kind_t qkind;
   int columns, half, lines;
+  int boxes; /* number: its digit boxes (boxes=N), 0 otherwise */
   lay_option_t *opts;
   int n_opts;
   lay_row_t *rows;

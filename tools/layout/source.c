@@ -85,7 +85,7 @@ static omr_status_t read_question(const omr_tpl_line_t *l, lay_block_t *b,
                                   const char *file, int line,
                                   omr_error_t *err) {
   static const char *const keys[] = {"kind",    "label", "when", "var",
-                                     "columns", "lines", NULL};
+                                     "columns", "lines", "boxes", NULL};
   static const char *const flags[] = {"half", NULL};
   if (check_keys(l, keys, file, line, err) != OMR_OK)
     return OMR_EINPUT;
@@ -117,6 +117,19 @@ static omr_status_t read_question(const omr_tpl_line_t *l, lay_block_t *b,
   if ((v = omr_tpl_attr(l, "lines")) && !parse_int(v, 1, 30, &b->lines))
     return omr_error_set(err, OMR_EINPUT,
                          "%s:%d: lines must be 1..30, not '%s'", file, line, v);
+  /* a number's digit boxes: how many digits it may have is the form's
+   * choice, nothing in the prompt says it */
+  v = omr_tpl_attr(l, "boxes");
+  if (k == OMR_KIND_NUMBER &&
+      (!v || !parse_int(v, 1, OMR_NUMBER_MAX_BOXES, &b->boxes)))
+    return omr_error_set(err, OMR_EINPUT,
+                         "%s:%d: question %s: kind=number needs boxes=N, its "
+                         "digit boxes (1..%d), not '%s'",
+                         file, line, b->id, OMR_NUMBER_MAX_BOXES, v ? v : "");
+  if (k != OMR_KIND_NUMBER && v)
+    return omr_error_set(err, OMR_EINPUT,
+                         "%s:%d: question %s: boxes= is only for kind=number",
+                         file, line, b->id);
   b->half = has_flag(l, "half");
   b->text = xstrdup(last_text(l, 2, flags));
   return OMR_OK;

@@ -3,14 +3,19 @@
 for a questionnaire it printed). Used once for templates/quexf-test/; kept for
 provenance and for the next queXF form an office brings.
 
-    tools/quexf/banding2omr.py BANDING.xml OUT_DIR
+    tools/quexf/banding2omr.py [--numbers VAR,VAR] BANDING.xml OUT_DIR
 
 queXF coordinates are pixels of the form rendered at 300 dpi; omr's are mm.
 Box groups of type 1 (tick boxes, one answer) become `grid1` rows when several
 groups share a stem ("A1_A", "A1_B": a matrix), else `single` questions with a
-checkbox per option; type 3 (comb cells for characters or digits) become
-`text` fields over the whole comb. Prompts are placed left of the boxes (omr
-prints nothing there on a scan; the text is for the codebook and review).
+checkbox per option. Type 3 groups are comb cells for characters or digits,
+which the banding does not tell apart: a group of at most 6 cells is taken for
+a number written one digit per cell (an amount, a count: "AUD $ [][][][]") and
+becomes a `number` question with a `box` per cell; a longer comb (a name)
+becomes a `text` field over the whole comb. `--numbers VAR,VAR` names the
+number groups instead (then every other type 3 group is text; `--numbers ""`:
+none). Prompts are placed left of the boxes (omr prints nothing there on a
+scan; the text is for the codebook and review).
 Question texts, routing and the survey file are written by hand afterwards.
 """
 import sys
@@ -28,7 +33,15 @@ def rect(b):
     return "%g,%g,%g,%g" % (mm(x0), mm(y0), round((x1 - x0) * MM, 2), round((y1 - y0) * MM, 2))
 
 
-def main(xml_path, out_dir):
+MAX_NUMBER_CELLS = 6  # longer combs are names and words, not amounts
+
+
+def is_number(var, n_cells, numbers):
+    """A type 3 group written one digit per cell: named by --numbers, else short."""
+    return var in numbers if numbers is not None else n_cells <= MAX_NUMBER_CELLS
+
+
+def main(xml_path, out_dir, numbers=None):
     root = ET.parse(xml_path).getroot()
     for number, page in enumerate(root.iter("page"), 1):
         lines = ["page survey=quexf-test form=Q number=%d size=210x297" % number]
@@ -64,6 +77,11 @@ def main(xml_path, out_dir):
                 lines.append('  prompt box=15,%g,60,5 size=9 "%s"' % (y0, label[0]))
                 for b in boxes:
                     lines.append('  option %s check=%s "%s"' % (b.findtext("value"), rect(b), b.findtext("label")))
+            elif is_number(var, len(boxes), numbers):
+                lines.append('question %s kind=number label="%s"' % (var, var))
+                lines.append('  prompt box=30,%g,140,5 size=9 "%s"' % (y0 - 5.5, " ".join(label)))
+                for k, b in enumerate(sorted(boxes, key=lambda b: float(b.findtext("tlx"))), 1):
+                    lines.append("  box %d box=%s" % (k, rect(b)))
             else:
                 x0 = float(boxes[0].findtext("tlx"))
                 x1 = float(boxes[-1].findtext("brx"))
@@ -79,4 +97,11 @@ def main(xml_path, out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    args = sys.argv[1:]
+    numbers = None
+    if len(args) == 4 and args[0] == "--numbers":
+        numbers = set(v for v in args[1].split(",") if v)
+        args = args[2:]
+    if len(args) != 2:
+        sys.exit("usage: banding2omr.py [--numbers VAR,VAR] BANDING.xml OUT_DIR")
+    main(args[0], args[1], numbers)

@@ -263,6 +263,24 @@ static void draw_top3(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_q
     }
 }
 
+/* number: 1..N digits, no leading zero, in the rightmost boxes (most
+ * respondents right-align an amount) or from box 1. */
+static void draw_number(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_question_t *q)
+{
+    int n = 0;
+    for (int b = 1; b <= OMR_NUMBER_MAX_BOXES; b++)
+        if (region_for(r->form, q, OMR_REGION_DIGIT, b, NULL) >= 0)
+            n = b;
+    if (n == 0)
+        return;
+    int k = sim_rng_range(rng, 1, n), from = sim_rng_chance(rng, 0.7) ? n - k + 1 : 1;
+    for (int b = from; b < from + k; b++) {
+        int ri = region_for(r->form, q, OMR_REGION_DIGIT, b, NULL);
+        if (ri >= 0)
+            cell_w(r, slot, q->page, ri)->value = (int16_t)sim_rng_range(rng, b == from && k > 1 ? 1 : 0, 9);
+    }
+}
+
 /* grid1, gridn, codegrid: row by row; some rows left blank. */
 static void draw_grid(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_question_t *q)
 {
@@ -403,6 +421,7 @@ static void draw_question(sim_respondent_t *r, int slot, int qi)
     case OMR_KIND_GRIDN:
     case OMR_KIND_CODEGRID: draw_grid(r, &rng, slot, q); break;
     case OMR_KIND_TEXT: draw_text(r, &rng, slot, q); break;
+    case OMR_KIND_NUMBER: draw_number(r, &rng, slot, q); break;
     case OMR_KIND_COUNT: break;
     }
     /* A text question left empty (30 %) is blank: nothing was written. */
@@ -797,6 +816,17 @@ static void column_value(const sim_respondent_t *r, int slot, const omr_column_t
         if (col->region >= 0 && sim_cell(r, slot, q->page, col->region)->value >= 0)
             snprintf(buf, n, "%d", sim_cell(r, slot, q->page, col->region)->value);
         return;
+    case OMR_KIND_NUMBER: { /* the digits of its boxes, left to right */
+        size_t len = 0;
+        for (int b = 1; b <= OMR_NUMBER_MAX_BOXES && len + 1 < n; b++)
+            for (int i = q->first_region; i < q->first_region + q->n_regions; i++)
+                if (pg->regions[i].kind == OMR_REGION_DIGIT && pg->regions[i].code == b &&
+                    sim_cell(r, slot, q->page, i)->value >= 0 && len + 1 < n) {
+                    buf[len++] = (char)('0' + sim_cell(r, slot, q->page, i)->value % 10);
+                    buf[len] = 0;
+                }
+        return;
+    }
     case OMR_KIND_TEXT:
     case OMR_KIND_COUNT:
         return;
