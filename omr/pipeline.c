@@ -268,14 +268,17 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
 /* A page identified by a fixed page ID (a form printed by another tool)
  * names no respondent: the scanned file is one returned questionnaire, so
  * the respondent is the file's name without folder and extension; a page
- * numbered at or below the one before it starts another copy in the same
- * file ("name-2", "name-3"). *pcopy and *plast carry the count through the
- * file's pages. Deterministic: a rerun of the file gives the same IDs. */
+ * numbered below the one before it starts another copy in the same file
+ * ("name-2", "name-3"). The same number again is the same sheet fed twice:
+ * it stays with its respondent, whose coding sends the duplicate to review
+ * (a new respondent would be a phantom with one page). *pcopy and *plast
+ * carry the count through the file's pages. Deterministic: a rerun of the
+ * file gives the same IDs. */
 static void respondent_from_file(omr_page_result_t *r, int *pcopy, int *plast)
 {
     if (r->status != OMR_PAGE_OK || r->respondent[0])
         return;
-    if (*pcopy == 0 || r->page_number <= *plast)
+    if (*pcopy == 0 || r->page_number < *plast)
         (*pcopy)++;
     *plast = r->page_number;
     const char *base = strrchr(r->file, '/');

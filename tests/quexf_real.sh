@@ -171,5 +171,21 @@ got=$(sqlite3 "$work/q.db" "SELECT respondent || ' ' || question FROM review_ite
   WHERE reason = 4 AND current = 1" 2>"$work/sql.err" | sort)
 if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "answers against the routing flagged: $(echo $got)"
 else bad "answers against the routing: want '$(echo $want)', flagged '$(echo $got)' $(cat "$work/sql.err")"; fi
+# Respondents come from files: two questionnaires in one file are two
+# respondents (pages numbered again from 1), and a sheet fed twice stays with
+# its respondent as a duplicate for review, never a phantom respondent.
+mkdir "$work/files"
+"$B/tiffpack" --dpi 300 "$work/files/two.tif" "$D/form1-page1.png" "$D/form1-page2.png" \
+  "$D/form2-page1.png" "$D/form2-page2.png" &&
+  "$B/tiffpack" --dpi 300 "$work/files/dup.tif" "$D/form3-page1.png" "$D/form3-page1.png" "$D/form3-page2.png" ||
+  bad "tiffpack"
+"$B/omr" scan --db "$work/f.db" --template templates/quexf-test -q "$work/files" >"$work/f.log" 2>&1
+resp=$(sqlite3 "$work/f.db" "SELECT group_concat(respondent, ' ') FROM (SELECT respondent FROM respondents ORDER BY 1)")
+[ "$resp" = "dup two two-2" ] && ok "respondents from files: $resp" || { cat "$work/f.log"; bad "respondents from files: '$resp'"; }
+dups=$(sqlite3 "$work/f.db" "SELECT count(*) FROM review_items WHERE reason = 11 AND current = 1 AND respondent = 'dup'")
+[ "$dups" -ge 1 ] && ok "a sheet fed twice is a duplicate for review ($dups item)" || bad "sheet fed twice: $dups duplicate items"
+"$B/omr" export --db "$work/f.db" --template templates/quexf-test --mark-unresolved --out "$work/fout" >/dev/null 2>&1
+a1=$(tr -d '\r' <"$work/fout/Q.csv" | awk -F, 'NR > 1 && ($1 == "two" || $1 == "two-2") { printf "%s=%s ", $1, $2 }')
+[ "$a1" = "two=1 two-2=3 " ] && ok "each copy in one file keeps its own answers (A1_A: $a1)" || bad "copies in one file: A1_A $a1"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
