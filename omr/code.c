@@ -453,17 +453,26 @@ static void code_other(ctx_t *c, const qctx_t *x, const char *single_value, cons
     }
 }
 
+/* An operator's decision for column col (a single choice, a grid row, a
+ * number): it is the value, and anything but empty or -1 answers the
+ * question. Returns 1 when there was one. */
+static int apply_override(ctx_t *c, const qctx_t *x, int col)
+{
+    const char *o = find_ovr(c, col_name(c, x->qi, col), x->cs);
+    if (!o)
+        return 0;
+    set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
+    if (*o && strcmp(o, "-1"))
+        c->answered[qc(c, x->qi, x->cs)] = 1;
+    return 1;
+}
+
 /* single, and one row of grid1: regions idx[0..n) feed column col. */
 static void code_choice(ctx_t *c, const qctx_t *x, const int *idx, int n, int col, const char *where)
 {
-    const char *var = col_name(c, x->qi, col);
-    const char *o = find_ovr(c, var, x->cs);
-    if (o) {
-        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
-        if (*o && strcmp(o, "-1"))
-            c->answered[qc(c, x->qi, x->cs)] = 1;
+    if (apply_override(c, x, col))
         return;
-    }
+    const char *var = col_name(c, x->qi, col);
     int marked[64], nm = 0, nd = 0;
     for (int i = 0; i < n; i++) {
         const omr_region_result_t *r = &x->rr[idx[i]];
@@ -679,14 +688,9 @@ static void code_number(ctx_t *c, const qctx_t *x)
     if (c->q_n[x->qi] < 1)
         return;
     int col = c->q_first[x->qi];
-    const char *var = col_name(c, x->qi, col);
-    const char *o = find_ovr(c, var, x->cs);
-    if (o) {
-        set_value(c, x->cs, col, o, OMR_VALUE_RESOLVED);
-        if (*o && strcmp(o, "-1"))
-            c->answered[qc(c, x->qi, x->cs)] = 1;
+    if (apply_override(c, x, col))
         return;
-    }
+    const char *var = col_name(c, x->qi, col);
     const omr_region_result_t *box[OMR_NUMBER_MAX_BOXES] = {NULL};
     int n = 0;
     for (int i = 0; i < q->n_regions; i++) {

@@ -22,6 +22,7 @@
 #include "print.h"
 #include "register.h"
 #include "template.h"
+#include "warp.h"
 
 static omr_survey_t *survey;
 static const omr_form_t *form;
@@ -252,57 +253,6 @@ static void test_real_upside_down(void)
 }
 
 /* ------------------------------------------------------------ synthetic */
-
-/* A transform of the paper, as in test_register.c: scale sx, sy about the
- * page centre, skew deg (clockwise in the image), optionally 180°, shift in
- * mm, a white border in mm around the paper; then k px/mm. */
-typedef struct {
-    double skew, sx, sy, tx, ty;
-    int flip;
-    double border;
-} warp_t;
-
-static void warp_map(const warp_t *w, const omr_page_t *pg, double k, double X, double Y,
-                     double *px, double *py)
-{
-    double cx = pg->width / 2, cy = pg->height / 2;
-    double dx = (X - cx) * w->sx, dy = (Y - cy) * w->sy;
-    if (w->flip) {
-        dx = -dx;
-        dy = -dy;
-    }
-    double a = w->skew * M_PI / 180;
-    double rx = cos(a) * dx - sin(a) * dy, ry = sin(a) * dx + cos(a) * dy;
-    *px = (w->border + cx + w->tx + rx) * k;
-    *py = (w->border + cy + w->ty + ry) * k;
-}
-
-static PIX *make_scan(PIX *blank, const omr_page_t *pg, const warp_t *w, int bitonal)
-{
-    double k = pixGetXRes(blank) / OMR_MM_PER_INCH;
-    int bpx = (int)lround(w->border * k);
-    PIX *canvas = bpx > 0 ? pixAddBorder(blank, bpx, 255) : pixClone(blank);
-    PTA *ps = ptaCreate(3), *pd = ptaCreate(3);
-    const double pts[3][2] = {{20, 20}, {190, 20}, {20, 280}};
-    for (int i = 0; i < 3; i++) {
-        double x, y;
-        warp_map(w, pg, k, pts[i][0], pts[i][1], &x, &y);
-        /* Leptonica's pixel coordinates put centres on integers. */
-        ptaAddPt(ps, (float)(pts[i][0] * k + bpx - 0.5), (float)(pts[i][1] * k + bpx - 0.5));
-        ptaAddPt(pd, (float)(x - 0.5), (float)(y - 0.5));
-    }
-    PIX *warped = pixAffinePta(canvas, pd, ps, L_BRING_IN_WHITE);
-    pixDestroy(&canvas);
-    pixCopyResolution(warped, blank);
-    ptaDestroy(&ps);
-    ptaDestroy(&pd);
-    if (!bitonal)
-        return warped;
-    PIX *b = pixThresholdToBinary(warped, 128);
-    pixDestroy(&warped);
-    pixCopyResolution(b, blank);
-    return b;
-}
 
 /* Fill a rectangle (mm, on a copy of the 8-bpp render) black or white. */
 static void fill_mm(PIX *p, double x, double y, double w, double h, int black_ink)
