@@ -171,6 +171,20 @@ got=$(sqlite3 "$work/q.db" "SELECT respondent || ' ' || question FROM review_ite
   WHERE reason = 4 AND current = 1" 2>"$work/sql.err" | sort)
 if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "answers against the routing flagged: $(echo $got)"
 else bad "answers against the routing: want '$(echo $want)', flagged '$(echo $got)' $(cat "$work/sql.err")"; fi
+# The same form scanned unfilled (queXF's scan of its blank form): every
+# answer empty, nothing to review -- no false mark on real paper, print and
+# scanner noise.
+"$B/tiffpack" --dpi 300 "$work/blank.tif" "$D/blank-page1.png" "$D/blank-page2.png" || bad "tiffpack blank"
+"$B/omr" scan --db "$work/b.db" --template templates/quexf-test -q "$work/blank.tif" >"$work/b.log" 2>&1
+brc=$?
+"$B/omr" export --db "$work/b.db" --template templates/quexf-test --mark-unresolved --out "$work/bout" >/dev/null 2>&1
+row=$(tr -d '\r' <"$work/bout/Q.csv" 2>/dev/null | awk -F, 'NR > 1 && $1 == "blank"')
+if [ "$brc" = 0 ] && [ -n "$row" ] && ! echo "$row" | grep -q "NA_REVIEW" &&
+   [ -z "$(echo "$row" | cut -d, -f2- | tr -d ',' | sed 's/-1//g')" ]; then
+  ok "the blank form reads blank, nothing to review (exit 0)"
+else
+  cat "$work/b.log"; bad "blank form: exit $brc, row '$row'"
+fi
 # Respondents come from files: two questionnaires in one file are two
 # respondents (pages numbered again from 1), and a sheet fed twice stays with
 # its respondent as a duplicate for review, never a phantom respondent.
