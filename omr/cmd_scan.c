@@ -143,7 +143,8 @@ static void print_light_pages(omr_store_t *store, long long batch)
     printf("  %d page(s) in %d file(s) too light\n", l.n_pages, l.n_files);
 }
 
-static void print_summary(omr_store_t *store, const omr_pipeline_result_t *res, const omr_store_summary_t *sum)
+static void print_summary(omr_store_t *store, const omr_survey_t *survey, const omr_pipeline_result_t *res,
+                          const omr_store_summary_t *sum)
 {
     const omr_pipeline_progress_t *p = &res->progress;
     printf("batch %lld: %d file(s): %d stored, %d already in the store, %d in progress elsewhere, %d refused\n",
@@ -167,6 +168,10 @@ static void print_summary(omr_store_t *store, const omr_pipeline_result_t *res, 
                    omr_review_reason_text((omr_review_reason_t)r));
         }
     print_light_pages(store, res->batch);
+    if (survey->ids_by_value && sum->flagged[OMR_REVIEW_MISSING_PAGE])
+        /* the likely cause: one file per page, where the file is the respondent */
+        printf("pages missing: this survey's barcodes name no respondent, so each file must hold one whole\n"
+               "questionnaire (pack single-page scans with build/tiffpack OUT.tif PAGE...)\n");
     printf("respondents coded: %d complete, %d incomplete (waiting for review)\n", sum->respondents_complete,
            sum->respondents_incomplete);
     if (res->n_refused) {
@@ -283,7 +288,7 @@ int omr_cmd_scan(int argc, char **argv)
             fprintf(stderr, "  %s: %s\n", res.refused[i].what, res.refused[i].reason);
         rc = OMR_EXIT_FAILED;
     } else {
-        print_summary(store, &res, &sum);
+        print_summary(store, survey, &res, &sum);
         int usable = res.progress.files_done + res.progress.files_skipped + res.progress.files_busy;
         if (optind < argc && usable == 0) {
             fprintf(stderr, "omr scan: no input could be used\n");

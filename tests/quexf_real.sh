@@ -201,5 +201,11 @@ dups=$(sqlite3 "$work/f.db" "SELECT count(*) FROM review_items WHERE reason = 11
 "$B/omr" export --db "$work/f.db" --template templates/quexf-test --mark-unresolved --out "$work/fout" >/dev/null 2>&1
 a1=$(tr -d '\r' <"$work/fout/Q.csv" | awk -F, 'NR > 1 && ($1 == "two" || $1 == "two-2") { printf "%s=%s ", $1, $2 }')
 [ "$a1" = "two=1 two-2=3 " ] && ok "each copy in one file keeps its own answers (A1_A: $a1)" || bad "copies in one file: A1_A $a1"
+# Pages scanned one per file: each file becomes a respondent with a page
+# missing, and the report says why and what to do.
+"$B/omr" scan --db "$work/p.db" --template templates/quexf-test -q "$D/form1-page1.png" "$D/form1-page2.png" \
+  >"$work/p.log" 2>&1
+grep -q "each file must hold one whole" "$work/p.log" && ok "one page per file: the report says to pack them" ||
+  { cat "$work/p.log"; bad "one page per file: no hint in the report"; }
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
