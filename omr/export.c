@@ -248,6 +248,54 @@ static void sps_quoted(FILE *f, const char *z)
     fputc('\'', f);
 }
 
+/* SPSS formats of a column as the CSV holds it: transcriptions are strings,
+ * everything else a whole number (a code, 1/0, -1, or a written number of
+ * up to OMR_NUMBER_MAX_BOXES digits). */
+#define SPS_TEXT_WIDTH 2000
+static void sps_format(const omr_form_t *form, const omr_column_t *c, char *buf, size_t n)
+{
+    const omr_question_t *q = &form->questions[c->question];
+    if (c->is_text)
+        snprintf(buf, n, "A%d", SPS_TEXT_WIDTH);
+    else if (q->kind == OMR_KIND_NUMBER)
+        snprintf(buf, n, "F%d.0", OMR_NUMBER_MAX_BOXES + 1);
+    else
+        snprintf(buf, n, "F4.0");
+}
+
+/* GET DATA for one data file (<form>.csv or <form>_cases.csv): the key
+ * columns, then the form part's columns in the export's order. */
+static void sps_get_data(FILE *f, const omr_form_t *form, int part, const omr_column_t *cols, int nc)
+{
+    fprintf(f, "\r\n* form %s, %s part.\r\n", form->id, part ? "case" : "respondent");
+    fprintf(f, "GET DATA /TYPE=TXT /FILE='%s%s.csv' /ENCODING='UTF8'\r\n", form->id, part ? "_cases" : "");
+    fputs("  /ARRANGEMENT=DELIMITED /DELCASE=LINE /FIRSTCASE=2 /DELIMITERS=',' /QUALIFIER='\"'\r\n", f);
+    fputs("  /VARIABLES=respondent A64", f);
+    if (part)
+        fputs(" case F4.0", f);
+    char fmt[16];
+    for (int i = 0; i < nc; i++) {
+        sps_format(form, &cols[i], fmt, sizeof fmt);
+        fprintf(f, "\r\n    %s %s", cols[i].name, fmt);
+    }
+    fputs(".\r\n", f);
+}
+
+/* -1 (not applicable) is user-missing in every numeric column; then the
+ * .sav beside the CSV. */
+static void sps_missing_and_save(FILE *f, const omr_form_t *form, int part, const omr_column_t *cols, int nc)
+{
+    int any = 0;
+    for (int i = 0; i < nc; i++)
+        if (!cols[i].is_text) {
+            fprintf(f, "%s%s", any ? (any % 8 ? " " : "\r\n  ") : "MISSING VALUES ", cols[i].name);
+            any++;
+        }
+    if (any)
+        fputs(" (-1).\r\n", f);
+    fprintf(f, "SAVE OUTFILE='%s%s.sav'.\r\n", form->id, part ? "_cases" : "");
+}
+
 omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, const omr_export_opts_t *opts,
                                  int *pn, omr_error_t *err)
 {
@@ -263,8 +311,13 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
     csv_end(cb.f);
     fputs("column,form,part,value,label", vl.f);
     csv_end(vl.f);
-    fputs("* codebook.sps -- variable and value labels for the omr export; run after reading\r\n"
-          "* <form>.csv (part respondent) or <form>_cases.csv (part case) with GET DATA.\r\n",
+    fputs("* codebook.sps -- reads the omr export into SPSS (or PSPP) with its variable and value\r\n"
+          "* labels, -1 (not applicable by the routing) as a user-missing value, and saves one\r\n"
+          "* .sav file per CSV beside it. File names are relative: run it with the export folder\r\n"
+          "* as the working directory (pspp codebook.sps in that folder; in SPSS, CD 'folder'. first).\r\n"
+          "* Empty cells (no answer) read as system-missing. Values still under review\r\n"
+          "* (NA_REVIEW, written only with --mark-unresolved) read as system-missing too, with a\r\n"
+          "* warning per cell.\r\n",
           sps.f);
     for (int fi = 0; fi < survey->n_forms; fi++) {
         const omr_form_t *form = &survey->forms[fi];
@@ -276,8 +329,8 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                 goto fail;
             }
             const char *part_name = part ? "case" : "respondent";
-            fprintf(sps.f, "\r\n* form %s, %s part (%s%s.csv).\r\nVARIABLE LABELS\r\n", form->id, part_name, form->id,
-                    part ? "_cases" : "");
+            sps_get_data(sps.f, form, part, cols, nc);
+            fputs("VARIABLE LABELS\r\n", sps.f);
             char label[2048], labels[8192];
             for (int i = 0; i < nc; i++) {
                 const omr_column_t *c = &cols[i];
@@ -325,6 +378,7 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
             }
             if (any)
                 fputs(".\r\n", sps.f);
+            sps_missing_and_save(sps.f, form, part, cols, nc);
             free(cols);
         }
     }

@@ -214,6 +214,67 @@ static void test_codebook(void)
     free(sps);
 }
 
+/* codebook.sps reads the export into SPSS: run by PSPP (Debian's pspp, which
+ * tools/install-deps.sh installs) in the export folder, it must save A.sav
+ * with the respondent's values, -1 user-missing, value labels as the seed
+ * prints them (問1 option 2 is "11社～50社"; 問2's ○あり), and a
+ * transcription with a comma and quotes intact; and A_cases.sav with its two
+ * cases. The .sav files are read back by PSPP into CSV files. (A transcription
+ * holds no line break: the review server refuses control characters, and
+ * SPSS's text reader is line-based.) */
+static void test_spss_reads_export(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/spss.db", dir);
+    omr_store_t *s;
+    omr_error_t err;
+    if (omr_store_open(path, &s, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    omr_store_value_t v[] = {
+        {0, 0, "Q1", "2", OMR_VALUE_CERTAIN},        {0, 0, "Q2_1", "1", OMR_VALUE_CERTAIN},
+        {0, 0, "Q2_6_text", "他社, \"特別\" 対応", OMR_VALUE_RESOLVED}, {0, 0, "S2", "-1", OMR_VALUE_CERTAIN},
+        {1, 0, "Q20", "3", OMR_VALUE_CERTAIN},       {2, 0, "Q20", "1", OMR_VALUE_CERTAIN},
+    };
+    CHECK(omr_store_save_coding(s, "A", "000007", 0, v, 6, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    omr_export_report_t rep;
+    CHECK(omr_export_write(s, survey, dir, NULL, &rep, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_export_codebook(survey, dir, NULL, NULL, &err) == OMR_OK, "%s", err.msg);
+    omr_store_close(s);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd '%s' && pspp codebook.sps > pspp.log 2>&1", dir);
+    CHECK(system(cmd) == 0, "pspp codebook.sps failed (is pspp installed? tools/install-deps.sh)");
+    char *log = slurp("pspp.log");
+    CHECK(log && !strstr(log, "warning") && !strstr(log, "error"), "pspp:\n%s", log ? log : "(none)");
+    free(log);
+    FILE *f = NULL;
+    snprintf(cmd, sizeof cmd, "%s/check.sps", dir);
+    if ((f = fopen(cmd, "w"))) {
+        fputs("GET FILE='A.sav'.\n"
+              "COMPUTE s2_missing = MISSING(S2).\n"
+              "COMPUTE s2_value = VALUE(S2).\n"
+              "SAVE TRANSLATE /OUTFILE='labels.csv' /TYPE=CSV /FIELDNAMES /CELLS=LABELS /REPLACE\n"
+              "  /KEEP=respondent Q1 Q2_1 s2_missing s2_value Q2_6_text.\n"
+              "GET FILE='A_cases.sav'.\n"
+              "SAVE TRANSLATE /OUTFILE='cases.csv' /TYPE=CSV /FIELDNAMES /CELLS=VALUES /REPLACE\n"
+              "  /KEEP=respondent case Q20.\n",
+              f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && pspp check.sps > check.log 2>&1", dir);
+    CHECK(system(cmd) == 0, "pspp could not read the .sav files back");
+    char *got = slurp("labels.csv");
+    CHECK(got && strstr(got, "respondent,Q1,Q2_1,s2_missing,s2_value,Q2_6_text"), "header: %s", got ? got : "(none)");
+    /* Q1 2 by its label; Q2_1 1 "○あり"; S2 -1 user-missing but kept as -1 */
+    CHECK(got && strstr(got, "000007,11社～50社,○あり,1,-1,\"他社, \"\"特別\"\" 対応\""), "A.sav:\n%s",
+          got ? got : "(none)");
+    free(got);
+    got = slurp("cases.csv");
+    CHECK(got && strstr(got, "000007,1,3") && strstr(got, "000007,2,1"), "A_cases.sav:\n%s", got ? got : "(none)");
+    free(got);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/omr_test_export_%d", (int)getpid());
@@ -227,6 +288,7 @@ int main(void)
     RUN(test_quoting);
     RUN(test_export_files);
     RUN(test_codebook);
+    RUN(test_spss_reads_export);
     omr_template_free(survey);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
