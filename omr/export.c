@@ -328,6 +328,10 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                 st = omr_error_set(err, OMR_ENOMEM, "codebook: out of memory");
                 goto fail;
             }
+            if (nc == 0) { /* a form without case pages: nothing to read or label */
+                free(cols);
+                continue;
+            }
             const char *part_name = part ? "case" : "respondent";
             sps_get_data(sps.f, form, part, cols, nc);
             fputs("VARIABLE LABELS\r\n", sps.f);

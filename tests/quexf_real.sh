@@ -50,6 +50,10 @@ fi
 "$B/omr" export --db "$work/q.db" --template templates/quexf-test --mark-unresolved --out "$work/out" \
   >"$work/export.log" 2>&1 || { cat "$work/export.log"; bad "export"; }
 [ -s "$work/out/Q.csv" ] || { bad "export wrote Q.csv"; echo "$pass passed, $fail failed"; exit 1; }
+# SPSS users: the export's syntax reads it (PSPP here), a form without case pages too
+if (cd "$work/out" && pspp codebook.sps >pspp.log 2>&1) && [ -s "$work/out/Q.sav" ] &&
+   ! grep -q "error" "$work/out/pspp.log"; then ok "codebook.sps read by PSPP into Q.sav"
+else cat "$work/out/pspp.log"; bad "codebook.sps in PSPP"; fi
 # Join the truth (form N <-> respondent formN) with the export, column by
 # column. Tick-box answers (kind single): right, wrong (certain and not the
 # truth) or flagged (NA_REVIEW). Text and number fields: written ones must be
