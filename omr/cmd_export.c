@@ -23,6 +23,8 @@ static void usage(FILE *out)
             "  codebook.sps     SPSS syntax: reads the CSV files (GET DATA), labels variables and\n"
             "                   values, declares -1 missing, saves <F>.sav and <F>_cases.sav; run it\n"
             "                   in the output folder (pspp codebook.sps)\n"
+            "  codebook.R       R (base R): read_omr(DIR) reads every CSV file, typed and labelled;\n"
+            "                   omr_factors() turns coded columns into factors of their labels\n"
             "Values: empty = no answer, -1 = not applicable (routing), else the code, 1/0, or text.\n"
             "\n"
             "  --db FILE          the store written by 'omr scan'\n"

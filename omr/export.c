@@ -296,17 +296,109 @@ static void sps_missing_and_save(FILE *f, const omr_form_t *form, int part, cons
     fprintf(f, "SAVE OUTFILE='%s%s.sav'.\r\n", form->id, part ? "_cases" : "");
 }
 
+/* An R string literal: double quotes, backslash escapes, line breaks as \n. */
+static void r_quoted(FILE *f, const char *z)
+{
+    fputc('"', f);
+    for (; z && *z; z++) {
+        if (*z == '"' || *z == '\\')
+            fputc('\\', f);
+        if (*z == '\n' || *z == '\r')
+            fputs(*z == '\n' ? "\\n" : "", f);
+        else
+            fputc(*z, f);
+    }
+    fputc('"', f);
+}
+
+static const char R_HEAD[] =
+    "# codebook.R -- reads the omr export into R with its labels (base R only).\n"
+    "#   source(\"codebook.R\", encoding = \"UTF-8\"); d <- read_omr(\"path/to/export\")\n"
+    "# d$A, d$A_cases, ...: one data frame per CSV file. Codes and 1/0 columns are integers\n"
+    "# with the attributes \"label\" (the question as printed) and \"labels\" (the value\n"
+    "# labels, as haven's labelled vectors keep them); transcriptions are character;\n"
+    "# written numbers are numeric. Empty cells (no answer) are NA; -1 is not applicable by\n"
+    "# the routing (omr_factor() makes it NA); NA_REVIEW (--mark-unresolved) reads as NA.\n"
+    "\n"
+    "omr_read <- function(path, classes) {\n"
+    "  utils::read.csv(path, colClasses = classes, na.strings = c(\"\", \"NA_REVIEW\"),\n"
+    "                  fileEncoding = \"UTF-8-BOM\", encoding = \"UTF-8\", check.names = FALSE)\n"
+    "}\n"
+    "\n"
+    "omr_label <- function(x, column, label, values = NULL, codes = NULL) {\n"
+    "  attr(x[[column]], \"label\") <- label\n"
+    "  if (!is.null(codes)) attr(x[[column]], \"labels\") <- stats::setNames(as.integer(codes), values)\n"
+    "  x\n"
+    "}\n"
+    "\n"
+    "# A labelled column as a factor of its value labels; -1 (not applicable) is NA.\n"
+    "omr_factor <- function(v) {\n"
+    "  l <- attr(v, \"labels\")\n"
+    "  v[v %in% -1L] <- NA\n"
+    "  factor(v, levels = unname(l), labels = names(l))\n"
+    "}\n"
+    "\n"
+    "# Every labelled column of a data frame as such a factor. Do it before taking rows:\n"
+    "# R's [ keeps no attributes of the columns it cuts.\n"
+    "omr_factors <- function(x) {\n"
+    "  for (n in names(x)) if (!is.null(attr(x[[n]], \"labels\"))) x[[n]] <- omr_factor(x[[n]])\n"
+    "  x\n"
+    "}\n"
+    "\n"
+    "read_omr <- function(dir = \".\") {\n"
+    "  d <- list()\n";
+
+/* The R reader of one data file: column classes, then labels. */
+static void r_read_part(FILE *f, const omr_form_t *form, int part, const omr_column_t *cols, int nc)
+{
+    const char *name = part ? "_cases" : "";
+    fprintf(f, "  x <- omr_read(file.path(dir, \"%s%s.csv\"), c(respondent = \"character\"%s", form->id, name,
+            part ? ", `case` = \"integer\"" : "");
+    for (int i = 0; i < nc; i++) {
+        const omr_question_t *q = &form->questions[cols[i].question];
+        fprintf(f, ",\n    `%s` = \"%s\"", cols[i].name,
+                cols[i].is_text ? "character" : q->kind == OMR_KIND_NUMBER ? "numeric" : "integer");
+    }
+    fputs("))\n", f);
+    char label[2048];
+    for (int i = 0; i < nc; i++) {
+        const omr_question_t *q = &form->questions[cols[i].question];
+        column_label(form, &cols[i], label, sizeof label);
+        char full[4096];
+        snprintf(full, sizeof full, "%s %s%s%s", q->label, q->text ? q->text : "", label[0] ? " / " : "", label);
+        fprintf(f, "  x <- omr_label(x, \"%s\", ", cols[i].name);
+        r_quoted(f, full);
+        vlabel_t a[128];
+        int nl = value_labels(form, &cols[i], a, 128);
+        if (nl) {
+            fputs(",\n    c(", f);
+            for (int k = 0; k < nl; k++) {
+                if (k)
+                    fputs(", ", f);
+                r_quoted(f, a[k].label);
+            }
+            fputs("),\n    c(", f);
+            for (int k = 0; k < nl; k++)
+                fprintf(f, "%s%d", k ? ", " : "", a[k].code);
+            fputc(')', f);
+        }
+        fputs(")\n", f);
+    }
+    fprintf(f, "  d[[\"%s%s\"]] <- x\n", form->id, name);
+}
+
 omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, const omr_export_opts_t *opts,
                                  int *pn, omr_error_t *err)
 {
     int bom = opts && opts->bom, rows = 0;
-    outfile_t cb = {0}, vl = {0}, sps = {0};
+    outfile_t cb = {0}, vl = {0}, sps = {0}, rs = {0};
     omr_status_t st;
     if (pn)
         *pn = 0;
     if ((st = out_open(&cb, dir, "codebook.csv", bom, err)) || (st = out_open(&vl, dir, "value_labels.csv", bom, err)) ||
-        (st = out_open(&sps, dir, "codebook.sps", 0, err)))
+        (st = out_open(&sps, dir, "codebook.sps", 0, err)) || (st = out_open(&rs, dir, "codebook.R", 0, err)))
         goto fail;
+    fputs(R_HEAD, rs.f);
     fputs("column,form,part,question,question_text,kind,label,value_labels", cb.f);
     csv_end(cb.f);
     fputs("column,form,part,value,label", vl.f);
@@ -334,6 +426,7 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
             }
             const char *part_name = part ? "case" : "respondent";
             sps_get_data(sps.f, form, part, cols, nc);
+            r_read_part(rs.f, form, part, cols, nc);
             fputs("VARIABLE LABELS\r\n", sps.f);
             char label[2048], labels[8192];
             for (int i = 0; i < nc; i++) {
@@ -386,7 +479,9 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
             free(cols);
         }
     }
-    if ((st = out_close(&cb, 0, err)) || (st = out_close(&vl, 0, err)) || (st = out_close(&sps, 0, err)))
+    fputs("  d\n}\n", rs.f);
+    if ((st = out_close(&cb, 0, err)) || (st = out_close(&vl, 0, err)) || (st = out_close(&sps, 0, err)) ||
+        (st = out_close(&rs, 0, err)))
         goto fail;
     if (pn)
         *pn = rows;
@@ -395,6 +490,7 @@ fail:
     out_close(&cb, 1, NULL);
     out_close(&vl, 1, NULL);
     out_close(&sps, 1, NULL);
+    out_close(&rs, 1, NULL);
     return st;
 }
 

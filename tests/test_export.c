@@ -214,7 +214,7 @@ static void test_codebook(void)
     free(sps);
 }
 
-/* codebook.sps reads the export into SPSS: run by PSPP (Debian's pspp, which
+/* codebook.sps reads the export into SPSS, codebook.R into R: run by PSPP (Debian's pspp, which
  * tools/install-deps.sh installs) in the export folder, it must save A.sav
  * with the respondent's values, -1 user-missing, value labels as the seed
  * prints them (問1 option 2 is "11社～50社"; 問2's ○あり), and a
@@ -222,7 +222,7 @@ static void test_codebook(void)
  * cases. The .sav files are read back by PSPP into CSV files. (A transcription
  * holds no line break: the review server refuses control characters, and
  * SPSS's text reader is line-based.) */
-static void test_spss_reads_export(void)
+static void test_spss_and_r_read_export(void)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/spss.db", dir);
@@ -273,6 +273,28 @@ static void test_spss_reads_export(void)
     got = slurp("cases.csv");
     CHECK(got && strstr(got, "000007,1,3") && strstr(got, "000007,2,1"), "A_cases.sav:\n%s", got ? got : "(none)");
     free(got);
+
+    /* R users: codebook.R (base R, r-base-core) reads the same files with the
+     * same labels; -1 stays -1 and omr_factor() makes it NA. */
+    snprintf(cmd, sizeof cmd, "%s/check.R", dir);
+    if ((f = fopen(cmd, "w"))) {
+        fputs("source(\"codebook.R\", encoding = \"UTF-8\")\n"
+              "d <- read_omr(\".\")\n"
+              "a <- d$A[d$A$respondent == \"000007\", ]\n"
+              "fa <- omr_factors(d$A)[d$A$respondent == \"000007\", ]\n"
+              "writeLines(c(as.character(fa$Q1), class(a$Q1), as.character(a$Q2_1),\n"
+              "  as.character(a$S2), as.character(is.na(fa$S2)), a$Q2_6_text,\n"
+              "  substr(attr(d$A$Q1, \"label\"), 1, 3), paste(d$A_cases$case, d$A_cases$Q20, collapse = \" \")),\n"
+              "  \"r.txt\", useBytes = TRUE)\n",
+              f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && Rscript check.R > r.log 2>&1", dir);
+    CHECK(system(cmd) == 0, "Rscript check.R failed (is r-base-core installed? tools/install-deps.sh)");
+    got = slurp("r.txt");
+    CHECK(got && !strcmp(got, "11社～50社\ninteger\n1\n-1\nTRUE\n他社, \"特別\" 対応\n問1 \n1 3 2 1\n"), "R read:\n%s",
+          got ? got : "(none)");
+    free(got);
 }
 
 int main(void)
@@ -288,7 +310,7 @@ int main(void)
     RUN(test_quoting);
     RUN(test_export_files);
     RUN(test_codebook);
-    RUN(test_spss_reads_export);
+    RUN(test_spss_and_r_read_export);
     omr_template_free(survey);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

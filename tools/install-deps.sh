@@ -10,8 +10,9 @@ PKGS="build-essential pkg-config
  libtiff-dev libpng-dev libjpeg-dev zlib1g-dev libleptonica-dev libzbar-dev zbar-tools
  libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libsodium-dev libssl-dev
  libcairo2-dev libpango1.0-dev libzint-dev fonts-ipafont-gothic fonts-ipafont-mincho
- bc time python3 chromium nodejs pspp"
-# pspp: test_export runs the SPSS syntax of the export (codebook.sps) in PSPP
+ bc time python3 chromium nodejs pspp r-base-core"
+# pspp, r-base-core: test_export runs the export's SPSS syntax (codebook.sps) in PSPP
+# and its R reader (codebook.R) in R
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"  # Debian splits npm out; NodeSource bundles it
 
 missing=""
