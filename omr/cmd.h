@@ -12,6 +12,8 @@
 #ifndef OMR_CMD_H
 #define OMR_CMD_H
 
+#include "template.h"
+
 enum { OMR_EXIT_OK = 0, OMR_EXIT_USAGE = 1, OMR_EXIT_FAILED = 2, OMR_EXIT_REVIEW = 3 };
 
 typedef struct {
@@ -24,6 +26,11 @@ int omr_cmd_check_template(int argc, char **argv);
 int omr_cmd_calibrate(int argc, char **argv);
 int omr_cmd_print(int argc, char **argv);
 int omr_cmd_icr_eval(int argc, char **argv);
+
+/* Open the store at db (created when missing) and check it holds this
+ * survey, read with these templates (store.h omr_store_bind_survey). Prints
+ * "omr CMD: reason" and returns OMR_EXIT_FAILED when not; OMR_EXIT_OK. */
+int omr_cmd_bind_store(const char *cmd, const char *db, const omr_survey_t *survey);
 
 int omr_cmd_scan(int argc, char **argv);
 int omr_cmd_export(int argc, char **argv);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "export.h"
@@ -89,6 +90,15 @@ int omr_cmd_export(int argc, char **argv)
     omr_survey_t *survey;
     if (omr_template_load(tpl, &survey, &err)) {
         fprintf(stderr, "omr export: templates: %s\n", err.msg);
+        return OMR_EXIT_FAILED;
+    }
+    if (access(db, F_OK) != 0) {
+        fprintf(stderr, "omr export: %s: no such store\n", db);
+        omr_template_free(survey);
+        return OMR_EXIT_FAILED;
+    }
+    if (omr_cmd_bind_store("export", db, survey)) {
+        omr_template_free(survey);
         return OMR_EXIT_FAILED;
     }
     omr_store_t *store;

@@ -82,8 +82,17 @@ int omr_cmd_review(int argc, char **argv)
         fprintf(stderr, "omr review: %s: no such store (run 'omr scan --db %s ...' first)\n", o.db_path, o.db_path);
         return OMR_EXIT_FAILED;
     }
-    omr_review_server_t *srv;
     omr_error_t err;
+    omr_survey_t *survey;
+    if (omr_template_load(o.template_path, &survey, &err)) {
+        fprintf(stderr, "omr review: templates: %s\n", err.msg);
+        return OMR_EXIT_FAILED;
+    }
+    int bound = omr_cmd_bind_store("review", o.db_path, survey);
+    omr_template_free(survey);
+    if (bound != OMR_EXIT_OK)
+        return OMR_EXIT_FAILED;
+    omr_review_server_t *srv;
     if (omr_review_start(&o, &srv, &err)) {
         fprintf(stderr, "omr review: %s\n", err.msg);
         return err.status == OMR_EINPUT ? OMR_EXIT_USAGE : OMR_EXIT_FAILED;

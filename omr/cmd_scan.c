@@ -27,7 +27,9 @@ static void usage(FILE *out)
             "Files already in the store (same content, by SHA-256) are skipped, so running a batch\n"
             "again, or again after it was killed, changes nothing that was done.\n"
             "\n"
-            "  --db FILE        the SQLite store (created if missing); several scans may share it\n"
+            "  --db FILE        the SQLite store (created if missing); several scans may share it.\n"
+            "                   It holds one survey, read with one version of its templates: scan,\n"
+            "                   review and export refuse templates whose questions or regions differ\n"
             "  --batch NAME     a name for this batch in the store (default: 'scan <date time>')\n"
             "  --template DIR   the survey's templates (default " DEFAULT_TEMPLATE ")\n"
             "  --calib FILE     the calibration profile (default " DEFAULT_CALIB ", built-in\n"
@@ -187,6 +189,23 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
     printf("open review items in the store: %d\n", sum->open_items);
 }
 
+int omr_cmd_bind_store(const char *cmd, const char *db, const omr_survey_t *survey)
+{
+    omr_error_t err = {0};
+    char fp[65];
+    omr_store_t *store = NULL;
+    omr_status_t st = omr_template_fingerprint(survey, fp) ? omr_error_set(&err, OMR_ENOMEM, "out of memory")
+                      : omr_store_open(db, &store, &err);
+    if (!st)
+        st = omr_store_bind_survey(store, survey->id, fp, &err);
+    omr_store_close(store);
+    if (st) {
+        fprintf(stderr, "omr %s: %s: %s\n", cmd, db, err.msg);
+        return OMR_EXIT_FAILED;
+    }
+    return OMR_EXIT_OK;
+}
+
 int omr_cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},          {"db", required_argument, 0, 'd'},
@@ -254,6 +273,11 @@ int omr_cmd_scan(int argc, char **argv)
             omr_template_free(survey);
             return OMR_EXIT_FAILED;
         }
+    }
+
+    if (omr_cmd_bind_store("scan", db, survey)) {
+        omr_template_free(survey);
+        return OMR_EXIT_FAILED;
     }
 
     /* the command line, stored with the batch */

@@ -88,6 +88,10 @@ static const char *const migrations[] = {
     "CREATE TABLE mask_cache(\n"
     "  key TEXT PRIMARY KEY, survey TEXT NOT NULL, form TEXT NOT NULL, page INTEGER NOT NULL,\n"
     "  data BLOB NOT NULL, created TEXT NOT NULL);\n",
+    /* 2 -> 3: the survey and the fingerprint of its templates the store was
+     * filled with (omr_store_bind_survey); one row */
+    "CREATE TABLE survey_binding(\n"
+    "  survey TEXT NOT NULL, fingerprint TEXT NOT NULL, bound TEXT NOT NULL);\n",
 };
 enum { N_MIGRATIONS = (int)(sizeof migrations / sizeof migrations[0]) };
 _Static_assert(N_MIGRATIONS == OMR_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -309,6 +313,54 @@ void omr_store_close(omr_store_t *s)
 }
 
 sqlite3 *omr_store_db(omr_store_t *s) { return s->db; }
+
+omr_status_t omr_store_bind_survey(omr_store_t *s, const char *survey_id, const char *fingerprint,
+                                   omr_error_t *err)
+{
+    omr_status_t st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st)
+        return st;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT survey, fingerprint, bound FROM survey_binding LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK) {
+        st = db_fail(s, err, "reading the survey binding");
+        exec(s, "ROLLBACK", NULL);
+        return st;
+    }
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *sv = (const char *)sqlite3_column_text(q, 0), *fp = (const char *)sqlite3_column_text(q, 1);
+        const char *when = (const char *)sqlite3_column_text(q, 2);
+        if (strcmp(sv ? sv : "", survey_id))
+            st = omr_error_set(err, OMR_EINPUT,
+                               "this store holds survey %s, not %s: use a store of its own for each survey",
+                               sv ? sv : "?", survey_id);
+        else if (strcmp(fp ? fp : "", fingerprint))
+            st = omr_error_set(err, OMR_EINPUT,
+                               "this store was filled with other templates of survey %s (bound %s, fingerprint %.12s; "
+                               "these are %.12s): their questions or regions differ, so the stored pages would be "
+                               "read against the wrong boxes. Use the templates the store was made with, or scan "
+                               "into a new store",
+                               survey_id, when ? when : "?", fp ? fp : "?", fingerprint);
+        sqlite3_finalize(q);
+    } else if (rc == SQLITE_DONE) {
+        sqlite3_finalize(q);
+        if (sqlite3_prepare_v2(s->db, "INSERT INTO survey_binding VALUES(?, ?, " NOW_SQL ")", -1, &q, NULL) !=
+                SQLITE_OK ||
+            sqlite3_bind_text(q, 1, survey_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_text(q, 2, fingerprint, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "binding the store to its survey");
+        sqlite3_finalize(q);
+    } else {
+        sqlite3_finalize(q);
+        st = db_fail(s, err, "reading the survey binding");
+    }
+    if (st) {
+        exec(s, "ROLLBACK", NULL);
+        return st;
+    }
+    return exec(s, "COMMIT", err);
+}
 
 int omr_store_schema_version(omr_store_t *s)
 {

@@ -25,6 +25,8 @@
  *                respondent, case_number, page, question, var, proposal, detail,
  *                state open|leased|resolved, lease_owner, lease_expires, created)
  *   decisions(id, item, operator, time, before, after, undone, undone_time)
+ *   mask_cache(key, survey, form, page, data, created)          (version 2)
+ *   survey_binding(survey, fingerprint, bound): one row         (version 3)
  *
  * Review items keep their id across re-coding: an item is found again by its
  * natural key (reason, form, respondent, case, question, var, page), so a
@@ -51,7 +53,7 @@
 #include "page.h"
 #include "template.h"
 
-#define OMR_STORE_SCHEMA_VERSION 2
+#define OMR_STORE_SCHEMA_VERSION 3
 
 typedef struct omr_store omr_store_t;
 
@@ -72,6 +74,16 @@ sqlite3 *omr_store_db(omr_store_t *store);
 
 /* Schema version of the open database. */
 int omr_store_schema_version(omr_store_t *store);
+
+/* A store holds one survey, read with one version of its templates. The
+ * first call records survey_id and fingerprint (template.h
+ * omr_template_fingerprint); later calls return OMR_OK when both agree,
+ * OMR_EINPUT with the reason for the operator when the store holds another
+ * survey or was filled with templates whose questions or regions differ
+ * (stored readings would meet the wrong boxes). A store made before the
+ * binding existed is bound by its next use. */
+omr_status_t omr_store_bind_survey(omr_store_t *store, const char *survey_id, const char *fingerprint,
+                                   omr_error_t *err);
 
 /* Transactions. begin takes the write lock at once (BEGIN IMMEDIATE) so two
  * writers queue instead of deadlocking. They nest: the functions below that

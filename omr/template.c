@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #define MAX_TEMPLATE_BYTES (4u << 20) /* a page file is a few tens of KB */
 #define DEFAULT_RING_MM 2.6
 #define OVERLAP_EPS_MM 0.05 /* shared edges of adjacent grid cells are not overlaps */
@@ -1520,6 +1522,78 @@ static omr_status_t check_page_values(ctx_t *c)
     }
     s->ids_by_value = with > 0;
     return OMR_OK;
+}
+
+/* A buffer the fingerprint's canonical text grows in. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} fp_buf_t;
+
+static void fp_add(fp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fp_add(fp_buf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = b->oom ? 0 : vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (b->oom || k < 0)
+            return;
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap ? 2 * b->cap : 4096) + (size_t)k;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+int omr_template_fingerprint(const omr_survey_t *s, char out[65])
+{
+    fp_buf_t b = {0};
+    fp_add(&b, "survey %s filled=%d\n", s->id, s->filled_cancels);
+    for (int f = 0; f < s->n_forms; f++) {
+        const omr_form_t *form = &s->forms[f];
+        fp_add(&b, "form %s\n", form->id);
+        for (int p = 0; p < form->n_pages; p++) {
+            const omr_page_t *pg = &form->pages[p];
+            fp_add(&b, "page %d case=%d id=%s\n", pg->number, pg->is_case, pg->barcode_value ? pg->barcode_value : "");
+            for (int i = 0; i < pg->n_regions; i++) {
+                const omr_region_t *r = &pg->regions[i];
+                fp_add(&b, "region %s %s %d %s %.2f,%.2f,%.2f,%.2f %.2f,%.2f,%.2f,%.2f q=%d\n", region_kind_word(r->kind), r->var,
+                       r->code, r->row, r->box.x, r->box.y, r->box.w, r->box.h, r->label.x, r->label.y, r->label.w,
+                       r->label.h, r->question);
+            }
+        }
+        for (int qi = 0; qi < form->n_questions; qi++) {
+            const omr_question_t *q = &form->questions[qi];
+            fp_add(&b, "question %s %s %s page=%d route=%d:%llx\n", q->id, q->base, omr_template_kind_name(q->kind), q->page,
+                   q->route_question, (unsigned long long)q->route_codes);
+            for (int i = 0; i < q->n_options; i++)
+                fp_add(&b, " option %d %d %d\n", q->options[i].code, q->options[i].exclusive, q->options[i].other);
+            for (int i = 0; i < q->n_rows; i++)
+                fp_add(&b, " row %s\n", q->rows[i].id);
+            for (int i = 0; i < q->n_cols; i++)
+                fp_add(&b, " col %d %d\n", q->cols[i].code, q->cols[i].exclusive);
+        }
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int ok = !b.oom && b.p && EVP_Digest(b.p, b.n, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
+    free(b.p);
+    if (!ok)
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
 }
 
 int omr_template_page_by_value(const omr_survey_t *survey, const char *value, const omr_form_t **pform,

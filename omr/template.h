@@ -253,6 +253,15 @@ omr_status_t omr_template_parse_payload(const char *payload, char *code, char *f
 int omr_template_page_by_value(const omr_survey_t *survey, const char *value, const omr_form_t **pform,
                                int *ppage);
 
+/* What stored readings of this survey depend on, as 64 hex digits (SHA-256,
+ * NUL-terminated in out[65]): the survey id; every form, page and region
+ * (kind, column, code, row, geometry to 0.01 mm) and every question (id,
+ * kind, options, rows, columns, exclusive and other flags, routing); the
+ * barcodes' page IDs. Not the printed texts: a typo fixed in a prompt keeps
+ * the fingerprint. A store remembers the fingerprint it was filled with
+ * (store.h omr_store_bind_survey). Returns 0, or -1 when out of memory. */
+int omr_template_fingerprint(const omr_survey_t *survey, char out[65]);
+
 /* The bounding rectangle (mm) of corner mark (x, y) of page p: the square,
  * or the L's extent towards the inside of the page (which corner the mark is
  * in is decided by which half of the page it lies in). */

@@ -71,8 +71,8 @@ static void test_schema(void)
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
     CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
     const char *tables[] = {"batches", "files", "pages", "regions", "respondents", "responses", "review_items",
-                            "decisions", "schema_version", "mask_cache"};
-    for (int i = 0; i < 10; i++) {
+                            "decisions", "schema_version", "mask_cache", "survey_binding"};
+    for (int i = 0; i < 11; i++) {
         char sql[200];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         CHECK_INT(count(s, sql), 1);
@@ -107,8 +107,9 @@ static void test_migrate_v1(void)
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
     long long batch;
     CHECK(omr_store_batch_begin(s, "old", NULL, &batch, &err) == OMR_OK, "%s", err.msg);
-    /* back to what schema 1 was: no mask_cache, one version row */
-    CHECK_INT(sqlite3_exec(omr_store_db(s), "DROP TABLE mask_cache; DELETE FROM schema_version WHERE version > 1",
+    /* back to what schema 1 was: no mask_cache, no survey binding, one version row */
+    CHECK_INT(sqlite3_exec(omr_store_db(s),
+                           "DROP TABLE mask_cache; DROP TABLE survey_binding; DELETE FROM schema_version WHERE version > 1",
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(omr_store_schema_version(s), 1);
@@ -116,7 +117,35 @@ static void test_migrate_v1(void)
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
     CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
     CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='mask_cache'"), 1);
+    CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='survey_binding'"), 1);
     CHECK_INT(count(s, "SELECT count(*) FROM batches WHERE name = 'old'"), 1);
+    omr_store_close(s);
+    fresh_db();
+}
+
+/* One survey per store, read with one version of its templates: the first
+ * use binds, the same survey and fingerprint pass (also after reopening),
+ * another survey or other templates are refused with the reason, and the
+ * binding is unchanged by a refusal. */
+static void test_bind_survey(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_bind_survey(s, "ipa-itsc-2018", "aaaa", &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_bind_survey(s, "ipa-itsc-2018", "aaaa", &err) == OMR_OK, "%s", err.msg);
+    omr_store_close(s);
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_bind_survey(s, "ipa-itsc-2018", "aaaa", &err) == OMR_OK, "after reopening: %s", err.msg);
+    CHECK(omr_store_bind_survey(s, "quexf-test", "aaaa", &err) == OMR_EINPUT);
+    CHECK(strstr(err.msg, "holds survey ipa-itsc-2018, not quexf-test"), "%s", err.msg);
+    CHECK(omr_store_bind_survey(s, "ipa-itsc-2018", "bbbb", &err) == OMR_EINPUT);
+    CHECK(strstr(err.msg, "other templates of survey ipa-itsc-2018") && strstr(err.msg, "wrong boxes"), "%s",
+          err.msg);
+    CHECK_INT(count(s, "SELECT count(*) FROM survey_binding WHERE survey = 'ipa-itsc-2018' AND fingerprint = 'aaaa'"),
+              1);
+    CHECK_INT(count(s, "SELECT count(*) FROM survey_binding"), 1);
     omr_store_close(s);
     fresh_db();
 }
@@ -498,6 +527,7 @@ int main(void)
 {
     RUN(test_schema);
     RUN(test_migrate_v1);
+    RUN(test_bind_survey);
     RUN(test_mask_cache);
     RUN(test_claim_idempotent);
     RUN(test_rollback);

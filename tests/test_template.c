@@ -445,6 +445,35 @@ static void number_questions(void)
                    "A-01.page:41:", "routing on number question B4 cannot be checked");
 }
 
+/* The fingerprint a store is bound with: the same for the same templates and
+ * for a prompt reworded; another for a region moved, an option added, a kind
+ * or routing changed. */
+static void fingerprint_follows_regions_not_words(void)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    char base[65], fp[65];
+    CHECK(load_with(PAGE1, &err, &s) == OMR_OK, "%s", err.msg);
+    CHECK(s && omr_template_fingerprint(s, base) == 0 && strlen(base) == 64);
+    omr_template_free(s);
+    CHECK(load_with(PAGE1, &err, &s) == OMR_OK && omr_template_fingerprint(s, fp) == 0 && !strcmp(fp, base),
+          "same templates, other fingerprint");
+    omr_template_free(s);
+    CHECK(load_with(page1_with("\"pick one\"", "\"choose one, please\""), &err, &s) == OMR_OK &&
+              omr_template_fingerprint(s, fp) == 0 && !strcmp(fp, base),
+          "a reworded prompt changed the fingerprint");
+    omr_template_free(s);
+    const char *from[] = {"cell row=b col=2 box=128,157,5,5", "when=S1:1", "kind=grid1", "exclusive \"none\""};
+    const char *to[] = {"cell row=b col=2 box=129,157,5,5", "when=S1:2", "kind=gridn", "\"none\""};
+    for (int i = 0; i < 4; i++) {
+        omr_status_t st = load_with(page1_with(from[i], to[i]), &err, &s);
+        CHECK(st == OMR_OK, "%s -> %s: %s", from[i], to[i], err.msg);
+        CHECK(s && omr_template_fingerprint(s, fp) == 0 && strcmp(fp, base), "%s -> %s kept the fingerprint", from[i],
+              to[i]);
+        omr_template_free(s);
+    }
+}
+
 static void payload_round_trip(void)
 {
     char buf[64], code[16], form[16], resp[32];
@@ -507,6 +536,7 @@ int main(void)
     RUN(refuses_page_mismatch);
     RUN(icr_policy_parses);
     RUN(foreign_forms);
+    RUN(fingerprint_follows_regions_not_words);
     RUN(number_questions);
     RUN(payload_round_trip);
     RUN(the_shipped_survey_loads);
