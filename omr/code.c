@@ -13,6 +13,10 @@
  *   least two marks agree, as a case when fewer do. A copy
  *   with nothing on it (all regions blank, no ink) is never called a duplicate:
  *   two unanswered copies look the same although they are different sheets.
+ *   Where the cases come one after the other (7 8 9 7 8 9), a case page
+ *   twice in a row is proposed as a duplicate even when a faint mark reads
+ *   otherwise the second time: as a case of its own it would shift every
+ *   later case and leave its other pages missing.
  *   Any second copy of a respondent-part page is a duplicate; the first copy
  *   is coded, except that a copy scanned too light for pencil is superseded
  *   by a later copy that is not (the rescan the batch report asks for): the
@@ -1109,9 +1113,27 @@ static int push_missing(ctx_t *c, int page_number, int cs, int confirmed)
  * duplicates raise page-level items (their case is set by assign_cases, from
  * c->dup_match); differing respondent-part duplicates are remembered in
  * dup_of[] (index of the coded copy) for question items later. */
+/* Do the case copies come one case after the other (their page numbers go
+ * down somewhere in scan order: 7 8 9 7 8 9), rather than page by page
+ * (7 7 8 8 9 9)? */
+static int cases_in_sequence(const ctx_t *c)
+{
+    int last = 0;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        if (p->status != OMR_PAGE_OK || !c->form->pages[p->page_number - 1].is_case)
+            continue;
+        if (p->page_number < last)
+            return 1;
+        last = p->page_number;
+    }
+    return 0;
+}
+
 static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_of, omr_error_t *err)
 {
     const omr_form_t *f = c->form;
+    const int in_sequence = cases_in_sequence(c);
     for (int i = 0; i < c->n_pages; i++) {
         const omr_page_result_t *p = &c->pages[i];
         dup_of[i] = -1;
@@ -1130,7 +1152,7 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         if (dec && strcmp(dec, "duplicate") && (strcmp(dec, "case") || !tp->is_case))
             return omr_error_set(err, OMR_EINPUT, "override %s = \"%s\": a page takes \"duplicate\"%s", key, dec,
                                  tp->is_case ? " or \"case\"" : " (it is not a case page)");
-        int match = -1, marks_alike = 0;
+        int match = -1, marks_alike = 0, repeat = 0;
         if (!tp->is_case) {
             const int pref = preferred_copy(c, pn);
             if (!dec && pref > i && copy_is_light(p)) {
@@ -1145,6 +1167,17 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
             for (int k = 0; k < n_copies[pn] && match < 0; k++)
                 if ((marks_alike = same_readings(c, tp, &c->pages[copies[pn][k]], p)) >= 0)
                     match = copies[pn][k];
+            if (match < 0 && in_sequence && i > 0 && c->role[i - 1] == ROLE_CODED &&
+                c->pages[i - 1].page_number == p->page_number) {
+                /* The same case page twice in a row where the cases come one
+                 * after the other: a sheet fed twice whose faint or borderline
+                 * marks read otherwise the second time (a 200-dpi bitonal
+                 * scan), far more often than a case of that one page. Taken
+                 * for a case it would push every later case one on and leave
+                 * its other pages missing; so it goes to review as a duplicate. */
+                match = i - 1;
+                repeat = 1;
+            }
         }
         if (match < 0 && !(dec && !strcmp(dec, "duplicate"))) {
             copies[pn][n_copies[pn]++] = i;
@@ -1171,7 +1204,13 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         const int drawn = tp->is_case ? drawn_otherwise(tp, m, p) : 0;
         const int unsure = tp->is_case && marks_alike < c->opt.dup_marks_sure;
         snprintf(it->proposal, sizeof it->proposal, "%s", unsure || drawn ? "case" : "duplicate");
-        if (drawn)
+        if (repeat) {
+            snprintf(it->proposal, sizeof it->proposal, "duplicate");
+            snprintf(it->detail, sizeof it->detail,
+                     "page %s-%02d twice in a row (%.80s page %d): the same sheet fed twice, its readings differing "
+                     "in %d region%s, or a case with only this page",
+                     f->id, p->page_number, m->file, m->index_in_file + 1, diffs, diffs == 1 ? "" : "s");
+        } else if (drawn)
             snprintf(it->detail, sizeof it->detail,
                      "page %s-%02d again with the same reading as %.60s page %d, but %d mark%s drawn otherwise "
                      "(number in one copy, option text in the other): another case",

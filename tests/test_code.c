@@ -744,6 +744,68 @@ static void t_duplicates(void)
  * evidence of one sheet: proposed case. And a box read empty where the
  * sampler saw ink (classify.h, omr_classify_boxes_disagree) goes to review
  * with no proposal, never a certain empty. */
+/* Cases one after the other (7 8 9 7 8 9) with the last page of case 1 fed
+ * twice, the second scan reading one borderline mark otherwise (held-out
+ * corpus, respondent A-000025 on a 200-dpi bitonal scan): the repeat goes to
+ * review proposed as a duplicate, case 2 stays case 2 with nothing missing.
+ * The same two copies in a packet returned page by page (7 7 8 8 9 9) are two
+ * cases, as before. */
+static void t_repeat_in_sequence(void)
+{
+    int cp[16], ncp = case_pages(FA, cp);
+    int last = cp[ncp - 1];
+    resp_t r = {0};
+    for (int k = 1; k <= 2; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            p->regions[0].state = OMR_MARK_MARKED; /* each case answered on every page */
+            p->regions[1].state = k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+            if (k == 1 && cp[i] == last) {
+                /* the sheet again, its second region's mark read blank this time */
+                omr_page_result_t *q = add_page(&r, FA, last);
+                memcpy(q->regions, r.p[r.n - 2].regions, (size_t)q->n_regions * sizeof *q->regions);
+                q->regions[1].state = OMR_MARK_BLANK;
+                q->regions[2].state = OMR_MARK_MARKED;
+            }
+        }
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), 0);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && it->page == ncp && it->case_number == 1 && !strcmp(it->proposal, "duplicate") &&
+              strstr(it->detail, "twice in a row"),
+          "repeat: page %d case %d proposal %s: %s", it ? it->page : -1, it ? it->case_number : -1,
+          it ? it->proposal : "", it ? it->detail : "");
+    omr_coded_clear(&c);
+    /* the operator says it is a case after all: three cases, the new one missing its other pages */
+    char key[64];
+    omr_code_page_key(&r.p[ncp], key, sizeof key);
+    omr_override_t o = ovr(key, 0, "case");
+    c = code(&r, FA, &o, 1);
+    CHECK_INT(c.n_cases, 3);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 0);
+    CHECK_INT(items(&c, OMR_REVIEW_MISSING_PAGE, NULL), ncp - 1);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    /* page by page: 7 7 8 8 9 9, the copies differ: two cases, no item */
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < ncp; i++)
+        for (int k = 1; k <= 2; k++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            p->regions[0].state = OMR_MARK_MARKED;
+            p->regions[1].state = k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+        }
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
+    c = code(&r, FA, NULL, 0);
+    CHECK_INT(c.n_cases, 2);
+    CHECK_INT(items(&c, OMR_REVIEW_DUPLICATE, NULL), 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_duplicate_evidence(void)
 {
     resp_t r = {0};
@@ -1519,6 +1581,7 @@ int main(void)
     RUN(t_cases);
     RUN(t_duplicates);
     RUN(t_duplicate_evidence);
+    RUN(t_repeat_in_sequence);
     RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
