@@ -446,7 +446,9 @@ int omr_cmd_calibrate(int argc, char **argv)
         int orientation = tp->upside_down ? 180 : 0;
         if (use_identify) {
             omr_barcode_t bc;
-            if (omr_identify_read(img.pix, NULL, &bc, &err) == OMR_OK)
+            omr_zone_t zone; /* the survey's own barcodes, where it prints them */
+            omr_identify_zone_for_survey(survey, &zone);
+            if (omr_identify_read_survey(img.pix, &zone, survey, &bc, &err) == OMR_OK)
                 orientation = bc.orientation;
         }
         /* The blank reference is built once per template page: not a per-page cost. */
