@@ -16,7 +16,11 @@
  *   Where the cases come one after the other (7 8 9 7 8 9), a case page
  *   twice in a row is proposed as a duplicate even when a faint mark reads
  *   otherwise the second time: as a case of its own it would shift every
- *   later case and leave its other pages missing.
+ *   later case and leave its other pages missing. Where a copy lies decides
+ *   the proposal over how many answers agree: the same page twice in a row
+ *   (or one copy more than the other case pages) is proposed a duplicate; a
+ *   copy right after its case's previous page (8 9 10) is proposed a case,
+ *   answered like an earlier case or not.
  *   Any second copy of a respondent-part page is a duplicate; the first copy
  *   is coded, except that a copy scanned too light for pencil is superseded
  *   by a later copy that is not (the rescan the batch report asks for): the
@@ -1130,6 +1134,26 @@ static int cases_in_sequence(const ctx_t *c)
     return 0;
 }
 
+#define MAX_FORM_PAGES 99 /* template.c: page numbers 1..99 */
+
+/* Has case page number pn (1-based) more read copies than the case page
+ * with the fewest (of those that came at all)? An extra copy of one page in
+ * a packet is a sheet fed again rather than a case of that page alone. */
+static int extra_copy(const ctx_t *c, int pn)
+{
+    int count[MAX_FORM_PAGES] = {0}, fewest = 0;
+    for (int i = 0; i < c->n_pages; i++) {
+        const omr_page_result_t *p = &c->pages[i];
+        if (p->status == OMR_PAGE_OK && p->page_number >= 1 && p->page_number <= MAX_FORM_PAGES &&
+            c->form->pages[p->page_number - 1].is_case)
+            count[p->page_number - 1]++;
+    }
+    for (int k = 0; k < c->form->n_pages && k < MAX_FORM_PAGES; k++)
+        if (count[k] > 0 && (fewest == 0 || count[k] < fewest))
+            fewest = count[k];
+    return pn >= 1 && pn <= MAX_FORM_PAGES && count[pn - 1] > fewest;
+}
+
 static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_of, omr_error_t *err)
 {
     const omr_form_t *f = c->form;
@@ -1203,7 +1227,20 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         const omr_page_result_t *m = &c->pages[match];
         const int drawn = tp->is_case ? drawn_otherwise(tp, m, p) : 0;
         const int unsure = tp->is_case && marks_alike < c->opt.dup_marks_sure;
-        snprintf(it->proposal, sizeof it->proposal, "%s", unsure || drawn ? "case" : "duplicate");
+        /* in a packet of cases one after the other, a copy right after the
+         * page before it (8 9 10) carries a case on: answered like an earlier
+         * case, it is still more likely that case's next page than a sheet
+         * fed again (those come twice in a row, or out of order) */
+        const int continues = tp->is_case && in_sequence && !repeat && i > 0 && c->pages[i - 1].status == OMR_PAGE_OK &&
+                              c->pages[i - 1].page_number == p->page_number - 1;
+        /* the same page twice in a row, where the packet is not page by
+         * page, or one copy more than its case's other pages: fed again,
+         * however few answers there are to compare */
+        const int fed_again = tp->is_case && !drawn && i > 0 && c->pages[i - 1].status == OMR_PAGE_OK &&
+                              c->pages[i - 1].page_number == p->page_number &&
+                              (in_sequence || extra_copy(c, p->page_number));
+        snprintf(it->proposal, sizeof it->proposal, "%s",
+                 fed_again ? "duplicate" : unsure || drawn || continues ? "case" : "duplicate");
         if (repeat) {
             snprintf(it->proposal, sizeof it->proposal, "duplicate");
             snprintf(it->detail, sizeof it->detail,

@@ -806,6 +806,53 @@ static void t_repeat_in_sequence(void)
     resp_free(&r);
 }
 
+/* Where a copy lies tells a sheet fed again from a case answered alike:
+ * 7 8 9 7 8 9 with case 2's page 9 answered exactly as case 1's (two marks
+ * alike) carries case 2 on after its page 8: proposed "case" (standard
+ * corpus, B-000211). 7 8 9 9 7 8 9 with the repeat reading alike but only
+ * one answer to compare: the same page twice in a row, proposed "duplicate"
+ * (A-000161). */
+static void t_duplicate_by_position(void)
+{
+    int cp[16], ncp = case_pages(FA, cp);
+    int last = cp[ncp - 1];
+    resp_t r = {0};
+    for (int k = 1; k <= 2; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            p->regions[0].state = OMR_MARK_MARKED;
+            p->regions[1].state = cp[i] == last || k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+        }
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && it->page == 2 * ncp - 1 && !strcmp(it->proposal, "case"),
+          "case 2's last page answered like case 1's: proposal %s (page %d)", it ? it->proposal : "-",
+          it ? it->page : -1);
+    omr_coded_clear(&c);
+    resp_free(&r);
+
+    memset(&r, 0, sizeof r);
+    for (int k = 1; k <= 2; k++)
+        for (int i = 0; i < ncp; i++) {
+            omr_page_result_t *p = add_page(&r, FA, cp[i]);
+            p->regions[0].state = OMR_MARK_MARKED;
+            p->regions[1].state = k == 1 ? OMR_MARK_BLANK : OMR_MARK_MARKED;
+            if (k == 1 && cp[i] == last) {
+                omr_page_result_t *q = add_page(&r, FA, last);
+                memcpy(q->regions, r.p[r.n - 2].regions, (size_t)q->n_regions * sizeof *q->regions);
+            }
+        }
+    mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
+    c = code(&r, FA, NULL, 0);
+    it = item(&c, OMR_REVIEW_DUPLICATE);
+    CHECK(it && it->page == ncp && !strcmp(it->proposal, "duplicate"),
+          "page twice in a row, one answer alike: proposal %s (page %d)", it ? it->proposal : "-", it ? it->page : -1);
+    CHECK_INT(c.n_cases, 2);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_duplicate_evidence(void)
 {
     resp_t r = {0};
@@ -1582,6 +1629,7 @@ int main(void)
     RUN(t_duplicates);
     RUN(t_duplicate_evidence);
     RUN(t_repeat_in_sequence);
+    RUN(t_duplicate_by_position);
     RUN(t_light_copy_superseded);
     RUN(t_codegrid_text);
     RUN(t_bad_input);
