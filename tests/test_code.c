@@ -736,14 +736,16 @@ static void t_duplicates(void)
     resp_free(&r);
 }
 
-/* What tells a case page scanned twice from two cases answered alike. A
- * copy whose written box could not be read (doubtful, no digit) is still
- * the same page: a duplicate item, not a new case; a box read as another
- * digit is a difference. A text field written in both, or a mark circled
- * around the number in one copy and the option text in the other, is no
- * evidence of one sheet: proposed case. And a box read empty where the
- * sampler saw ink (classify.h, omr_classify_boxes_disagree) goes to review
- * with no proposal, never a certain empty. */
+/* A copy of case page `number` answered on its first region, and on its
+ * second when `second`: enough for the duplicate tests to tell copies apart. */
+static omr_page_result_t *case_copy(resp_t *r, int number, int second)
+{
+    omr_page_result_t *p = add_page(r, FA, number);
+    p->regions[0].state = OMR_MARK_MARKED;
+    p->regions[1].state = second ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+    return p;
+}
+
 /* Cases one after the other (7 8 9 7 8 9) with the last page of case 1 fed
  * twice, the second scan reading one borderline mark otherwise (held-out
  * corpus, respondent A-000025 on a 200-dpi bitonal scan): the repeat goes to
@@ -757,9 +759,7 @@ static void t_repeat_in_sequence(void)
     resp_t r = {0};
     for (int k = 1; k <= 2; k++)
         for (int i = 0; i < ncp; i++) {
-            omr_page_result_t *p = add_page(&r, FA, cp[i]);
-            p->regions[0].state = OMR_MARK_MARKED; /* each case answered on every page */
-            p->regions[1].state = k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
+            case_copy(&r, cp[i], k == 1);
             if (k == 1 && cp[i] == last) {
                 /* the sheet again, its second region's mark read blank this time */
                 omr_page_result_t *q = add_page(&r, FA, last);
@@ -793,11 +793,8 @@ static void t_repeat_in_sequence(void)
     /* page by page: 7 7 8 8 9 9, the copies differ: two cases, no item */
     memset(&r, 0, sizeof r);
     for (int i = 0; i < ncp; i++)
-        for (int k = 1; k <= 2; k++) {
-            omr_page_result_t *p = add_page(&r, FA, cp[i]);
-            p->regions[0].state = OMR_MARK_MARKED;
-            p->regions[1].state = k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
-        }
+        for (int k = 1; k <= 2; k++)
+            case_copy(&r, cp[i], k == 1);
     mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
     c = code(&r, FA, NULL, 0);
     CHECK_INT(c.n_cases, 2);
@@ -818,11 +815,8 @@ static void t_duplicate_by_position(void)
     int last = cp[ncp - 1];
     resp_t r = {0};
     for (int k = 1; k <= 2; k++)
-        for (int i = 0; i < ncp; i++) {
-            omr_page_result_t *p = add_page(&r, FA, cp[i]);
-            p->regions[0].state = OMR_MARK_MARKED;
-            p->regions[1].state = cp[i] == last || k == 1 ? OMR_MARK_MARKED : OMR_MARK_BLANK;
-        }
+        for (int i = 0; i < ncp; i++)
+            case_copy(&r, cp[i], cp[i] == last || k == 1);
     mark(pg(&r, FA, "Q1"), FA, "Q1", 5);
     omr_coded_t c = code(&r, FA, NULL, 0);
     const omr_review_item_t *it = item(&c, OMR_REVIEW_DUPLICATE);
@@ -835,9 +829,7 @@ static void t_duplicate_by_position(void)
     memset(&r, 0, sizeof r);
     for (int k = 1; k <= 2; k++)
         for (int i = 0; i < ncp; i++) {
-            omr_page_result_t *p = add_page(&r, FA, cp[i]);
-            p->regions[0].state = OMR_MARK_MARKED;
-            p->regions[1].state = k == 1 ? OMR_MARK_BLANK : OMR_MARK_MARKED;
+            case_copy(&r, cp[i], k != 1);
             if (k == 1 && cp[i] == last) {
                 omr_page_result_t *q = add_page(&r, FA, last);
                 memcpy(q->regions, r.p[r.n - 2].regions, (size_t)q->n_regions * sizeof *q->regions);
@@ -853,6 +845,14 @@ static void t_duplicate_by_position(void)
     resp_free(&r);
 }
 
+/* What tells a case page scanned twice from two cases answered alike. A
+ * copy whose written box could not be read (doubtful, no digit) is still
+ * the same page: a duplicate item, not a new case; a box read as another
+ * digit is a difference. A text field written in both, or a mark circled
+ * around the number in one copy and the option text in the other, is no
+ * evidence of one sheet: proposed case. And a box read empty where the
+ * sampler saw ink (classify.h, omr_classify_boxes_disagree) goes to review
+ * with no proposal, never a certain empty. */
 static void t_duplicate_evidence(void)
 {
     resp_t r = {0};
