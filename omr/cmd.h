@@ -12,6 +12,7 @@
 #ifndef OMR_CMD_H
 #define OMR_CMD_H
 
+#include "store.h"
 #include "template.h"
 
 enum { OMR_EXIT_OK = 0, OMR_EXIT_USAGE = 1, OMR_EXIT_FAILED = 2, OMR_EXIT_REVIEW = 3 };
@@ -27,10 +28,11 @@ int omr_cmd_calibrate(int argc, char **argv);
 int omr_cmd_print(int argc, char **argv);
 int omr_cmd_icr_eval(int argc, char **argv);
 
-/* Open the store at db (created when missing) and check it holds this
- * survey, read with these templates (store.h omr_store_bind_survey). Prints
- * "omr CMD: reason" and returns OMR_EXIT_FAILED when not; OMR_EXIT_OK. */
-int omr_cmd_bind_store(const char *cmd, const char *db, const omr_survey_t *survey);
+/* Check that the open store holds this survey, read with these templates
+ * (store.h omr_store_bind_survey; binds a store used the first time). db
+ * names the store in the message. Prints "omr CMD: DB: reason" and returns
+ * OMR_EXIT_FAILED when not; OMR_EXIT_OK. */
+int omr_cmd_bind_store(const char *cmd, const char *db, omr_store_t *store, const omr_survey_t *survey);
 
 int omr_cmd_scan(int argc, char **argv);
 int omr_cmd_export(int argc, char **argv);

@@ -97,13 +97,14 @@ int omr_cmd_export(int argc, char **argv)
         omr_template_free(survey);
         return OMR_EXIT_FAILED;
     }
-    if (omr_cmd_bind_store("export", db, survey)) {
-        omr_template_free(survey);
-        return OMR_EXIT_FAILED;
-    }
     omr_store_t *store;
     if (omr_store_open(db, &store, &err)) {
         fprintf(stderr, "omr export: %s\n", err.msg);
+        omr_template_free(survey);
+        return OMR_EXIT_FAILED;
+    }
+    if (omr_cmd_bind_store("export", db, store, survey)) {
+        omr_store_close(store);
         omr_template_free(survey);
         return OMR_EXIT_FAILED;
     }

@@ -88,7 +88,14 @@ int omr_cmd_review(int argc, char **argv)
         fprintf(stderr, "omr review: templates: %s\n", err.msg);
         return OMR_EXIT_FAILED;
     }
-    int bound = omr_cmd_bind_store("review", o.db_path, survey);
+    /* checked here, not in the server: a store of other templates is a
+     * failure (exit 2), not a usage error */
+    omr_store_t *store = NULL;
+    int bound = omr_store_open(o.db_path, &store, &err) ? OMR_EXIT_FAILED
+                                                        : omr_cmd_bind_store("review", o.db_path, store, survey);
+    if (!store)
+        fprintf(stderr, "omr review: %s\n", err.msg);
+    omr_store_close(store);
     omr_template_free(survey);
     if (bound != OMR_EXIT_OK)
         return OMR_EXIT_FAILED;

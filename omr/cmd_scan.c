@@ -192,16 +192,12 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
     printf("open review items in the store: %d\n", sum->open_items);
 }
 
-int omr_cmd_bind_store(const char *cmd, const char *db, const omr_survey_t *survey)
+int omr_cmd_bind_store(const char *cmd, const char *db, omr_store_t *store, const omr_survey_t *survey)
 {
     omr_error_t err = {0};
     char fp[65];
-    omr_store_t *store = NULL;
     omr_status_t st = omr_template_fingerprint(survey, fp) ? omr_error_set(&err, OMR_ENOMEM, "out of memory")
-                      : omr_store_open(db, &store, &err);
-    if (!st)
-        st = omr_store_bind_survey(store, survey->id, fp, &err);
-    omr_store_close(store);
+                                                            : omr_store_bind_survey(store, survey->id, fp, &err);
     if (st) {
         fprintf(stderr, "omr %s: %s: %s\n", cmd, db, err.msg);
         return OMR_EXIT_FAILED;
@@ -278,7 +274,16 @@ int omr_cmd_scan(int argc, char **argv)
         }
     }
 
-    if (omr_cmd_bind_store("scan", db, survey)) {
+    /* the pipeline's workers open the store themselves: bind it first */
+    omr_store_t *bound = NULL;
+    if (omr_store_open(db, &bound, &err)) {
+        fprintf(stderr, "omr scan: %s\n", err.msg);
+        omr_template_free(survey);
+        return OMR_EXIT_FAILED;
+    }
+    int bind_rc = omr_cmd_bind_store("scan", db, bound, survey);
+    omr_store_close(bound);
+    if (bind_rc) {
         omr_template_free(survey);
         return OMR_EXIT_FAILED;
     }

@@ -467,6 +467,16 @@ static inline void pool_relu_row(const float f0[24], const float f1[24], float *
     }
 }
 
+/* ReLU + 2x2 max-pool of four conv2 rows of 8 into two output rows of 4. */
+static inline void pool_relu_block(const float f[4][8], float *out)
+{
+    for (int yy = 0; yy < 4; yy += 2)
+        for (int xx = 0; xx < 4; xx++) {
+            float m = max2(max2(f[yy][2 * xx], f[yy][2 * xx + 1]), max2(f[yy + 1][2 * xx], f[yy + 1][2 * xx + 1]));
+            out[(yy / 2) * 4 + xx] = m > 0 ? m : 0;
+        }
+}
+
 /* conv1 5x5 -> 24x24, ReLU + max-pool 2 -> 12x12, then conv2 5x5x8 -> 8x8,
  * ReLU + max-pool 2 -> 4x4: x (28x28) -> p1 -> p2. */
 static void convs(const float *P, const float *x, float p1[][12 * 12], float *p2)
@@ -518,12 +528,7 @@ static void convs(const float *P, const float *x, float p1[][12 * 12], float *p2
             const v4f r[4][2] = {{a0, c0}, {a1, c1}, {a2, c2}, {a3, c3}};
             float f[4][8];
             memcpy(f, r, sizeof f);
-            for (int yy = 0; yy < 4; yy += 2)
-                for (int xx = 0; xx < 4; xx++) {
-                    float m = max2(max2(f[yy][2 * xx], f[yy][2 * xx + 1]),
-                                   max2(f[yy + 1][2 * xx], f[yy + 1][2 * xx + 1]));
-                    p2[o * 16 + ((y + yy) / 2) * 4 + xx] = m > 0 ? m : 0;
-                }
+            pool_relu_block(f, p2 + o * 16 + (y / 2) * 4);
         }
     }
 }
@@ -588,12 +593,7 @@ __attribute__((target("avx"))) static void convs_avx(const float *P, const float
             const v8f r[4] = {a0, a1, a2, a3};
             float f[4][8];
             memcpy(f, r, sizeof f);
-            for (int yy = 0; yy < 4; yy += 2)
-                for (int xx = 0; xx < 4; xx++) {
-                    float m = max2(max2(f[yy][2 * xx], f[yy][2 * xx + 1]),
-                                   max2(f[yy + 1][2 * xx], f[yy + 1][2 * xx + 1]));
-                    p2[o * 16 + ((y + yy) / 2) * 4 + xx] = m > 0 ? m : 0;
-                }
+            pool_relu_block(f, p2 + o * 16 + (y / 2) * 4);
         }
     }
 }

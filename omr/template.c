@@ -531,10 +531,11 @@ static omr_status_t stmt_barcode(page_ctx_t *pc, const omr_tpl_line_t *l)
         for (size_t i = 0; i < n; i++)
             if (!isgraph((unsigned char)value[i]))
                 return fail(c, "value=\"%s\": a page ID has no spaces or control characters", value);
-        if (pc->page->barcode_kind == OMR_BARCODE_I25)
-            for (size_t i = 0; i < n; i++)
-                if (!isdigit((unsigned char)value[i]) || n % 2)
-                    return fail(c, "value=%s: interleaved 2 of 5 holds an even number of digits", value);
+        int digits = n % 2 == 0;
+        for (size_t i = 0; i < n && digits; i++)
+            digits = isdigit((unsigned char)value[i]) != 0;
+        if (pc->page->barcode_kind == OMR_BARCODE_I25 && !digits)
+            return fail(c, "value=%s: interleaved 2 of 5 holds an even number of digits", value);
         if (!(pc->page->barcode_value = arena_strdup(c->priv, value)))
             return fail_nomem(c);
     } else if (pc->page->barcode_kind != OMR_BARCODE_CODE128) {

@@ -211,5 +211,14 @@ a1=$(tr -d '\r' <"$work/fout/Q.csv" | awk -F, 'NR > 1 && ($1 == "two" || $1 == "
   >"$work/p.log" 2>&1
 grep -q "each file must hold one whole" "$work/p.log" && ok "one page per file: the report says to pack them" ||
   { cat "$work/p.log"; bad "one page per file: no hint in the report"; }
+# A store holds one survey: scanning the IPA survey's pages into this one is
+# refused with the reason, and nothing stored changes.
+before=$(sqlite3 "$work/q.db" "SELECT count(*) FROM pages")
+"$B/omr" scan --db "$work/q.db" -q "$D/form1-page1.png" >"$work/other.log" 2>&1
+orc=$?
+after=$(sqlite3 "$work/q.db" "SELECT count(*) FROM pages")
+[ "$orc" = 2 ] && grep -q "holds survey quexf-test, not ipa-itsc-2018" "$work/other.log" && [ "$before" = "$after" ] &&
+  ok "another survey's templates on this store: refused, store unchanged" ||
+  { cat "$work/other.log"; bad "another survey on the store: exit $orc, pages $before -> $after"; }
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -214,6 +214,23 @@ static void test_codebook(void)
     free(sps);
 }
 
+/* Run `prog name` in the test folder, output to name.log; with text, write
+ * it to name first. Returns the command's status (0 ok). */
+static int run_in_dir(const char *prog, const char *name, const char *text)
+{
+    char cmd[1200];
+    if (text) {
+        snprintf(cmd, sizeof cmd, "%s/%s", dir, name);
+        FILE *f = fopen(cmd, "w");
+        if (!f)
+            return -1;
+        fputs(text, f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s %s > %s.log 2>&1", dir, prog, name, name);
+    return system(cmd);
+}
+
 /* codebook.sps reads the export into SPSS, codebook.R into R: run by PSPP (Debian's pspp, which
  * tools/install-deps.sh installs) in the export folder, it must save A.sav
  * with the respondent's values, -1 user-missing, value labels as the seed
@@ -242,28 +259,21 @@ static void test_spss_and_r_read_export(void)
     CHECK(omr_export_write(s, survey, dir, NULL, &rep, &err) == OMR_OK, "%s", err.msg);
     CHECK(omr_export_codebook(survey, dir, NULL, NULL, &err) == OMR_OK, "%s", err.msg);
     omr_store_close(s);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cd '%s' && pspp codebook.sps > pspp.log 2>&1", dir);
-    CHECK(system(cmd) == 0, "pspp codebook.sps failed (is pspp installed? tools/install-deps.sh)");
-    char *log = slurp("pspp.log");
+    CHECK(run_in_dir("pspp", "codebook.sps", NULL) == 0,
+          "pspp codebook.sps failed (is pspp installed? tools/install-deps.sh)");
+    char *log = slurp("codebook.sps.log");
     CHECK(log && !strstr(log, "warning") && !strstr(log, "error"), "pspp:\n%s", log ? log : "(none)");
     free(log);
-    FILE *f = NULL;
-    snprintf(cmd, sizeof cmd, "%s/check.sps", dir);
-    if ((f = fopen(cmd, "w"))) {
-        fputs("GET FILE='A.sav'.\n"
-              "COMPUTE s2_missing = MISSING(S2).\n"
-              "COMPUTE s2_value = VALUE(S2).\n"
-              "SAVE TRANSLATE /OUTFILE='labels.csv' /TYPE=CSV /FIELDNAMES /CELLS=LABELS /REPLACE\n"
-              "  /KEEP=respondent Q1 Q2_1 s2_missing s2_value Q2_6_text.\n"
-              "GET FILE='A_cases.sav'.\n"
-              "SAVE TRANSLATE /OUTFILE='cases.csv' /TYPE=CSV /FIELDNAMES /CELLS=VALUES /REPLACE\n"
-              "  /KEEP=respondent case Q20.\n",
-              f);
-        fclose(f);
-    }
-    snprintf(cmd, sizeof cmd, "cd '%s' && pspp check.sps > check.log 2>&1", dir);
-    CHECK(system(cmd) == 0, "pspp could not read the .sav files back");
+    CHECK(run_in_dir("pspp", "check.sps",
+                     "GET FILE='A.sav'.\n"
+                     "COMPUTE s2_missing = MISSING(S2).\n"
+                     "COMPUTE s2_value = VALUE(S2).\n"
+                     "SAVE TRANSLATE /OUTFILE='labels.csv' /TYPE=CSV /FIELDNAMES /CELLS=LABELS /REPLACE\n"
+                     "  /KEEP=respondent Q1 Q2_1 s2_missing s2_value Q2_6_text.\n"
+                     "GET FILE='A_cases.sav'.\n"
+                     "SAVE TRANSLATE /OUTFILE='cases.csv' /TYPE=CSV /FIELDNAMES /CELLS=VALUES /REPLACE\n"
+                     "  /KEEP=respondent case Q20.\n") == 0,
+          "pspp could not read the .sav files back");
     char *got = slurp("labels.csv");
     CHECK(got && strstr(got, "respondent,Q1,Q2_1,s2_missing,s2_value,Q2_6_text"), "header: %s", got ? got : "(none)");
     /* Q1 2 by its label; Q2_1 1 "○あり"; S2 -1 user-missing but kept as -1 */
@@ -276,21 +286,16 @@ static void test_spss_and_r_read_export(void)
 
     /* R users: codebook.R (base R, r-base-core) reads the same files with the
      * same labels; -1 stays -1 and omr_factor() makes it NA. */
-    snprintf(cmd, sizeof cmd, "%s/check.R", dir);
-    if ((f = fopen(cmd, "w"))) {
-        fputs("source(\"codebook.R\", encoding = \"UTF-8\")\n"
-              "d <- read_omr(\".\")\n"
-              "a <- d$A[d$A$respondent == \"000007\", ]\n"
-              "fa <- omr_factors(d$A)[d$A$respondent == \"000007\", ]\n"
-              "writeLines(c(as.character(fa$Q1), class(a$Q1), as.character(a$Q2_1),\n"
-              "  as.character(a$S2), as.character(is.na(fa$S2)), a$Q2_6_text,\n"
-              "  substr(attr(d$A$Q1, \"label\"), 1, 3), paste(d$A_cases$case, d$A_cases$Q20, collapse = \" \")),\n"
-              "  \"r.txt\", useBytes = TRUE)\n",
-              f);
-        fclose(f);
-    }
-    snprintf(cmd, sizeof cmd, "cd '%s' && Rscript check.R > r.log 2>&1", dir);
-    CHECK(system(cmd) == 0, "Rscript check.R failed (is r-base-core installed? tools/install-deps.sh)");
+    CHECK(run_in_dir("Rscript", "check.R",
+                     "source(\"codebook.R\", encoding = \"UTF-8\")\n"
+                     "d <- read_omr(\".\")\n"
+                     "a <- d$A[d$A$respondent == \"000007\", ]\n"
+                     "fa <- omr_factors(d$A)[d$A$respondent == \"000007\", ]\n"
+                     "writeLines(c(as.character(fa$Q1), class(a$Q1), as.character(a$Q2_1),\n"
+                     "  as.character(a$S2), as.character(is.na(fa$S2)), a$Q2_6_text,\n"
+                     "  substr(attr(d$A$Q1, \"label\"), 1, 3), paste(d$A_cases$case, d$A_cases$Q20, collapse = \" \")),\n"
+                     "  \"r.txt\", useBytes = TRUE)\n") == 0,
+          "Rscript check.R failed (is r-base-core installed? tools/install-deps.sh)");
     got = slurp("r.txt");
     CHECK(got && !strcmp(got, "11社～50社\ninteger\n1\n-1\nTRUE\n他社, \"特別\" 対応\n問1 \n1 3 2 1\n"), "R read:\n%s",
           got ? got : "(none)");
