@@ -47,6 +47,9 @@ void omr_calib_default(omr_calib_t *c)
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
     c->check_filled_min = 0.42;
+    c->bubble_blank_max = 0.15;
+    c->bubble_marked_min = 0.60;
+    c->bubble_base_max = 0.50;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
@@ -92,6 +95,9 @@ static const struct {
     {"circle.blackout_min", D(circle_blackout_min), K_SHARE},
     {"write.disagree_ink", D(write_disagree_ink), K_SHARE},
     {"check.filled_min", D(check_filled_min), K_SHARE},
+    {"bubble.blank_max", D(bubble_blank_max), K_SHARE},
+    {"bubble.marked_min", D(bubble_marked_min), K_SHARE},
+    {"bubble.base_max", D(bubble_base_max), K_SHARE},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);
@@ -119,6 +125,7 @@ static omr_status_t check_pairs(const omr_calib_t *c, const char *name, const in
         {offsetof(omr_calib_t, label_blank_max), offsetof(omr_calib_t, label_marked_min), 2, 3},
         {offsetof(omr_calib_t, check_blank_max), offsetof(omr_calib_t, check_marked_min), 5, 6},
         {offsetof(omr_calib_t, erasure_darkness), offsetof(omr_calib_t, faint_darkness), 9, 8},
+        {offsetof(omr_calib_t, bubble_blank_max), offsetof(omr_calib_t, bubble_marked_min), 35, 36},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         double lo = *(const double *)((const char *)c + pairs[i].lo);

@@ -113,6 +113,15 @@ typedef struct {
      * What that means is the survey's (template filled=): a mark, or a
      * cancelled choice (omr_classify_filled). */
     double check_filled_min;
+    /* CHECK regions that are bubbles (option bubble=, an oval to fill in):
+     * the share of the sampled ring (between the printed code and the
+     * outline) that is ink. Filling covers most of it; a tick or a dot
+     * does not, and is doubtful, never a mark (no stroke-shape rule). */
+    double bubble_blank_max;
+    double bubble_marked_min;
+    /* The most a blank bubble's printed code and outline may measure (its
+     * page's lower quartile is used, omr_classify_bubble_base, up to this). */
+    double bubble_base_max;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

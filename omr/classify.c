@@ -46,11 +46,14 @@ static int trace_is_stroke(const omr_calib_t *cal, const omr_measure_t *m)
            m->trace_piece_mm >= cal->trace_piece_mm;
 }
 
-/* A mark target with thresholds (blank_max, marked_min). */
-static void classify_mark(const omr_calib_t *cal, double blank_max, double marked_min,
-                          omr_region_result_t *r)
+/* A mark target with thresholds (blank_max, marked_min) on its ink, which is
+ * r->m.ink but for bubbles (their fill against the page's blank bubbles). */
+static void classify_mark_ink(const omr_calib_t *cal, double blank_max, double marked_min, double ink,
+                              omr_region_result_t *r)
 {
-    const omr_measure_t *m = &r->m;
+    omr_measure_t mv = r->m;
+    mv.ink = (float)ink;
+    const omr_measure_t *m = &mv;
     const unsigned cross = r->doubt & OMR_DOUBT_CROSSOUT; /* from sampling */
     if (m->darkness > 0 && m->darkness < OMR_SAMPLE_DARK_MIN) {
         /* Light ink only (grey scans, sample.c light_tally): no point is
@@ -92,6 +95,27 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
         r->state = OMR_MARK_DOUBTFUL;
         r->doubt |= OMR_DOUBT_CROSSOUT;
     }
+}
+
+static void classify_mark(const omr_calib_t *cal, double blank_max, double marked_min,
+                          omr_region_result_t *r)
+{
+    classify_mark_ink(cal, blank_max, marked_min, r->m.ink, r);
+}
+
+/* A bubble (a round CHECK region) against base, the ink of a blank bubble
+ * of its page (bubble_base): its fill is the share of what the printed code
+ * and outline leave open that is ink. A stroke through a bubble is not the
+ * convention (it is filled in), so a borderline trace stays doubtful
+ * whatever its shape. */
+static void classify_bubble(const omr_calib_t *cal, double base, omr_region_result_t *r)
+{
+    double fill = base < 1 ? (r->m.ink - base) / (1 - base) : 0;
+    if (fill < 0)
+        fill = 0;
+    omr_calib_t no_strokes = *cal;
+    no_strokes.trace_stroke_mm = 0;
+    classify_mark_ink(&no_strokes, cal->bubble_blank_max, cal->bubble_marked_min, fill, r);
 }
 
 void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_region_result_t *r)
@@ -139,7 +163,11 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
         }
         break;
     case OMR_REGION_CHECK:
-        classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
+        if (rg->round) {
+            classify_bubble(cal, 0, r); /* alone: no page to say what blank is */
+        } else {
+            classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
+        }
         break;
     case OMR_REGION_DIGIT:
     case OMR_REGION_TEXT:
@@ -166,10 +194,58 @@ void omr_classify_scan_calib(const omr_calib_t *cal, int depth, double dpi, omr_
         out->check_marked_min = out->check_blank_max;
 }
 
+static int cmp_float(const void *a, const void *b);
+
+static int is_bubble(const omr_region_t *rg) { return rg->kind == OMR_REGION_CHECK && rg->round; }
+
+/* Does bubble rg print what `print` names (NULL: any bubble)? */
+static int prints(const omr_region_t *rg, const char *print)
+{
+    return is_bubble(rg) && (!print || (rg->print && !strcmp(rg->print, print)));
+}
+
+double omr_classify_bubble_base(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions,
+                                const char *print)
+{
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++)
+        n += prints(&pg->regions[i], print);
+    if (n < OMR_CLASSIFY_BUBBLE_BASE_MIN)
+        return print ? omr_classify_bubble_base(pg, cal, regions, NULL) : 0;
+    float *ink = malloc(sizeof *ink * (size_t)n);
+    if (!ink)
+        return 0;
+    int k = 0;
+    for (int i = 0; i < pg->n_regions; i++)
+        if (prints(&pg->regions[i], print))
+            ink[k++] = regions[i].m.ink;
+    qsort(ink, (size_t)n, sizeof *ink, cmp_float);
+    double base = ink[n / 4];
+    free(ink);
+    return base < cal->bubble_base_max ? base : cal->bubble_base_max;
+}
+
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
-    for (int i = 0; i < pg->n_regions; i++)
-        omr_classify_region(&pg->regions[i], cal, &regions[i]);
+    const char *last_print = NULL;
+    double base = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (is_bubble(rg)) {
+            /* bubbles printed alike (all the A's) share a blank level; a
+             * sheet lists them in runs A B C D A B C D, so cache by code */
+            if (!last_print || !rg->print || strcmp(rg->print, last_print)) {
+                base = omr_classify_bubble_base(pg, cal, regions, rg->print);
+                last_print = rg->print;
+            }
+            regions[i].digit = -1;
+            regions[i].digit_conf = 0;
+            regions[i].has_ink = 0;
+            classify_bubble(cal, base, &regions[i]);
+        } else {
+            omr_classify_region(&pg->regions[i], cal, &regions[i]);
+        }
+    }
 }
 
 static int is_mark(const omr_region_t *rg)
@@ -182,11 +258,11 @@ static int same_unit(const omr_region_t *a, const omr_region_t *b)
     return a->question == b->question && !strcmp(a->row, b->row);
 }
 
-static int cmp_float(const void *a, const void *b);
-
 static int is_filled(const omr_region_t *rg, const omr_calib_t *cal, const omr_region_result_t *r)
 {
-    return rg->kind == OMR_REGION_CHECK && cal->check_filled_min > 0 && r->m.ink >= cal->check_filled_min;
+    /* a bubble is filled to answer: never a cancelled choice */
+    return rg->kind == OMR_REGION_CHECK && !rg->round && cal->check_filled_min > 0 &&
+           r->m.ink >= cal->check_filled_min;
 }
 
 int omr_classify_filled(const omr_page_t *pg, const omr_calib_t *cal, int cancels,

@@ -43,9 +43,23 @@
 void omr_classify_region(const omr_region_t *region, const omr_calib_t *cal,
                          omr_region_result_t *r);
 
-/* Every region of a page: regions[page->n_regions]. */
+/* Every region of a page: regions[page->n_regions]. Bubbles (round CHECK
+ * regions) are read against the page's own blank bubbles
+ * (omr_classify_bubble_base); alone (omr_classify_region) against paper. */
 void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
                        omr_region_result_t *regions);
+
+/* What a blank bubble printing `print` ("A"; NULL: any) measures on this
+ * page: the lower quartile of the ink of those bubbles (the printed code
+ * inside the sampled disc, at this scan's resolution and blur: "B" prints
+ * more ink than "A"; most bubbles of a sheet are blank), never above
+ * cal->bubble_base_max (a sheet filled in almost everywhere must not make
+ * its filled bubbles the blank level). Fewer than
+ * OMR_CLASSIFY_BUBBLE_BASE_MIN such bubbles: the level of all the page's
+ * bubbles; fewer than that on the page: 0 (paper is blank). */
+#define OMR_CLASSIFY_BUBBLE_BASE_MIN 4
+double omr_classify_bubble_base(const omr_page_t *page, const omr_calib_t *cal,
+                                const omr_region_result_t *regions, const char *print);
 
 /* The profile to classify one scan with: *cal, with the circle and checkbox
  * blank maxima raised to cal->bitonal_hires_blank_max on a bitonal scan

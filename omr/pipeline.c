@@ -210,6 +210,33 @@ static void set_status(omr_page_result_t *r, omr_page_status_t status, const cha
     va_end(ap);
 }
 
+/* A form that carries no barcode (survey identify=order): a sheet that is
+ * not blank is a page of the survey's one form; which page, read_pages
+ * says from its place in the file (page_number_by_order). Upright only:
+ * nothing on such a page says which way up it was fed. */
+static void identify_by_order(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
+{
+    omr_error_t err = {0};
+    int blank = 0;
+    double ink = 0;
+    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank) {
+        set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
+        return;
+    }
+    r->status = OMR_PAGE_OK;
+    r->orientation = 0;
+    copy_str(r->form, sizeof r->form, survey->forms[0].id);
+}
+
+/* The page number of the n-th sheet of a file that is not blank (n from 0),
+ * on a survey identified by order: pages 1 … N of the form, then 1 … N of
+ * the next copy (respondent_from_file names it). */
+static void page_number_by_order(const omr_survey_t *survey, int n, omr_page_result_t *r)
+{
+    if (r->status == OMR_PAGE_OK)
+        r->page_number = n % survey->forms[0].n_pages + 1;
+}
+
 /* Which page of which form of our survey this is, or why not. The barcode
  * is looked for first (1-5 ms in its zone); only a page without one is
  * tested for blankness. */
@@ -217,6 +244,10 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
 {
     omr_barcode_t bc;
     omr_error_t err = {0};
+    if (survey->ids_by_order) {
+        identify_by_order(pix, survey, r);
+        return;
+    }
     /* Look where the templates print the barcode first (~0.7 ms on a G4
      * page, against ~3 ms for the bottom fifth of the page). */
     omr_zone_t zone;
@@ -268,17 +299,19 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
 /* A page identified by a fixed page ID (a form printed by another tool)
  * names no respondent: the scanned file is one returned questionnaire, so
  * the respondent is the file's name without folder and extension; a page
- * numbered below the one before it starts another copy in the same file
+ * numbered below the one before it (by_order: or the same) starts another copy in the same file
  * ("name-2", "name-3"). The same number again is the same sheet fed twice:
  * it stays with its respondent, whose coding sends the duplicate to review
  * (a new respondent would be a phantom with one page). *pcopy and *plast
  * carry the count through the file's pages. Deterministic: a rerun of the
  * file gives the same IDs. */
-static void respondent_from_file(omr_page_result_t *r, int *pcopy, int *plast)
+static void respondent_from_file(omr_page_result_t *r, int by_order, int *pcopy, int *plast)
 {
     if (r->status != OMR_PAGE_OK || r->respondent[0])
         return;
-    if (*pcopy == 0 || r->page_number < *plast)
+    /* by order, numbers only go up within a copy: page 1 again (a one-page
+     * form's every sheet) is the next copy */
+    if (*pcopy == 0 || r->page_number < *plast || (by_order && r->page_number == *plast))
         (*pcopy)++;
     *plast = r->page_number;
     const char *base = strrchr(r->file, '/');
@@ -334,6 +367,7 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
     omr_image_t img;
     int n_in_file = 0, failed_in_a_row = 0, any_ok = 0;
     int copy = 0, last_page = 0; /* respondent_from_file */
+    int n_by_order = 0;          /* sheets identified by their order so far */
     file_error[0] = 0;
     memset(&img, 0, sizeof img);
     if (omr_load_open_hashed(path, md, &src, &err)) {
@@ -379,7 +413,9 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
         r->width = (int)pixGetWidth(img.pix);
         r->height = (int)pixGetHeight(img.pix);
         identify(img.pix, run->survey, r);                     /* stage 4 */
-        respondent_from_file(r, &copy, &last_page);
+        if (run->survey->ids_by_order && r->status == OMR_PAGE_OK)
+            page_number_by_order(run->survey, n_by_order++, r);
+        respondent_from_file(r, run->survey->ids_by_order, &copy, &last_page);
         if (r->status == OMR_PAGE_OK) {                         /* stage 5 */
             omr_error_t rerr = {0};
             if (omr_recognise_page(img.pix, run->survey, run->cal, cache, r, &rerr))

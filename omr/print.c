@@ -236,7 +236,17 @@ static void draw_frame(const draw_t *d, const omr_item_t *it) {
     w = 0.2;
   set_ink(d, 1.0);
   cairo_set_line_width(d->cr, w);
-  cairo_rectangle(d->cr, it->box.x, it->box.y, it->box.w, it->box.h);
+  if (it->flags & OMR_ITEM_ROUND) {
+    /* a bubble: the oval inscribed in the box, its line inside the box */
+    cairo_new_path(d->cr); /* no line from the last text's current point */
+    cairo_save(d->cr);
+    cairo_translate(d->cr, it->box.x + it->box.w / 2, it->box.y + it->box.h / 2);
+    cairo_scale(d->cr, (it->box.w - w) / 2, (it->box.h - w) / 2);
+    cairo_arc(d->cr, 0, 0, 1, 0, 2 * G_PI);
+    cairo_restore(d->cr); /* stroke with an unscaled pen */
+  } else {
+    cairo_rectangle(d->cr, it->box.x, it->box.y, it->box.w, it->box.h);
+  }
   cairo_stroke(d->cr);
 }
 

@@ -1307,6 +1307,7 @@ static void nominal_xform(int orientation, double W, double H, double k, double 
 
 typedef struct {
     double k;            /* nominal px per mm */
+    double scale_slack;  /* how far k itself may be off, on top of the opts' max_scale */
     double orient_rad;   /* angle of the template x axis in the image */
     const omr_register_opts_t *o;
 } plaus_t;
@@ -1333,8 +1334,8 @@ static double plausible(const plaus_t *p, const double *xf, double *pskew, doubl
     *psx = sx / p->k;
     *psy = sy / p->k;
     /* The nominal dpi may itself be off (a wrong file header, inferred from
-     * the image size), hence the 5 % on top of the scale tolerance. */
-    double tol = p->o->max_scale + 0.05;
+     * the image size), hence the slack on top of the scale tolerance. */
+    double tol = p->o->max_scale + p->scale_slack;
     if (fabs(rx) > tol || fabs(ry) > tol)
         return -1;
     if (fabs(sx / sy - 1) > 2 * p->o->max_scale + 0.01)
@@ -1488,6 +1489,12 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
     double k = dpi > 0 ? dpi / OMR_MM_PER_INCH : k_img;
     if (fabs(k / k_img - 1) > 0.15)
         k = k_img;
+    /* A scale from the image size is a guess: a file without a resolution
+     * (a JPEG from a document-scanner app) holds the sheet with whatever
+     * margin the crop left, so the marks' own layout must set the scale
+     * (measured: OMRChecker's sample sheets 9 % off). With the file's dpi
+     * the scale is known to a few %. */
+    const double scale_slack = k == k_img ? 0.25 : 0.05;
     double nom[6];
     nominal_xform(orientation, page->width, page->height, k, nom);
 
@@ -1518,7 +1525,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
             return omr_error_set(err, OMR_ENOMEM, "register: out of memory");
     }
 
-    plaus_t pl = {.k = k, .orient_rad = orientation * M_PI / 180, .o = opts};
+    plaus_t pl = {.k = k, .scale_slack = scale_slack, .orient_rad = orientation * M_PI / 180, .o = opts};
     double best_rms = INFINITY, best_xf[6] = {0};
     int best_pick[4] = {-1, -1, -1, -1}, have4 = 0;
     double X[4], Y[4], x[4], y[4];

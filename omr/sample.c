@@ -264,8 +264,21 @@ static int zone_runs(zone_t *z)
  * on none. The point's pixel is found once for all masks, and only the
  * regions whose padded box can hold a grid point are tested (label zones
  * are ~3000 points, pages have up to ~80 regions). */
+/* A bubble's sampled disc (round CHECK regions): inside its outline, the
+ * printed code included, by geometry alone. Why not the render's mask:
+ * another printer's letter and outline differ in font, weight and size from
+ * omr's drawing of them, and at the low resolutions bubble sheets come in
+ * (100-200 dpi) the mask grown around both leaves a few points. The code's
+ * share is the page's blank level instead (classify.c,
+ * omr_classify_bubble_base). */
+static int in_bubble_disc(omr_rect_t r, double X, double Y)
+{
+    double dx = (X - (r.x + r.w / 2)) / (r.w / 2), dy = (Y - (r.y + r.h / 2)) / (r.h / 2);
+    return dx * dx + dy * dy <= OMR_SAMPLE_BUBBLE_RIM * OMR_SAMPLE_BUBBLE_RIM;
+}
+
 static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core, PIX *ink,
-                      PIX *inner, const omr_page_t *pg, int self)
+                      PIX *inner, const omr_page_t *pg, int self, int round)
 {
     if (r.w / step > ZONE_MAX_NX)
         step = r.w / ZONE_MAX_NX;
@@ -310,7 +323,12 @@ static int zone_build(zone_t *z, omr_rect_t r, double step, PIX *mask, PIX *core
             double X = z->X0 + i * step;
             const int x = (int)floor(X * k);
             const int inside = x >= 0 && y >= 0 && x < mw && y < mh;
-            int skip = inside && mask_bit(mask, x, y);
+            int skip = round ? !in_bubble_disc(r, X, Y) : inside && mask_bit(mask, x, y);
+            if (round) {
+                z->mask[(size_t)j * z->nx + i] = (uint8_t)skip;
+                z->n_open += !skip;
+                continue;
+            }
             for (int n = 0; n < n_near && !skip; n++)
                 if (in_rect(&pg->regions[near[n]].box, X, Y, OMR_SAMPLE_MASK_MM))
                     skip = 1;
@@ -382,7 +400,7 @@ static page_masks_t *cache_find(omr_sample_cache_t *c, const omr_page_t *pg)
 #define MASK_FORMAT 1
 /* Bump with any change to how masks are built from the render (zone_build,
  * morph_brick, ink_extent, the steps and margins above). */
-#define MASK_BUILD_VERSION 1
+#define MASK_BUILD_VERSION 2 /* 2: bubbles */
 #define MASK_RAW_MAX (256u << 20)
 
 static int sha_update_file(EVP_MD_CTX *ctx, const char *path)
@@ -807,7 +825,8 @@ static omr_status_t masks_build(omr_sample_cache_t *c, const omr_form_t *form, i
         double step = (rg->kind == OMR_REGION_CIRCLE || rg->kind == OMR_REGION_CHECK)
                           ? STEP_MARK_MM
                           : STEP_WIDE_MM;
-        if (zone_build(&pm.target[i], rg->box, step, dil, core, ink, inner, NULL, i))
+        if (zone_build(&pm.target[i], rg->box, step, dil, core, ink, inner, NULL, i,
+                       rg->kind == OMR_REGION_CHECK && rg->round))
             goto oom_pm;
         if (rg->kind == OMR_REGION_CIRCLE && rg->label.w > 0 && rg->label.h > 0) {
             omr_rect_t e = ink_extent(ink, rg->label);
@@ -818,7 +837,7 @@ static omr_status_t masks_build(omr_sample_cache_t *c, const omr_form_t *form, i
                 e.w = OMR_SAMPLE_LABEL_MAX_MM;
             const double p = OMR_SAMPLE_LABEL_PAD_MM;
             omr_rect_t z = {e.x - p, e.y - p, e.w + 2 * p, e.h + 2 * p};
-            if (zone_build(&pm.label[i], z, STEP_WIDE_MM, dil, NULL, ink, inner, pg, -1))
+            if (zone_build(&pm.label[i], z, STEP_WIDE_MM, dil, NULL, ink, inner, pg, -1, 0))
                 goto oom_pm;
         }
         continue;

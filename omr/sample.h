@@ -52,6 +52,10 @@
  * threshold or blur (up to ~0.15 mm at 200 dpi), registration error
  * (~0.1 mm), pixel quantisation. */
 #define OMR_SAMPLE_MASK_MM 0.3
+/* A bubble (round CHECK region) is sampled inside this share of its radii,
+ * its printed code included: outside it lie its outline and the
+ * registration's error at low resolution (sample.c in_bubble_disc). */
+#define OMR_SAMPLE_BUBBLE_RIM 0.8
 #define OMR_SAMPLE_LABEL_PAD_MM 1.2
 #define OMR_SAMPLE_LABEL_MAX_MM 30.0
 /* A zone whose dark points all lie within 0.8 mm each way holds a speck

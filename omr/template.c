@@ -708,6 +708,36 @@ static omr_status_t stmt_prompt(page_ctx_t *pc, const omr_tpl_line_t *l)
 }
 
 
+/* An option's bubble (bubble=x,y,w,h [print=TEXT]): an oval to fill in, with
+ * TEXT (default the option code) printed inside, as on mark sheets. It takes
+ * the place of a checkbox, so check= and bubble= exclude each other; print=
+ * without a bubble has nothing to print in. Sets o->bubble and o->print. */
+static omr_status_t option_bubble(ctx_t *c, const omr_tpl_line_t *l, const omr_question_t *q, int code,
+                                  int has_check, int has_bubble, omr_option_t *o)
+{
+    const char *print = omr_tpl_attr(l, "print");
+    if (has_check && has_bubble)
+        return fail(c, "option %d of %s: check= or bubble=, not both", code, q->id);
+    if (print && !has_bubble)
+        return fail(c, "option %d of %s: print= is what is printed inside a bubble=; there is none", code, q->id);
+    if (has_bubble && (o->check.w < 1.5 || o->check.h < 1.5 || o->check.w > 15 || o->check.h > 15))
+        return fail(c, "option %d of %s: a bubble of %gx%g mm (1.5 to 15 mm each way)", code, q->id, o->check.w,
+                    o->check.h);
+    if (print && (!print[0] || strlen(print) > 8))
+        return fail(c, "option %d of %s: print=%s: 1 to 8 bytes", code, q->id, print);
+    o->bubble = has_bubble;
+    /* the code printed inside: its capitals about a third of the bubble's height */
+    if (has_bubble && !omr_tpl_attr(l, "size"))
+        o->size = 1.4 * o->check.h;
+    if (has_bubble) {
+        char codestr[8];
+        snprintf(codestr, sizeof codestr, "%d", code);
+        if (!(o->print = arena_strdup(c->priv, print ? print : codestr)))
+            return fail_nomem(c);
+    }
+    return OMR_OK;
+}
+
 static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
@@ -715,7 +745,7 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
     if (st)
         return st;
     const char *flags = "exclusive other";
-    if ((st = check_words(c, l, "num label check size ring", flags, 1, 1)))
+    if ((st = check_words(c, l, "num label check bubble print size ring", flags, 1, 1)))
         return st;
     omr_question_t *q = pc->q;
     int code;
@@ -736,12 +766,16 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
     o->ring = DEFAULT_RING_MM;
     o->size = 9;
     o->line = c->line;
-    int has_check = 0, has_label = 0;
+    int has_check = 0, has_label = 0, has_bubble = 0;
     if ((st = attr_point(c, l, "num", 0, &o->num_x, &o->num_y, &o->has_num)) ||
         (st = attr_rect(c, l, "label", 0, &o->label, &has_label)) ||
         (st = attr_rect(c, l, "check", 0, &o->check, &has_check)) ||
+        (st = attr_rect(c, l, "bubble", 0, &o->check, &has_bubble)) ||
         (st = attr_number(c, l, "size", 4, 40, &o->size)) || (st = attr_number(c, l, "ring", 1, 10, &o->ring)))
         return st;
+    if ((st = option_bubble(c, l, q, code, has_check, has_bubble, o)))
+        return st;
+    has_check |= has_bubble;
     if (!(o->text = arena_strdup(c->priv, text)))
         return fail_nomem(c);
     /* single and multi choice: the respondent circles the printed number, or
@@ -794,8 +828,14 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
             snprintf(var, sizeof var, "%s", q->base);
         else
             snprintf(var, sizeof var, "%s_%d", q->base, code);
-        if (!add_item(pc, OMR_ITEM_FRAME, o->check, 0, OMR_ITEM_CHECKBOX, NULL) ||
-            !add_region(pc, OMR_REGION_CHECK, o->check, code, NULL, var))
+        unsigned frame = OMR_ITEM_CHECKBOX | (o->bubble ? OMR_ITEM_ROUND : 0);
+        omr_region_t *reg;
+        if (!add_item(pc, OMR_ITEM_FRAME, o->check, 0, frame, NULL) ||
+            !(reg = add_region(pc, OMR_REGION_CHECK, o->check, code, NULL, var)))
+            return fail_nomem(c);
+        reg->round = o->bubble;
+        reg->print = o->print;
+        if (o->bubble && !add_item(pc, OMR_ITEM_NUMBER, o->check, o->size, 0, o->print))
             return fail_nomem(c);
     }
     return OMR_OK;
@@ -1092,9 +1132,13 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
         c->line = 1;
         return fail(c, "the page has %d corner marks; it needs 4", pc->n_marks);
     }
-    if (p->barcode.w <= 0) {
+    if (p->barcode.w <= 0 && !c->survey->ids_by_order) {
         c->line = 1;
-        return fail(c, "the page has no barcode");
+        return fail(c, "the page has no barcode (a form that carries none: survey identify=order)");
+    }
+    if (p->barcode.w > 0 && c->survey->ids_by_order) {
+        c->line = 1;
+        return fail(c, "the survey identifies pages by their order (identify=order): a page barcode would not be read");
     }
     for (int i = 0; i < p->n_items; i++) {
         const omr_item_t *it = &p->items[i];
@@ -1120,10 +1164,11 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
         }
     }
     fixed[4] = p->barcode;
+    const int n_fixed = p->barcode.w > 0 ? 5 : 4;
     for (int i = 0; i < p->n_regions; i++) {
         const omr_region_t *a = &p->regions[i];
         c->line = a->line;
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < n_fixed; k++)
             if (rects_overlap(a->box, fixed[k]))
                 return fail(c, "the %s of %s overlaps %s", region_kind_word(a->kind), a->var, fixed_name[k]);
         for (int j = 0; j < i; j++) {
@@ -1392,8 +1437,14 @@ static omr_status_t survey_stmt(ctx_t *c, const omr_tpl_line_t *l, const char *d
     const char *kw = l->value[0];
     omr_status_t st;
     if (!strcmp(kw, "survey")) {
-        if ((st = check_words(c, l, "id code title icr_policy filled", "", 0, 0)))
+        if ((st = check_words(c, l, "id code title icr_policy filled identify", "", 0, 0)))
             return st;
+        const char *identify = omr_tpl_attr(l, "identify");
+        if (identify && strcmp(identify, "barcode") && strcmp(identify, "order"))
+            return fail(c, "identify=%s: pages are identified by their 'barcode' (the default) or by their 'order' "
+                           "in each scanned file (forms that carry no barcode)",
+                        identify);
+        s->ids_by_order = identify && !strcmp(identify, "order");
         if ((st = parse_icr_policy(c, omr_tpl_attr(l, "icr_policy"), &s->icr_accept_conf)))
             return st;
         const char *filled = omr_tpl_attr(l, "filled");
@@ -1491,6 +1542,11 @@ static omr_status_t parse_survey_file(ctx_t *c, const char *path, const char *di
     for (int i = 0; i < c->survey->n_forms; i++)
         if (c->survey->forms[i].n_pages == 0)
             return omr_error_set(c->err, OMR_EINPUT, "%s: form %s has no pages", path, c->survey->forms[i].id);
+    if (c->survey->ids_by_order && c->survey->n_forms > 1)
+        return omr_error_set(c->err, OMR_EINPUT,
+                             "%s: identify=order: a survey whose pages carry no barcode has one form (%d here: "
+                             "nothing on a page would tell them apart)",
+                             path, c->survey->n_forms);
     return OMR_OK;
 }
 
@@ -1561,6 +1617,8 @@ int omr_template_fingerprint(const omr_survey_t *s, char out[65])
 {
     fp_buf_t b = {0};
     fp_add(&b, "survey %s filled=%d\n", s->id, s->filled_cancels);
+    if (s->ids_by_order) /* only when set: the fingerprints of stores made before it stay valid */
+        fp_add(&b, "identify=order\n");
     for (int f = 0; f < s->n_forms; f++) {
         const omr_form_t *form = &s->forms[f];
         fp_add(&b, "form %s\n", form->id);
@@ -1572,6 +1630,8 @@ int omr_template_fingerprint(const omr_survey_t *s, char out[65])
                 fp_add(&b, "region %s %s %d %s %.2f,%.2f,%.2f,%.2f %.2f,%.2f,%.2f,%.2f q=%d\n", region_kind_word(r->kind), r->var,
                        r->code, r->row, r->box.x, r->box.y, r->box.w, r->box.h, r->label.x, r->label.y, r->label.w,
                        r->label.h, r->question);
+                if (r->round)
+                    fp_add(&b, "round\n");
             }
         }
         for (int qi = 0; qi < form->n_questions; qi++) {

@@ -61,6 +61,10 @@ typedef struct {
     omr_rect_t label; /* CIRCLE: the option text, which respondents sometimes circle
                          instead; all zero when none */
     int line;         /* line in the page file, for messages */
+    int round;        /* CHECK: a bubble (an oval with its code printed inside, filled in
+                         to answer), not a square box to tick: sampled inside its outline,
+                         read against the page's blank bubbles with the bubble thresholds */
+    const char *print; /* round: the code printed inside (the survey owns it) */
 } omr_region_t;
 
 typedef struct {
@@ -72,6 +76,8 @@ typedef struct {
     double num_x, num_y;
     omr_rect_t label;  /* where the text is printed; zero when not printed separately */
     omr_rect_t check;  /* ticklist: the checkbox; zero otherwise */
+    int bubble;        /* check is a bubble (option bubble=): an oval to fill in */
+    const char *print; /* bubble: what is printed inside it (print=; default the code) */
     double ring;       /* half-side of the circle target around num, mm */
     double size;       /* font size, pt */
     int line;
@@ -137,7 +143,8 @@ enum {
     OMR_ITEM_CHECKBOX = 1 << 5, /* FRAME: a checkbox */
     OMR_ITEM_DIGITBOX = 1 << 6, /* FRAME: a box for one written digit */
     OMR_ITEM_FIELD = 1 << 7,    /* FRAME: a handwritten text field */
-    OMR_ITEM_CELL = 1 << 8      /* FRAME: part of a grid table */
+    OMR_ITEM_CELL = 1 << 8,     /* FRAME: part of a grid table */
+    OMR_ITEM_ROUND = 1 << 9     /* FRAME: an oval inscribed in box (a bubble), not a rectangle */
 };
 
 typedef struct {
@@ -212,6 +219,12 @@ typedef struct {
     /* Its pages carry fixed page IDs (barcode value=): a page is identified by
      * that value and its respondent is the scanned file. 0 for omr's own forms. */
     int ids_by_value;
+    /* Its pages carry no barcode at all (survey identify=order): one form, and
+     * each scanned file is one respondent whose pages come in printed order
+     * (the first sheet that is not blank is page 1, and so on; after the last
+     * page the next sheet starts another copy). 0: pages are identified by
+     * their barcode. */
+    int ids_by_order;
     omr_form_t *forms;
     int n_forms;
     void *priv;          /* template.c's allocations */

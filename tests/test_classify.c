@@ -805,7 +805,9 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->light_ink_min == b->light_ink_min && a->trace_stroke_mm == b->trace_stroke_mm &&
            a->trace_span_mm == b->trace_span_mm && a->trace_piece_mm == b->trace_piece_mm &&
            a->circle_blackout_min == b->circle_blackout_min &&
-           a->write_disagree_ink == b->write_disagree_ink && a->check_filled_min == b->check_filled_min;
+           a->write_disagree_ink == b->write_disagree_ink && a->check_filled_min == b->check_filled_min &&
+           a->bubble_blank_max == b->bubble_blank_max && a->bubble_marked_min == b->bubble_marked_min &&
+           a->bubble_base_max == b->bubble_base_max;
 }
 
 static void test_calib_parse(void)

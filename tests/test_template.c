@@ -357,6 +357,71 @@ static void foreign_forms(void)
     CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "filled=maybe"), "%s", err.msg);
 }
 
+/* Bubbles (option bubble=, print=) and forms without a barcode (survey
+ * identify=order); and their refusals. */
+static void bubbles_and_order(void)
+{
+    omr_error_t err = {0};
+    omr_survey_t *s = NULL;
+    CHECK(omr_template_load("tests/data/bubble-sheet", &s, &err) == OMR_OK, "%s", err.msg);
+    if (s) {
+        const omr_page_t *pg = &s->forms[0].pages[0];
+        CHECK(s->ids_by_order == 1 && s->ids_by_value == 0 && pg->barcode.w == 0);
+        /* q1 option 2: a bubble printing B; the multi question's: its code */
+        CHECK(pg->regions[1].kind == OMR_REGION_CHECK && pg->regions[1].round && !strcmp(pg->regions[1].print, "B"));
+        const omr_region_t *last = &pg->regions[pg->n_regions - 1];
+        CHECK(last->round && !strcmp(last->print, "6") && !strcmp(last->var, "m_6"), "%s %s", last->print, last->var);
+        /* drawn as ovals */
+        int ovals = 0;
+        for (int i = 0; i < pg->n_items; i++)
+            ovals += pg->items[i].kind == OMR_ITEM_FRAME && (pg->items[i].flags & OMR_ITEM_ROUND);
+        CHECK_INT(ovals, pg->n_regions);
+    }
+    omr_template_free(s);
+    /* a bubble is a checkbox's place: the round flag changes the fingerprint */
+    char fa[65], fb[65];
+    const char *opt = "  option 1 num=25,35 label=30,32,50,6 \"one\"\n  option 2 num=25,45 label=30,42,50,6 other \"other\"\n";
+    const char *chk = "  option 1 check=23,33,4,4 \"one\"\n  option 2 check=23,43,4,4 other \"other\"\n";
+    const char *bub = "  option 1 bubble=23,33,4,4 \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n";
+    CHECK(load_with(page1_with(opt, chk), &err, &s) == OMR_OK, "%s", err.msg);
+    CHECK(s && omr_template_fingerprint(s, fa) == 0);
+    omr_template_free(s);
+    CHECK(load_with(page1_with(opt, bub), &err, &s) == OMR_OK, "%s", err.msg);
+    CHECK(s && omr_template_fingerprint(s, fb) == 0);
+    CHECK(s && s->forms[0].pages[0].regions[0].round && !strcmp(s->forms[0].pages[0].regions[0].print, "1"));
+    omr_template_free(s);
+    CHECK(strcmp(fa, fb) != 0, "checkbox and bubble at one place have one fingerprint");
+    struct {
+        const char *to, *why;
+    } bad[] = {
+        {"  option 1 bubble=23,33,4,4 check=23,33,4,4 \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n",
+         "not both"},
+        {"  option 1 num=25,35 print=A \"one\"\n  option 2 num=25,45 other \"other\"\n", "print= is what is printed"},
+        {"  option 1 bubble=23,33,1,1 \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n", "1.5 to 15 mm"},
+        {"  option 1 bubble=23,33,4,4 print=ABCDEFGHI \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n",
+         "1 to 8 bytes"},
+        {"  option 1 bubble=23,33,4,4 \"one\"\n  option 2 num=25,45 other \"other\"\n", "every option has a checkbox"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_refused(page1_with(opt, bad[i].to), "A-01.page:", bad[i].why);
+    /* identify=order: no barcode on its pages, one form */
+    write_file("survey.omr", "survey id=t code=TST identify=order\nform A\npage form=A number=1 file=A-01.page\n");
+    write_file("A-01.page", PAGE1);
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "would not be read"), "%s", err.msg);
+    write_file("A-01.page", page1_with("barcode box=60,275,90,12\n", ""));
+    CHECK(omr_template_load(dir, &s, &err) == OMR_OK, "%s", err.msg);
+    CHECK(s && s->ids_by_order);
+    omr_template_free(s);
+    write_file("survey.omr", "survey id=t code=TST identify=order\nform A\nform B\npage form=A number=1 file=A-01.page\n"
+                             "page form=B number=1 file=B-01.page\n");
+    write_file("B-01.page", page1_with("page survey=t form=A number=1", "page survey=t form=B number=1"));
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT, "two forms without barcodes loaded");
+    write_file("survey.omr", "survey id=t code=TST\nform A\npage form=A number=1 file=A-01.page\n");
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "no barcode"), "%s", err.msg);
+    write_file("survey.omr", "survey id=t code=TST identify=guess\nform A\npage form=A number=1 file=A-01.page\n");
+    CHECK(omr_template_load(dir, &s, &err) == OMR_EINPUT && strstr(err.msg, "identify=guess"), "%s", err.msg);
+}
+
 /* A number after PAGE1 (its lines 35-40): boxes 1-4 left to right, touching
  * (a comb), regions B4_d1 .. B4_d4 and one column B4. */
 static const char *NUMBER_Q = "question B4 kind=number label=\"B4\"\n"              /* 35 */
@@ -536,6 +601,7 @@ int main(void)
     RUN(refuses_page_mismatch);
     RUN(icr_policy_parses);
     RUN(foreign_forms);
+    RUN(bubbles_and_order);
     RUN(fingerprint_follows_regions_not_words);
     RUN(number_questions);
     RUN(payload_round_trip);

@@ -1,0 +1,226 @@
+/* test_bubble.c -- bubbles (option bubble=: an oval with its letter printed
+ * inside, filled in to answer, as on mark sheets), read end to end on
+ * simulated scans of tests/data/bubble-sheet at the resolutions bubble
+ * sheets come in (100-300 dpi, grey and bitonal), against the marks the test
+ * drew; and the blank level a page's bubbles give (omr_classify_bubble_base). */
+#include <math.h>
+#include <stdlib.h>
+
+#include <leptonica/allheaders.h>
+
+#include "check.h"
+#include "classify.h"
+#include "omr.h"
+#include "print.h"
+#include "recognise.h"
+#include "sample.h"
+#include "template.h"
+#include "warp.h"
+
+static omr_survey_t *survey;
+static const omr_form_t *form;
+
+/* What the test draws in a bubble. */
+typedef enum { DRAW_NONE, DRAW_FILL, DRAW_TICK, DRAW_DOT } draw_t;
+
+/* The truth: what is drawn in bubble `option` (0-3) of single question q
+ * (0-23), and in option k (0-5) of the multi question. Rows 0, 6, 12, 18
+ * blank; row 7 two bubbles filled; row 9 a pen stroke through a bubble (not
+ * the convention: doubtful); row 11 a dot (not a mark). */
+static draw_t drawn_single(int q, int option)
+{
+    if (q % 6 == 0)
+        return DRAW_NONE;
+    if (q == 7)
+        return option == 1 || option == 3 ? DRAW_FILL : DRAW_NONE;
+    if (q == 9)
+        return option == 2 ? DRAW_TICK : DRAW_NONE;
+    if (q == 11)
+        return option == 0 ? DRAW_DOT : DRAW_NONE;
+    return option == q % 4 ? DRAW_FILL : DRAW_NONE;
+}
+
+static draw_t drawn_multi(int k) { return k == 0 || k == 1 || k == 4 ? DRAW_FILL : DRAW_NONE; }
+
+/* Darken the pixels of pix (8 bpp, k px/mm) whose centre lies within the
+ * ellipse (cx, cy, rx, ry) mm to grey `ink`: a pen's fill. */
+static void fill_ellipse_mm(PIX *pix, double k, double cx, double cy, double rx, double ry, int ink)
+{
+    int w = (int)pixGetWidth(pix), h = (int)pixGetHeight(pix);
+    for (int y = (int)floor((cy - ry) * k); y <= (int)ceil((cy + ry) * k); y++)
+        for (int x = (int)floor((cx - rx) * k); x <= (int)ceil((cx + rx) * k); x++) {
+            double dx = ((x + 0.5) / k - cx) / rx, dy = ((y + 0.5) / k - cy) / ry;
+            if (x >= 0 && y >= 0 && x < w && y < h && dx * dx + dy * dy <= 1)
+                pixSetPixel(pix, x, y, (l_uint32)ink);
+        }
+}
+
+/* A straight pen stroke 0.4 mm wide from (x0, y0) to (x1, y1) mm. */
+static void stroke_mm(PIX *pix, double k, double x0, double y0, double x1, double y1, int ink)
+{
+    double len = hypot(x1 - x0, y1 - y0);
+    for (double t = 0; t <= len; t += 0.05)
+        fill_ellipse_mm(pix, k, x0 + (x1 - x0) * t / len, y0 + (y1 - y0) * t / len, 0.2, 0.2, ink);
+}
+
+static void draw(PIX *pix, double k, const omr_region_t *rg, draw_t what)
+{
+    double cx = rg->box.x + rg->box.w / 2, cy = rg->box.y + rg->box.h / 2, r = rg->box.w / 2;
+    switch (what) {
+    case DRAW_NONE:
+        break;
+    case DRAW_FILL: /* filled to a little short of the outline, as pens do */
+        fill_ellipse_mm(pix, k, cx + 0.1, cy - 0.05, 0.85 * r, 0.8 * r, 60);
+        break;
+    case DRAW_TICK:
+        stroke_mm(pix, k, cx - 0.8 * r, cy, cx - 0.1 * r, cy + 0.7 * r, 50);
+        stroke_mm(pix, k, cx - 0.1 * r, cy + 0.7 * r, cx + 0.9 * r, cy - 0.9 * r, 50);
+        break;
+    case DRAW_DOT:
+        fill_ellipse_mm(pix, k, cx + 0.3 * r, cy + 0.2 * r, 0.25, 0.25, 60);
+        break;
+    }
+}
+
+/* The expected state of a bubble with `what` drawn in it. */
+static int state_ok(draw_t what, int state)
+{
+    switch (what) {
+    case DRAW_FILL:
+        return state == OMR_MARK_MARKED;
+    case DRAW_NONE:
+        return state == OMR_MARK_BLANK;
+    case DRAW_TICK: /* a stroke is not how a bubble is answered: a person decides */
+        return state == OMR_MARK_DOUBTFUL;
+    case DRAW_DOT:
+        return state != OMR_MARK_MARKED;
+    }
+    return 0;
+}
+
+static draw_t drawn(const omr_question_t *q, const omr_region_t *rg)
+{
+    int qi = atoi(q->id + 1) - 1;
+    return q->kind == OMR_KIND_MULTI ? drawn_multi(rg->code - 1) : drawn_single(qi, rg->code - 1);
+}
+
+/* Render the sheet at dpi, draw the truth, scan it (warped, optionally
+ * bitonal), recognise, and compare every bubble with what was drawn. */
+static void run_sheet(int dpi, int bitonal, const warp_t *w)
+{
+    omr_error_t err = {0};
+    PIX *blank = omr_print_render_page(survey, form, 0, NULL, dpi, &err);
+    CHECK(blank != NULL, "render at %d dpi: %s", dpi, err.msg);
+    if (!blank)
+        return;
+    const omr_page_t *pg = &form->pages[0];
+    double k = dpi / OMR_MM_PER_INCH;
+    for (int i = 0; i < pg->n_regions; i++)
+        draw(blank, k, &pg->regions[i], drawn(&form->questions[pg->regions[i].question], &pg->regions[i]));
+    PIX *scan = make_scan(blank, pg, w, bitonal);
+    omr_sample_cache_t *cache = NULL;
+    omr_page_result_t res;
+    memset(&res, 0, sizeof res);
+    snprintf(res.form, sizeof res.form, "%s", form->id);
+    res.page_number = 1;
+    res.dpi = dpi;
+    res.status = OMR_PAGE_OK;
+    CHECK(omr_sample_cache_new(survey, &cache, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_recognise_page(scan, survey, NULL, cache, &res, &err) == OMR_OK, "%s", err.msg);
+    CHECK(res.status == OMR_PAGE_OK, "%d dpi %s: page not read: %s", dpi, bitonal ? "bitonal" : "grey", res.reason);
+    int wrong = 0;
+    for (int i = 0; res.status == OMR_PAGE_OK && i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        draw_t what = drawn(&form->questions[rg->question], rg);
+        if (!state_ok(what, res.regions[i].state)) {
+            wrong++;
+            fprintf(stderr, "  %d dpi %s: %s option %d drawn %d read state %d (ink %.3f score %.3f)\n", dpi,
+                    bitonal ? "bitonal" : "grey", rg->var, rg->code, what, res.regions[i].state,
+                    res.regions[i].m.ink, res.regions[i].m.score);
+        }
+    }
+    CHECK_INT(wrong, 0);
+    omr_page_result_clear(&res);
+    omr_sample_cache_free(cache);
+    pixDestroy(&scan);
+    pixDestroy(&blank);
+}
+
+static void test_grey_low_resolution(void)
+{
+    warp_t w = {.skew = 0.7, .sx = 1.008, .sy = 0.995, .tx = 1.5, .ty = -2, .border = 4};
+    run_sheet(100, 0, &w);
+    run_sheet(150, 0, &w);
+}
+
+static void test_grey(void)
+{
+    warp_t w = {.skew = -1.2, .sx = 0.996, .sy = 1.004, .tx = -2.5, .ty = 1, .border = 4};
+    run_sheet(200, 0, &w);
+    run_sheet(300, 0, &w);
+}
+
+static void test_bitonal(void)
+{
+    warp_t w = {.skew = 0.4, .sx = 1.0, .sy = 1.003, .tx = 0.5, .ty = 2, .border = 4};
+    run_sheet(200, 1, &w);
+    run_sheet(300, 1, &w);
+}
+
+/* The blank level: per printed code, the lower quartile of that code's
+ * bubbles; the page's when a code has too few; capped; 0 without bubbles. */
+static void test_bubble_base(void)
+{
+    const omr_page_t *pg = &form->pages[0];
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_result_t *r = calloc((size_t)pg->n_regions, sizeof *r);
+    if (!r)
+        return;
+    /* A's read 0.30 + i/1000, B's 0.40 + ..., a fifth of them filled (0.95) */
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        double level = rg->print && !strcmp(rg->print, "A") ? 0.30 : rg->print && !strcmp(rg->print, "B") ? 0.40 : 0.20;
+        r[i].m.ink = (float)(n % 5 == 4 ? 0.95 : level + (n % 7) / 1000.0);
+        r[i].m.darkness = 1; /* as on a bitonal scan */
+        n++;
+    }
+    double a = omr_classify_bubble_base(pg, &cal, r, "A"), b = omr_classify_bubble_base(pg, &cal, r, "B");
+    CHECK(a >= 0.30 && a < 0.31, "A's blank level %.4f", a);
+    CHECK(b >= 0.40 && b < 0.41, "B's blank level %.4f", b);
+    /* "5" is printed once (the multi question): the page's level */
+    double all = omr_classify_bubble_base(pg, &cal, r, NULL), five = omr_classify_bubble_base(pg, &cal, r, "5");
+    CHECK(five == all && all >= 0.2 && all < 0.35, "a code printed once takes the page's level %.4f (page %.4f)",
+          five, all);
+    /* a sheet filled in almost everywhere: capped, its filled bubbles still marked */
+    for (int i = 0; i < pg->n_regions; i++)
+        r[i].m.ink = 0.95f;
+    CHECK(omr_classify_bubble_base(pg, &cal, r, "A") == cal.bubble_base_max, "capped at bubble.base_max");
+    omr_classify_page(pg, &cal, r);
+    CHECK_INT(r[0].state, OMR_MARK_MARKED);
+    free(r);
+}
+
+int main(void)
+{
+    omr_quiet_libraries();
+    omr_error_t err = {0};
+    if (omr_template_load("tests/data/bubble-sheet", &survey, &err) != OMR_OK) {
+        fprintf(stderr, "tests/data/bubble-sheet: %s\n", err.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    form = omr_template_form(survey, "M");
+    if (!form || !survey->ids_by_order) {
+        fprintf(stderr, "bubble-sheet: no form M identified by order\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(test_grey_low_resolution);
+    RUN(test_grey);
+    RUN(test_bitonal);
+    RUN(test_bubble_base);
+    omr_template_free(survey);
+    return check_report();
+}
