@@ -632,6 +632,8 @@ omr_status_t omr_print_stamp_barcode(PIX *pix, const omr_survey_t *s,
         err, OMR_EINPUT,
         "print: page to stamp is %dx%d %d bpp, expected %dx%d 8 bpp",
         pixGetWidth(pix), pixGetHeight(pix), pixGetDepth(pix), w, h);
+  if ((pg->barcode.w <= 0 || pg->barcode.h <= 0) && s->ids_by_order)
+    return OMR_OK; /* a form that carries no barcode: nothing to stamp */
   if (pg->barcode.w <= 0 || pg->barcode.h <= 0)
     return omr_error_set(err, OMR_EINPUT, "%s: the page has no barcode box",
                          pg->file);
@@ -721,7 +723,7 @@ omr_status_t omr_print_pdf(const omr_survey_t *s, const char *form_id,
         cairo_pdf_surface_set_size(surf, pg->width * pt_per_mm,
                                    pg->height * pt_per_mm);
         draw_items(&d, pg);
-        if (n > 0) {
+        if (n > 0 && pg->barcode.w > 0) {
           char payload[96];
           page_payload(payload, sizeof payload, s, f, pg, respondents[r]);
           st = draw_barcode(&d, &pg->barcode, payload, pg->barcode_kind, err);

@@ -83,7 +83,8 @@ omr_status_t omr_print_barcode_bars(const omr_rect_t *box, const char *payload,
  * pix, a blank page rendered by omr_print_render_page(..., NULL, dpi, ...).
  * The result is pixel-identical to omr_print_render_page(..., respondent,
  * dpi, ...) (render is implemented as blank + stamp). pix is modified in
- * place. Returns OMR_OK, or OMR_EINPUT (wrong size, not 8 bpp, payload zint
+ * place; left as it is on a survey whose pages carry no barcode
+ * (identify=order). Returns OMR_OK, or OMR_EINPUT (wrong size, not 8 bpp, payload zint
  * cannot encode) with *err. */
 omr_status_t omr_print_stamp_barcode(PIX *pix, const omr_survey_t *s,
                                      const omr_form_t *f, int page_index,
