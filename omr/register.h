@@ -55,10 +55,10 @@
  * windows of about 85 mm square made bits and transposed, their thin runs
  * chained along rows and columns; about 0.5 ms per 300-dpi page on 1 bpp,
  * 1.5 ms on 8 bpp. Bullseyes: the same windows as squares made bits, their
- * runs joined into pieces; about 0.6 ms per 300-dpi page on 1 bpp, 1.3 ms
- * on 8 bpp (4.5 ms at 600 dpi). The barcode is looked at only on a page the
- * marks failed (a few scan lines around where identify read it: about 1
- * ms).
+ * runs joined into pieces; about 0.6 ms per 300-dpi page on 1 bpp, 1.1 ms
+ * on 8 bpp (2 and 4 ms at 600 dpi). The barcode is looked at only on a page
+ * the marks failed (a few scan lines around where identify read it: about
+ * 1 ms).
  */
 #ifndef OMR_REGISTER_H
 #define OMR_REGISTER_H
