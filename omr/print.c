@@ -250,6 +250,22 @@ static void draw_frame(const draw_t *d, const omr_item_t *it) {
   cairo_stroke(d->cr);
 }
 
+/* A bullseye of outer radius R (mm) centred at (cx, cy): the disc and the
+ * two rings of OMR_RING_BANDS. The five circles filled even-odd: a point is
+ * inside an odd number of them exactly on the black bands. */
+static void draw_ring(const draw_t *d, double cx, double cy, double R) {
+  static const double band[5] = OMR_RING_BANDS;
+  cairo_save(d->cr);
+  cairo_set_fill_rule(d->cr, CAIRO_FILL_RULE_EVEN_ODD);
+  cairo_new_path(d->cr);
+  for (int b = 0; b < 5; b++) {
+    cairo_new_sub_path(d->cr);
+    cairo_arc(d->cr, cx, cy, band[b] * R, 0, 2 * M_PI);
+  }
+  cairo_fill(d->cr);
+  cairo_restore(d->cr);
+}
+
 /* Everything on the page but the barcode. */
 static void draw_items(const draw_t *d, const omr_page_t *pg) {
   for (int i = 0; i < pg->n_items; i++) {
@@ -285,6 +301,10 @@ static void draw_items(const draw_t *d, const omr_page_t *pg) {
   for (int k = 0; k < 4 && pg->mark_size > 0; k++) {
     set_ink(d, 1.0);
     omr_rect_t r = omr_template_mark_rect(pg, pg->mark_x[k], pg->mark_y[k]);
+    if (pg->mark_shape == OMR_MARK_RING) {
+      draw_ring(d, pg->mark_x[k], pg->mark_y[k], pg->mark_size / 2);
+      continue;
+    }
     if (pg->mark_shape == OMR_MARK_CORNER) {
       /* an L: two arms along the page edges, meeting at the outer corner */
       double t = pg->mark_line;

@@ -216,10 +216,12 @@ static inline void prefetch_bytes(const l_uint32 *line, int x0, int x1)
         __builtin_prefetch((const char *)line + b);
 }
 
-/* 8 bpp: threshold halfway between the window's paper (90th percentile) and
- * its darkest pixels (0.3rd percentile: inside the mark, which covers about
- * 0.6 % of the window). */
-static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
+/* 8 bpp: threshold halfway between the window's paper (90th percentile; to
+ * *ppaper when not NULL) and its darkest pixels (the dark_q / 10000
+ * quantile: inside the mark; a square covers about 0.6 % of the window, 0.3
+ * % is taken). */
+static int window_threshold_q(const img_t *im, int x0, int y0, int x1, int y1, int dark_q,
+                              int *ppaper)
 {
     /* Eight interleaved histograms, summed after: most samples are paper
      * of one or two grey levels, and one histogram makes each increment
@@ -247,29 +249,118 @@ static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
     for (int v = 0; v < 256; v++)
         hist[v] = h8[0][v] + h8[1][v] + h8[2][v] + h8[3][v] + h8[4][v] + h8[5][v] + h8[6][v] +
                   h8[7][v];
+    if (ppaper)
+        *ppaper = 255;
     if (n == 0)
         return 128;
     int dark = 0, paper = 255, acc = 0;
     for (int v = 0; v < 256; v++) {
         acc += hist[v];
-        if (acc * 1000 < n * 3)
+        if ((long long)acc * 10000 < (long long)n * dark_q)
             dark = v + 1;
         if (acc * 10 < n * 9)
             paper = v + 1;
     }
+    if (ppaper)
+        *ppaper = paper;
     if (paper - dark < 24) /* no contrast: nothing can pass as a mark */
         return dark;
     return (paper + dark) / 2;
+}
+
+static int window_threshold(const img_t *im, int x0, int y0, int x1, int y1)
+{
+    return window_threshold_q(im, x0, y0, x1, y1, 30, NULL);
 }
 
 /* ---------------------------------------------------------- candidates */
 
 typedef struct {
     double x, y;    /* centre, px */
-    double side;    /* sqrt of the ink area, px (an L: its arms' mean length) */
+    double side;    /* sqrt of the ink area, px (an L: its arms' mean length; a
+                       bullseye: its outer diameter) */
     double dist;    /* from the expected place, px */
-    double grey;    /* an L on 8 bpp: mean grey of its arms' middle lines */
+    double grey;    /* 8 bpp: an L's mean grey along its arms' middle lines, a
+                       bullseye's in the middle of its disc */
 } cand_t;
+
+/* The black pixels of image row line in columns [x0, x1): their count to
+ * *pn, the sum of their x to *psx (inlined: the centroid's inner loop). */
+static inline __attribute__((always_inline)) void row_ink(const img_t *im, const l_uint32 *line,
+                                                           int x0, int x1, long *pn, long *psx)
+{
+    /* Integer sums: a row's sum of x is far below 2^53, so its double
+     * is the one the sum in doubles gave. */
+    long rn = 0, rsx = 0;
+    if (im->depth == 1) {
+        /* word by word, set bits only (pixel 0 is the MSB) */
+        for (int wi = x0 >> 5; x1 > x0 && wi <= (x1 - 1) >> 5; wi++) {
+            l_uint32 v = line[wi];
+            if (wi == x0 >> 5)
+                v &= 0xffffffffu >> (x0 & 31);
+            if (wi == (x1 - 1) >> 5)
+                v &= 0xffffffffu << (31 - ((x1 - 1) & 31));
+            if (v == 0xffffffffu) {
+                /* inside the mark, most words: pixels wi * 32 + 0..31 */
+                rn += 32;
+                rsx += (long)wi * 32 * 32 + 31 * 32 / 2;
+                continue;
+            }
+            while (v) {
+                int b = __builtin_clz(v);
+                rn++;
+                rsx += (long)wi * 32 + b;
+                v &= ~(0x80000000u >> b);
+            }
+        }
+    } else {
+        const int t = im->thresh;
+        int x = x0;
+#if defined(__SSE2__)
+        /* Sixteen pixels (four whole words) a step: the mask of the
+         * dark bytes, then per word (a nibble of it) the count and the
+         * sum of the pixels' offsets by table (memory byte r of a word
+         * is pixel r ^ BYTE_XOR of it). The same integer sums as
+         * pixel by pixel, a third of the time: this loop was most of
+         * registering a grey page. */
+        if (t >= 1 && t <= 256) {
+#define NIB_COUNT(n) (((n) & 1) + ((n) >> 1 & 1) + ((n) >> 2 & 1) + ((n) >> 3 & 1))
+#define NIB_SUM(n)                                                                                 \
+    (((n) & 1) * (0 ^ BYTE_XOR) + ((n) >> 1 & 1) * (1 ^ BYTE_XOR) + ((n) >> 2 & 1) * (2 ^ BYTE_XOR) + \
+     ((n) >> 3 & 1) * (3 ^ BYTE_XOR))
+#define NIB_TABLE(f)                                                                               \
+    {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)}
+            static const uint8_t nib_count[16] = NIB_TABLE(NIB_COUNT), nib_sum[16] = NIB_TABLE(NIB_SUM);
+#undef NIB_TABLE
+#undef NIB_SUM
+#undef NIB_COUNT
+            const __m128i tm1 = _mm_set1_epi8((char)(t - 1));
+            for (; x < x1 && (x & 3); x++) {
+                long b = GET_DATA_BYTE(line, x) < t;
+                rn += b;
+                rsx += b * x;
+            }
+            for (; x + 16 <= x1; x += 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(line + (x >> 2)));
+                /* v < t  <=>  min(v, t - 1) == v (unsigned) */
+                unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, tm1), v));
+                for (int q = 0; q < 4; q++, m >>= 4) {
+                    rn += nib_count[m & 15];
+                    rsx += (long)(x + 4 * q) * nib_count[m & 15] + nib_sum[m & 15];
+                }
+            }
+        }
+#endif
+        /* branch-free: the mark's edges make a branch unpredictable */
+        for (; x < x1; x++) {
+            long b = GET_DATA_BYTE(line, x) < t;
+            rn += b;
+            rsx += b * x;
+        }
+    }
+    *pn = rn;
+    *psx = rsx;
+}
 
 /* Centroid of the black pixels in the square of half-side r around (*px, *py);
  * updates the point; returns the pixel count. */
@@ -284,76 +375,8 @@ static long centroid(const img_t *im, double *px, double *py, double r)
     long n = 0;
     double sx = 0, sy = 0;
     for (int y = y0; y < y1; y++) {
-        const l_uint32 *line = im->data + (size_t)y * im->wpl;
-        /* Integer sums: a row's sum of x is far below 2^53, so its double
-         * is the one the sum in doubles gave. */
-        long rn = 0, rsx = 0;
-        if (im->depth == 1) {
-            /* word by word, set bits only (pixel 0 is the MSB) */
-            for (int wi = x0 >> 5; x1 > x0 && wi <= (x1 - 1) >> 5; wi++) {
-                l_uint32 v = line[wi];
-                if (wi == x0 >> 5)
-                    v &= 0xffffffffu >> (x0 & 31);
-                if (wi == (x1 - 1) >> 5)
-                    v &= 0xffffffffu << (31 - ((x1 - 1) & 31));
-                if (v == 0xffffffffu) {
-                    /* inside the mark, most words: pixels wi * 32 + 0..31 */
-                    rn += 32;
-                    rsx += (long)wi * 32 * 32 + 31 * 32 / 2;
-                    continue;
-                }
-                while (v) {
-                    int b = __builtin_clz(v);
-                    rn++;
-                    rsx += (long)wi * 32 + b;
-                    v &= ~(0x80000000u >> b);
-                }
-            }
-        } else {
-            const int t = im->thresh;
-            int x = x0;
-#if defined(__SSE2__)
-            /* Sixteen pixels (four whole words) a step: the mask of the
-             * dark bytes, then per word (a nibble of it) the count and the
-             * sum of the pixels' offsets by table (memory byte r of a word
-             * is pixel r ^ BYTE_XOR of it). The same integer sums as
-             * pixel by pixel, a third of the time: this loop was most of
-             * registering a grey page. */
-            if (t >= 1 && t <= 256) {
-#define NIB_COUNT(n) (((n) & 1) + ((n) >> 1 & 1) + ((n) >> 2 & 1) + ((n) >> 3 & 1))
-#define NIB_SUM(n)                                                                                 \
-    (((n) & 1) * (0 ^ BYTE_XOR) + ((n) >> 1 & 1) * (1 ^ BYTE_XOR) + ((n) >> 2 & 1) * (2 ^ BYTE_XOR) + \
-     ((n) >> 3 & 1) * (3 ^ BYTE_XOR))
-#define NIB_TABLE(f)                                                                               \
-    {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)}
-                static const uint8_t nib_count[16] = NIB_TABLE(NIB_COUNT), nib_sum[16] = NIB_TABLE(NIB_SUM);
-#undef NIB_TABLE
-#undef NIB_SUM
-#undef NIB_COUNT
-                const __m128i tm1 = _mm_set1_epi8((char)(t - 1));
-                for (; x < x1 && (x & 3); x++) {
-                    long b = GET_DATA_BYTE(line, x) < t;
-                    rn += b;
-                    rsx += b * x;
-                }
-                for (; x + 16 <= x1; x += 16) {
-                    __m128i v = _mm_loadu_si128((const __m128i *)(line + (x >> 2)));
-                    /* v < t  <=>  min(v, t - 1) == v (unsigned) */
-                    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, tm1), v));
-                    for (int q = 0; q < 4; q++, m >>= 4) {
-                        rn += nib_count[m & 15];
-                        rsx += (long)(x + 4 * q) * nib_count[m & 15] + nib_sum[m & 15];
-                    }
-                }
-            }
-#endif
-            /* branch-free: the mark's edges make a branch unpredictable */
-            for (; x < x1; x++) {
-                long b = GET_DATA_BYTE(line, x) < t;
-                rn += b;
-                rsx += b * x;
-            }
-        }
+        long rn, rsx;
+        row_ink(im, im->data + (size_t)y * im->wpl, x0, x1, &rn, &rsx);
         n += rn;
         sx += (double)rsx;
         sy += (double)rn * y;
@@ -1291,6 +1314,492 @@ static int find_corner_mark(img_t *im, const omr_page_t *page, int m, const doub
                         tan(o->max_shear_deg * M_PI / 180), ex, ey, out);
 }
 
+/* ------------------------------------------------------ bullseye marks */
+
+/* How a bullseye (OMR_MARK_RING) is found, per corner:
+ *   1. The window as for a square, made bits (8 bpp: the threshold halfway
+ *      between its paper and its darkest 0.1 %, as a bullseye has half the
+ *      ink of a square its size); the runs of black of each row joined into
+ *      8-connected pieces (union-find over the runs).
+ *   2. Seeds: pieces whose bounding box is about square (a circle's is, at
+ *      any skew) and the size of the outer ring (0.68 to 1.3 of the mark's
+ *      diameter, a square's tolerance) or of the middle ring (whole even
+ *      when other ink touches the outer one).
+ *   3. The rings, along 32 rays from the box's middle (ring_rays): black,
+ *      white, black, white, black, white, the edges where OMR_RING_BANDS
+ *      puts them. Half the rays must show them.
+ *   4. The centre (ring_centre): the ink's centroid within 1.1 outer radii
+ *      + 2 px (the whole bullseye and a margin of paper), then the middle of
+ *      the rings' mirrored edges along rows and columns; on 8 bpp at the
+ *      bullseye's own threshold, halfway between its black and its white
+ *      bands (ring_level), each edge to a fraction of a pixel.
+ *   5. The rings again from that centre: 3/4 of the rays must show them, and
+ *      the outer diameter (twice the median outer edge) be 0.68 to 1.3 of
+ *      the mark's.
+ * A filled disc or bubble, a square, a circle outline or one round a dot,
+ * text, a blot or a target with other bands fails the rays. A bullseye cut
+ * by the image edge is refused: its centre is not measured the same way.
+ * On rendered and warped pages (tests/test_register_ring.c) the centre is
+ * found to 0.08 px on grey and 0.15 px on 1 bpp, from 100 to 600 dpi. */
+
+#define RING_RAYS 32
+
+static const double ring_band[5] = OMR_RING_BANDS;
+
+/* A run of black bits [a, b) on line y of a window's bit image; up: its
+ * union-find parent, a run of the same piece with a lower index (a root
+ * is its own parent and its piece's first run). */
+typedef struct {
+    int a, b, y, up;
+} ring_run_t;
+
+/* A piece's bounding box in the bit image: bits [a, b), lines y0 .. y1. */
+typedef struct {
+    int a, b, y0, y1;
+} ring_box_t;
+
+static int run_root(ring_run_t *r, int i)
+{
+    while (r[i].up != i) {
+        r[i].up = r[r[i].up].up; /* path halving */
+        i = r[i].up;
+    }
+    return i;
+}
+
+/* The runs of black of a bit image (rows x nw words), in line order, each
+ * joined with the runs it touches on the line before (8-connected: a
+ * diagonal touch joins). *pruns (the caller frees it), *pn. Returns 0, -1
+ * out of memory. */
+static int bit_runs(const uint32_t *bits, int nw, int rows, ring_run_t **pruns, int *pn)
+{
+    const int max_runs = 16 * nw + 1;
+    int *ra = malloc(sizeof(int) * 2 * (size_t)max_runs), *rb = ra ? ra + max_runs : NULL;
+    ring_run_t *r = NULL;
+    int n = 0, cap = 0, prev = 0;
+    if (!ra)
+        return -1;
+    for (int y = 0; y < rows; y++) {
+        int k = row_runs(bits + (size_t)y * nw, nw, ra, rb);
+        if (n + k > cap) {
+            int nc = cap ? 2 * cap : 1024;
+            while (nc < n + k)
+                nc *= 2;
+            ring_run_t *t = realloc(r, sizeof *t * (size_t)nc);
+            if (!t) {
+                free(ra);
+                free(r);
+                return -1;
+            }
+            r = t;
+            cap = nc;
+        }
+        const int cur = n;
+        for (int i = 0; i < k; i++, n++)
+            r[n] = (ring_run_t){.a = ra[i], .b = rb[i], .y = y, .up = n};
+        /* Both lines' runs are in order along the line: step past the one
+         * that ends first. */
+        for (int i = prev, j = cur; i < cur && j < n;) {
+            if (r[j].a <= r[i].b && r[i].a <= r[j].b) {
+                int ri = run_root(r, i), rj = run_root(r, j);
+                if (ri < rj)
+                    r[rj].up = ri;
+                else if (rj < ri)
+                    r[ri].up = rj;
+            }
+            if (r[i].b < r[j].b)
+                i++;
+            else
+                j++;
+        }
+        prev = cur;
+    }
+    free(ra);
+    *pruns = r;
+    *pn = n;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double d = *(const double *)a - *(const double *)b;
+    return (d > 0) - (d < 0);
+}
+
+/* Along RING_RAYS rays from (cx, cy) out to t_max px, a bullseye's five
+ * edges: black at the centre, then white, black, white, black, white. A ray
+ * shows the bullseye when all five are there and the inner four lie where
+ * ring_band puts them (as fractions of that ray's outer edge) within 6 % of
+ * it and a pixel: blur and the threshold move the edges of every black band
+ * out, or in, by about the same. Returns the rays that show it, or fewer
+ * than need as soon as need can no longer be reached; *pr: the median outer
+ * edge over them (0 when none). */
+static int ring_rays(const img_t *im, double cx, double cy, double t_max, int need, double *pr)
+{
+    double outer[RING_RAYS];
+    int n = 0;
+    *pr = 0;
+    if (!black_at(im, (int)floor(cx), (int)floor(cy)))
+        return 0;
+    /* half-pixel steps: at 100 dpi a band is ~2.3 px */
+    const double ds = fmax(0.5, t_max / 120);
+    for (int j = 0; j < RING_RAYS && n + RING_RAYS - j >= need; j++) {
+        /* off the axes by half a step: no ray runs along a pixel boundary */
+        double th = 2 * M_PI * (j + 0.5) / RING_RAYS, dx = cos(th), dy = sin(th), e[5];
+        int k = 0, colour = 1;
+        for (double t = ds; t <= t_max && k < 5; t += ds)
+            if (black_at(im, (int)floor(cx + t * dx), (int)floor(cy + t * dy)) != colour) {
+                e[k++] = t - ds / 2;
+                colour = !colour;
+            }
+        if (k < 5)
+            continue;
+        int ok = 1;
+        for (int q = 0; q < 4; q++)
+            ok &= fabs(e[q] - ring_band[q] * e[4]) <= 0.06 * e[4] + 1;
+        if (ok)
+            outer[n++] = e[4];
+    }
+    if (n) {
+        qsort(outer, (size_t)n, sizeof *outer, cmp_double);
+        *pr = outer[n / 2];
+    }
+    return n;
+}
+
+/* Centroid of the black pixels whose centres lie within r of (*px, *py);
+ * updates the point; returns the pixel count. */
+static long circle_centroid(const img_t *im, double *px, double *py, double r)
+{
+    const double cx = *px, cy = *py;
+    int y0 = (int)floor(cy - r), y1 = (int)ceil(cy + r);
+    if (y0 < 0) y0 = 0;
+    if (y1 > im->h) y1 = im->h;
+    long n = 0;
+    double sx = 0, sy = 0;
+    for (int y = y0; y < y1; y++) {
+        double dy = y + 0.5 - cy, h2 = r * r - dy * dy;
+        if (h2 < 0)
+            continue;
+        double h = sqrt(h2);
+        /* the pixels x with |x + 0.5 - cx| <= h */
+        int xa = (int)ceil(cx - h - 0.5), xb = (int)floor(cx + h - 0.5) + 1;
+        if (xa < 0) xa = 0;
+        if (xb > im->w) xb = im->w;
+        if (xb <= xa)
+            continue;
+        long rn, rsx;
+        row_ink(im, im->data + (size_t)y * im->wpl, xa, xb, &rn, &rsx);
+        n += rn;
+        sx += (double)rsx;
+        sy += (double)rn * y;
+    }
+    if (n > 0) {
+        *px = sx / n + 0.5;
+        *py = sy / n + 0.5;
+    }
+    return n;
+}
+
+/* Grey of pixel (x, y) of an 8-bpp image; paper (255) off the image. */
+static int grey_at(const img_t *im, int x, int y)
+{
+    if (x < 0 || y < 0 || x >= im->w || y >= im->h)
+        return 255;
+    return GET_DATA_BYTE(im->data + (size_t)y * im->wpl, x);
+}
+
+/* The centre across one axis from the bullseye's mirrored edges. On each
+ * line along the axis (rows for x, columns for y) within 0.9 outer radii r
+ * of the centre (*pc along, po across), the black runs within the line's
+ * chord of the outer circle (and some paper beyond, for the error of *pc)
+ * are the rings' chords, symmetric about the centre: the i-th edge from
+ * the start and the i-th from the end are mirror images, their midpoint
+ * the centre. On 1 bpp an edge is a pixel boundary, the midpoint off by
+ * half the two edges' rounding to the grid; on 8 bpp an edge is where the
+ * grey crosses the threshold, linear between the two pixels' centres, to a
+ * tenth of a pixel. A line counts when its runs mirror each other; its
+ * estimate is the mean of its midpoints, the centre the median over the
+ * lines: a speck or a touching rule spoils only its own lines, shading of
+ * the paper or uneven ink moves an edge at mid grey little. A skewed,
+ * unevenly scaled bullseye is an ellipse whose chords' midpoints lie on a
+ * line through the centre: lines either side cancel. Updates *pc; returns
+ * 0, -1 when fewer than 4 lines count, -2 out of memory. */
+static int mirror_centre(const img_t *im, int along_x, double *pc, double po, double r)
+{
+    const int l0 = (int)floor(po - 0.9 * r), l1 = (int)floor(po + 0.9 * r);
+    const double level = im->thresh - 0.5; /* 8 bpp: between black (< thresh) and white */
+    const double reach = r + 2 + 0.05 * r;  /* the outer edge, and paper for the seed's error */
+    double *est = malloc(sizeof *est * (size_t)(l1 - l0 + 1));
+    int n = 0;
+    if (!est)
+        return -2;
+    for (int l = l0; l <= l1; l++) {
+        const double d = l + 0.5 - po;
+        if (fabs(d) > 0.9 * r)
+            continue;
+        /* the line's chord of the circle of radius reach */
+        const double h = sqrt(reach * reach - d * d);
+        const int a0 = (int)floor(*pc - h), a1 = (int)ceil(*pc + h);
+        double e[16];
+        int ne = 0, prev = 0, over = 0;
+        for (int a = a0; a <= a1; a++) {
+            int b = along_x ? black_at(im, a, l) : black_at(im, l, a);
+            if (b == prev)
+                continue;
+            if (a == a0 || ne == 16) {
+                over = 1; /* ink running in from outside; more than specks besides the rings */
+                break;
+            }
+            double pos = a; /* the boundary before pixel a */
+            if (im->depth == 8) {
+                int v0 = along_x ? grey_at(im, a - 1, l) : grey_at(im, l, a - 1);
+                int v1 = along_x ? grey_at(im, a, l) : grey_at(im, l, a);
+                pos = a - 0.5 + fmin(1, fmax(0, (level - v0) / (v1 - v0)));
+            }
+            e[ne++] = pos;
+            prev = b;
+        }
+        /* As many edges either side of the centre, and each run (black or
+         * white) as long as its mirror image within 1.5 px (the rounding
+         * of both ends of both, on 1 bpp): a rule or a stroke touching the
+         * rings on one side adds edges there, or lengthens a ring's run. */
+        if (over || prev || ne < 2 || ne % 2 || e[ne / 2 - 1] > *pc || e[ne / 2] < *pc)
+            continue;
+        int mirrored = 1;
+        for (int i = 0; i + 1 < ne / 2; i++)
+            mirrored &= fabs((e[i + 1] - e[i]) - (e[ne - 1 - i] - e[ne - 2 - i])) <= 1.5;
+        if (!mirrored)
+            continue;
+        double m = 0;
+        for (int i = 0; i < ne / 2; i++)
+            m += 0.5 * (e[i] + e[ne - 1 - i]);
+        est[n++] = m / (ne / 2);
+    }
+    int ret = -1;
+    if (n >= 4) {
+        qsort(est, (size_t)n, sizeof *est, cmp_double);
+        *pc = n % 2 ? est[n / 2] : 0.5 * (est[n / 2 - 1] + est[n / 2]);
+        ret = 0;
+    }
+    free(est);
+    return ret;
+}
+
+/* 8 bpp: the centroid of the ink over the pixels whose centres lie within
+ * r of (*px, *py), each weighted by how much darker than the paper it is
+ * (paper - grey, 0 when lighter): that is linear in how much of the pixel
+ * the ink covers, so neither the pixel grid nor blur biases it as a
+ * threshold's quantised edges do (up to 0.5 px at 100 dpi). The paper's
+ * noise adds weight evenly round the current centre: it slows the
+ * correction a little, it does not bias it. Updates the point; returns 0,
+ * -1 when there is no ink. */
+static int circle_grey_centroid(const img_t *im, int paper, double *px, double *py, double r)
+{
+    const double cx = *px, cy = *py;
+    double sw = 0, sx = 0, sy = 0;
+    int y0 = (int)floor(cy - r), y1 = (int)ceil(cy + r);
+    if (y0 < 0) y0 = 0;
+    if (y1 > im->h) y1 = im->h;
+    for (int y = y0; y < y1; y++) {
+        double dy = y + 0.5 - cy, h2 = r * r - dy * dy;
+        if (h2 < 0)
+            continue;
+        double h = sqrt(h2);
+        int xa = (int)ceil(cx - h - 0.5), xb = (int)floor(cx + h - 0.5) + 1;
+        if (xa < 0) xa = 0;
+        if (xb > im->w) xb = im->w;
+        const l_uint32 *line = im->data + (size_t)y * im->wpl;
+        long rw = 0, rwx = 0; /* integer sums per row */
+        for (int x = xa; x < xb; x++) {
+            int wgt = paper - (int)GET_DATA_BYTE(line, x);
+            if (wgt > 0) {
+                rw += wgt;
+                rwx += (long)wgt * x;
+            }
+        }
+        sw += (double)rw;
+        sx += (double)rwx;
+        sy += (double)rw * y;
+    }
+    if (sw <= 0)
+        return -1;
+    *px = sx / sw + 0.5;
+    *py = sy / sw + 0.5;
+    return 0;
+}
+
+/* 8 bpp: the mean grey of the pixels whose centres lie within r of (cx,
+ * cy), 0 when none. */
+static double disc_grey(const img_t *im, double cx, double cy, double r)
+{
+    double sum = 0;
+    int n = 0;
+    for (int y = (int)floor(cy - r); y <= (int)ceil(cy + r); y++)
+        for (int x = (int)floor(cx - r); x <= (int)ceil(cx + r); x++) {
+            double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+            if (x < 0 || y < 0 || x >= im->w || y >= im->h || dx * dx + dy * dy > r * r)
+                continue;
+            sum += GET_DATA_BYTE(im->data + (size_t)y * im->wpl, x);
+            n++;
+        }
+    return n ? sum / n : 0;
+}
+
+/* 8 bpp: the grey halfway between a bullseye's black and white bands, from
+ * the pixels within its outer radius r of (cx, cy): 6/10 of that disc is
+ * black band, 4/10 white, so the 25th percentile is well inside the black
+ * and the 85th inside the white even where blur has greyed both (at 100
+ * dpi a band is 2-3 px). The window's threshold, halfway between paper and
+ * the darkest ink, can fall on blurred white bands. Returns -1 when the two
+ * are not 24 levels apart (no bullseye). */
+static int ring_level(const img_t *im, double cx, double cy, double r)
+{
+    int hist[256] = {0}, n = 0;
+    for (int y = (int)floor(cy - r); y <= (int)ceil(cy + r); y++)
+        for (int x = (int)floor(cx - r); x <= (int)ceil(cx + r); x++) {
+            double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+            if (dx * dx + dy * dy <= r * r) {
+                hist[grey_at(im, x, y)]++;
+                n++;
+            }
+        }
+    int lo = -1, hi = -1, acc = 0;
+    for (int v = 0; v < 256 && hi < 0; v++) {
+        acc += hist[v];
+        if (lo < 0 && acc * 100 >= n * 25)
+            lo = v;
+        if (acc * 100 >= n * 85)
+            hi = v;
+    }
+    if (n == 0 || hi - lo < 24)
+        return -1;
+    return (lo + hi + 1) / 2;
+}
+
+/* The centre of the bullseye seeded at (*px, *py), of outer radius about r
+ * px (paper: the window's paper grey, 8 bpp). First the centroid of its
+ * ink within 1.1 r + 2 px, twice (8 bpp: weighted by grey; 1 bpp: the
+ * black pixels): near the centre whatever the seed. Then the rings'
+ * mirrored edges (mirror_centre): on 1 bpp the centroid is off by up to
+ * 0.5 px at 100 dpi, its edges' rounding hardly averaging out over so
+ * few; on 8 bpp it leans towards darker ink or paper (0.2 px on the real
+ * scans). On 8 bpp it sets im->thresh to the bullseye's own level
+ * (ring_level) for the edges and for what the caller checks next; the
+ * caller puts the window's back. Updates the point; returns 0, -1 when
+ * the rings do not show, -2 out of memory. */
+static int ring_centre(img_t *im, int paper, double *px, double *py, double r)
+{
+    const double rc = 1.1 * r + 2;
+    for (int it = 0; it < 2; it++)
+        if (im->depth == 8 ? circle_grey_centroid(im, paper, px, py, rc) != 0
+                           : circle_centroid(im, px, py, rc) == 0)
+            return -1;
+    double cx = *px, cy = *py;
+    if (im->depth == 8 && (im->thresh = ring_level(im, cx, cy, r)) < 0)
+        return -1;
+    int mx = mirror_centre(im, 1, px, cy, r), my = mirror_centre(im, 0, py, cx, r);
+    return mx == -2 || my == -2 ? -2 : mx || my ? -1 : 0;
+}
+
+/* Find bullseye candidates in the window [x0,x1) x [y0,y1) for a mark of
+ * outer diameter d_px expected at (ex, ey). Writes up to MAX_CAND
+ * candidates, nearest first; returns their count, or -1 on out of memory. */
+static int find_rings(img_t *im, int x0, int y0, int x1, int y1, double d_px, double ex, double ey,
+                      cand_t *out)
+{
+    x0 &= ~31;
+    const int nw = (x1 - x0 + 31) / 32, rows = y1 - y0;
+    if (nw < 1 || rows < 3)
+        return 0;
+    /* A bullseye's ink is about half a square's of its size, and at 100
+     * dpi its bands are blurred to their middles: the darkest 0.1 %. */
+    int paper = 255;
+    if (im->depth == 8)
+        im->thresh = window_threshold_q(im, x0, y0, x1, y1, 10, &paper);
+    const int window_thresh = im->thresh;
+    uint32_t *bits = malloc(sizeof *bits * (size_t)rows * nw);
+    ring_run_t *runs = NULL;
+    int nr = 0, n_out = -1;
+    ring_box_t *box = NULL; /* per root run: its piece's box */
+    if (!bits)
+        goto done;
+    window_bits(im, x0, y0, nw, rows, bits);
+    if (bit_runs(bits, nw, rows, &runs, &nr))
+        goto done;
+    box = malloc(sizeof *box * (size_t)(nr + 1));
+    if (!box)
+        goto done;
+    /* A root is its piece's first run, so it comes before the others. */
+    for (int i = 0; i < nr; i++) {
+        ring_box_t *b = &box[run_root(runs, i)];
+        if (runs[i].up == i) {
+            *b = (ring_box_t){runs[i].a, runs[i].b, runs[i].y, runs[i].y};
+            continue;
+        }
+        if (runs[i].a < b->a) b->a = runs[i].a;
+        if (runs[i].b > b->b) b->b = runs[i].b;
+        b->y1 = runs[i].y; /* runs are in line order */
+    }
+    n_out = 0;
+    const double lo = 0.68 * d_px, hi = 1.3 * d_px;
+    const double t_max = 0.5 * hi + 2; /* out past the largest outer edge allowed */
+    for (int i = 0; i < nr; i++) {
+        if (runs[i].up != i)
+            continue;
+        const int w = box[i].b - box[i].a, h = box[i].y1 - box[i].y0 + 1;
+        if (abs(w - h) > 0.15 * (w > h ? w : h) + 2)
+            continue;
+        const double size = 0.5 * (w + h);
+        if (!(size >= lo - 2 && size <= hi + 2) &&
+            !(size >= ring_band[2] * lo - 2 && size <= ring_band[2] * hi + 2))
+            continue;
+        double cx = x0 + 0.5 * (box[i].a + box[i].b), cy = y0 + box[i].y0 + 0.5 * h, r_out;
+        if (ring_rays(im, cx, cy, t_max, RING_RAYS / 2, &r_out) < RING_RAYS / 2)
+            continue;
+        /* 8 bpp: from here on the bullseye's own threshold (ring_level) */
+        int st = ring_centre(im, paper, &cx, &cy, r_out);
+        if (st == -2) {
+            n_out = -1;
+            goto done;
+        }
+        const double rc = 1.1 * r_out + 2;
+        int nm = st ? 0 : ring_rays(im, cx, cy, t_max, 3 * RING_RAYS / 4, &r_out);
+        im->thresh = window_thresh;
+        if (st || cx - rc < 0 || cy - rc < 0 || cx + rc > im->w || cy + rc > im->h)
+            continue; /* no rings, or cut by the image edge */
+        if (nm < 3 * RING_RAYS / 4 || 2 * r_out < lo || 2 * r_out > hi)
+            continue;
+        /* The outer and the middle ring of one bullseye both seed it. */
+        int dup = 0;
+        for (int k = 0; k < n_out; k++)
+            dup |= hypot(out[k].x - cx, out[k].y - cy) < 0.5 * r_out;
+        if (dup)
+            continue;
+        cand_t cd = {.x = cx, .y = cy, .side = 2 * r_out, .dist = hypot(cx - ex, cy - ey)};
+        /* The scan's black: the middle of the disc (a bullseye's bands are
+         * blurred at 100 dpi; its disc is the widest black). */
+        if (im->depth == 8)
+            cd.grey = disc_grey(im, cx, cy, fmax(1, 0.6 * ring_band[0] * r_out));
+        int pos = n_out;
+        while (pos > 0 && out[pos - 1].dist > cd.dist)
+            pos--;
+        if (pos < MAX_CAND) {
+            int last = n_out < MAX_CAND ? n_out : MAX_CAND - 1;
+            for (int k = last; k > pos; k--)
+                out[k] = out[k - 1];
+            out[pos] = cd;
+            if (n_out < MAX_CAND)
+                n_out++;
+        }
+    }
+done:
+    free(bits);
+    free(runs);
+    free(box);
+    return n_out;
+}
+
 /* ---------------------------------------------------- nominal and checks */
 
 /* The nominal transform for an orientation: template mm -> image px. */
@@ -1501,6 +2010,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
     const double skew_r = opts->max_skew_deg * M_PI / 180;
     const double s_px = page->mark_size * k;
     const int corner = page->mark_shape == OMR_MARK_CORNER;
+    const int ring = page->mark_shape == OMR_MARK_RING;
     cand_t cand[4][MAX_CAND];
     int n_cand[4];
     for (int m = 0; m < 4; m++) {
@@ -1517,6 +2027,10 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
         if (y1 > im.h) y1 = im.h;
         if (corner)
             n_cand[m] = find_corner_mark(&im, page, m, nom, k, opts, ex, ey, cand[m]);
+        else if (ring)
+            n_cand[m] = x1 > x0 && y1 > y0
+                            ? find_rings(&im, x0, y0, x1, y1, s_px, ex, ey, cand[m])
+                            : 0;
         else
             n_cand[m] = x1 > x0 && y1 > y0
                             ? find_candidates(&im, x0, y0, x1, y1, s_px, ex, ey, cand[m])
@@ -1728,8 +2242,8 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
         out->n_marks++;
         out->mark_x[m] = cd->x;
         out->mark_y[m] = cd->y;
-        if (im.depth == 8 && corner) {
-            grey_sum += cd->grey; /* the arms' middle lines (find_corners) */
+        if (im.depth == 8 && (corner || ring)) {
+            grey_sum += cd->grey; /* the arms' middle lines (find_corners), the disc (find_rings) */
             grey_n++;
         } else if (im.depth == 8) {
             /* The scan's black: the middle of the mark. */

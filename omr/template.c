@@ -468,8 +468,12 @@ static omr_status_t stmt_mark(page_ctx_t *pc, const omr_tpl_line_t *l)
     omr_mark_shape_t sh = OMR_MARK_SQUARE;
     if (shape && !strcmp(shape, "corner"))
         sh = OMR_MARK_CORNER;
+    else if (shape && !strcmp(shape, "ring"))
+        sh = OMR_MARK_RING;
     else if (shape && strcmp(shape, "square"))
-        return fail(c, "shape=%s: a corner mark is a solid 'square' (the default) or an L-shaped 'corner'",
+        return fail(c,
+                    "shape=%s: a corner mark is a solid 'square' (the default), an L-shaped 'corner' or "
+                    "a bullseye 'ring'",
                     shape);
     if (sh == OMR_MARK_CORNER && line == 0)
         return fail(c, "a 'corner' mark needs line= (the width of its arms, mm)");
@@ -477,6 +481,10 @@ static omr_status_t stmt_mark(page_ctx_t *pc, const omr_tpl_line_t *l)
         return fail(c, "a 'corner' mark's arms: size= up to 40 mm, at least 4 times their line= width");
     if (sh == OMR_MARK_SQUARE && (size > 30 || line))
         return fail(c, "a 'square' mark has a side size= up to 30 mm and no line=");
+    /* Under 2 mm a bullseye's bands are 0.2 mm: a 200-dpi scan no longer
+     * separates them. */
+    if (sh == OMR_MARK_RING && (size < 2 || size > 30 || line))
+        return fail(c, "a 'ring' mark has an outer diameter size= of 2 to 30 mm and no line=");
     if (pc->n_marks > 0 && (pc->page->mark_shape != sh || pc->page->mark_size != size || pc->page->mark_line != line))
         return fail(c, "the four corner marks of a page must have the same shape and size");
     pc->page->mark_x[pc->n_marks] = x;
@@ -485,8 +493,9 @@ static omr_status_t stmt_mark(page_ctx_t *pc, const omr_tpl_line_t *l)
     pc->page->mark_shape = sh;
     pc->page->mark_line = line;
     pc->n_marks++;
-    if (sh == OMR_MARK_CORNER)
-        return OMR_OK; /* drawn from the page geometry: its corner is known once the page size is */
+    if (sh != OMR_MARK_SQUARE)
+        return OMR_OK; /* drawn from the page geometry (print.c): an L's corner is known once
+                          the page size is; a bullseye is no item's solid box */
     return add_item(pc, OMR_ITEM_MARK, (omr_rect_t){x - size / 2, y - size / 2, size, size}, 0, 0, NULL)
                ? OMR_OK
                : fail_nomem(c);
@@ -495,7 +504,7 @@ static omr_status_t stmt_mark(page_ctx_t *pc, const omr_tpl_line_t *l)
 omr_rect_t omr_template_mark_rect(const omr_page_t *p, double x, double y)
 {
     double s = p->mark_size;
-    if (p->mark_shape != OMR_MARK_CORNER)
+    if (p->mark_shape != OMR_MARK_CORNER) /* a square, or the square around a bullseye */
         return (omr_rect_t){x - s / 2, y - s / 2, s, s};
     /* the L's outer corner lies a line width out from the inside corner,
      * towards the page's edge */
@@ -1158,7 +1167,8 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
                                  "the bottom-left corner mark", "the bottom-right corner mark", "the barcode"};
     for (int k = 0; k < 4; k++) {
         fixed[k] = omr_template_mark_rect(p, p->mark_x[k], p->mark_y[k]);
-        if (p->mark_shape == OMR_MARK_CORNER && !rect_inside(fixed[k], p->width, p->height)) {
+        /* a square is an item, checked with the others above */
+        if (p->mark_shape != OMR_MARK_SQUARE && !rect_inside(fixed[k], p->width, p->height)) {
             c->line = 1;
             return fail(c, "a corner mark at %.1f,%.1f leaves the page", p->mark_x[k], p->mark_y[k]);
         }

@@ -157,13 +157,21 @@ typedef struct {
 } omr_item_t;
 
 /* The corner registration marks of a page. omr prints solid squares; a form
- * printed by another tool may carry L-shaped corners (queXF, many exam sheets). */
+ * printed by another tool may carry L-shaped corners (queXF, many exam sheets)
+ * or bullseyes (OMRChecker's sheets and others). */
 typedef enum {
     OMR_MARK_SQUARE, /* a solid square: mark_x/y its centre, mark_size its side */
-    OMR_MARK_CORNER  /* an L along the page's corner: mark_x/y the inside corner of the L
+    OMR_MARK_CORNER, /* an L along the page's corner: mark_x/y the inside corner of the L
                         (where the inner edges of its two arms meet), mark_size the length
                         of each arm from the L's outer corner, mark_line the arms' width */
+    OMR_MARK_RING    /* a bullseye: a solid disc inside two concentric rings
+                        (OMR_RING_BANDS); mark_x/y its centre, mark_size its outer diameter */
 } omr_mark_shape_t;
+
+/* A bullseye's bands as fractions of its outer radius, from the centre out:
+ * black to [0], white to [1], black to [2], white to [3], black to [4] = 1.
+ * Measured on OMRChecker's omr_marker.jpg (edges at mid grey along 72 radii). */
+#define OMR_RING_BANDS {0.191, 0.380, 0.586, 0.794, 1.0}
 
 /* The symbology of the page barcode. */
 typedef enum {
@@ -177,7 +185,8 @@ typedef struct {
     int is_case;         /* a case-section page */
     double width, height;/* mm */
     double mark_x[4], mark_y[4]; /* corner mark centres: top-left, top-right, bottom-left, bottom-right */
-    double mark_size;    /* side of a mark (square), length of an arm (corner), mm */
+    double mark_size;    /* side of a mark (square), length of an arm (corner), outer
+                            diameter (ring), mm */
     omr_mark_shape_t mark_shape;
     double mark_line;    /* corner marks: width of the arms, mm */
     omr_rect_t barcode;
@@ -276,8 +285,9 @@ int omr_template_page_by_value(const omr_survey_t *survey, const char *value, co
 int omr_template_fingerprint(const omr_survey_t *survey, char out[65]);
 
 /* The bounding rectangle (mm) of corner mark (x, y) of page p: the square,
- * or the L's extent towards the inside of the page (which corner the mark is
- * in is decided by which half of the page it lies in). */
+ * the square around a bullseye, or the L's extent towards the inside of the
+ * page (which corner the mark is in is decided by which half of the page it
+ * lies in). */
 omr_rect_t omr_template_mark_rect(const omr_page_t *p, double x, double y);
 
 /* One export column of a form (coding.md "Variable names"). */
