@@ -48,7 +48,7 @@ void omr_calib_default(omr_calib_t *c)
     c->write_disagree_ink = 0.005;
     c->check_filled_min = 0.42;
     c->bubble_blank_max = 0.15;
-    c->bubble_marked_min = 0.60;
+    c->bubble_marked_min = 0.35;
     c->bubble_base_max = 0.50;
 }
 

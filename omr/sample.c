@@ -1699,7 +1699,8 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
     }
     uint8_t *dots = s.dots;
     for (int i = 0; i < pm->n; i++) {
-        s.dots = rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK ? dots : NULL;
+        /* not bubbles: their printed code would be a blot of "dust" */
+        s.dots = (rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK) && !rgs[i].round ? dots : NULL;
         zone_sample(&s, &pm->target[i], xform, &tt[i]);
         near[i] = tt[i].n_near >= 20 ? (float)tt[i].n_near_ink / tt[i].n_near : -1;
     }
@@ -1758,6 +1759,17 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
             speck = 1;
         omr_measure_t *m = &regions[i].m;
         m->ink = t.n_valid ? (float)t.n_ink / t.n_valid : 0;
+        if (rgs[i].kind == OMR_REGION_CHECK && rgs[i].round) {
+            /* A bubble: the mean darkness of its middle, printed code
+             * included (classify.c takes the page's blank bubbles off). On
+             * grey scans darkness, not the share of dark points: the blur
+             * of a 100-dpi JPEG makes half the points around a printed
+             * letter "dark", while a fill is dark through and through
+             * (OMRChecker's two real scans: filled bubbles' middles
+             * 90-139 grey, blank ones' 121-197 with the letter). */
+            m->ink = t.n_valid ? (float)(t.sum_dark / t.n_valid) : 0;
+            speck = speck_l = 0;
+        }
         if (s.depth == 1 && rgs[i].kind == OMR_REGION_CIRCLE && near[i] >= 0 && t.n_valid > 0 &&
             n_circ >= 4) {
             float excess = near[i] - median - NEAR_SLACK;

@@ -54,8 +54,9 @@
 #define OMR_SAMPLE_MASK_MM 0.3
 /* A bubble (round CHECK region) is sampled inside this share of its radii,
  * its printed code included: outside it lie its outline and the
- * registration's error at low resolution (sample.c in_bubble_disc). */
-#define OMR_SAMPLE_BUBBLE_RIM 0.8
+ * registration's error at low resolution (sample.c in_bubble_disc). Its ink
+ * is the mean darkness there (0-1; on bitonal scans the share of black). */
+#define OMR_SAMPLE_BUBBLE_RIM 0.55
 #define OMR_SAMPLE_LABEL_PAD_MM 1.2
 #define OMR_SAMPLE_LABEL_MAX_MM 30.0
 /* A zone whose dark points all lie within 0.8 mm each way holds a speck

@@ -1,0 +1,113 @@
+#!/bin/sh
+# omrchecker_real.sh BUILD_DIR -- omr on real scans of a bubble answer sheet
+# printed by another tool.
+#
+# tests/data/omrchecker/ holds two document-scanner JPEGs of an ENIGMAZERO
+# 200-question answer sheet (OMRChecker's community sample UmarFarootAPS):
+# colour, no resolution in the file (about 100 and 115 dpi), bubbles filled
+# with a blue ball-point pen, bullseye corner markers, no barcode; and
+# OMRChecker's expected answers for them (expected_results.csv; not derived
+# from omr). templates/omrchecker-enigma/ describes the sheet as data (written
+# from OMRChecker's template by tools/omrchecker/omrchecker2omr.py): ring
+# marks, bubbles with their letter printed inside, identify=order.
+#
+# Checks: both sheets are identified (by order: each file is a respondent
+# named after it) and registered by their ring marks; the export
+# (--mark-unresolved) against the expected answers, 200 questions and the 4
+# roll-number digits per sheet: no answer exported certain and wrong; a
+# question with two bubbles filled ("AD") is held for review, never exported
+# as one of them; at most 1 % of the other answers held for review. Prints
+#   omrchecker: answers=N right=R wrong_accepted=W flagged=F
+B=${1:-build}
+D=tests/data/omrchecker
+T=templates/omrchecker-enigma
+pass=0 fail=0
+ok()  { pass=$((pass+1)); echo "ok   $1"; }
+bad() { fail=$((fail+1)); echo "FAIL $1"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/scans"
+cp "$D/scan-type-1.jpg" "$D/scan-type-2.jpg" "$work/scans/"
+"$B/omr" scan --db "$work/e.db" --template "$T" -q "$work/scans" >"$work/scan.log" 2>&1
+rc=$?
+[ "$rc" = 0 ] || [ "$rc" = 3 ] && ok "scan exit status $rc" || { cat "$work/scan.log"; bad "scan exit status $rc"; }
+grep -q "pages: 2 stored.* 2 identified" "$work/scan.log" && ok "2 sheets identified by their order" ||
+  { cat "$work/scan.log"; bad "sheets identified"; }
+if grep -q "register_failed\|not registered\|corner marks" "$work/scan.log"; then
+  cat "$work/scan.log"; bad "both sheets registered by their ring marks"
+else
+  ok "both sheets registered by their ring marks"
+fi
+"$B/omr" export --db "$work/e.db" --template "$T" --mark-unresolved --out "$work/out" \
+  >"$work/export.log" 2>&1 || { cat "$work/export.log"; bad "export"; }
+[ -s "$work/out/S.csv" ] || { bad "export wrote S.csv"; echo "$pass passed, $fail failed"; exit 1; }
+# Join expected (file scans/scan-type-N.jpg <-> respondent scan-type-N) with
+# the export. Codes: q 1-4 = A-D; roll digit rK: code - 1.
+tr -d '\r' <"$work/out/S.csv" >"$work/s.csv"
+tr -d '\r' <"$D/expected_results.csv" >"$work/expected.csv"
+awk -F, -v out="$work/result" '
+  NR == FNR { if (FNR == 1) { for (i = 1; i <= NF; i++) col[$i] = i; next }
+              for (i = 1; i <= NF; i++) val[$1, i] = $i; next }
+  FNR == 1 { for (i = 1; i <= NF; i++) name[i] = $i; next }
+  {
+    r = $1; sub(/^scans\//, "", r); sub(/\.jpg$/, "", r)
+    for (i = 4; i <= NF; i++) {                 # q1 .. q200
+      c = col[name[i]]
+      if (!c) { printf "no column %s\n", name[i]; missing++; continue }
+      judge(r, name[i], $i, val[r, c], "ABCD")
+    }
+    roll = $3                                   # Roll_no: 4 digits
+    for (k = 1; k <= 4; k++)
+      judge(r, "r" k, substr(roll, k, 1), val[r, col["r" k]], "0123456789")
+  }
+  function judge(r, var, want, got, letters,   code) {
+    answers++
+    code = got ~ /^[0-9]+$/ ? substr(letters, got, 1) : got
+    if (got == "NA_REVIEW") {
+      flagged++
+      if (length(want) > 1) multi_flagged++
+      printf "flagged  %s %s (expected \"%s\")\n", r, var, want
+    } else if (code == want) right++
+    else { wrong++; printf "WRONG    %s %s = \"%s\" (%s), expected \"%s\"\n", r, var, got, code, want }
+    if (length(want) > 1) multi++
+  }
+  END {
+    printf "omrchecker: answers=%d right=%d wrong_accepted=%d flagged=%d\n", answers, right, wrong, flagged
+    printf "%d %d %d %d %d %d %d\n", answers, right, wrong + 0, flagged + 0, multi + 0, multi_flagged + 0,
+      missing + 0 > out
+  }
+' "$work/s.csv" "$work/expected.csv"
+read answers right wrong flagged multi multi_flagged missing <"$work/result"
+[ "$answers" = 408 ] && [ "$missing" = 0 ] && ok "408 answers compared (2 x 200 questions + 2 x 4 roll digits)" ||
+  bad "answers compared: $answers, columns missing $missing"
+[ "$wrong" = 0 ] && ok "no answer exported certain and wrong" || bad "answers exported certain and wrong: $wrong"
+[ "$multi" -gt 0 ] && [ "$multi_flagged" = "$multi" ] && ok "questions with two bubbles filled held for review ($multi)" ||
+  bad "two bubbles filled: $multi_flagged of $multi held for review"
+needless=$((flagged - multi_flagged))
+[ $((needless * 100)) -le "$answers" ] && ok "at most 1 % of the rest held for review ($needless of $answers)" ||
+  bad "held for review besides two bubbles filled: $needless of $answers"
+# Sheets without a barcode in one file: page after page of the one-page form
+# is copy after copy (the file's name, then name-2 ...); a white sheet between
+# them (a separator) is skipped, not a copy.
+"$B/omr" print --template "$T" --blank --png "$work/print" --dpi 150 >/dev/null 2>&1
+python3 -c '
+import struct, sys, zlib
+w, h = 1275, 1650  # a white 8.5x11 in sheet at 150 dpi
+raw = b"".join(b"\0" + b"\xff" * w for _ in range(h))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+' "$work/white.png"
+sheet="$work/print/blank-S-01.png"
+mkdir "$work/pack"
+"$B/tiffpack" --dpi 150 "$work/pack/batch7.tif" "$sheet" "$work/white.png" "$sheet" "$sheet" >/dev/null 2>&1 ||
+  bad "tiffpack"
+"$B/omr" scan --db "$work/pack.db" --template "$T" -q "$work/pack" >"$work/pack.log" 2>&1
+got=$(sqlite3 "$work/pack.db" "SELECT group_concat(respondent, ' ') FROM (SELECT respondent FROM pages
+                                 WHERE status = 'ok' ORDER BY idx)")
+blank=$(sqlite3 "$work/pack.db" "SELECT count(*) FROM pages WHERE status = 'blank'")
+[ "$got" = "batch7 batch7-2 batch7-3" ] && [ "$blank" = 1 ] &&
+  ok "sheets in one file: copies batch7, batch7-2, batch7-3; the white separator skipped" ||
+  { cat "$work/pack.log"; bad "sheets in one file: '$got', blank $blank"; }
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
