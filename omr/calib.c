@@ -47,9 +47,11 @@ void omr_calib_default(omr_calib_t *c)
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
     c->check_filled_min = 0.42;
-    c->bubble_blank_max = 0.15;
-    c->bubble_marked_min = 0.35;
+    c->bubble_blank_max = 0.25;
+    c->bubble_marked_min = 0.50;
     c->bubble_base_max = 0.50;
+    c->bubble_full_gap = 0.30;
+    c->bubble_full_min = 0.70;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
@@ -98,6 +100,8 @@ static const struct {
     {"bubble.blank_max", D(bubble_blank_max), K_SHARE},
     {"bubble.marked_min", D(bubble_marked_min), K_SHARE},
     {"bubble.base_max", D(bubble_base_max), K_SHARE},
+    {"bubble.full_gap", D(bubble_full_gap), K_SHARE},
+    {"bubble.full_min", D(bubble_full_min), K_SHARE},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);

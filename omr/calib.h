@@ -122,6 +122,11 @@ typedef struct {
     /* The most a blank bubble's printed code and outline may measure (its
      * page's lower quartile is used, omr_classify_bubble_base, up to this). */
     double bubble_base_max;
+    /* A filled bubble: its page's bubbles at least bubble_full_gap darker than
+     * the blank ones give the level (their median), never below
+     * bubble_full_min (omr_classify_bubble_full). */
+    double bubble_full_gap;
+    double bubble_full_min;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

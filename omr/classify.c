@@ -103,14 +103,15 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
     classify_mark_ink(cal, blank_max, marked_min, r->m.ink, r);
 }
 
-/* A bubble (a round CHECK region) against base, the ink of a blank bubble
- * of its page (bubble_base): its fill is the share of what the printed code
- * and outline leave open that is ink. A stroke through a bubble is not the
+/* A bubble (a round CHECK region) between base, the ink of a blank bubble of
+ * its page printing the same code, and full, the ink of a filled one
+ * (omr_classify_bubble_base, omr_classify_bubble_full): its fill, 0 blank
+ * to 1 filled like the others. A stroke through a bubble is not the
  * convention (it is filled in), so a borderline trace stays doubtful
  * whatever its shape. */
-static void classify_bubble(const omr_calib_t *cal, double base, omr_region_result_t *r)
+static void classify_bubble(const omr_calib_t *cal, double base, double full, omr_region_result_t *r)
 {
-    double fill = base < 1 ? (r->m.ink - base) / (1 - base) : 0;
+    double fill = full > base ? (r->m.ink - base) / (full - base) : 0;
     if (fill < 0)
         fill = 0;
     omr_calib_t no_strokes = *cal;
@@ -164,7 +165,7 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
         break;
     case OMR_REGION_CHECK:
         if (rg->round) {
-            classify_bubble(cal, 0, r); /* alone: no page to say what blank is */
+            classify_bubble(cal, 0, 1, r); /* alone: no page to say what blank and filled are */
         } else {
             classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
         }
@@ -225,10 +226,34 @@ double omr_classify_bubble_base(const omr_page_t *pg, const omr_calib_t *cal, co
     return base < cal->bubble_base_max ? base : cal->bubble_base_max;
 }
 
+double omr_classify_bubble_full(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions)
+{
+    double page_base = omr_classify_bubble_base(pg, cal, regions, NULL);
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++)
+        n += prints(&pg->regions[i], NULL) && regions[i].m.ink >= page_base + cal->bubble_full_gap;
+    float *ink = n ? malloc(sizeof *ink * (size_t)n) : NULL;
+    if (!ink)
+        return 1;
+    int k = 0;
+    for (int i = 0; i < pg->n_regions; i++)
+        if (prints(&pg->regions[i], NULL) && regions[i].m.ink >= page_base + cal->bubble_full_gap)
+            ink[k++] = regions[i].m.ink;
+    qsort(ink, (size_t)n, sizeof *ink, cmp_float);
+    double full = ink[n / 2];
+    free(ink);
+    return full < cal->bubble_full_min ? cal->bubble_full_min : full > 1 ? 1 : full;
+}
+
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
     const char *last_print = NULL;
-    double base = 0;
+    double base = 0, full = 1;
+    for (int i = 0; i < pg->n_regions; i++)
+        if (is_bubble(&pg->regions[i])) {
+            full = omr_classify_bubble_full(pg, cal, regions);
+            break;
+        }
     for (int i = 0; i < pg->n_regions; i++) {
         const omr_region_t *rg = &pg->regions[i];
         if (is_bubble(rg)) {
@@ -241,7 +266,7 @@ void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_
             regions[i].digit = -1;
             regions[i].digit_conf = 0;
             regions[i].has_ink = 0;
-            classify_bubble(cal, base, &regions[i]);
+            classify_bubble(cal, base, full, &regions[i]);
         } else {
             omr_classify_region(&pg->regions[i], cal, &regions[i]);
         }

@@ -61,6 +61,15 @@ void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
 double omr_classify_bubble_base(const omr_page_t *page, const omr_calib_t *cal,
                                 const omr_region_result_t *regions, const char *print);
 
+/* What a filled bubble of this page measures: the median ink of its bubbles
+ * at least cal->bubble_full_gap darker than its blank ones (the pen and the
+ * scan: a blue ball-point fill on a grey JPEG is 0.75-0.9 dark, a black one
+ * on a bitonal scan 1), never below cal->bubble_full_min (a page whose only
+ * dark bubbles are ticks must not make a tick the filled level); 1 when no
+ * bubble is that dark. */
+double omr_classify_bubble_full(const omr_page_t *page, const omr_calib_t *cal,
+                                const omr_region_result_t *regions);
+
 /* The profile to classify one scan with: *cal, with the circle and checkbox
  * blank maxima raised to cal->bitonal_hires_blank_max on a bitonal scan
  * (depth 1) of at least cal->bitonal_hires_dpi dpi. Why: lower maxima catch

@@ -717,34 +717,53 @@ static omr_status_t stmt_prompt(page_ctx_t *pc, const omr_tpl_line_t *l)
 }
 
 
-/* An option's bubble (bubble=x,y,w,h [print=TEXT]): an oval to fill in, with
- * TEXT (default the option code) printed inside, as on mark sheets. It takes
- * the place of a checkbox, so check= and bubble= exclude each other; print=
- * without a bubble has nothing to print in. Sets o->bubble and o->print. */
-static omr_status_t option_bubble(ctx_t *c, const omr_tpl_line_t *l, const omr_question_t *q, int code,
-                                  int has_check, int has_bubble, omr_option_t *o)
+/* A bubble (bubble=x,y,w,h [print=TEXT]) of `what` ("option 2 of Q1", "cell
+ * a/3 of Q8"): an oval to fill in, with TEXT (default the code) printed
+ * inside, as on mark sheets. It takes the place of a checkbox or cell box,
+ * so has_box (check=, box=) and has_bubble exclude each other; print=
+ * without a bubble has nothing to print in. On success *pprint is the text
+ * to print (in the survey's arena), NULL without a bubble. */
+static omr_status_t parse_bubble(ctx_t *c, const omr_tpl_line_t *l, const char *what, int code, int has_box,
+                                 const char *box_word, int has_bubble, omr_rect_t bubble, const char **pprint)
 {
     const char *print = omr_tpl_attr(l, "print");
-    if (has_check && has_bubble)
-        return fail(c, "option %d of %s: check= or bubble=, not both", code, q->id);
+    *pprint = NULL;
+    if (has_box && has_bubble)
+        return fail(c, "%s: %s= or bubble=, not both", what, box_word);
     if (print && !has_bubble)
-        return fail(c, "option %d of %s: print= is what is printed inside a bubble=; there is none", code, q->id);
-    if (has_bubble && (o->check.w < 1.5 || o->check.h < 1.5 || o->check.w > 15 || o->check.h > 15))
-        return fail(c, "option %d of %s: a bubble of %gx%g mm (1.5 to 15 mm each way)", code, q->id, o->check.w,
-                    o->check.h);
+        return fail(c, "%s: print= is what is printed inside a bubble=; there is none", what);
+    if (!has_bubble)
+        return OMR_OK;
+    if (bubble.w < 1.5 || bubble.h < 1.5 || bubble.w > 15 || bubble.h > 15)
+        return fail(c, "%s: a bubble of %gx%g mm (1.5 to 15 mm each way)", what, bubble.w, bubble.h);
     if (print && (!print[0] || strlen(print) > 8))
-        return fail(c, "option %d of %s: print=%s: 1 to 8 bytes", code, q->id, print);
-    o->bubble = has_bubble;
-    /* the code printed inside: its capitals about a third of the bubble's height */
-    if (has_bubble && !omr_tpl_attr(l, "size"))
-        o->size = 1.4 * o->check.h;
-    if (has_bubble) {
-        char codestr[8];
-        snprintf(codestr, sizeof codestr, "%d", code);
-        if (!(o->print = arena_strdup(c->priv, print ? print : codestr)))
-            return fail_nomem(c);
-    }
+        return fail(c, "%s: print=%s: 1 to 8 bytes", what, print);
+    char codestr[8];
+    snprintf(codestr, sizeof codestr, "%d", code);
+    if (!(*pprint = arena_strdup(c->priv, print ? print : codestr)))
+        return fail_nomem(c);
     return OMR_OK;
+}
+
+/* The points of the code printed inside a bubble: unless size= says, its
+ * capitals about a third of the bubble's height. */
+static double bubble_print_size(const omr_tpl_line_t *l, omr_rect_t bubble, double size)
+{
+    return omr_tpl_attr(l, "size") ? size : 1.4 * bubble.h;
+}
+
+/* Add a bubble: its oval, the code printed inside, and its CHECK region. */
+static omr_region_t *add_bubble(page_ctx_t *pc, omr_rect_t box, const char *print, double size, int code,
+                                const char *row, const char *var, unsigned frame_flags)
+{
+    omr_region_t *reg;
+    if (!add_item(pc, OMR_ITEM_FRAME, box, 0, frame_flags | OMR_ITEM_CHECKBOX | OMR_ITEM_ROUND, NULL) ||
+        !add_item(pc, OMR_ITEM_NUMBER, box, size, 0, print) ||
+        !(reg = add_region(pc, OMR_REGION_CHECK, box, code, row, var)))
+        return NULL;
+    reg->round = 1;
+    reg->print = print;
+    return reg;
 }
 
 static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
@@ -782,8 +801,13 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
         (st = attr_rect(c, l, "bubble", 0, &o->check, &has_bubble)) ||
         (st = attr_number(c, l, "size", 4, 40, &o->size)) || (st = attr_number(c, l, "ring", 1, 10, &o->ring)))
         return st;
-    if ((st = option_bubble(c, l, q, code, has_check, has_bubble, o)))
+    char what[64];
+    snprintf(what, sizeof what, "option %d of %s", code, q->id);
+    if ((st = parse_bubble(c, l, what, code, has_check, "check", has_bubble, o->check, &o->print)))
         return st;
+    o->bubble = has_bubble;
+    if (has_bubble)
+        o->size = bubble_print_size(l, o->check, o->size);
     has_check |= has_bubble;
     if (!(o->text = arena_strdup(c->priv, text)))
         return fail_nomem(c);
@@ -837,14 +861,9 @@ static omr_status_t stmt_option(page_ctx_t *pc, const omr_tpl_line_t *l)
             snprintf(var, sizeof var, "%s", q->base);
         else
             snprintf(var, sizeof var, "%s_%d", q->base, code);
-        unsigned frame = OMR_ITEM_CHECKBOX | (o->bubble ? OMR_ITEM_ROUND : 0);
-        omr_region_t *reg;
-        if (!add_item(pc, OMR_ITEM_FRAME, o->check, 0, frame, NULL) ||
-            !(reg = add_region(pc, OMR_REGION_CHECK, o->check, code, NULL, var)))
-            return fail_nomem(c);
-        reg->round = o->bubble;
-        reg->print = o->print;
-        if (o->bubble && !add_item(pc, OMR_ITEM_NUMBER, o->check, o->size, 0, o->print))
+        if (o->bubble ? !add_bubble(pc, o->check, o->print, o->size, code, NULL, var, 0)
+                      : !add_item(pc, OMR_ITEM_FRAME, o->check, 0, OMR_ITEM_CHECKBOX, NULL) ||
+                            !add_region(pc, OMR_REGION_CHECK, o->check, code, NULL, var))
             return fail_nomem(c);
     }
     return OMR_OK;
@@ -920,7 +939,7 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
     omr_status_t st = need_kind(pc, "cell", K(GRID1) | K(GRIDN) | K(CODEGRID));
-    if (st || (st = check_words(c, l, "row col box", "", 0, 0)))
+    if (st || (st = check_words(c, l, "row col box bubble print size", "", 0, 0)))
         return st;
     omr_question_t *q = pc->q;
     const char *row = omr_tpl_attr(l, "row");
@@ -937,9 +956,22 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
     if (!row_ok || !col_ok)
         return fail(c, "cell row=%s col=%d of %s: declare the row and the column before their cells", row, col,
                     q->id);
-    omr_rect_t box;
-    if ((st = attr_rect(c, l, "box", 1, &box, NULL)))
+    omr_rect_t box = {0}, bubble = {0};
+    int has_box = 0, has_bubble = 0;
+    double size = 9;
+    const char *print;
+    char what[64];
+    snprintf(what, sizeof what, "cell row=%s col=%d of %s", row, col, q->id);
+    if ((st = attr_rect(c, l, "box", 0, &box, &has_box)) || (st = attr_rect(c, l, "bubble", 0, &bubble, &has_bubble)) ||
+        (st = attr_number(c, l, "size", 4, 40, &size)) ||
+        (st = parse_bubble(c, l, what, col, has_box, "box", has_bubble, bubble, &print)))
         return st;
+    if (!has_box && !has_bubble)
+        return fail(c, "%s needs box=x,y,w,h (or bubble=x,y,w,h: an oval to fill in)", what);
+    if (has_bubble && q->kind == OMR_KIND_CODEGRID)
+        return fail(c, "%s: a code grid's cells are written in, not bubbles", what);
+    if (omr_tpl_attr(l, "size") && !has_bubble)
+        return fail(c, "%s: size= is the size of the code printed in a bubble; there is none", what);
     char var[64];
     if (q->kind == OMR_KIND_GRID1)
         snprintf(var, sizeof var, "%s_%s", q->base, row);
@@ -949,6 +981,10 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
     for (int i = 0; i < q->n_regions; i++)
         if (!strcmp(regs[i].row, row) && regs[i].code == col)
             return fail(c, "cell row=%s col=%d of %s is defined twice", row, col, q->id);
+    if (has_bubble)
+        return add_bubble(pc, bubble, print, bubble_print_size(l, bubble, size), col, row, var, OMR_ITEM_CELL)
+                   ? OMR_OK
+                   : fail_nomem(c);
     int digit = q->kind == OMR_KIND_CODEGRID;
     unsigned flags = OMR_ITEM_CELL | (digit ? OMR_ITEM_DIGITBOX : OMR_ITEM_CHECKBOX);
     if (!add_item(pc, OMR_ITEM_FRAME, box, 0, flags, NULL) ||

@@ -16,7 +16,10 @@
 # (--mark-unresolved) against the expected answers, 200 questions and the 4
 # roll-number digits per sheet: no answer exported certain and wrong; a
 # question with two bubbles filled ("AD") is held for review, never exported
-# as one of them; at most 1 % of the other answers held for review. Prints
+# as one of them; at most 1 % of the other answers held for review; in the
+# review server that question shows its crop, and a decision reaches the
+# export; sheets in one file are copies of the form, a white separator
+# skipped. Prints
 #   omrchecker: answers=N right=R wrong_accepted=W flagged=F
 B=${1:-build}
 D=tests/data/omrchecker
@@ -25,7 +28,8 @@ pass=0 fail=0
 ok()  { pass=$((pass+1)); echo "ok   $1"; }
 bad() { fail=$((fail+1)); echo "FAIL $1"; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+srv=""
+trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir "$work/scans"
 cp "$D/scan-type-1.jpg" "$D/scan-type-2.jpg" "$work/scans/"
 "$B/omr" scan --db "$work/e.db" --template "$T" -q "$work/scans" >"$work/scan.log" 2>&1
@@ -86,6 +90,34 @@ read answers right wrong flagged multi multi_flagged missing <"$work/result"
 needless=$((flagged - multi_flagged))
 [ $((needless * 100)) -le "$answers" ] && ok "at most 1 % of the rest held for review ($needless of $answers)" ||
   bad "held for review besides two bubbles filled: $needless of $answers"
+# The review server: the question with two bubbles filled as an operator
+# sees it (the bubbles' crop), decided, and exported.
+printf 'enigma-password\n' | "$B/omr" operator --db "$work/e.db" add enigma >/dev/null 2>&1
+"$B/omr" review --db "$work/e.db" --template "$T" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
+srv=$!
+for i in $(seq 1 100); do grep -qs "serving" "$work/server.log" && break; sleep 0.1; done
+url=$(sed -n 's/.* on \(http:[^ ]*\) .*/\1/p' "$work/server.log")
+url=${url%/}
+item=$(sqlite3 "$work/e.db" "SELECT id FROM review_items WHERE question = 'q55' AND respondent = 'scan-type-2'
+                              AND current = 1")
+post() { curl -s -b "$work/cookies" -c "$work/cookies" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+  -o "$work/reply.json" -w '%{http_code}' -d "$2" "$url$1"; }
+csrf=""
+code=$(post /api/login '{"name": "enigma", "password": "enigma-password"}')
+csrf=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("csrf", ""))' "$work/reply.json" 2>/dev/null)
+code=$(post /api/lease "{\"item\": $item}")
+shown=$(python3 -c 'import json, sys; it = json.load(open(sys.argv[1]))["item"]
+print(it["var"], "image" if it.get("image") else "no-image")' "$work/reply.json" 2>/dev/null)
+img=$(curl -s -b "$work/cookies" -o "$work/crop.png" -w '%{http_code} %{content_type}' "$url/img/item/$item.png")
+[ -n "$item" ] && [ "$code" = 200 ] && [ "$shown" = "q55 image" ] && [ "$img" = "200 image/png" ] &&
+  ok "review: q55 (two bubbles filled) shown with its crop" ||
+  { cat "$work/server.log"; bad "review: item '$item' lease $code, shown '$shown', crop $img"; }
+code=$(post /api/decide "{\"item\": $item, \"value\": \"1\"}")
+kill -TERM "$srv" && wait "$srv"; srv=""
+"$B/omr" export --db "$work/e.db" --template "$T" --mark-unresolved --out "$work/out2" >/dev/null 2>&1
+got=$(tr -d '\r' <"$work/out2/S.csv" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "q55") c = i; next }
+                                                $1 == "scan-type-2" { print $c }')
+[ "$code" = 200 ] && [ "$got" = 1 ] && ok "review: q55 decided A, exported 1" || bad "review: decide $code, exported '$got'"
 # Sheets without a barcode in one file: page after page of the one-page form
 # is copy after copy (the file's name, then name-2 ...); a white sheet between
 # them (a separator) is skipped, not a copy.

@@ -2,7 +2,8 @@
  * inside, filled in to answer, as on mark sheets), read end to end on
  * simulated scans of tests/data/bubble-sheet at the resolutions bubble
  * sheets come in (100-300 dpi, grey and bitonal), against the marks the test
- * drew; and the blank level a page's bubbles give (omr_classify_bubble_base). */
+ * drew; and the blank and filled levels a page's bubbles give
+ * (omr_classify_bubble_base, omr_classify_bubble_full). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -24,9 +25,11 @@ static const omr_form_t *form;
 typedef enum { DRAW_NONE, DRAW_FILL, DRAW_TICK, DRAW_DOT } draw_t;
 
 /* The truth: what is drawn in bubble `option` (0-3) of single question q
- * (0-23), and in option k (0-5) of the multi question. Rows 0, 6, 12, 18
- * blank; row 7 two bubbles filled; row 9 a pen stroke through a bubble (not
- * the convention: doubtful); row 11 a dot (not a mark). */
+ * (0-23), and in option k (0-5) of the multi question (and drawn_grid).
+ * Rows 0, 6, 12, 18
+ * blank; row 7 two bubbles filled; row 9 a tick through a bubble (not the
+ * convention, but often done: a mark, or doubtful, never blank); row 11 a dot
+ * (not a mark). */
 static draw_t drawn_single(int q, int option)
 {
     if (q % 6 == 0)
@@ -41,6 +44,12 @@ static draw_t drawn_single(int q, int option)
 }
 
 static draw_t drawn_multi(int k) { return k == 0 || k == 1 || k == 4 ? DRAW_FILL : DRAW_NONE; }
+
+/* The grid (rows a, b; columns 1-5): a2 and b5 filled. */
+static draw_t drawn_grid(const char *row, int col)
+{
+    return (!strcmp(row, "a") && col == 2) || (!strcmp(row, "b") && col == 5) ? DRAW_FILL : DRAW_NONE;
+}
 
 /* Darken the pixels of pix (8 bpp, k px/mm) whose centre lies within the
  * ellipse (cx, cy, rx, ry) mm to grey `ink`: a pen's fill. */
@@ -90,8 +99,8 @@ static int state_ok(draw_t what, int state)
         return state == OMR_MARK_MARKED;
     case DRAW_NONE:
         return state == OMR_MARK_BLANK;
-    case DRAW_TICK: /* a stroke is not how a bubble is answered: a person decides */
-        return state == OMR_MARK_DOUBTFUL;
+    case DRAW_TICK: /* a bold tick through the middle: a mark or a person decides, never blank */
+        return state != OMR_MARK_BLANK;
     case DRAW_DOT:
         return state != OMR_MARK_MARKED;
     }
@@ -100,6 +109,8 @@ static int state_ok(draw_t what, int state)
 
 static draw_t drawn(const omr_question_t *q, const omr_region_t *rg)
 {
+    if (q->kind == OMR_KIND_GRID1)
+        return drawn_grid(rg->row, rg->code);
     int qi = atoi(q->id + 1) - 1;
     return q->kind == OMR_KIND_MULTI ? drawn_multi(rg->code - 1) : drawn_single(qi, rg->code - 1);
 }
@@ -193,6 +204,20 @@ static void test_bubble_base(void)
     double all = omr_classify_bubble_base(pg, &cal, r, NULL), five = omr_classify_bubble_base(pg, &cal, r, "5");
     CHECK(five == all && all >= 0.2 && all < 0.35, "a code printed once takes the page's level %.4f (page %.4f)",
           five, all);
+    /* the filled level: the median of the dark ones; 1 when none is dark;
+     * never below bubble.full_min (a page of ticks does not make a tick full) */
+    double full = omr_classify_bubble_full(pg, &cal, r);
+    CHECK(fabs(full - 0.95) < 1e-6, "filled level %.4f", full);
+    for (int i = 0; i < pg->n_regions; i++)
+        if (r[i].m.ink > 0.9f)
+            r[i].m.ink = 0.22f;
+    CHECK(omr_classify_bubble_full(pg, &cal, r) == 1, "no bubble filled: 1");
+    n = 0;
+    for (int i = 0; i < pg->n_regions; i++, n++)
+        if (n % 5 == 4)
+            r[i].m.ink = 0.62f;
+    CHECK(omr_classify_bubble_full(pg, &cal, r) == cal.bubble_full_min, "ticks only: %.3f",
+          omr_classify_bubble_full(pg, &cal, r));
     /* a sheet filled in almost everywhere: capped, its filled bubbles still marked */
     for (int i = 0; i < pg->n_regions; i++)
         r[i].m.ink = 0.95f;

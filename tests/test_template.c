@@ -404,6 +404,37 @@ static void bubbles_and_order(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_refused(page1_with(opt, bad[i].to), "A-01.page:", bad[i].why);
+    /* a grid of bubbles (a Likert matrix on a mark sheet): cells bubble= */
+    const char *cells = "  cell row=a col=1 box=108,149,5,5\n  cell row=a col=2 box=128,149,5,5\n";
+    CHECK(load_with(page1_with(cells, "  cell row=a col=1 bubble=108,149,5,5\n  cell row=a col=2 bubble=128,149,5,5 "
+                                      "print=No size=6\n"),
+                    &err, &s) == OMR_OK,
+          "%s", err.msg);
+    if (s) {
+        const omr_page_t *pg = &s->forms[0].pages[0];
+        const omr_region_t *a1 = NULL, *a2 = NULL, *b1 = NULL;
+        for (int i = 0; i < pg->n_regions; i++) {
+            const omr_region_t *r = &pg->regions[i];
+            if (!strcmp(r->var, "Q8_a") && r->code == 1) a1 = r;
+            if (!strcmp(r->var, "Q8_a") && r->code == 2) a2 = r;
+            if (!strcmp(r->var, "Q8_b") && r->code == 1) b1 = r;
+        }
+        CHECK(a1 && a1->round && !strcmp(a1->print, "1") && a1->kind == OMR_REGION_CHECK);
+        CHECK(a2 && a2->round && !strcmp(a2->print, "No"));
+        CHECK(b1 && !b1->round, "a cell with box= stays a checkbox");
+    }
+    omr_template_free(s);
+    struct {
+        const char *to, *why;
+    } bad_cells[] = {
+        {"  cell row=a col=1 box=108,149,5,5 bubble=108,149,5,5\n", "box= or bubble=, not both"},
+        {"  cell row=a col=1\n", "needs box="},
+        {"  cell row=a col=1 box=108,149,5,5 size=7\n", "size= is the size of the code printed in a bubble"},
+        {"  cell row=a col=1 box=108,149,5,5 print=X\n", "print= is what is printed"},
+    };
+    for (size_t i = 0; i < sizeof bad_cells / sizeof bad_cells[0]; i++)
+        expect_refused(page1_with("  cell row=a col=1 box=108,149,5,5\n", bad_cells[i].to), "A-01.page:31",
+                       bad_cells[i].why);
     /* identify=order: no barcode on its pages, one form */
     write_file("survey.omr", "survey id=t code=TST identify=order\nform A\npage form=A number=1 file=A-01.page\n");
     write_file("A-01.page", PAGE1);
