@@ -369,8 +369,14 @@ static void bubbles_and_order(void)
         CHECK(s->ids_by_order == 1 && s->ids_by_value == 0 && pg->barcode.w == 0);
         /* q1 option 2: a bubble printing B; the multi question's: its code */
         CHECK(pg->regions[1].kind == OMR_REGION_CHECK && pg->regions[1].round && !strcmp(pg->regions[1].print, "B"));
-        const omr_region_t *last = &pg->regions[pg->n_regions - 1];
-        CHECK(last->round && !strcmp(last->print, "6") && !strcmp(last->var, "m_6"), "%s %s", last->print, last->var);
+        const omr_region_t *m6 = NULL, *last = &pg->regions[pg->n_regions - 1];
+        for (int i = 0; i < pg->n_regions; i++)
+            if (!strcmp(pg->regions[i].var, "m_6"))
+                m6 = &pg->regions[i];
+        CHECK(m6 && m6->round && !strcmp(m6->print, "6"));
+        /* the grid's last cell: row b, column 5, printing its column code */
+        CHECK(last->round && !strcmp(last->print, "5") && !strcmp(last->var, "g_b") && last->code == 5, "%s %s",
+              last->print, last->var);
         /* drawn as ovals */
         int ovals = 0;
         for (int i = 0; i < pg->n_items; i++)
