@@ -5,6 +5,7 @@
 #define OMR_TESTS_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "template.h"
@@ -41,6 +42,21 @@ static inline int check_report(void)
 {
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;
+}
+
+/* Write text to dir/name (a test's scratch template folder); exits the
+ * test program when it cannot. */
+static inline void check_write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
 }
 
 /* The IPA survey the tests run on, into *survey (the caller frees it). On

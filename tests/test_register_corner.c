@@ -30,23 +30,6 @@ static PIX *blank300; /* Q-01 rendered blank at 300 dpi, 8 bpp */
 
 /* ------------------------------------------------------------ real scans */
 
-static PIX *load_png(const char *path)
-{
-    omr_load_t *src = NULL;
-    omr_image_t img;
-    omr_error_t err = {0};
-    PIX *pix = NULL;
-    if (omr_load_open(path, &src, &err) == OMR_OK && omr_load_next(src, &img, &err) == OMR_OK) {
-        pix = img.pix;
-        img.pix = NULL;
-        omr_image_clear(&img);
-    }
-    if (!pix)
-        fprintf(stderr, "%s: %s\n", path, err.msg);
-    omr_load_close(src);
-    return pix;
-}
-
 static int black(PIX *p, int x, int y)
 {
     l_uint32 v = 0;
@@ -158,7 +141,7 @@ static void real_page(const char *file, int page_index, int rotate)
     char path[256], name[64];
     snprintf(path, sizeof path, "tests/data/quexf/%s", file);
     snprintf(name, sizeof name, "%s%s", file, rotate ? " (180)" : "");
-    PIX *up = load_png(path);
+    PIX *up = load_first_page(path, NULL);
     CHECK(up != NULL, "%s: not loaded", path);
     if (!up)
         return;
@@ -221,7 +204,7 @@ static void test_reference_method(void)
     for (int i = 0; i < 4; i++) {
         char path[256];
         snprintf(path, sizeof path, "tests/data/quexf/%s", eye[i].file);
-        PIX *p = load_png(path);
+        PIX *p = load_first_page(path, NULL);
         CHECK(p != NULL);
         if (!p)
             continue;

@@ -45,18 +45,7 @@ static const double REAL2[4][2] = {{91.71, 125.18}, {906.56, 128.48}, {85.07, 13
 static char dir[256];
 static omr_survey_t *survey;
 
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *name, const char *text) { check_write_file(dir, name, text); }
 
 /* Form R: an A4 page with 6 mm bullseyes 12 mm in from the edges, a
  * heading, a single choice and a grid. Form S: a small page (90x120 mm) for
@@ -530,24 +519,6 @@ static void test_touched(void)
 
 /* ------------------------------------------------------------ real scans */
 
-static PIX *load_image(const char *path, int *pdpi)
-{
-    omr_load_t *src = NULL;
-    omr_image_t img;
-    omr_error_t err = {0};
-    PIX *pix = NULL;
-    if (omr_load_open(path, &src, &err) == OMR_OK && omr_load_next(src, &img, &err) == OMR_OK) {
-        pix = img.pix;
-        *pdpi = img.dpi;
-        img.pix = NULL;
-        omr_image_clear(&img);
-    }
-    if (!pix)
-        fprintf(stderr, "%s: %s\n", path, err.msg);
-    omr_load_close(src);
-    return pix;
-}
-
 /* Register the scan (as loaded and thresholded to 1 bpp as a bitonal
  * scanner would, each upright and upside down) with the page whose marks
  * are at truth; each found within 1 px of it. */
@@ -560,7 +531,7 @@ static void real_scan(const char *file, const char *form_id, const double truth[
         return;
     }
     int dpi = 0;
-    PIX *up = load_image(path, &dpi);
+    PIX *up = load_first_page(path, &dpi);
     CHECK(up != NULL, "%s: not loaded", path);
     if (!up)
         return;

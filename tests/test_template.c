@@ -12,18 +12,7 @@
 
 static char dir[256];
 
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *name, const char *text) { check_write_file(dir, name, text); }
 
 static const char *SURVEY = "survey id=t code=TST title=\"test\"\n"
                             "form A title=\"form A\"\n"

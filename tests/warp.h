@@ -8,9 +8,11 @@
 #define OMR_TESTS_WARP_H
 
 #include <math.h>
+#include <stdio.h>
 
 #include <leptonica/allheaders.h>
 
+#include "load.h"
 #include "omr.h"
 #include "template.h"
 
@@ -65,6 +67,28 @@ static PIX *make_scan(PIX *blank, const omr_page_t *pg, const warp_t *w, int bit
     pixDestroy(&warped);
     pixCopyResolution(b, blank);
     return b;
+}
+
+/* The first page of an image file as omr's loader gives it (*pdpi: the
+ * file's resolution, 0 when it has none; pdpi may be NULL), or NULL with the
+ * reason on stderr. The caller destroys it. */
+static inline PIX *load_first_page(const char *path, int *pdpi)
+{
+    omr_load_t *src = NULL;
+    omr_image_t img;
+    omr_error_t err = {0};
+    PIX *pix = NULL;
+    if (omr_load_open(path, &src, &err) == OMR_OK && omr_load_next(src, &img, &err) == OMR_OK) {
+        pix = img.pix;
+        if (pdpi)
+            *pdpi = img.dpi;
+        img.pix = NULL;
+        omr_image_clear(&img);
+    }
+    if (!pix)
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+    omr_load_close(src);
+    return pix;
 }
 
 #endif
