@@ -10,6 +10,59 @@
 #include "print.h"
 #include "register.h"
 
+/* A sheet of a survey identified by order carries no barcode to say which
+ * way up it was fed, and corner marks alike in a rectangle fit both ways:
+ * register it upright and upside down, and keep the way its print matches
+ * the blank form's (omr_register_print_match) clearly better than the
+ * other (by OMR_RECOGNISE_ORIENT_MARGIN of the better one's match). When
+ * only one way registers it is that one; when the print does not decide,
+ * the page is not registered (a person looks) rather than read either way:
+ * read the wrong way up, every answer would be another question's.
+ * Sets res->orientation. Returns as omr_register_page. */
+#define OMR_RECOGNISE_ORIENT_MARGIN 0.5
+static omr_status_t register_by_print(PIX *pix, const omr_form_t *form, int pi, double dpi,
+                                      const omr_register_opts_t *ro, omr_sample_cache_t *cache,
+                                      omr_page_result_t *res, omr_register_t *reg, omr_error_t *err)
+{
+    const omr_page_t *pg = &form->pages[pi];
+    omr_register_t up, down;
+    omr_error_t eup = {0}, edown = {0};
+    omr_status_t sup = omr_register_page(pix, pg, 0, dpi, ro, &up, &eup);
+    omr_status_t sdown = omr_register_page(pix, pg, 180, dpi, ro, &down, &edown);
+    if (sup != OMR_OK && sup != OMR_ENOTFOUND) {
+        *err = eup;
+        return sup;
+    }
+    if (sdown != OMR_OK && sdown != OMR_ENOTFOUND) {
+        *err = edown;
+        return sdown;
+    }
+    if (sup != OMR_OK || sdown != OMR_OK) {
+        int use_down = sup != OMR_OK && sdown == OMR_OK;
+        *reg = use_down ? down : up;
+        *err = use_down ? edown : eup;
+        res->orientation = use_down ? 180 : 0;
+        return use_down ? sdown : sup;
+    }
+    PIX *blank = omr_sample_cache_coarse(cache, form, pi, err);
+    if (!blank)
+        return err && err->status ? err->status : OMR_ENOMEM;
+    double mup = omr_register_print_match(pix, up.xform, blank, OMR_SAMPLE_COARSE_DPI);
+    double mdown = omr_register_print_match(pix, down.xform, blank, OMR_SAMPLE_COARSE_DPI);
+    double best = mup > mdown ? mup : mdown, other = mup > mdown ? mdown : mup;
+    if (best <= 0 || best - other < OMR_RECOGNISE_ORIENT_MARGIN * best) {
+        *reg = up;
+        snprintf(reg->reason, sizeof reg->reason,
+                 "cannot tell which way up the sheet was fed: its corner marks fit both ways and its print "
+                 "matches the form about as well both ways (%.2f upright, %.2f upside down)",
+                 mup, mdown);
+        return omr_error_set(err, OMR_ENOTFOUND, "register: %s", reg->reason);
+    }
+    *reg = mup > mdown ? up : down;
+    res->orientation = mup > mdown ? 0 : 180;
+    return OMR_OK;
+}
+
 omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_calib_t *cal,
                                 omr_sample_cache_t *cache, omr_page_result_t *res,
                                 omr_error_t *err)
@@ -36,7 +89,9 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     ro.max_residual_mm = cal->register_max_residual_mm;
     omr_register_t reg;
     omr_error_t rerr = {0};
-    omr_status_t st = omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
+    omr_status_t st = survey->ids_by_order
+                          ? register_by_print(pix, form, pi, res->dpi, &ro, cache, res, &reg, &rerr)
+                          : omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
     if (st == OMR_ENOTFOUND && res->barcode_box[2] > 0 && res->payload[0] && !pg->barcode_value) {
         /* Marks missing (a sheet shifted or skewed off the scanned area):
          * again with the barcode's bars as a landmark. Only pages the marks

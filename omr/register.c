@@ -2265,3 +2265,75 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
     out->dpi = 0.5 * (sx + sy) * k * OMR_MM_PER_INCH;
     return OMR_OK;
 }
+
+/* ------------------------------------------------------ print match */
+
+/* The scan's level around image point (x, y): the mean of its 3x3 pixels
+ * (1 bpp: black 0, white 255), -1 off the image. A single pixel would miss
+ * half the thin printed strokes; 3x3 spans them at any resolution used. */
+static int level_around(PIX *pix, int depth, int x, int y)
+{
+    int w = (int)pixGetWidth(pix), h = (int)pixGetHeight(pix);
+    if (x < 1 || y < 1 || x >= w - 1 || y >= h - 1)
+        return -1;
+    const l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix), sum = 0;
+    for (int yy = y - 1; yy <= y + 1; yy++) {
+        const l_uint32 *line = data + (size_t)yy * wpl;
+        for (int xx = x - 1; xx <= x + 1; xx++)
+            sum += depth == 1 ? (GET_DATA_BIT(line, xx) ? 0 : 255) : (int)GET_DATA_BYTE(line, xx);
+    }
+    return sum / 9;
+}
+
+/* Is blank pixel (x, y) paper with paper all around it (8 neighbours)? */
+static int paper_all_around(PIX *blank, int x, int y)
+{
+    int w = (int)pixGetWidth(blank), h = (int)pixGetHeight(blank);
+    const l_uint32 *data = pixGetData(blank);
+    int wpl = pixGetWpl(blank);
+    for (int yy = y - 1; yy <= y + 1; yy++)
+        for (int xx = x - 1; xx <= x + 1; xx++)
+            if (xx < 0 || yy < 0 || xx >= w || yy >= h || GET_DATA_BYTE(data + (size_t)yy * wpl, xx) < 255)
+                return 0;
+    return 1;
+}
+
+double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, double blank_dpi)
+{
+    const int depth = (int)pixGetDepth(pix);
+    if (!blank || pixGetDepth(blank) != 8 || (depth != 1 && depth != 8) || blank_dpi <= 0)
+        return -1;
+    const int bw = (int)pixGetWidth(blank), bh = (int)pixGetHeight(blank);
+    const l_uint32 *bdata = pixGetData(blank);
+    const int bwpl = pixGetWpl(blank);
+    const double mm_per_px = OMR_MM_PER_INCH / blank_dpi;
+    /* printed: rendered darker than this at the coarse resolution (a thin
+     * line covering a good part of the coarse pixel, text, marks) */
+    const int printed_below = 160;
+    double sum_print = 0, sum_paper = 0;
+    long n_print = 0, n_paper = 0;
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int v = (int)GET_DATA_BYTE(bdata + (size_t)y * bwpl, x);
+            int printed = v < printed_below;
+            if (!printed && !(v == 255 && paper_all_around(blank, x, y)))
+                continue;
+            double px, py;
+            omr_register_map(xform, (x + 0.5) * mm_per_px, (y + 0.5) * mm_per_px, &px, &py);
+            int level = level_around(pix, depth, (int)px, (int)py);
+            if (level < 0)
+                continue;
+            if (printed) {
+                sum_print += level;
+                n_print++;
+            } else {
+                sum_paper += level;
+                n_paper++;
+            }
+        }
+    if (n_print < 50 || n_paper < 50)
+        return -1;
+    double paper = sum_paper / n_paper, print = sum_print / n_print;
+    return paper > 0 ? (paper - print) / paper : -1;
+}

@@ -153,6 +153,16 @@ omr_status_t omr_register_find_bars(PIX *pix, const omr_register_barcode_t *bc, 
                                     double k, double max_skew_deg, omr_register_bars_t *out,
                                     omr_error_t *err);
 
+/* How well the print of the blank page (blank: 8 bpp, rendered at blank_dpi,
+ * borrowed) matches pix (1 or 8 bpp, borrowed) registered by xform: the mean
+ * scan level at points where the blank page is paper (all around) less the
+ * mean where it is printed, as a share of the paper's level: well above 0
+ * when the print lies where the template says, near 0 when it does not. Why:
+ * a sheet without a barcode whose corner marks are symmetric (four alike in
+ * a rectangle) registers upright and upside down alike; only its print tells
+ * which way up it was fed. -1 when too few points fall on the image. */
+double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, double blank_dpi);
+
 /* Map template (X, Y) mm through xform to image px. */
 static inline void omr_register_map(const double *xf, double X, double Y, double *px, double *py)
 {

@@ -71,6 +71,14 @@ struct omr_sample_cache {
     const omr_survey_t *survey;
     page_masks_t *pages;
     int n_pages, cap;
+    /* omr_sample_cache_coarse: blank renders at OMR_SAMPLE_COARSE_DPI, by
+     * page (its template page pointer), for telling which way up a sheet
+     * without a barcode was fed */
+    struct {
+        const omr_page_t *page;
+        PIX *pix;
+    } *coarse;
+    int n_coarse;
     unsigned char *render_buf; /* omr_print_render_ink's drawing buffer, kept */
     size_t render_cap;
     omr_sample_backing_t backing; /* get NULL: none */
@@ -116,8 +124,32 @@ void omr_sample_cache_free(omr_sample_cache_t *c)
     for (int i = 0; i < c->n_pages; i++)
         page_masks_clear(&c->pages[i]);
     free(c->pages);
+    for (int i = 0; i < c->n_coarse; i++)
+        pixDestroy(&c->coarse[i].pix);
+    free(c->coarse);
     free(c->render_buf);
     free(c);
+}
+
+PIX *omr_sample_cache_coarse(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err)
+{
+    const omr_page_t *pg = &form->pages[page_index];
+    for (int i = 0; i < c->n_coarse; i++)
+        if (c->coarse[i].page == pg)
+            return c->coarse[i].pix;
+    void *grown = realloc(c->coarse, sizeof *c->coarse * (size_t)(c->n_coarse + 1));
+    if (!grown) {
+        omr_error_set(err, OMR_ENOMEM, "sample: out of memory");
+        return NULL;
+    }
+    c->coarse = grown;
+    PIX *pix = omr_print_render_page(c->survey, form, page_index, NULL, OMR_SAMPLE_COARSE_DPI, err);
+    if (!pix)
+        return NULL;
+    c->coarse[c->n_coarse].page = pg;
+    c->coarse[c->n_coarse].pix = pix;
+    c->n_coarse++;
+    return pix;
 }
 
 /* ------------------------------------------------------------ the masks */
@@ -1765,8 +1797,8 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
              * grey scans darkness, not the share of dark points: the blur
              * of a 100-dpi JPEG makes half the points around a printed
              * letter "dark", while a fill is dark through and through
-             * (OMRChecker's two real scans: filled bubbles' middles
-             * 90-139 grey, blank ones' 121-197 with the letter). */
+             * (OMRChecker's two real scans, middles of 0.55 radii: filled
+             * bubbles' 90-139 grey, blank ones' 121-197 with the letter). */
             m->ink = t.n_valid ? (float)(t.sum_dark / t.n_valid) : 0;
             speck = speck_l = 0;
         }

@@ -56,7 +56,7 @@
  * its printed code included: outside it lie its outline and the
  * registration's error at low resolution (sample.c in_bubble_disc). Its ink
  * is the mean darkness there (0-1; on bitonal scans the share of black). */
-#define OMR_SAMPLE_BUBBLE_RIM 0.55
+#define OMR_SAMPLE_BUBBLE_RIM 0.62
 #define OMR_SAMPLE_LABEL_PAD_MM 1.2
 #define OMR_SAMPLE_LABEL_MAX_MM 30.0
 /* A zone whose dark points all lie within 0.8 mm each way holds a speck
@@ -119,6 +119,13 @@ omr_status_t omr_sample_cache_export(omr_sample_cache_t *cache, const omr_form_t
  * this page (nothing changed; -1 out of memory). */
 int omr_sample_cache_import(omr_sample_cache_t *cache, const omr_form_t *form, int page_index,
                             const unsigned char *blob, size_t len);
+
+/* The blank page page_index of form rendered at OMR_SAMPLE_COARSE_DPI (8 bpp),
+ * drawn on first use and kept: borrowed, valid until the cache is freed.
+ * NULL with *err when the render fails. For register.c's
+ * omr_register_print_match (which way up a sheet without barcode lies). */
+#define OMR_SAMPLE_COARSE_DPI 50
+PIX *omr_sample_cache_coarse(omr_sample_cache_t *cache, const omr_form_t *form, int page_index, omr_error_t *err);
 
 /* Build the masks of page page_index of form now (otherwise done on first
  * use). Costs one render of the page (~0.1-0.3 s), or one read from the

@@ -14,6 +14,7 @@
 #include "omr.h"
 #include "print.h"
 #include "recognise.h"
+#include "register.h"
 #include "sample.h"
 #include "template.h"
 #include "warp.h"
@@ -171,6 +172,78 @@ static void test_grey(void)
     run_sheet(300, 0, &w);
 }
 
+/* Fed upside down: no barcode says so and the four square marks fit both
+ * ways; the print decides (register_by_print), and every bubble reads as
+ * drawn. */
+static void test_upside_down(void)
+{
+    warp_t w = {.skew = 0.6, .sx = 1.0, .sy = 1.002, .tx = 1, .ty = -1.5, .flip = 1, .border = 4};
+    run_sheet(150, 0, &w);
+    run_sheet(300, 1, &w);
+}
+
+/* A real scan (OMRChecker's sheet, tests/data/omrchecker) turned upside down
+ * reads as the upright one does, region for region. */
+static void test_real_upside_down(void)
+{
+    const char *path = "tests/data/omrchecker/scan-type-1.jpg";
+    omr_survey_t *enigma = NULL;
+    omr_error_t err = {0};
+    CHECK(omr_template_load("templates/omrchecker-enigma", &enigma, &err) == OMR_OK, "%s", err.msg);
+    PIX *up = load_first_page(path, NULL);
+    CHECK(up != NULL);
+    if (!enigma || !up) {
+        omr_template_free(enigma);
+        pixDestroy(&up);
+        return;
+    }
+    PIX *down = pixRotate180(NULL, up);
+    omr_page_result_t res[2];
+    omr_sample_cache_t *cache = NULL;
+    CHECK(omr_sample_cache_new(enigma, &cache, &err) == OMR_OK);
+    for (int k = 0; k < 2; k++) {
+        memset(&res[k], 0, sizeof res[k]);
+        snprintf(res[k].form, sizeof res[k].form, "%s", enigma->forms[0].id);
+        res[k].page_number = 1;
+        res[k].status = OMR_PAGE_OK;
+        CHECK(omr_recognise_page(k ? down : up, enigma, NULL, cache, &res[k], &err) == OMR_OK, "%s", err.msg);
+        CHECK(res[k].status == OMR_PAGE_OK, "%s: %s", k ? "upside down" : "upright", res[k].reason);
+    }
+    CHECK_INT(res[0].orientation, 0);
+    CHECK_INT(res[1].orientation, 180);
+    int differ = 0;
+    for (int i = 0; res[0].status == OMR_PAGE_OK && res[1].status == OMR_PAGE_OK && i < res[0].n_regions; i++)
+        differ += res[0].regions[i].state != res[1].regions[i].state;
+    CHECK_INT(differ, 0);
+    for (int k = 0; k < 2; k++)
+        omr_page_result_clear(&res[k]);
+    omr_sample_cache_free(cache);
+    pixDestroy(&down);
+    pixDestroy(&up);
+    omr_template_free(enigma);
+}
+
+/* The print match itself: the blank page against itself fits only the
+ * right way up. */
+static void test_print_match(void)
+{
+    omr_error_t err = {0};
+    PIX *blank = omr_print_render_page(survey, form, 0, NULL, 100, &err);
+    PIX *coarse = omr_print_render_page(survey, form, 0, NULL, OMR_SAMPLE_COARSE_DPI, &err);
+    CHECK(blank && coarse, "%s", err.msg);
+    if (blank && coarse) {
+        const omr_page_t *pg = &form->pages[0];
+        double k = 100 / OMR_MM_PER_INCH;
+        const double upright[6] = {k, 0, 0, 0, k, 0};
+        const double flipped[6] = {-k, 0, pg->width * k, 0, -k, pg->height * k};
+        double mu = omr_register_print_match(blank, upright, coarse, OMR_SAMPLE_COARSE_DPI);
+        double md = omr_register_print_match(blank, flipped, coarse, OMR_SAMPLE_COARSE_DPI);
+        CHECK(mu > 0.3 && md < 0.5 * mu, "upright %.3f, upside down %.3f", mu, md);
+    }
+    pixDestroy(&blank);
+    pixDestroy(&coarse);
+}
+
 static void test_bitonal(void)
 {
     warp_t w = {.skew = 0.4, .sx = 1.0, .sy = 1.003, .tx = 0.5, .ty = 2, .border = 4};
@@ -246,6 +319,9 @@ int main(void)
     RUN(test_grey);
     RUN(test_bitonal);
     RUN(test_bubble_base);
+    RUN(test_upside_down);
+    RUN(test_real_upside_down);
+    RUN(test_print_match);
     omr_template_free(survey);
     return check_report();
 }
