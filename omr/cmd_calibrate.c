@@ -23,8 +23,9 @@
  * the blank threshold hugs the noise, the band above it is doubtful. With an
  * overlap, the overlap itself becomes the doubtful band. Label
  * thresholds the same from circle-blank regions' ink_label (blank) and
- * circle_text marks (marked). The grey and batch keys are kept from the
- * starting profile. Use a corpus of clean scans for this (make corpus-small):
+ * circle_text marks (marked). The grey, batch and bubble keys are kept
+ * from the starting profile (a bubble is read against its own page's
+ * bubbles, not against fixed levels). Use a corpus of clean scans for this (make corpus-small):
  * thresholds from noisy scans would absorb their noise.
  */
 #include <errno.h>
@@ -509,7 +510,7 @@ int omr_cmd_calibrate(int argc, char **argv)
             if (df)
                 fprintf(df, "%s,%s,%d,%s,%s,%d,%d,%s,%s,%s,%s,%.5f,%.5f,%.3f,%d,%u\n",
                         tp->condition, tp->format, tp->dpi, tp->respondent, tp->form, tp->page,
-                        tp->case_no, strrchr(key, '|') + 1, kind_names[rg->kind], tc->state, tc->style, r->m.ink, r->m.ink_label, r->m.darkness, r->state,
+                        tp->case_no, strrchr(key, '|') + 1, rg->round ? "bubble" : kind_names[rg->kind], tc->state, tc->style, r->m.ink, r->m.ink_label, r->m.darkness, r->state,
                         r->doubt);
             if (rg->kind != OMR_REGION_CIRCLE && rg->kind != OMR_REGION_CHECK)
                 continue;
@@ -557,7 +558,10 @@ int omr_cmd_calibrate(int argc, char **argv)
                     else
                         vec_push(&v_cm, r->m.ink);
                 }
-            } else {
+            } else if (!rg->round) {
+                /* bubbles are read against their page's own blank and filled
+                 * ones (bubble.*), not derived here: their ink holds the
+                 * printed code, and would drag check.blank_max up */
                 if (truth_blank)
                     vec_push(&v_kb, r->m.ink);
                 else if (truth_marked)
