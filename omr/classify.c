@@ -245,10 +245,34 @@ double omr_classify_bubble_full(const omr_page_t *pg, const omr_calib_t *cal, co
     return full < cal->bubble_full_min ? cal->bubble_full_min : full > 1 ? 1 : full;
 }
 
+/* The blank level of bubbles printing `print`, from a page's table of the
+ * levels found so far (distinct printed codes: "A"-"D", "0"-"9"); computed
+ * and added when new. A page of 840 bubbles computes 14 levels, not 840. */
+#define BUBBLE_LEVELS_MAX 64
+typedef struct {
+    const char *print[BUBBLE_LEVELS_MAX];
+    double base[BUBBLE_LEVELS_MAX];
+    int n;
+} bubble_levels_t;
+
+static double bubble_base_of(bubble_levels_t *lv, const omr_page_t *pg, const omr_calib_t *cal,
+                             const omr_region_result_t *regions, const char *print)
+{
+    for (int k = 0; k < lv->n; k++)
+        if (lv->print[k] == print || (print && lv->print[k] && !strcmp(lv->print[k], print)))
+            return lv->base[k];
+    double base = omr_classify_bubble_base(pg, cal, regions, print);
+    if (lv->n < BUBBLE_LEVELS_MAX) {
+        lv->print[lv->n] = print;
+        lv->base[lv->n++] = base;
+    }
+    return base;
+}
+
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
-    const char *last_print = NULL;
-    double base = 0, full = 1;
+    bubble_levels_t levels = {.n = 0};
+    double full = 1;
     for (int i = 0; i < pg->n_regions; i++)
         if (is_bubble(&pg->regions[i])) {
             full = omr_classify_bubble_full(pg, cal, regions);
@@ -257,16 +281,10 @@ void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_
     for (int i = 0; i < pg->n_regions; i++) {
         const omr_region_t *rg = &pg->regions[i];
         if (is_bubble(rg)) {
-            /* bubbles printed alike (all the A's) share a blank level; a
-             * sheet lists them in runs A B C D A B C D, so cache by code */
-            if (!last_print || !rg->print || strcmp(rg->print, last_print)) {
-                base = omr_classify_bubble_base(pg, cal, regions, rg->print);
-                last_print = rg->print;
-            }
             regions[i].digit = -1;
             regions[i].digit_conf = 0;
             regions[i].has_ink = 0;
-            classify_bubble(cal, base, full, &regions[i]);
+            classify_bubble(cal, bubble_base_of(&levels, pg, cal, regions, rg->print), full, &regions[i]);
         } else {
             omr_classify_region(&pg->regions[i], cal, &regions[i]);
         }
