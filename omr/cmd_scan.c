@@ -45,6 +45,8 @@ static void usage(FILE *out)
             "A form printed by another tool whose barcode holds only a page ID (templates/FORMAT.md,\n"
             "barcode value=) names no respondent: each file is one returned questionnaire, its\n"
             "respondent the file's name (build/tiffpack packs single-page scans into one file).\n"
+            "So does a form with no barcode at all (survey identify=order): its sheets are its pages\n"
+            "in the file's order, one copy after another; a sheet fed upside down is turned by its print.\n"
             "\n"
             "Exit status:\n"
             "  0  done, nothing left to review\n"
@@ -173,7 +175,7 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
                    omr_review_reason_text((omr_review_reason_t)r));
         }
     print_light_pages(store, res->batch);
-    if (survey->ids_by_value && sum->flagged[OMR_REVIEW_MISSING_PAGE])
+    if ((survey->ids_by_value || survey->ids_by_order) && sum->flagged[OMR_REVIEW_MISSING_PAGE])
         /* the likely cause: one file per page, where the file is the respondent */
         printf("pages missing: this survey's barcodes name no respondent, so each file must hold one whole\n"
                "questionnaire (pack single-page scans with build/tiffpack OUT.tif PAGE...)\n");
