@@ -223,6 +223,68 @@ static void test_real_upside_down(void)
     omr_template_free(enigma);
 }
 
+/* A sheet of another form whose corner marks sit where this form's do (an
+ * IPA page, against the bubble sheet with its marks moved there) registers
+ * both ways, and its print matches neither way clearly: not read. */
+static void test_other_form_same_marks(void)
+{
+    char dir[] = "/tmp/omr-test-bubble-XXXXXX";
+    omr_survey_t *ipa = NULL, *moved = NULL;
+    omr_error_t err = {0};
+    CHECK(mkdtemp(dir) != NULL);
+    FILE *in = fopen("tests/data/bubble-sheet/M-01.page", "r");
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/M-01.page", dir);
+    FILE *out = fopen(path, "w");
+    CHECK(in && out);
+    while (in && out && fgets(line, sizeof line, in)) {
+        static const char *from[] = {"mark at=12,12 ", "mark at=198,12 ", "mark at=12,285 ", "mark at=198,285 "};
+        static const char *to[] = {"mark at=10,10 ", "mark at=200,10 ", "mark at=10,287 ", "mark at=200,287 "};
+        int k = 0;
+        while (k < 4 && strncmp(line, from[k], strlen(from[k])))
+            k++;
+        if (k < 4)
+            fprintf(out, "%s%s", to[k], line + strlen(from[k]));
+        else
+            fputs(line, out);
+    }
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    FILE *sv = fopen("tests/data/bubble-sheet/survey.omr", "r");
+    snprintf(path, sizeof path, "%s/survey.omr", dir);
+    out = fopen(path, "w");
+    while (sv && out && fgets(line, sizeof line, sv))
+        fputs(line, out);
+    if (sv)
+        fclose(sv);
+    if (out)
+        fclose(out);
+    CHECK(omr_template_load(dir, &moved, &err) == OMR_OK, "%s", err.msg);
+    CHECK(check_load_survey(&ipa) == 0);
+    if (moved && ipa) {
+        PIX *page = omr_print_render_page(ipa, &ipa->forms[0], 0, "000001", 200, &err);
+        omr_sample_cache_t *cache = NULL;
+        omr_page_result_t res;
+        memset(&res, 0, sizeof res);
+        snprintf(res.form, sizeof res.form, "M");
+        res.page_number = 1;
+        res.status = OMR_PAGE_OK;
+        CHECK(page && omr_sample_cache_new(moved, &cache, &err) == OMR_OK);
+        CHECK(page && omr_recognise_page(page, moved, NULL, cache, &res, &err) == OMR_OK, "%s", err.msg);
+        CHECK(res.status == OMR_PAGE_REGISTER_FAILED && strstr(res.reason, "cannot tell which way up"),
+              "status %d: %s", res.status, res.reason);
+        omr_page_result_clear(&res);
+        omr_sample_cache_free(cache);
+        pixDestroy(&page);
+    }
+    omr_template_free(moved);
+    omr_template_free(ipa);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0);
+}
+
 /* The print match itself: the blank page against itself fits only the
  * right way up. */
 static void test_print_match(void)
@@ -322,6 +384,7 @@ int main(void)
     RUN(test_upside_down);
     RUN(test_real_upside_down);
     RUN(test_print_match);
+    RUN(test_other_form_same_marks);
     omr_template_free(survey);
     return check_report();
 }
