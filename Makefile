@@ -5,6 +5,8 @@
 #   make demo       install what is missing, print, fill, scan, code and show a small job
 #   make corpus     write the standard simulated corpus to build/corpus/
 #   make bench      benchmarks (speed and memory targets are measured here, never in tests)
+#   make accuracy   score the scan of the standard corpus against its truth
+#                   (accuracy-holdout: another seed; accuracy-bubbles: mark sheets)
 #
 # Layout: omr/*.c is the library (libomr.a) plus omr/main.c, the `omr` command;
 # tools/<name>/*.c builds build/<name>; tests/test_<name>.c builds
@@ -28,7 +30,7 @@ endif
 ifeq ($(MAKECMDGOALS),)
 need_pkgs = 1
 endif
-ifneq ($(filter all build %omr tools tests bench corpus accuracy accuracy-holdout,$(MAKECMDGOALS)),)
+ifneq ($(filter all build %omr tools tests bench corpus accuracy accuracy-holdout accuracy-bubbles,$(MAKECMDGOALS)),)
 need_pkgs = 1
 endif
 ifdef need_pkgs
@@ -51,7 +53,7 @@ TOOL_BIN := $(addprefix $(B)/,$(sort $(TOOLS)))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all build tools tests check check-symbols demo corpus corpus-small bench accuracy accuracy-holdout clean deps fmt train-icr
+.PHONY: all build tools tests check check-symbols demo corpus corpus-small bench accuracy accuracy-holdout accuracy-bubbles clean deps fmt train-icr
 all: $(B)/omr tools
 build: all
 tools: $(TOOL_BIN)
@@ -118,6 +120,11 @@ accuracy: all
 # looked at while tuning them.
 accuracy-holdout: all
 	HOLDOUT=1 ./tools/accuracy.sh $(B) $(B)/holdout
+
+# Bubble reading at scale: 500 simulated mark sheets of tests/data/bubble-sheet
+# (identify=order, no barcode) in mixed scan conditions, scored the same way.
+accuracy-bubbles: all
+	./tools/accuracy-bubbles.sh $(B)
 
 # Retrain the handwritten-digit model (about 10 minutes on 2 cores). Trains on
 # the MNIST train split only; picks the auto-accept threshold on the val split.

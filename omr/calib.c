@@ -47,7 +47,7 @@ void omr_calib_default(omr_calib_t *c)
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
     c->check_filled_min = 0.42;
-    c->bubble_blank_max = 0.25;
+    c->bubble_blank_max = 0.22;
     c->bubble_marked_min = 0.50;
     c->bubble_base_max = 0.50;
     c->bubble_full_gap = 0.30;

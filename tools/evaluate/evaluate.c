@@ -29,14 +29,29 @@
  * counted apart (doubtful_accepted): the issue wants them flagged, but the
  * simulator's answer for them is a judgement call.
  * Prints per condition, then written boxes and text, then values exported as
- * certain against the true answers, and last the `accuracy:` line.
+ * certain against the true answers, and last the `accuracy:` line. Lines
+ * about what the survey does not have (written boxes, text fields; duplicate
+ * items on a survey read by order, where a sheet fed twice is another copy)
+ * are left out.
+ *
+ * Any survey (--template): marks may be circles, tick boxes or bubbles in
+ * single and multiple choice questions. On a survey whose respondent is the
+ * scanned file (identify=order, fixed page IDs) the simulator names each
+ * respondent's file after their ID (<id>.tif, <id>.png), so the stored
+ * respondent is the truth's; the `respondents:` line counts the sheets
+ * stored under another respondent than the truth's. A bubble accepted wrong
+ * "left no ink" when its fill (ink against the page's blank and filled
+ * bubbles, as classify.c reads it) is within the blank bubbles' noise.
  */
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "calib.h"
+#include "classify.h"
 #include "template.h"
 
 /* ------------------------------------------------------------ CSV reading */
@@ -297,8 +312,11 @@ static void load_sheets(truth_t *t, const char *corpus)
 
 static void load_answers(truth_t *t, const char *corpus, const char *form, int cases)
 {
-    char name[64];
+    char name[64], path[4096];
     snprintf(name, sizeof name, "%s%s.csv", form, cases ? "_cases" : "");
+    snprintf(path, sizeof path, "%s/truth/%s", corpus, name);
+    if (access(path, F_OK) != 0)
+        return; /* a corpus of some of the forms (simulate --form A) */
     FILE *f = open_truth(corpus, name);
     row_t h = {0}, r = {0};
     csv_read(f, &h);
@@ -371,6 +389,13 @@ static const truth_cell_t *truth_of(const truth_t *t, const omr_form_t *form, co
 
 static int is_marked_truth(const truth_cell_t *c) { return c && (c->state == T_MARKED || c->state == T_DOUBTFUL); }
 
+/* Is r the target of an option (not a grid cell)? A circle around its
+ * number, or its tick box or bubble (forms printed by another tool). */
+static int is_option_target(const omr_region_t *r)
+{
+    return r->kind == OMR_REGION_CIRCLE || (r->kind == OMR_REGION_CHECK && !r->row[0]);
+}
+
 /* Does the truth of source question `src` (for this respondent, case) hold a
  * code of `codes`? With uncertain_holds, a doubtful cell or a missing page
  * holds its code too: a perfect reader flags the source and blocks the
@@ -417,7 +442,7 @@ static int question_breaks_rules(const truth_t *t, const omr_form_t *form, const
             if (r->kind == OMR_REGION_TEXT && r->code > 0 && !marks_only) { /* "other": text without the mark, or the reverse */
                 int opt_marked = 0;
                 for (int j = q->first_region; j < q->first_region + q->n_regions; j++)
-                    if (p->regions[j].kind == OMR_REGION_CIRCLE && p->regions[j].code == r->code)
+                    if (is_option_target(&p->regions[j]) && p->regions[j].code == r->code)
                         opt_marked = is_marked_truth(truth_of(t, form, resp, page, case_number, &p->regions[j]));
                 if (opt_marked != (c->state == T_MARKED))
                     return 1;
@@ -431,7 +456,7 @@ static int question_breaks_rules(const truth_t *t, const omr_form_t *form, const
         int row = r->row[0] ? (unsigned char)r->row[0] & 63 : 0;
         marked_in_row[row]++;
         for (int k = 0; k < q->n_options; k++)
-            if (q->options[k].code == r->code && q->options[k].exclusive && r->kind != OMR_REGION_CHECK)
+            if (q->options[k].code == r->code && q->options[k].exclusive && is_option_target(r))
                 exclusive_marked = 1;
         if (q->kind == OMR_KIND_TICKLIST)
             for (int k = 0; k < q->n_options; k++)
@@ -551,6 +576,17 @@ static int flagged_by_item(const char *form, const char *resp, int case_number, 
     return map_get(&items, key, 0);
 }
 
+/* Does any page of the survey hold a region of this kind? */
+static int survey_has(const omr_survey_t *s, omr_region_kind_t kind)
+{
+    for (int f = 0; f < s->n_forms; f++)
+        for (int p = 0; p < s->forms[f].n_pages; p++)
+            for (int i = 0; i < s->forms[f].pages[p].n_regions; i++)
+                if (s->forms[f].pages[p].regions[i].kind == kind)
+                    return 1;
+    return 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: evaluate --db FILE --corpus DIR [--template DIR] [--quiet]\n"
@@ -571,10 +607,33 @@ static int no_ink_stored(sqlite3_stmt *mst, long page_id, int idx)
            sqlite3_column_double(mst, 2) == 0;
 }
 
+/* A bubble's fill as the classifier measures it (classify.c): its stored
+ * ink from the page's blank level for its printed code (0) to the page's
+ * filled level (1), with the default calibration; -1 for other regions.
+ * rr: the page's stored inks by region index. */
+static double bubble_fill(const omr_page_t *pg, const omr_region_result_t *rr, int idx)
+{
+    const omr_region_t *g = &pg->regions[idx];
+    if (g->kind != OMR_REGION_CHECK || !g->round)
+        return -1;
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    double base = omr_classify_bubble_base(pg, &cal, rr, g->print), full = omr_classify_bubble_full(pg, &cal, rr);
+    double fill = full > base ? (rr[idx].m.ink - base) / (full - base) : 0;
+    return fill > 0 ? fill : 0;
+}
+
+/* Was a wrong reading of bubble idx one the scan left nothing of? Its fill
+ * is within the noise of the page's blank bubbles (0.05: above the 95th
+ * percentile of blank bubbles' fills on the simulator's scans), so the
+ * threshold or the light erased the mark, not the reader's judgement. */
+static int bubble_no_trace(double fill) { return fill >= 0 && fill <= 0.05; }
+
 /* --list: one CSV line about a mark cell worth a look (wrong, needless flag,
- * doubtful truth accepted), with its stored measures. */
+ * doubtful truth accepted), with its stored measures; fill: a bubble's
+ * (bubble_fill), -1 for other marks. */
 static void list_cell(FILE *list, sqlite3_stmt *mst, const char *what, const truth_sheet_t *sh, long page_id, int idx,
-                      const omr_region_t *r, const truth_cell_t *c, int read, int item_flag)
+                      const omr_region_t *r, const truth_cell_t *c, int read, int item_flag, double fill)
 {
     int doubt = 0;
     double ink = 0, ink_label = 0, darkness = 0;
@@ -588,9 +647,9 @@ static void list_cell(FILE *list, sqlite3_stmt *mst, const char *what, const tru
         darkness = sqlite3_column_double(mst, 3);
     }
     static const char *const tn[] = {"blank", "marked", "doubtful", "missing"};
-    fprintf(list, "%s,%s,%s,%d,%s,%s,%s,%s,%d,%d,%.5f,%.5f,%.3f,%d,%d\n", what, sh->condition, sh->file,
+    fprintf(list, "%s,%s,%s,%d,%s,%s,%s,%s,%d,%d,%.5f,%.5f,%.3f,%d,%d,%d,%.3f\n", what, sh->condition, sh->file,
             sh->file_page, r->var, r->kind == OMR_REGION_CIRCLE ? "circle" : "check", tn[c->state], c->style, read,
-            doubt, ink, ink_label, darkness, read == 2, item_flag);
+            doubt, ink, ink_label, darkness, read == 2, item_flag, r->code, fill);
 }
 
 int main(int argc, char **argv)
@@ -648,6 +707,7 @@ int main(int argc, char **argv)
     written_t w = {0};
     long sheets_seen = 0, dup_expected = 0, dup_flagged = 0;
     long dup_items = 0, dup_proposed_right = 0, case_proposed_dup = 0; /* "duplicate" or "case" proposals */
+    long resp_stored = 0, resp_other = 0; /* sheets stored under a respondent: under another than the truth's */
     char *seen = calloc((size_t)t.n_sheets + 1, 1);
 
     load_items(db);
@@ -658,7 +718,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "evaluate: cannot write %s\n", list_path);
             return 2;
         }
-        fprintf(list, "what,condition,file,file_page,var,kind,truth,style,read,doubt,ink,ink_label,darkness,cell_doubtful,item\n");
+        fprintf(list, "what,condition,file,file_page,var,kind,truth,style,read,doubt,ink,ink_label,darkness,cell_doubtful,item,code,fill\n");
     }
     sqlite3_prepare_v2(db, "SELECT doubt, ink, ink_label, darkness FROM regions WHERE page=? AND idx=?", -1, &mst, NULL);
     sqlite3_stmt *pst, *rst;
@@ -666,7 +726,8 @@ int main(int argc, char **argv)
                        "SELECT p.id, f.path, p.idx, p.status, p.form, p.page_number, p.respondent, p.case_number "
                        "FROM pages p JOIN files f ON f.id = p.file ORDER BY p.id",
                        -1, &pst, NULL);
-    sqlite3_prepare_v2(db, "SELECT idx, state, has_ink, digit FROM regions WHERE page=? ORDER BY idx", -1, &rst, NULL);
+    sqlite3_prepare_v2(db, "SELECT idx, state, has_ink, digit, ink FROM regions WHERE page=? ORDER BY idx", -1, &rst,
+                       NULL);
     while (sqlite3_step(pst) == SQLITE_ROW) {
         long page_id = sqlite3_column_int64(pst, 0);
         char abs[PATH_MAX], key[PATH_MAX + 32];
@@ -710,6 +771,7 @@ int main(int argc, char **argv)
         int n = tp->n_regions;
         int *state = malloc(sizeof(int) * (size_t)(n ? n : 1)), *has_ink = calloc((size_t)(n ? n : 1), sizeof(int)),
             *digit = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        omr_region_result_t *rr = calloc((size_t)(n ? n : 1), sizeof *rr); /* stored inks, for bubble_fill */
         for (int i = 0; i < n; i++)
             state[i] = -1, digit[i] = -1;
         sqlite3_reset(rst);
@@ -721,10 +783,14 @@ int main(int argc, char **argv)
             state[idx] = sqlite3_column_int(rst, 1);
             has_ink[idx] = sqlite3_column_int(rst, 2);
             digit[idx] = sqlite3_column_type(rst, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(rst, 3);
+            rr[idx].m.ink = (float)sqlite3_column_double(rst, 4);
         }
         if (!page_ok) {
             cond->pages_lost++;
             all->pages_lost++;
+        } else if (db_resp) {
+            resp_stored++;
+            resp_other += strcmp(db_resp, sh->respondent) != 0;
         }
         for (int i = 0; i < n; i++) {
             const omr_region_t *r = &tp->regions[i];
@@ -762,8 +828,9 @@ int main(int argc, char **argv)
             int must_flag = cell_needs_review(&t, form, tp, r, sh->respondent, sh->page, sh->case_number);
             int truth_marked = c->state == T_MARKED, truth_doubtful = c->state == T_DOUBTFUL;
             tally_t *both[2] = {all, cond};
+            double fill = page_ok ? bubble_fill(tp, rr, i) : -1;
             if (list_all && page_ok)
-                list_cell(list, mst, "cell", sh, page_id, i, r, c, read, item_flag);
+                list_cell(list, mst, "cell", sh, page_id, i, r, c, read, item_flag, fill);
             for (int k = 0; k < 2; k++) {
                 tally_t *x = both[k];
                 x->cells++;
@@ -776,11 +843,11 @@ int main(int argc, char **argv)
                     x->doubtful_accepted++;
                 if (!flagged && !truth_doubtful && (read == 1) != truth_marked) {
                     x->wrong_accepted++;
-                    x->wrong_no_trace += no_ink_stored(mst, page_id, i);
+                    x->wrong_no_trace += fill >= 0 ? bubble_no_trace(fill) : no_ink_stored(mst, page_id, i);
                 }
                 if (k == 0 && list && !flagged && (truth_doubtful || (read == 1) != truth_marked))
                     list_cell(list, mst, truth_doubtful ? "doubtful_accepted" : "wrong", sh, page_id, i, r, c,
-                              read, item_flag);
+                              read, item_flag, fill);
                 /* Why a person looks at this cell: the truth calls for it (a doubtful
                  * cell, a rule the respondent broke), the page could not be read, a
                  * definite misread in the question was caught, or none of these:
@@ -808,13 +875,14 @@ int main(int argc, char **argv)
                     else
                         x->needless++;
                     if (k == 0 && list && !misread)
-                        list_cell(list, mst, "needless", sh, page_id, i, r, c, read, item_flag);
+                        list_cell(list, mst, "needless", sh, page_id, i, r, c, read, item_flag, fill);
                 }
             }
         }
         free(state);
         free(has_ink);
         free(digit);
+        free(rr);
     }
     sqlite3_finalize(pst);
     sqlite3_finalize(rst);
@@ -886,12 +954,18 @@ int main(int argc, char **argv)
            all->wrong_accepted, all->wrong_no_trace);
     printf("pages: sheets=%d stored=%ld never_stored=%ld not_registered=%ld duplicates=%ld duplicates_flagged=%ld\n",
            t.n_sheets, sheets_seen, never_stored, all->pages_lost, dup_expected, dup_flagged);
-    printf("duplicate items: %ld, proposal right %ld (real cases proposed as duplicates %ld)\n", dup_items,
-           dup_proposed_right, case_proposed_dup);
-    printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n", w.boxes,
-           w.written, w.empty_wrong, w.proposed, w.proposal_right);
-    printf("text fields: fields=%ld written=%ld empty_vs_written_wrong=%ld\n", w.fields, w.fields_written,
-           w.fields_wrong);
+    if (s->ids_by_order || s->ids_by_value)
+        printf("respondents: sheets stored under a respondent=%ld, under another than the truth's=%ld\n",
+               resp_stored, resp_other);
+    if (!s->ids_by_order)
+        printf("duplicate items: %ld, proposal right %ld (real cases proposed as duplicates %ld)\n", dup_items,
+               dup_proposed_right, case_proposed_dup);
+    if (survey_has(s, OMR_REGION_DIGIT))
+        printf("written boxes: boxes=%ld written=%ld empty_vs_written_wrong=%ld proposed=%ld proposal_right=%ld\n",
+               w.boxes, w.written, w.empty_wrong, w.proposed, w.proposal_right);
+    if (survey_has(s, OMR_REGION_TEXT))
+        printf("text fields: fields=%ld written=%ld empty_vs_written_wrong=%ld\n", w.fields, w.fields_written,
+               w.fields_wrong);
     printf("values: certain=%ld wrong=%ld review=%ld; cases the truth does not have: %ld (%ld certain values)\n",
            certain, certain_wrong, review, phantom_cases, phantom_values);
     map_free(&phantom);

@@ -300,13 +300,14 @@ int sim_corpus_write_readme(const omr_survey_t *s, const char *out, const char *
     fprintf(f, "=====================================================\n\n");
     fprintf(f, "Made by:\n  %s\n(the same command gives the same bytes, for any -j)\n\n", command);
     fprintf(f, "%ld scanned sheets in %ld files.\n\n", pages, files);
-    fputs("Layout\n------\n"
+    fprintf(f, "Layout\n------\n"
           "scans/            the scans, in scan order when the names are sorted:\n"
           "                  <form>-<respondent>.tif     one multi-page TIFF per respondent packet\n"
           "                                              (G4 bitonal, or LZW 8-bit grey)\n"
           "                  <form>-<respondent>-NN.png  one file per sheet, NN = 01, 02, ... in\n"
           "                  <form>-<respondent>-NN.jpg  packet order (8-bit grey)\n"
           "                  Resolution is in every file (TIFF X/YResolution, PNG pHYs, JPEG JFIF).\n"
+          "%s"
           "truth/<form>.csv        the true answers, coded as the export (coding.md), one row per\n"
           "                        respondent; <form>_cases.csv one row per case.\n"
           "truth/cells.csv         the truth of every region of every sheet:\n"
@@ -331,7 +332,12 @@ int sim_corpus_write_readme(const omr_survey_t *s, const char *out, const char *
           "                with c the paper centre, u = -1 upside down else 1, y down; image\n"
           "                pixel (i, j) has its centre at ((i + .5), (j + .5)) * 25.4 / dpi mm.\n"
           "  condition     the named scan condition of the packet (below)\n\n",
-          f);
+          s->ids_by_order || s->ids_by_value
+              ? "                  This survey names each respondent after the scanned file (no\n"
+                "                  barcode, or a fixed page ID): the files are <respondent>.tif,\n"
+                "                  <respondent>.png, <respondent>.jpg instead, all of a respondent's\n"
+                "                  sheets in one file.\n"
+              : "");
 
     fputs("Scan conditions\n---------------\n"
           "Each respondent packet is scanned under one condition (drawn by its share in the\n"

@@ -56,6 +56,18 @@ enum {
     SIM_KS_COUNT
 };
 
+/* How a bubble (a round CHECK region: an oval with its code printed inside,
+ * on mark sheets) gets marked. The convention is to fill it in; a minority
+ * tick or cross it as they would a box. How far a fill reaches (short of the
+ * outline, over it, off-centre, light pencil) is drawn per bubble in pen.c
+ * and named in the truth's style. */
+enum {
+    SIM_BS_FILL,        /* filled in */
+    SIM_BS_TICK,        /* a tick through the bubble */
+    SIM_BS_CROSS,       /* a cross through the bubble */
+    SIM_BS_COUNT
+};
+
 /* What a question holds for one respondent and one case. */
 enum {
     SIM_Q_ANSWERED = 0, /* answered (routing applies or no routing) */
@@ -83,6 +95,7 @@ struct sim_respondent {
     double care;                /* 0 sloppy .. 1 neat: spread of mark geometry */
     double w_circle_style[SIM_CS_COUNT]; /* preference weights over SIM_CS_* */
     double w_check_style[SIM_KS_COUNT];  /* preference weights over SIM_KS_* */
+    double w_bubble_style[SIM_BS_COUNT]; /* preference weights over SIM_BS_* */
     int n_cases;                /* 1..3 */
     int n_slots;                /* 1 + n_cases: slot 0 = respondent part, slot c = case c */
     int *page_base;             /* per page: offset of its regions in a slot's cells */
@@ -115,8 +128,12 @@ enum { /* purposes of the streams */
     SIM_P_CELL,   /* the ink of one region */
     SIM_P_STRAY,  /* stray marks of a sheet */
     SIM_P_DIGIT,  /* which MNIST sample */
-    SIM_P_ROUTE   /* whether a routed-away question is answered anyway */
+    SIM_P_ROUTE,  /* whether a routed-away question is answered anyway */
+    SIM_P_DOT     /* a pen touch in a blank bubble */
 };
+
+/* Is region g a bubble (a round CHECK region, filled in to answer)? */
+static inline int sim_is_bubble(const omr_region_t *g) { return g->kind == OMR_REGION_CHECK && g->round; }
 
 /* ---- raster drawing (pen.c) ---- */
 

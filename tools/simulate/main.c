@@ -275,8 +275,14 @@ static sim_image_t *print_and_fill(worker_t *w, const sim_respondent_t *r, int f
     return img;
 }
 
-/* Write one scanned sheet: appended to the packet's TIFF, or its own file.
- * rel gets the file name relative to the corpus folder. */
+/* Does omr name the respondent after the scanned file (a survey whose pages
+ * carry no barcode, or a fixed page ID: FORMAT.md)? Then the file must be
+ * named after the respondent, and hold all of their sheets. */
+static int file_is_respondent(const omr_survey_t *s) { return s->ids_by_order || s->ids_by_value; }
+
+/* Write one scanned sheet: appended to the packet's TIFF, or its own file
+ * (<stem>-NN.<ext>; when the file is the respondent: <stem>.<ext>, their
+ * one sheet). rel gets the file name relative to the corpus folder. */
 static int write_sheet(worker_t *w, const sim_image_t *img, const sim_scan_t *scan, sim_tiff_t *tif,
                        const char *stem, int seq, char *rel, size_t nrel)
 {
@@ -287,7 +293,10 @@ static int write_sheet(worker_t *w, const sim_image_t *img, const sim_scan_t *sc
         snprintf(rel, nrel, "scans/%s.tif", stem);
         rc = sim_tiff_add(tif, img, &err);
     } else {
-        snprintf(rel, nrel, "scans/%s-%02d.%s", stem, seq, sim_format_ext(scan->format));
+        if (file_is_respondent(w->survey))
+            snprintf(rel, nrel, "scans/%s.%s", stem, sim_format_ext(scan->format));
+        else
+            snprintf(rel, nrel, "scans/%s-%02d.%s", stem, seq, sim_format_ext(scan->format));
         snprintf(path, sizeof path, "%s/%s", w->opt->out, rel);
         rc = scan->format == SIM_FMT_PNG ? sim_write_png(path, img, &err)
                                          : sim_write_jpeg(path, img, scan->jpeg_quality, &err);
@@ -305,7 +314,12 @@ static int run_job(worker_t *w, const job_t *job)
     const options_t *o = w->opt;
     char id[16], stem[64];
     snprintf(id, sizeof id, "%06d", job->number);
-    snprintf(stem, sizeof stem, "%s-%s", form->id, id);
+    /* omr names such a survey's respondents after their files: name the
+     * file after the respondent's ID. */
+    if (file_is_respondent(s))
+        snprintf(stem, sizeof stem, "%s", id);
+    else
+        snprintf(stem, sizeof stem, "%s-%s", form->id, id);
 
     sim_respondent_t *r = sim_respondent_new(s, form, id, o->seed, &w->profile);
     if (!r) {
@@ -321,6 +335,10 @@ static int run_job(worker_t *w, const job_t *job)
     const sim_condition_t *cond = o->clean ? sim_condition_find("clean") : sim_condition_pick(&rng);
     sim_scan_t packet;
     sim_scan_packet(cond, &rng, o->dpi, o->format, &packet);
+    /* There each file is one returned questionnaire: a packet of several
+     * sheets goes into one (grey) TIFF, never one file per sheet. */
+    if (file_is_respondent(s) && n > 1 && !sim_format_is_tiff(packet.format))
+        packet.format = SIM_FMT_LZW;
 
     int rc = 0;
     sim_tiff_t *tif = NULL;
@@ -345,6 +363,10 @@ static int run_job(worker_t *w, const job_t *job)
         sim_rng_seed(&srng, o->seed ^ SCAN_SEED_SALT, (uint64_t)job->number * SHEET_STREAMS + 1 + (uint64_t)i);
         sim_scan_t scan = packet;
         sim_scan_sheet(cond, &srng, &scan);
+        /* Nothing on a sheet read by order tells which way up it was fed
+         * (omr reads such pages upright only): the office feeds them so. */
+        if (s->ids_by_order)
+            scan.upside_down = 0;
         double t0 = now_ms();
         sim_image_t *img = sim_scan_page(page, &scan, &srng);
         double t1 = now_ms();
@@ -534,6 +556,8 @@ static void usage(FILE *out)
             "Writes simulated scans of filled questionnaires with their ground truth:\n"
             "  DIR/scans/   one multi-page TIFF per respondent packet (g4, lzw), or one\n"
             "               PNG/JPEG per sheet (<form>-<id>-NN), in scan order\n"
+            "               (a survey without barcodes or with fixed page IDs: <id>.tif,\n"
+            "               <id>.png, <id>.jpg: omr names the respondent after the file)\n"
             "  DIR/truth/   <form>.csv, <form>_cases.csv, cells.csv, pages.csv\n"
             "  DIR/bad/     with --bad: broken files for the scan pipeline's tests\n"
             "  DIR/README.txt\n"

@@ -1,7 +1,8 @@
 /* pen.c -- the respondent's ink on a printed page: anti-aliased pen strokes,
  * the mark styles people use (circles, ticks, crosses, fills, faint pencil,
- * erasures, cross-outs, strays and margin notes), sim_fill_sheet and the cell
- * truth (sim.h, cells.csv).
+ * erasures, cross-outs, strays and margin notes; on mark sheets bubbles
+ * filled in, ticked or crossed, light pencil, a pen touch in a blank one),
+ * sim_fill_sheet and the cell truth (sim.h, cells.csv).
  *
  * Drawing is direct on the 8-bit grey PIX (no cairo round trip; a 300 dpi A4
  * page is 8.7 Mpx and copying it twice would cost more than all the ink).
@@ -333,11 +334,10 @@ static void cross_mm(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, doub
 }
 
 /* Fill an ellipse (or, square=1, a rectangle) of half-sides hx, hy with a
- * zigzag, the way a box is blacked out. */
-static void fill_mm(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, double cx, double cy, double hx,
-                    double hy, int square)
+ * zigzag whose turns are `step` mm apart. */
+static void fill_zigzag(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, double cx, double cy, double hx,
+                        double hy, int square, double step)
 {
-    double step = fmax(pen->width / c->px_per_mm * 0.8, 0.18);
     double xy[2 * MAXPT];
     int n = 0, side = 0;
     double slope = 0.15 * sim_rng_normal(rng);
@@ -349,6 +349,13 @@ static void fill_mm(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, doubl
         n++;
     }
     sim_pen_stroke_mm(c, pen, xy, n);
+}
+
+/* The way a box is blacked out: a zigzag of turns closer than the pen is wide. */
+static void fill_mm(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, double cx, double cy, double hx,
+                    double hy, int square)
+{
+    fill_zigzag(c, pen, rng, cx, cy, hx, hy, square, fmax(pen->width / c->px_per_mm * 0.8, 0.18));
 }
 
 /* ------------------------------------------------------------- geometry */
@@ -597,6 +604,90 @@ static int draw_check_mark(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng
     }
 }
 
+/* Mark bubble g (a round CHECK region) in style st (SIM_BS_*). Returns the
+ * style's name for the truth: how far a fill reached is drawn here, per
+ * bubble, from the respondent's care (0 sloppy .. 1 neat):
+ *   fill         filled to 0.85-0.98 of its radii, near its centre: a pen
+ *                fills up to the outline's inner edge, the zigzag's turns
+ *                fall short of it here and there
+ *   fill_short   filled to 0.55-0.75 of its radii: short of the outline all
+ *                round (a hurried fill; the middle is covered)
+ *   fill_over    to 1.08-1.25 of its radii: over the outline
+ *   fill_offset  off-centre by 0.3-0.5 of its radius (the pen slid)
+ *   tick, cross  through the bubble instead of a fill
+ * A sloppy hand spaces the zigzag's turns wider, which leaves slivers of
+ * paper in the fill. */
+static const char *draw_bubble_mark(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, const omr_page_t *pg,
+                                    page_keepout_t *ko, int ri, int st, double care)
+{
+    const omr_region_t *g = &pg->regions[ri];
+    double cx = g->box.x + g->box.w / 2, cy = g->box.y + g->box.h / 2;
+    double d = fmin(g->box.w, g->box.h), rad = d / 2;
+    double pw = pen->width / c->px_per_mm;
+    double reach = rad + room_around(ko, pg, ri, g->box) - pw / 2 - 0.2; /* from the centre */
+    double jit = 0.05 + 0.15 * (1 - care);
+    double ox = jit * sim_rng_normal(rng), oy = jit * sim_rng_normal(rng);
+    if (st == SIM_BS_TICK) {
+        /* As large as the bubble or a little larger, its corner low in it;
+         * aimed anywhere from the long arm through the middle (tick_mm's
+         * long arm crosses its centre line 0.13 s to the right) to the
+         * tick's own centre on the bubble's. */
+        double size = fmin(d * (0.9 + 0.4 * sim_rng_uniform(rng)), 1.6 * reach);
+        tick_mm(c, pen, rng, cx + ox - 0.13 * size * sim_rng_uniform(rng), cy + oy, size, 0, jit);
+        return "tick";
+    }
+    if (st == SIM_BS_CROSS) {
+        cross_mm(c, pen, rng, cx + ox, cy + oy, fmin(d * (0.75 + 0.35 * sim_rng_uniform(rng)), 1.3 * reach), jit);
+        return "cross";
+    }
+    const char *name = "fill";
+    double u = sim_rng_uniform(rng), k = 0.85 + 0.13 * sim_rng_uniform(rng);
+    double p_short = 0.04 + 0.08 * (1 - care), p_over = 0.04 + 0.06 * (1 - care), p_offset = 0.02 + 0.05 * (1 - care);
+    if (u < p_short) {
+        k = 0.55 + 0.2 * sim_rng_uniform(rng);
+        name = "fill_short";
+    } else if (u < p_short + p_over) {
+        k = 1.08 + 0.17 * sim_rng_uniform(rng);
+        name = "fill_over";
+    } else if (u < p_short + p_over + p_offset) {
+        double a = 2 * M_PI * sim_rng_uniform(rng), off = rad * (0.3 + 0.2 * sim_rng_uniform(rng));
+        ox = off * cos(a);
+        oy = off * sin(a);
+        name = "fill_offset";
+    }
+    /* never into the neighbours (the canvas clips there anyway) */
+    double ext = k * rad + hypot(ox, oy);
+    if (ext > reach && ext > 0)
+        k *= reach / ext;
+    /* Beside a turn of the zigzag its two strokes are two steps apart: a
+     * step of half the pen's width covers all, a sloppy one leaves slivers. */
+    double step = fmax(0.12, pw * (0.4 + 0.4 * (1 - care) * sim_rng_uniform(rng)));
+    double hx = fmax(0.2, k * g->box.w / 2 - pw / 2), hy = fmax(0.2, k * g->box.h / 2 - pw / 2);
+    fill_zigzag(c, pen, rng, cx + ox, cy + oy, hx, hy, 0, step);
+    return name;
+}
+
+/* A filled bubble struck out: a cross over it, reaching past its outline. */
+static void draw_bubble_crossout(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, const omr_page_t *pg,
+                                 page_keepout_t *ko, int ri)
+{
+    const omr_region_t *g = &pg->regions[ri];
+    double d = fmin(g->box.w, g->box.h), pw = pen->width / c->px_per_mm;
+    double reach = d / 2 + room_around(ko, pg, ri, g->box) - pw / 2 - 0.2;
+    cross_mm(c, pen, rng, g->box.x + g->box.w / 2, g->box.y + g->box.h / 2,
+             fmin(d * (1.15 + 0.25 * sim_rng_uniform(rng)), 1.3 * reach), 0.08);
+}
+
+/* A pen touch in a blank bubble: a dot (0.1-0.35 mm long, the pen's width)
+ * somewhere in its middle, where the pen rested while the options were read. */
+static void draw_bubble_dot(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, const omr_region_t *g)
+{
+    double a = 2 * M_PI * sim_rng_uniform(rng), off = 0.5 * sqrt(sim_rng_uniform(rng));
+    double x = g->box.x + g->box.w / 2 * (1 + off * cos(a)), y = g->box.y + g->box.h / 2 * (1 + off * sin(a));
+    double len = 0.1 + 0.25 * sim_rng_uniform(rng), b = 2 * M_PI * sim_rng_uniform(rng);
+    line_mm(c, pen, rng, x, y, x + len * cos(b), y + len * sin(b));
+}
+
 /* Strike out a mark: two lines through a circle target, a zigzag over a box. */
 static void draw_crossout(sim_canvas_t *c, const sim_pen_t *pen, sim_rng_t *rng, const omr_page_t *pg,
                           page_keepout_t *ko, int ri)
@@ -780,6 +871,47 @@ void sim_respondent_write_missing(const sim_respondent_t *r, FILE *cells)
 
 /* ------------------------------------------------------------- one sheet */
 
+/* Ink and truth of an answered or doubtful bubble ri (fill_region): the
+ * respondent's pen, or pen-made doubt of the answers (faint, erased, struck
+ * out). A pencil user presses lightly on 12 % of their fills: a light grey,
+ * grainy fill that is still plainly an answer (truth marked, style
+ * fill_light; the paper under it ~110-140 grey on average: a 50 % bitonal
+ * threshold keeps part of it, a harsher one little); a faint fill (doubt
+ * FAINT, the light pen of the other marks; ~220 grey) is doubtful. */
+static void fill_bubble(sim_canvas_t *c, const sim_respondent_t *r, const omr_page_t *pg, page_keepout_t *ko, int ri,
+                        sim_rng_t *rng, const sim_pen_t *pen, const sim_pen_t *faint, int doubt, const char **state,
+                        const char **style)
+{
+    forbid_others(c, ko, ri);
+    int st = pick(rng, r->w_bubble_style, SIM_BS_COUNT);
+    sim_pen_t use = doubt == SIM_DOUBT_FAINT ? *faint : *pen;
+    int light = doubt == SIM_DOUBT_NONE && pen->grain && sim_rng_chance(rng, 0.12);
+    if (light) {
+        /* the pencil of sim_pen_from_ink at a lighter level: same grain */
+        use.level = 70 + 40 * sim_rng_uniform(rng);
+    }
+    if (doubt == SIM_DOUBT_ERASED || doubt == SIM_DOUBT_ERASED_CLEAN) {
+        /* what an eraser leaves of a fill (as for the other marks) */
+        use.width = pen->width * 1.3;
+        use.level = doubt == SIM_DOUBT_ERASED ? 185 + 40 * sim_rng_uniform(rng) : 238 + 8 * sim_rng_uniform(rng);
+        use.opacity = 0.6 + 0.3 * sim_rng_uniform(rng);
+        use.grain = 1;
+        use.gaps = 0.3 + 0.3 * sim_rng_uniform(rng);
+    }
+    const char *drawn = draw_bubble_mark(c, &use, rng, pg, ko, ri, st, r->care);
+    if (doubt == SIM_DOUBT_CROSSOUT)
+        draw_bubble_crossout(c, pen, rng, pg, ko, ri);
+    switch (doubt) {
+    case SIM_DOUBT_FAINT: *state = "doubtful"; *style = "faint"; break;
+    case SIM_DOUBT_ERASED: *state = "doubtful"; *style = "erased"; break;
+    case SIM_DOUBT_ERASED_CLEAN: *state = "blank"; *style = "erased"; break;
+    case SIM_DOUBT_CROSSOUT: *state = "doubtful"; *style = "crossout"; break;
+    default:
+        *state = "marked";
+        *style = light && !strncmp(drawn, "fill", 4) ? "fill_light" : drawn;
+    }
+}
+
 /* Ink and truth of region ri. */
 static int fill_region(sim_canvas_t *c, const sim_respondent_t *r, const omr_page_t *pg, page_keepout_t *ko, int pi,
                        int case_number, int ri, FILE *cells)
@@ -807,7 +939,10 @@ static int fill_region(sim_canvas_t *c, const sim_respondent_t *r, const omr_pag
     faint.grain = 1;
     int doubt = answered ? cell->doubt : SIM_DOUBT_NONE;
 
-    if (answered && is_mark && (cell->value == 1 || doubt != SIM_DOUBT_NONE)) {
+    if (answered && is_mark && (cell->value == 1 || doubt != SIM_DOUBT_NONE) && sim_is_bubble(g)) {
+        fill_bubble(c, r, pg, ko, ri, &rng, &pen, &faint, doubt, &state, &style);
+        snprintf(value, sizeof value, "%d", cell->value == 1);
+    } else if (answered && is_mark && (cell->value == 1 || doubt != SIM_DOUBT_NONE)) {
         forbid_others(c, ko, ri);
         int st = g->kind == OMR_REGION_CIRCLE ? pick(&rng, r->w_circle_style, SIM_CS_COUNT)
                                               : pick(&rng, r->w_check_style, SIM_KS_COUNT);
@@ -854,6 +989,17 @@ static int fill_region(sim_canvas_t *c, const sim_respondent_t *r, const omr_pag
         sim_hand_scribble(c, &pen, &rng, b, cell->value);
         state = "marked";
         style = "text";
+    } else if (sim_is_bubble(g)) {
+        /* A blank bubble; now and then a pen touch in it. Not an answer:
+         * the truth stays blank (a reader that calls it marked is wrong,
+         * one that asks a person is needlessly careful). */
+        sim_rng_t drng;
+        sim_fill_rng(r, &drng, pi, case_number, ri, SIM_P_DOT);
+        if (sim_rng_chance(&drng, r->profile.p_dot)) {
+            forbid_others(c, ko, ri);
+            draw_bubble_dot(c, &pen, &drng, g);
+            style = "dot";
+        }
     }
     if (cells)
         truth_row(cells, r, pg, case_number, ri, state, style, value);

@@ -53,6 +53,9 @@ typedef struct {
     double p_missing_page;   /* a sheet is missing from the packet */
     double p_doubtful;       /* per answered question: faint pencil, erasure, cross-out … */
     double p_stray;          /* per sheet: stray marks, scribbles, margin notes */
+    double p_two_marks;      /* per single-choice question or grid1 row of bubbles: a second
+                                bubble filled too (a rule break; the truth holds both) */
+    double p_dot;            /* per blank bubble: a pen touch (a dot) in it; not an answer */
     int clean;               /* 1: well-behaved respondents, dark pen, no doubtful marks */
 } sim_profile_t;
 
@@ -113,7 +116,10 @@ const char *sim_fill_last_error(void);
  *        faint pencil, erased mark with residue, a cross-out …; a reader that
  *        flags it is right, one that accepts it either way is not judged)
  * style: how the ink was made: circle, circle_offset, circle_text, circle_both,
- *        circle_twice, tick, cross, fill, faint, erased, crossout, digit, text, none …
+ *        circle_twice, tick, cross, fill, faint, erased, crossout, digit, text, none …;
+ *        bubbles (pen.c draw_bubble_mark): fill, fill_short, fill_over,
+ *        fill_offset, fill_light (marked), tick, cross (marked), dot (blank:
+ *        a pen touch), faint, erased, crossout (doubtful; erased also blank).
  * value: the digit written (DIGIT regions), 1/0 for marks, "" for text.
  * var: the region's column; regions that share a column (the options of a
  *      single question, the cells of a grid1 row) add ':' and the region's
