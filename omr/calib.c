@@ -47,14 +47,16 @@ void omr_calib_default(omr_calib_t *c)
     c->circle_blackout_min = 0.70;
     c->write_disagree_ink = 0.005;
     c->check_filled_min = 0.42;
-    c->bubble_blank_max = 0.22;
+    c->bubble_blank_max = 0.25;
     c->bubble_marked_min = 0.50;
     c->bubble_base_max = 0.50;
     c->bubble_full_gap = 0.30;
     c->bubble_full_min = 0.70;
+    c->bubble_blank_min = 0.10;
+    c->bubble_noise_k = 1.8;
 }
 
-typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */ } key_type_t;
+typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */, K_FACTOR /* (0, 10] */ } key_type_t;
 
 static const struct {
     const char *name;
@@ -102,6 +104,8 @@ static const struct {
     {"bubble.base_max", D(bubble_base_max), K_SHARE},
     {"bubble.full_gap", D(bubble_full_gap), K_SHARE},
     {"bubble.full_min", D(bubble_full_min), K_SHARE},
+    {"bubble.blank_min", D(bubble_blank_min), K_SHARE},
+    {"bubble.noise_k", D(bubble_noise_k), K_FACTOR},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);
@@ -210,6 +214,13 @@ omr_status_t omr_calib_parse(const char *text, const char *name, omr_calib_t *ca
                 omr_calib_default(cal);
                 return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g is outside 0..1", name,
                                      line, key, v);
+            }
+            *(double *)field = v;
+            break;
+        case K_FACTOR:
+            if (v <= 0 || v > 10) {
+                omr_calib_default(cal);
+                return omr_error_set(err, OMR_EINPUT, "%s:%d: %s = %g is outside (0, 10]", name, line, key, v);
             }
             *(double *)field = v;
             break;

@@ -127,6 +127,11 @@ typedef struct {
      * bubble_full_min (omr_classify_bubble_full). */
     double bubble_full_gap;
     double bubble_full_min;
+    /* A page's blank maximum for bubbles: bubble_noise_k times the 95th
+     * percentile of its blank-looking fills, at least bubble_blank_min (and
+     * at most bubble_blank_max; omr_classify_bubble_blank_max). */
+    double bubble_blank_min;
+    double bubble_noise_k;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

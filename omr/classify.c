@@ -109,14 +109,19 @@ static void classify_mark(const omr_calib_t *cal, double blank_max, double marke
  * to 1 filled like the others. A stroke through a bubble is not the
  * convention (it is filled in), so a borderline trace stays doubtful
  * whatever its shape. */
-static void classify_bubble(const omr_calib_t *cal, double base, double full, omr_region_result_t *r)
+static double bubble_fill(double ink, double base, double full)
 {
-    double fill = full > base ? (r->m.ink - base) / (full - base) : 0;
-    if (fill < 0)
-        fill = 0;
+    double fill = full > base ? (ink - base) / (full - base) : 0;
+    return fill < 0 ? 0 : fill;
+}
+
+/* blank_max: the page's (omr_classify_bubble_blank_max). */
+static void classify_bubble(const omr_calib_t *cal, double base, double full, double blank_max,
+                            omr_region_result_t *r)
+{
     omr_calib_t no_strokes = *cal;
     no_strokes.trace_stroke_mm = 0;
-    classify_mark_ink(&no_strokes, cal->bubble_blank_max, cal->bubble_marked_min, fill, r);
+    classify_mark_ink(&no_strokes, blank_max, cal->bubble_marked_min, bubble_fill(r->m.ink, base, full), r);
 }
 
 void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_region_result_t *r)
@@ -165,7 +170,7 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
         break;
     case OMR_REGION_CHECK:
         if (rg->round) {
-            classify_bubble(cal, 0, 1, r); /* alone: no page to say what blank and filled are */
+            classify_bubble(cal, 0, 1, cal->bubble_blank_max, r); /* alone: no page to say what blank and filled are */
         } else {
             classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
         }
@@ -269,13 +274,42 @@ static double bubble_base_of(bubble_levels_t *lv, const omr_page_t *pg, const om
     return base;
 }
 
+double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *cal,
+                                     const omr_region_result_t *regions, double full)
+{
+    bubble_levels_t levels = {.n = 0};
+    float *fill = malloc(sizeof *fill * (size_t)(pg->n_regions ? pg->n_regions : 1));
+    if (!fill)
+        return cal->bubble_blank_max;
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (!is_bubble(&pg->regions[i]))
+            continue;
+        double f = bubble_fill(regions[i].m.ink, bubble_base_of(&levels, pg, cal, regions, pg->regions[i].print), full);
+        if (f < cal->bubble_blank_max)
+            fill[n++] = (float)f;
+    }
+    double blank_max = cal->bubble_blank_max;
+    if (n >= OMR_CLASSIFY_BUBBLE_NOISE_MIN) {
+        qsort(fill, (size_t)n, sizeof *fill, cmp_float);
+        blank_max = cal->bubble_noise_k * fill[(int)(0.95 * (n - 1))];
+        if (blank_max < cal->bubble_blank_min)
+            blank_max = cal->bubble_blank_min;
+        if (blank_max > cal->bubble_blank_max)
+            blank_max = cal->bubble_blank_max;
+    }
+    free(fill);
+    return blank_max;
+}
+
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
     bubble_levels_t levels = {.n = 0};
-    double full = 1;
+    double full = 1, blank_max = cal->bubble_blank_max;
     for (int i = 0; i < pg->n_regions; i++)
         if (is_bubble(&pg->regions[i])) {
             full = omr_classify_bubble_full(pg, cal, regions);
+            blank_max = omr_classify_bubble_blank_max(pg, cal, regions, full);
             break;
         }
     for (int i = 0; i < pg->n_regions; i++) {
@@ -284,7 +318,8 @@ void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_
             regions[i].digit = -1;
             regions[i].digit_conf = 0;
             regions[i].has_ink = 0;
-            classify_bubble(cal, bubble_base_of(&levels, pg, cal, regions, rg->print), full, &regions[i]);
+            classify_bubble(cal, bubble_base_of(&levels, pg, cal, regions, rg->print), full, blank_max,
+                            &regions[i]);
         } else {
             omr_classify_region(&pg->regions[i], cal, &regions[i]);
         }

@@ -70,6 +70,20 @@ double omr_classify_bubble_base(const omr_page_t *page, const omr_calib_t *cal,
 double omr_classify_bubble_full(const omr_page_t *page, const omr_calib_t *cal,
                                 const omr_region_result_t *regions);
 
+/* The most a blank bubble of this page may fill (its fill: from the page's
+ * blank level to full): cal->bubble_noise_k times the 95th percentile of the
+ * fills below cal->bubble_blank_max (the page's noise: the blur and grain
+ * of a 100-dpi JPEG spread a blank bubble's fill up to 0.2, a crisp 300-dpi
+ * scan keeps it under 0.08), within [cal->bubble_blank_min,
+ * cal->bubble_blank_max]; cal->bubble_blank_max with fewer than
+ * OMR_CLASSIFY_BUBBLE_NOISE_MIN bubbles. Why: a thin tick through a bubble
+ * or a light pencil fill that a bitonal threshold broke into specks fills
+ * 0.1-0.2; where the page's noise is lower than that, they are doubtful,
+ * not blank. */
+#define OMR_CLASSIFY_BUBBLE_NOISE_MIN 20
+double omr_classify_bubble_blank_max(const omr_page_t *page, const omr_calib_t *cal,
+                                     const omr_region_result_t *regions, double full);
+
 /* The profile to classify one scan with: *cal, with the circle and checkbox
  * blank maxima raised to cal->bitonal_hires_blank_max on a bitonal scan
  * (depth 1) of at least cal->bitonal_hires_dpi dpi. Why: lower maxima catch

@@ -17,12 +17,14 @@
  * other (by OMR_RECOGNISE_ORIENT_MARGIN of the better one's match). When
  * only one way registers it is that one; when the print does not decide
  * (also a sheet of another form with the same corner marks: measured on
- * the IPA pages against a bubble sheet, 0.19-0.21 both ways; a sheet of the
- * form 0.21-0.62 upright, 0.06-0.18 upside down), the page is not
+ * the IPA pages against a bubble sheet, 0.19-0.21 both ways; sheets of the
+ * form: the two real OMRChecker scans 0.21 and 0.42 upright, 0.06 and 0.13
+ * upside down; 496 simulated bubble sheets, the wrong way 0.15-0.57 of the
+ * right way), the page is not
  * registered (a person looks) rather than read either way:
  * read the wrong way up, every answer would be another question's.
  * Sets res->orientation. Returns as omr_register_page. */
-#define OMR_RECOGNISE_ORIENT_MARGIN 0.5
+#define OMR_RECOGNISE_ORIENT_MARGIN 0.3
 static omr_status_t register_by_print(PIX *pix, const omr_form_t *form, int pi, double dpi,
                                       const omr_register_opts_t *ro, omr_sample_cache_t *cache,
                                       omr_page_result_t *res, omr_register_t *reg, omr_error_t *err)

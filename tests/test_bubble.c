@@ -353,6 +353,18 @@ static void test_bubble_base(void)
             r[i].m.ink = 0.62f;
     CHECK(omr_classify_bubble_full(pg, &cal, r) == cal.bubble_full_min, "ticks only: %.3f",
           omr_classify_bubble_full(pg, &cal, r));
+    /* the page's blank maximum follows its noise: blank bubbles 0.20-0.21
+     * over a level of 0.20 with filled ones at 0.95 fill at most ~0.013: the
+     * floor; spread up to 0.09 over the level (a grainy scan): 1.8 x their
+     * 95th percentile */
+    for (int i = 0, k = 0; i < pg->n_regions; i++, k++)
+        r[i].m.ink = (float)(k % 5 == 4 ? 0.95 : 0.20 + (k % 7) / 600.0);
+    double quiet = omr_classify_bubble_blank_max(pg, &cal, r, 0.95);
+    CHECK(quiet == cal.bubble_blank_min, "quiet page: %.3f", quiet);
+    for (int i = 0, k = 0; i < pg->n_regions; i++, k++)
+        r[i].m.ink = (float)(k % 5 == 4 ? 0.95 : 0.20 + (k % 10) * 0.01);
+    double grainy = omr_classify_bubble_blank_max(pg, &cal, r, 0.95);
+    CHECK(grainy > cal.bubble_blank_min && grainy <= cal.bubble_blank_max, "grainy page: %.3f", grainy);
     /* a sheet filled in almost everywhere: capped, its filled bubbles still marked */
     for (int i = 0; i < pg->n_regions; i++)
         r[i].m.ink = 0.95f;

@@ -808,7 +808,8 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->write_disagree_ink == b->write_disagree_ink && a->check_filled_min == b->check_filled_min &&
            a->bubble_blank_max == b->bubble_blank_max && a->bubble_marked_min == b->bubble_marked_min &&
            a->bubble_base_max == b->bubble_base_max && a->bubble_full_gap == b->bubble_full_gap &&
-           a->bubble_full_min == b->bubble_full_min;
+           a->bubble_full_min == b->bubble_full_min && a->bubble_blank_min == b->bubble_blank_min &&
+           a->bubble_noise_k == b->bubble_noise_k;
 }
 
 static void test_calib_parse(void)
