@@ -26,6 +26,7 @@
 #include "identify.h"
 #include "load.h"
 #include "recognise.h"
+#include "register.h"
 
 /* A damaged file can claim any number of pages; past this many failed pages
  * in a row the rest of the file is one failure. */
@@ -210,6 +211,23 @@ static void set_status(omr_page_result_t *r, omr_page_status_t status, const cha
     va_end(ap);
 }
 
+/* Does a sheet that looks blank show the survey's corner marks (those of
+ * its first page, upright or upside down)? Then it is a page whose ink the
+ * scan made faint (a light grey scan of a pencil-filled sheet), not a
+ * separator or the empty back of a duplex scan: skipping it as blank would
+ * lose a respondent's page without a word. */
+static int shows_form_marks(PIX *pix, const omr_survey_t *survey, double dpi)
+{
+    const omr_page_t *pg = &survey->forms[0].pages[0];
+    for (int orientation = 0; orientation <= 180; orientation += 180) {
+        omr_register_t reg;
+        omr_error_t err = {0};
+        if (omr_register_page(pix, pg, orientation, dpi, NULL, &reg, &err) == OMR_OK)
+            return 1;
+    }
+    return 0;
+}
+
 /* A form that carries no barcode (survey identify=order): a sheet that is
  * not blank is a page of the survey's one form; which page, read_pages
  * says from its place in the file (page_number_by_order). Upright only:
@@ -219,7 +237,8 @@ static void identify_by_order(PIX *pix, const omr_survey_t *survey, omr_page_res
     omr_error_t err = {0};
     int blank = 0;
     double ink = 0;
-    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank) {
+    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank &&
+        !shows_form_marks(pix, survey, r->dpi)) {
         set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
         return;
     }
@@ -290,7 +309,7 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
     }
     int blank = 0;
     double ink = 0;
-    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank)
+    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank && !shows_form_marks(pix, survey, r->dpi))
         set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
     else
         set_status(r, OMR_PAGE_NO_BARCODE, "no page barcode found in any orientation");

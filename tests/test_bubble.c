@@ -8,9 +8,12 @@
 #include <stdlib.h>
 
 #include <leptonica/allheaders.h>
+#include <sqlite3.h>
 
 #include "check.h"
 #include "classify.h"
+#include "identify.h"
+#include "pipeline.h"
 #include "omr.h"
 #include "print.h"
 #include "recognise.h"
@@ -285,6 +288,83 @@ static void test_other_form_same_marks(void)
     CHECK(system(path) == 0);
 }
 
+/* A sheet scanned so light that it looks blank (every pixel lighter than
+ * mid-grey: a faded grey scan of a pencil-filled sheet) still shows the
+ * form's corner marks: it is kept as a page, not skipped as a blank sheet,
+ * which on a survey read by order would lose the respondent without a word.
+ * A white sheet beside it is skipped. */
+static void test_faded_sheet_not_blank(void)
+{
+    char dir[] = "/tmp/omr-test-faded-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    omr_error_t err = {0};
+    PIX *page = omr_print_render_page(survey, form, 0, NULL, 200, &err);
+    CHECK(page != NULL, "%s", err.msg);
+    if (!page)
+        return;
+    double k = 200 / OMR_MM_PER_INCH;
+    for (int i = 0; i < form->pages[0].n_regions; i++) {
+        const omr_region_t *rg = &form->pages[0].regions[i];
+        if (rg->code == 2) /* every question's second bubble, in pencil */
+            fill_ellipse_mm(page, k, rg->box.x + rg->box.w / 2, rg->box.y + rg->box.h / 2, 0.8 * rg->box.w / 2,
+                            0.8 * rg->box.h / 2, 90);
+    }
+    /* faded: black 0 -> 150, paper 255 stays */
+    int w = (int)pixGetWidth(page), h = (int)pixGetHeight(page);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            l_uint32 v;
+            pixGetPixel(page, x, y, &v);
+            pixSetPixel(page, x, y, 150 + v * 105 / 255);
+        }
+    PIX *white = pixCreate(w, h, 8);
+    pixSetAllArbitrary(white, 255);
+    pixSetResolution(white, 200, 200);
+    char faded_path[256], white_path[256], db[256];
+    snprintf(faded_path, sizeof faded_path, "%s/faded.png", dir);
+    snprintf(white_path, sizeof white_path, "%s/white.png", dir);
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    CHECK(pixWrite(faded_path, page, IFF_PNG) == 0 && pixWrite(white_path, white, IFF_PNG) == 0);
+    int blank = 0;
+    double ink = 0;
+    CHECK(omr_identify_is_blank(page, 0, &blank, &ink, &err) == OMR_OK && blank,
+          "test bug: the faded page should look blank to the ink count (ink %.4f)", ink);
+    const char *inputs[] = {faded_path, white_path};
+    omr_pipeline_opts_t opts = {.db_path = db, .batch_name = "faded", .jobs = 1};
+    omr_pipeline_result_t res;
+    memset(&res, 0, sizeof res);
+    CHECK(omr_pipeline_run(survey, NULL, inputs, 2, &opts, &res, &err) == OMR_OK, "%s", err.msg);
+    omr_pipeline_result_clear(&res);
+    sqlite3 *h_db = NULL;
+    CHECK(sqlite3_open(db, &h_db) == SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(h_db,
+                             "SELECT f.path, p.status, p.respondent FROM pages p JOIN files f ON f.id = p.file "
+                             "ORDER BY f.path",
+                             -1, &st, NULL) == SQLITE_OK);
+    int faded_ok = 0, white_blank = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *path = (const char *)sqlite3_column_text(st, 0);
+        const char *status = (const char *)sqlite3_column_text(st, 1);
+        const char *who = (const char *)sqlite3_column_text(st, 2);
+        if (strstr(path, "faded.png"))
+            faded_ok = !strcmp(status, "ok") && who && !strcmp(who, "faded");
+        else if (strstr(path, "white.png"))
+            white_blank = !strcmp(status, "blank");
+        if (strstr(path, "faded.png") ? !faded_ok : !white_blank)
+            fprintf(stderr, "  %s: %s (%s)\n", path, status, who ? who : "");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h_db);
+    CHECK(faded_ok, "the faded sheet is kept as respondent 'faded'");
+    CHECK(white_blank, "the white sheet is skipped as blank");
+    pixDestroy(&white);
+    pixDestroy(&page);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* The print match itself: the blank page against itself fits only the
  * right way up. */
 static void test_print_match(void)
@@ -397,6 +477,7 @@ int main(void)
     RUN(test_real_upside_down);
     RUN(test_print_match);
     RUN(test_other_form_same_marks);
+    RUN(test_faded_sheet_not_blank);
     omr_template_free(survey);
     return check_report();
 }
