@@ -59,6 +59,22 @@ static inline void check_write_file(const char *dir, const char *name, const cha
     fclose(f);
 }
 
+/* Split a CSV line of unquoted fields (the simulator's truth files) in place
+ * into at most max fields; returns their count. */
+static inline int check_split_csv(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
 /* The IPA survey the tests run on, into *survey (the caller frees it). On
  * failure says why and prints the closing line: main() returns 1. */
 static inline int check_load_survey(omr_survey_t **survey)

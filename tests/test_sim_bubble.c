@@ -75,21 +75,6 @@ static int new_dark(PIX *blank, PIX *filled, omr_rect_t b)
     return n;
 }
 
-/* Split a CSV line of unquoted fields in place. */
-static int split(char *line, char **f, int max)
-{
-    int n = 0;
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = '\0';
-        p = c + 1;
-    }
-    return n;
-}
-
 typedef struct {
     int fills, ticks, dots, blanks, doubtful, two_marks, empty_single;
     double min_fill_gain; /* the least darkening of a filled bubble's middle */
@@ -135,7 +120,7 @@ static void check_respondent(const char *id, const sim_profile_t *p, seen_t *see
         if (next)
             *next++ = '\0';
         char *v[12];
-        CHECK_INT(split(line, v, 12), 9);
+        CHECK_INT(check_split_csv(line, v, 12), 9);
         const omr_region_t *g = &pg->regions[ri];
         CHECK(sim_is_bubble(g), "region %d is a bubble", ri);
         double gain = disc_darkness(pix, g->box) - disc_darkness(blank, g->box);
@@ -174,7 +159,7 @@ static void check_respondent(const char *id, const sim_profile_t *p, seen_t *see
     }
     /* Single questions: one bubble, two as a rule break (then no answer). */
     char *row = answer_row(r), *cols[64];
-    int nc = split(row, cols, 64);
+    int nc = check_split_csv(row, cols, 64);
     for (int q = 1; q <= 24 && nc > q; q++) {
         CHECK(marked_in[q] <= 2, "%s q%d: %d bubbles marked", id, q, marked_in[q]);
         if (marked_in[q] == 2) {

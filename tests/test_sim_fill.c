@@ -55,22 +55,6 @@ static PIX *fill_one(const sim_respondent_t *r, const sim_sheet_t *sh, double dp
     return pix;
 }
 
-/* Split a CSV line of unquoted fields in place (our values hold no commas). */
-static int split(char *line, char **f, int max)
-{
-    int n = 0;
-    char *p = line;
-    while (n < max) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = '\0';
-        p = c + 1;
-    }
-    return n;
-}
-
 /* ------------------------------------------------------------ tests */
 
 static void test_determinism(void)
@@ -284,7 +268,7 @@ static int check_answers(sim_profile_t p, int n_resp, int broken_allowed)
             CHECK(nl && nl[1] == '\0', "respondent part: want one line");
             if (nl)
                 *nl = '\0';
-            int n = split(m, v, nc[0] + 4);
+            int n = check_split_csv(m, v, nc[0] + 4);
             CHECK_INT(n, nc[0] + 1);
             if (n == nc[0] + 1)
                 check_row(f, cols[0], nc[0], v + 1, broken_allowed, &broken);
@@ -294,7 +278,7 @@ static int check_answers(sim_profile_t p, int n_resp, int broken_allowed)
                 next = strchr(line, '\n');
                 if (next)
                     *next++ = '\0';
-                n = split(line, v, nc[1] + 4);
+                n = check_split_csv(line, v, nc[1] + 4);
                 CHECK_INT(n, nc[1] + 2);
                 CHECK_INT(atoi(v[1]), cases + 1);
                 cases++;
@@ -448,7 +432,7 @@ static void check_ink(sim_profile_t p, int n_resp, int clean)
                     if (next)
                         *next++ = '\0';
                     char *v[16];
-                    int nf = split(line, v, 16);
+                    int nf = check_split_csv(line, v, 16);
                     if (nf != 9 || nrows >= pg->n_regions) {
                         CHECK(0, "truth row %d of page %d: %d fields", nrows, pg->number, nf);
                         break;
