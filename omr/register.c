@@ -2268,34 +2268,41 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
 
 /* ------------------------------------------------------ print match */
 
+/* The scan as print_match reads it. */
+typedef struct {
+    const l_uint32 *data;
+    int wpl, w, h, depth;
+} scan_view_t;
+
 /* The scan's level around image point (x, y): the mean of its 3x3 pixels
  * (1 bpp: black 0, white 255), -1 off the image. A single pixel would miss
  * half the thin printed strokes; 3x3 spans them at any resolution used. */
-static int level_around(PIX *pix, int depth, int x, int y)
+static int level_around(const scan_view_t *v, int x, int y)
 {
-    int w = (int)pixGetWidth(pix), h = (int)pixGetHeight(pix);
-    if (x < 1 || y < 1 || x >= w - 1 || y >= h - 1)
+    if (x < 1 || y < 1 || x >= v->w - 1 || y >= v->h - 1)
         return -1;
-    const l_uint32 *data = pixGetData(pix);
-    int wpl = pixGetWpl(pix), sum = 0;
+    int sum = 0;
     for (int yy = y - 1; yy <= y + 1; yy++) {
-        const l_uint32 *line = data + (size_t)yy * wpl;
-        for (int xx = x - 1; xx <= x + 1; xx++)
-            sum += depth == 1 ? (GET_DATA_BIT(line, xx) ? 0 : 255) : (int)GET_DATA_BYTE(line, xx);
+        const l_uint32 *line = v->data + (size_t)yy * v->wpl;
+        if (v->depth == 1)
+            sum += 255 * (3 - (int)GET_DATA_BIT(line, x - 1) - (int)GET_DATA_BIT(line, x) -
+                          (int)GET_DATA_BIT(line, x + 1));
+        else
+            sum += (int)GET_DATA_BYTE(line, x - 1) + (int)GET_DATA_BYTE(line, x) + (int)GET_DATA_BYTE(line, x + 1);
     }
     return sum / 9;
 }
 
 /* Is blank pixel (x, y) paper with paper all around it (8 neighbours)? */
-static int paper_all_around(PIX *blank, int x, int y)
+static int paper_all_around(const l_uint32 *data, int wpl, int w, int h, int x, int y)
 {
-    int w = (int)pixGetWidth(blank), h = (int)pixGetHeight(blank);
-    const l_uint32 *data = pixGetData(blank);
-    int wpl = pixGetWpl(blank);
-    for (int yy = y - 1; yy <= y + 1; yy++)
-        for (int xx = x - 1; xx <= x + 1; xx++)
-            if (xx < 0 || yy < 0 || xx >= w || yy >= h || GET_DATA_BYTE(data + (size_t)yy * wpl, xx) < 255)
-                return 0;
+    if (x < 1 || y < 1 || x >= w - 1 || y >= h - 1)
+        return 0;
+    for (int yy = y - 1; yy <= y + 1; yy++) {
+        const l_uint32 *line = data + (size_t)yy * wpl;
+        if ((GET_DATA_BYTE(line, x - 1) & GET_DATA_BYTE(line, x) & GET_DATA_BYTE(line, x + 1)) != 255)
+            return 0;
+    }
     return 1;
 }
 
@@ -2304,6 +2311,8 @@ double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, doubl
     const int depth = (int)pixGetDepth(pix);
     if (!blank || pixGetDepth(blank) != 8 || (depth != 1 && depth != 8) || blank_dpi <= 0)
         return -1;
+    const scan_view_t scan = {pixGetData(pix), pixGetWpl(pix), (int)pixGetWidth(pix), (int)pixGetHeight(pix),
+                              depth};
     const int bw = (int)pixGetWidth(blank), bh = (int)pixGetHeight(blank);
     const l_uint32 *bdata = pixGetData(blank);
     const int bwpl = pixGetWpl(blank);
@@ -2313,15 +2322,18 @@ double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, doubl
     const int printed_below = 160;
     double sum_print = 0, sum_paper = 0;
     long n_print = 0, n_paper = 0;
-    for (int y = 0; y < bh; y++)
+    for (int y = 0; y < bh; y++) {
+        const l_uint32 *line = bdata + (size_t)y * bwpl;
         for (int x = 0; x < bw; x++) {
-            int v = (int)GET_DATA_BYTE(bdata + (size_t)y * bwpl, x);
+            int v = (int)GET_DATA_BYTE(line, x);
             int printed = v < printed_below;
-            if (!printed && !(v == 255 && paper_all_around(blank, x, y)))
+            /* paper: every other pixel each way is plenty (paper is most
+             * of a page), and only where nothing is printed nearby */
+            if (!printed && (v != 255 || ((x | y) & 1) || !paper_all_around(bdata, bwpl, bw, bh, x, y)))
                 continue;
             double px, py;
             omr_register_map(xform, (x + 0.5) * mm_per_px, (y + 0.5) * mm_per_px, &px, &py);
-            int level = level_around(pix, depth, (int)px, (int)py);
+            int level = level_around(&scan, (int)px, (int)py);
             if (level < 0)
                 continue;
             if (printed) {
@@ -2332,6 +2344,7 @@ double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, doubl
                 n_paper++;
             }
         }
+    }
     if (n_print < 50 || n_paper < 50)
         return -1;
     double paper = sum_paper / n_paper, print = sum_print / n_print;
