@@ -274,25 +274,58 @@ static double bubble_base_of(bubble_levels_t *lv, const omr_page_t *pg, const om
     return base;
 }
 
+static int same_unit(const omr_region_t *a, const omr_region_t *b);
+
+/* The noise sample of omr_classify_bubble_blank_max: the fills below
+ * cal->bubble_blank_max of the bubbles beside the one filled bubble of an
+ * answer unit (a question, a grid row) that has exactly one (all but
+ * certainly blank: a respondent who filled one bubble there left the others),
+ * or with fewer than OMR_CLASSIFY_BUBBLE_NOISE_MIN such, of every bubble.
+ * Why not every bubble first: a respondent who ticks instead of filling puts
+ * ticks (0.1-0.2) among the blanks, and a noise measured on them would read
+ * them blank. fill[] gets the fills of all bubbles (NAN elsewhere); out[]
+ * the sample; returns its size. */
+static int bubble_noise_sample(const omr_page_t *pg, const omr_calib_t *cal, const float *fill, float *out)
+{
+    int n = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (!is_bubble(&pg->regions[i]) || fill[i] >= cal->bubble_blank_max)
+            continue;
+        int filled = 0;
+        for (int j = 0; j < pg->n_regions && filled < 2; j++)
+            filled += j != i && is_bubble(&pg->regions[j]) && same_unit(&pg->regions[i], &pg->regions[j]) &&
+                      fill[j] >= cal->bubble_marked_min;
+        if (filled == 1)
+            out[n++] = fill[i];
+    }
+    if (n >= OMR_CLASSIFY_BUBBLE_NOISE_MIN)
+        return n;
+    n = 0;
+    for (int i = 0; i < pg->n_regions; i++)
+        if (is_bubble(&pg->regions[i]) && fill[i] < cal->bubble_blank_max)
+            out[n++] = fill[i];
+    return n;
+}
+
 double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *cal,
                                      const omr_region_result_t *regions, double full)
 {
     bubble_levels_t levels = {.n = 0};
-    float *fill = malloc(sizeof *fill * (size_t)(pg->n_regions ? pg->n_regions : 1));
+    size_t nr = (size_t)(pg->n_regions ? pg->n_regions : 1);
+    float *fill = malloc(2 * nr * sizeof *fill);
     if (!fill)
         return cal->bubble_blank_max;
-    int n = 0;
-    for (int i = 0; i < pg->n_regions; i++) {
-        if (!is_bubble(&pg->regions[i]))
-            continue;
-        double f = bubble_fill(regions[i].m.ink, bubble_base_of(&levels, pg, cal, regions, pg->regions[i].print), full);
-        if (f < cal->bubble_blank_max)
-            fill[n++] = (float)f;
-    }
+    for (int i = 0; i < pg->n_regions; i++)
+        fill[i] = is_bubble(&pg->regions[i])
+                      ? (float)bubble_fill(regions[i].m.ink,
+                                           bubble_base_of(&levels, pg, cal, regions, pg->regions[i].print), full)
+                      : 1.0f;
+    float *sample = fill + nr;
+    int n = bubble_noise_sample(pg, cal, fill, sample);
     double blank_max = cal->bubble_blank_max;
     if (n >= OMR_CLASSIFY_BUBBLE_NOISE_MIN) {
-        qsort(fill, (size_t)n, sizeof *fill, cmp_float);
-        blank_max = cal->bubble_noise_k * fill[(int)(0.95 * (n - 1))];
+        qsort(sample, (size_t)n, sizeof *sample, cmp_float);
+        blank_max = cal->bubble_noise_k * sample[(int)(0.95 * (n - 1))];
         if (blank_max < cal->bubble_blank_min)
             blank_max = cal->bubble_blank_min;
         if (blank_max > cal->bubble_blank_max)
