@@ -291,8 +291,13 @@ static int bubble_noise_sample(const omr_page_t *pg, const omr_calib_t *cal, con
     for (int i = 0; i < pg->n_regions; i++) {
         if (!is_bubble(&pg->regions[i]) || fill[i] >= cal->bubble_blank_max)
             continue;
-        int filled = 0;
-        for (int j = 0; j < pg->n_regions && filled < 2; j++)
+        /* a question's regions are consecutive on its page (omr_question_t.first_region) */
+        int q = pg->regions[i].question, j0 = i, j1 = i, filled = 0;
+        while (j0 > 0 && pg->regions[j0 - 1].question == q)
+            j0--;
+        while (j1 + 1 < pg->n_regions && pg->regions[j1 + 1].question == q)
+            j1++;
+        for (int j = j0; j <= j1 && filled < 2; j++)
             filled += j != i && is_bubble(&pg->regions[j]) && same_unit(&pg->regions[i], &pg->regions[j]) &&
                       fill[j] >= cal->bubble_marked_min;
         if (filled == 1)
