@@ -1,7 +1,7 @@
 /* main.c -- build/simulate: write a simulated scan corpus with its ground truth.
  *
  *   simulate --template DIR --form A|B|all --respondents N [--first-id 1]
- *            --seed S --out DIR [--profile clean|mixed] [--dpi 200|300|600|mixed]
+ *            --seed S --out DIR [--profile clean|mixed] [--dpi 100|150|200|300|600|mixed]
  *            [--format g4|lzw|png|jpeg|mixed] [-j N] [--bad]
  *
  * For each respondent: draw them and their answers (fill side, sim.h), print
@@ -550,7 +550,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: simulate --template DIR --form A|B|all --respondents N --seed S --out DIR\n"
-            "                [--first-id 1] [--profile clean|mixed] [--dpi 200|300|600|mixed]\n"
+            "                [--first-id 1] [--profile clean|mixed] [--dpi 100|150|200|300|600|mixed]\n"
             "                [--format g4|lzw|png|jpeg|mixed] [-j N] [--bad] [--cache-mb 768]\n"
             "\n"
             "Writes simulated scans of filled questionnaires with their ground truth:\n"
@@ -603,8 +603,10 @@ static int parse_options(int argc, char **argv, options_t *o)
             break;
         case 'd':
             o->dpi = !strcmp(optarg, "mixed") ? 0 : atoi(optarg);
-            if (o->dpi != 0 && o->dpi != 200 && o->dpi != 300 && o->dpi != 600) {
-                fprintf(stderr, "simulate: --dpi must be 200, 300, 600 or mixed, not '%s'\n", optarg);
+            /* 100 and 150: document-scanner apps and phone "scans" (no
+             * scanner condition picks them; forced only) */
+            if (o->dpi != 0 && o->dpi != 100 && o->dpi != 150 && o->dpi != 200 && o->dpi != 300 && o->dpi != 600) {
+                fprintf(stderr, "simulate: --dpi must be 100, 150, 200, 300, 600 or mixed, not '%s'\n", optarg);
                 return -1;
             }
             break;
@@ -739,13 +741,13 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         /* the command line, for the README: only the options that shape the corpus */
-        char cmd[1024];
+        char cmd[1024], dpi_word[16];
+        snprintf(dpi_word, sizeof dpi_word, o.dpi ? "%d" : "mixed", o.dpi);
         snprintf(cmd, sizeof cmd,
                  "simulate --template %s --form %s --respondents %d --first-id %d --seed %" PRIu64
-                 " --profile %s --dpi %s%s --format %s%s",
+                 " --profile %s --dpi %s --format %s%s",
                  o.template_dir, o.form, o.respondents, o.first_id, o.seed,
-                 o.clean ? "clean" : "mixed", o.dpi ? "" : "mixed",
-                 o.dpi == 200 ? "200" : o.dpi == 300 ? "300" : o.dpi == 600 ? "600" : "",
+                 o.clean ? "clean" : "mixed", dpi_word,
                  o.format < 0 ? "mixed" : sim_format_name((sim_format_t)o.format), o.bad ? " --bad" : "");
         if (sim_corpus_write_readme(s, o.out, cmd, o.bad, &err) != 0) {
             fprintf(stderr, "simulate: %s\n", err.msg);
