@@ -115,13 +115,12 @@ static double bubble_fill(double ink, double base, double full)
     return fill < 0 ? 0 : fill;
 }
 
-/* blank_max: the page's (omr_classify_bubble_blank_max). */
-static void classify_bubble(const omr_calib_t *cal, double base, double full, double blank_max,
-                            omr_region_result_t *r)
+/* fill: bubble_fill; blank_max: the page's (omr_classify_bubble_blank_max). */
+static void classify_bubble(const omr_calib_t *cal, double fill, double blank_max, omr_region_result_t *r)
 {
     omr_calib_t no_strokes = *cal;
     no_strokes.trace_stroke_mm = 0;
-    classify_mark_ink(&no_strokes, blank_max, cal->bubble_marked_min, bubble_fill(r->m.ink, base, full), r);
+    classify_mark_ink(&no_strokes, blank_max, cal->bubble_marked_min, fill, r);
 }
 
 void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_region_result_t *r)
@@ -170,7 +169,8 @@ void omr_classify_region(const omr_region_t *rg, const omr_calib_t *cal, omr_reg
         break;
     case OMR_REGION_CHECK:
         if (rg->round) {
-            classify_bubble(cal, 0, 1, cal->bubble_blank_max, r); /* alone: no page to say what blank and filled are */
+            /* alone: no page to say what blank and filled are */
+            classify_bubble(cal, bubble_fill(r->m.ink, 0, 1), cal->bubble_blank_max, r);
         } else {
             classify_mark(cal, cal->check_blank_max, cal->check_marked_min, r);
         }
@@ -312,20 +312,25 @@ static int bubble_noise_sample(const omr_page_t *pg, const omr_calib_t *cal, con
     return n;
 }
 
-double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *cal,
-                                     const omr_region_result_t *regions, double full)
+/* Every region's fill into fill[] (bubbles; 1 for the rest), against the
+ * blank levels of their printed codes and the page's filled level full. */
+static void bubble_fills(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions,
+                         double full, float *fill)
 {
     bubble_levels_t levels = {.n = 0};
-    size_t nr = (size_t)(pg->n_regions ? pg->n_regions : 1);
-    float *fill = malloc(2 * nr * sizeof *fill);
-    if (!fill)
-        return cal->bubble_blank_max;
     for (int i = 0; i < pg->n_regions; i++)
         fill[i] = is_bubble(&pg->regions[i])
                       ? (float)bubble_fill(regions[i].m.ink,
                                            bubble_base_of(&levels, pg, cal, regions, pg->regions[i].print), full)
                       : 1.0f;
-    float *sample = fill + nr;
+}
+
+/* omr_classify_bubble_blank_max from the page's fills (bubble_fills). */
+static double blank_max_of_fills(const omr_page_t *pg, const omr_calib_t *cal, const float *fill)
+{
+    float *sample = malloc(sizeof *sample * (size_t)(pg->n_regions ? pg->n_regions : 1));
+    if (!sample)
+        return cal->bubble_blank_max;
     int n = bubble_noise_sample(pg, cal, fill, sample);
     double blank_max = cal->bubble_blank_max;
     if (n >= OMR_CLASSIFY_BUBBLE_NOISE_MIN) {
@@ -336,32 +341,54 @@ double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *ca
         if (blank_max > cal->bubble_blank_max)
             blank_max = cal->bubble_blank_max;
     }
+    free(sample);
+    return blank_max;
+}
+
+double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *cal,
+                                     const omr_region_result_t *regions, double full)
+{
+    float *fill = malloc(sizeof *fill * (size_t)(pg->n_regions ? pg->n_regions : 1));
+    if (!fill)
+        return cal->bubble_blank_max;
+    bubble_fills(pg, cal, regions, full, fill);
+    double blank_max = blank_max_of_fills(pg, cal, fill);
     free(fill);
     return blank_max;
 }
 
+/* The bubbles of a page: their fills computed once, read against the
+ * page's blank maximum. Out of memory: each alone (omr_classify_region). */
+static void classify_bubbles(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
+{
+    float *fill = malloc(sizeof *fill * (size_t)(pg->n_regions ? pg->n_regions : 1));
+    double blank_max = cal->bubble_blank_max;
+    if (fill) {
+        bubble_fills(pg, cal, regions, omr_classify_bubble_full(pg, cal, regions), fill);
+        blank_max = blank_max_of_fills(pg, cal, fill);
+    }
+    for (int i = 0; i < pg->n_regions; i++) {
+        if (!is_bubble(&pg->regions[i]))
+            continue;
+        regions[i].digit = -1;
+        regions[i].digit_conf = 0;
+        regions[i].has_ink = 0;
+        classify_bubble(cal, fill ? fill[i] : bubble_fill(regions[i].m.ink, 0, 1), blank_max, &regions[i]);
+    }
+    free(fill);
+}
+
 void omr_classify_page(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
-    bubble_levels_t levels = {.n = 0};
-    double full = 1, blank_max = cal->bubble_blank_max;
-    for (int i = 0; i < pg->n_regions; i++)
-        if (is_bubble(&pg->regions[i])) {
-            full = omr_classify_bubble_full(pg, cal, regions);
-            blank_max = omr_classify_bubble_blank_max(pg, cal, regions, full);
-            break;
-        }
+    int bubbles = 0;
     for (int i = 0; i < pg->n_regions; i++) {
-        const omr_region_t *rg = &pg->regions[i];
-        if (is_bubble(rg)) {
-            regions[i].digit = -1;
-            regions[i].digit_conf = 0;
-            regions[i].has_ink = 0;
-            classify_bubble(cal, bubble_base_of(&levels, pg, cal, regions, rg->print), full, blank_max,
-                            &regions[i]);
-        } else {
+        if (is_bubble(&pg->regions[i]))
+            bubbles = 1;
+        else
             omr_classify_region(&pg->regions[i], cal, &regions[i]);
-        }
     }
+    if (bubbles)
+        classify_bubbles(pg, cal, regions);
 }
 
 static int is_mark(const omr_region_t *rg)

@@ -362,12 +362,14 @@ static inline __attribute__((always_inline)) void row_ink(const img_t *im, const
     *psx = rsx;
 }
 
-/* Centroid of the black pixels in the square of half-side r around (*px, *py);
- * updates the point; returns the pixel count. */
-static long centroid(const img_t *im, double *px, double *py, double r)
+/* Centroid of the black pixels in the square of half-side r around (*px,
+ * *py), or with round, of those whose centres lie within r of it (a
+ * bullseye); updates the point; returns the pixel count. */
+static long ink_centroid(const img_t *im, double *px, double *py, double r, int round)
 {
-    int x0 = (int)floor(*px - r), x1 = (int)ceil(*px + r);
-    int y0 = (int)floor(*py - r), y1 = (int)ceil(*py + r);
+    const double cx = *px, cy = *py;
+    int x0 = (int)floor(cx - r), x1 = (int)ceil(cx + r);
+    int y0 = (int)floor(cy - r), y1 = (int)ceil(cy + r);
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > im->w) x1 = im->w;
@@ -375,8 +377,22 @@ static long centroid(const img_t *im, double *px, double *py, double r)
     long n = 0;
     double sx = 0, sy = 0;
     for (int y = y0; y < y1; y++) {
+        int xa = x0, xb = x1;
+        if (round) {
+            double dy = y + 0.5 - cy, h2 = r * r - dy * dy;
+            if (h2 < 0)
+                continue;
+            double h = sqrt(h2);
+            /* the pixels x with |x + 0.5 - cx| <= h */
+            xa = (int)ceil(cx - h - 0.5);
+            xb = (int)floor(cx + h - 0.5) + 1;
+            if (xa < 0) xa = 0;
+            if (xb > im->w) xb = im->w;
+            if (xb <= xa)
+                continue;
+        }
         long rn, rsx;
-        row_ink(im, im->data + (size_t)y * im->wpl, x0, x1, &rn, &rsx);
+        row_ink(im, im->data + (size_t)y * im->wpl, xa, xb, &rn, &rsx);
         n += rn;
         sx += (double)rsx;
         sy += (double)rn * y;
@@ -718,7 +734,7 @@ static int find_candidates(img_t *im, int x0, int y0, int x1, int y1, double s_p
         cd.y = y0 + cy / area * c;
         /* Refine on the pixels: twice, the second time around the better centre. */
         for (int it = 0; it < 2; it++)
-            centroid(im, &cd.x, &cd.y, 0.75 * s_px);
+            ink_centroid(im, &cd.x, &cd.y, 0.75 * s_px, 0);
         /* A mark cut by the image edge (a sheet shifted off the scan area):
          * its centroid is biased; its opposite edge and its middle row are
          * not (edge_centre). A mark cut on two sides, or by more than half,
@@ -1467,40 +1483,6 @@ static int ring_rays(const img_t *im, double cx, double cy, double t_max, int ne
     return n;
 }
 
-/* Centroid of the black pixels whose centres lie within r of (*px, *py);
- * updates the point; returns the pixel count. */
-static long circle_centroid(const img_t *im, double *px, double *py, double r)
-{
-    const double cx = *px, cy = *py;
-    int y0 = (int)floor(cy - r), y1 = (int)ceil(cy + r);
-    if (y0 < 0) y0 = 0;
-    if (y1 > im->h) y1 = im->h;
-    long n = 0;
-    double sx = 0, sy = 0;
-    for (int y = y0; y < y1; y++) {
-        double dy = y + 0.5 - cy, h2 = r * r - dy * dy;
-        if (h2 < 0)
-            continue;
-        double h = sqrt(h2);
-        /* the pixels x with |x + 0.5 - cx| <= h */
-        int xa = (int)ceil(cx - h - 0.5), xb = (int)floor(cx + h - 0.5) + 1;
-        if (xa < 0) xa = 0;
-        if (xb > im->w) xb = im->w;
-        if (xb <= xa)
-            continue;
-        long rn, rsx;
-        row_ink(im, im->data + (size_t)y * im->wpl, xa, xb, &rn, &rsx);
-        n += rn;
-        sx += (double)rsx;
-        sy += (double)rn * y;
-    }
-    if (n > 0) {
-        *px = sx / n + 0.5;
-        *py = sy / n + 0.5;
-    }
-    return n;
-}
-
 /* Grey of pixel (x, y) of an 8-bpp image; paper (255) off the image. */
 static int grey_at(const img_t *im, int x, int y)
 {
@@ -1693,7 +1675,7 @@ static int ring_centre(img_t *im, int paper, double *px, double *py, double r)
     const double rc = 1.1 * r + 2;
     for (int it = 0; it < 2; it++)
         if (im->depth == 8 ? circle_grey_centroid(im, paper, px, py, rc) != 0
-                           : circle_centroid(im, px, py, rc) == 0)
+                           : ink_centroid(im, px, py, rc, 1) == 0)
             return -1;
     double cx = *px, cy = *py;
     if (im->depth == 8 && (im->thresh = ring_level(im, cx, cy, r)) < 0)

@@ -26,9 +26,7 @@ B=${1:-build}
 SIMB=build
 [ -x "$SIMB/simulate" ] || SIMB=$B
 T=tests/data/bubble-sheet
-pass=0 fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. tests/lib/check.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -137,5 +135,4 @@ if simulate lowres 820001 79 mixed 2 100 jpeg; then
 else
   bad "lowres: simulate"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

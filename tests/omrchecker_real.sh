@@ -24,27 +24,14 @@
 B=${1:-build}
 D=tests/data/omrchecker
 T=templates/omrchecker-enigma
-pass=0 fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. tests/lib/check.sh
 work=$(mktemp -d)
 srv=""
 trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir "$work/scans"
 cp "$D/scan-type-1.jpg" "$D/scan-type-2.jpg" "$work/scans/"
-"$B/omr" scan --db "$work/e.db" --template "$T" -q "$work/scans" >"$work/scan.log" 2>&1
-rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 3 ] && ok "scan exit status $rc" || { cat "$work/scan.log"; bad "scan exit status $rc"; }
-grep -q "pages: 2 stored.* 2 identified" "$work/scan.log" && ok "2 sheets identified by their order" ||
-  { cat "$work/scan.log"; bad "sheets identified"; }
-if grep -q "register_failed\|not registered\|corner marks" "$work/scan.log"; then
-  cat "$work/scan.log"; bad "both sheets registered by their ring marks"
-else
-  ok "both sheets registered by their ring marks"
-fi
-"$B/omr" export --db "$work/e.db" --template "$T" --mark-unresolved --out "$work/out" \
-  >"$work/export.log" 2>&1 || { cat "$work/export.log"; bad "export"; }
-[ -s "$work/out/S.csv" ] || { bad "export wrote S.csv"; echo "$pass passed, $fail failed"; exit 1; }
+scan_checked "$B" "$work/e.db" "$T" "$work/scans" "$work/scan.log" 2 "by their order, registered by their ring marks"
+export_checked "$B" "$work/e.db" "$T" "$work/out" S.csv
 # Join expected (file scans/scan-type-N.jpg <-> respondent scan-type-N) with
 # the export. Codes: q 1-4 = A-D; roll digit rK: code - 1.
 tr -d '\r' <"$work/out/S.csv" >"$work/s.csv"
@@ -141,5 +128,4 @@ blank=$(sqlite3 "$work/pack.db" "SELECT count(*) FROM pages WHERE status = 'blan
 [ "$got" = "batch7 batch7-2 batch7-3" ] && [ "$blank" = 1 ] &&
   ok "sheets in one file: copies batch7, batch7-2, batch7-3; the white separator skipped" ||
   { cat "$work/pack.log"; bad "sheets in one file: '$got', blank $blank"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -24,9 +24,7 @@
 # and the B4 proposals.
 B=${1:-build}
 D=tests/data/quexf
-pass=0 fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. tests/lib/check.sh
 work=$(mktemp -d)
 srv=""
 trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
@@ -35,21 +33,11 @@ for n in 1 2 3; do
   # one file per returned questionnaire, as a sheet scanner writes it; the
   # PNGs (from the PDFs, by pdfimages) claim 72 dpi: the scans are 300
   "$B/tiffpack" --dpi 300 "$work/scans/form$n.tif" "$D/form$n-page1.png" "$D/form$n-page2.png" ||
-    { bad "tiffpack form$n"; echo "$pass passed, $fail failed"; exit 1; }
+    { bad "tiffpack form$n"; finish; exit 1; }
 done
-"$B/omr" scan --db "$work/q.db" --template templates/quexf-test -q "$work/scans" >"$work/scan.log" 2>&1
-rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 3 ] && ok "scan exit status $rc" || { cat "$work/scan.log"; bad "scan exit status $rc"; }
-grep -q "pages: 6 stored.* 6 identified" "$work/scan.log" && ok "6 pages identified by their i25 page IDs" ||
-  { cat "$work/scan.log"; bad "pages identified"; }
-if grep -q "register_failed\|not registered" "$work/scan.log"; then
-  cat "$work/scan.log"; bad "every page registered by its L-shaped corner marks"
-else
-  ok "every page registered by its L-shaped corner marks"
-fi
-"$B/omr" export --db "$work/q.db" --template templates/quexf-test --mark-unresolved --out "$work/out" \
-  >"$work/export.log" 2>&1 || { cat "$work/export.log"; bad "export"; }
-[ -s "$work/out/Q.csv" ] || { bad "export wrote Q.csv"; echo "$pass passed, $fail failed"; exit 1; }
+scan_checked "$B" "$work/q.db" templates/quexf-test "$work/scans" "$work/scan.log" 6 \
+  "by their i25 page IDs, registered by their L-shaped corner marks"
+export_checked "$B" "$work/q.db" templates/quexf-test "$work/out" Q.csv
 # SPSS users: the export's syntax reads it (PSPP here), a form without case pages too
 if (cd "$work/out" && pspp codebook.sps >pspp.log 2>&1) && [ -s "$work/out/Q.sav" ] &&
    ! grep -q "error" "$work/out/pspp.log"; then ok "codebook.sps read by PSPP into Q.sav"
@@ -220,5 +208,4 @@ after=$(sqlite3 "$work/q.db" "SELECT count(*) FROM pages")
 [ "$orc" = 2 ] && grep -q "holds survey quexf-test, not ipa-itsc-2018" "$work/other.log" && [ "$before" = "$after" ] &&
   ok "another survey's templates on this store: refused, store unchanged" ||
   { cat "$work/other.log"; bad "another survey on the store: exit $orc, pages $before -> $after"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

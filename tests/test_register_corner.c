@@ -279,7 +279,6 @@ static void run_case(const char *name, PIX *blank, const warp_t *w, int bitonal,
     omr_status_t st = omr_register_page(scan, pg, w->flip ? 180 : 0, dpi, NULL, &r, &err);
     CHECK_INT(st, OMR_OK);
     if (st == OMR_OK) {
-        double worst = 0;
         CHECK(r.n_marks == expect_marks, "%s: %d marks (found %d%d%d%d)", name, r.n_marks,
               r.found[0], r.found[1], r.found[2], r.found[3]);
         if (expect_missing >= 0)
@@ -293,13 +292,7 @@ static void run_case(const char *name, PIX *blank, const warp_t *w, int bitonal,
             CHECK(e <= tol_px, "%s: mark %d at %.2f,%.2f, true %.2f,%.2f", name, m, r.mark_x[m],
                   r.mark_y[m], tx, ty);
         }
-        for (int i = 0; i < pg->n_regions; i++) {
-            double X = pg->regions[i].box.x + pg->regions[i].box.w / 2;
-            double Y = pg->regions[i].box.y + pg->regions[i].box.h / 2, tx, ty, px, py;
-            warp_map(w, pg, k, X, Y, &tx, &ty);
-            omr_register_map(r.xform, X, Y, &px, &py);
-            worst = fmax(worst, hypot(px - tx, py - ty));
-        }
+        double worst = warp_region_error_px(w, pg, k, r.xform);
         CHECK(worst <= tol_px, "%s: a region centre off by %.2f px", name, worst);
         CHECK(fabs(r.skew_deg - w->skew) < 0.1, "%s: skew %.3f, want %.3f", name, r.skew_deg,
               w->skew);

@@ -260,14 +260,7 @@ static void run_case(const char *name, PIX *blank, const omr_page_t *pg, const w
             if (e > *worst)
                 *worst = e;
         }
-        double worst = 0;
-        for (int i = 0; i < pg->n_regions; i++) {
-            double X = pg->regions[i].box.x + pg->regions[i].box.w / 2;
-            double Y = pg->regions[i].box.y + pg->regions[i].box.h / 2, tx, ty, px, py;
-            warp_map(w, pg, k, X, Y, &tx, &ty);
-            omr_register_map(r.xform, X, Y, &px, &py);
-            worst = fmax(worst, hypot(px - tx, py - ty));
-        }
+        double worst = warp_region_error_px(w, pg, k, r.xform);
         CHECK(worst <= 2 * tol_px, "%s: a region centre off by %.2f px", name, worst);
         CHECK(fabs(r.skew_deg - w->skew) < 0.15, "%s: skew %.3f, want %.3f", name, r.skew_deg, w->skew);
         if (!(how & BITONAL))

@@ -14,6 +14,7 @@
 
 #include "load.h"
 #include "omr.h"
+#include "register.h"
 #include "template.h"
 
 /* A transform of the paper: scale sx, sy about the page centre, skew deg
@@ -67,6 +68,21 @@ static PIX *make_scan(PIX *blank, const omr_page_t *pg, const warp_t *w, int bit
     pixDestroy(&warped);
     pixCopyResolution(b, blank);
     return b;
+}
+
+/* How far registration's xform puts the page's region centres from where
+ * the warp w (at k px/mm) really put them: the worst, in px. */
+static inline double warp_region_error_px(const warp_t *w, const omr_page_t *pg, double k, const double *xform)
+{
+    double worst = 0;
+    for (int i = 0; i < pg->n_regions; i++) {
+        double X = pg->regions[i].box.x + pg->regions[i].box.w / 2;
+        double Y = pg->regions[i].box.y + pg->regions[i].box.h / 2, tx, ty, px, py;
+        warp_map(w, pg, k, X, Y, &tx, &ty);
+        omr_register_map(xform, X, Y, &px, &py);
+        worst = fmax(worst, hypot(px - tx, py - ty));
+    }
+    return worst;
 }
 
 /* The first page of an image file as omr's loader gives it (*pdpi: the
