@@ -14,15 +14,13 @@ B=${1:-build}
 # one; the code under test is the build given.
 SIMB=build
 [ -x "$SIMB/simulate" ] || SIMB=$B
-pass=0 fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. tests/lib/check.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 C="$work/corpus"
 if ! "$SIMB/simulate" --template templates/ipa-itsc-2018 --form all --respondents 4 --first-id 700001 \
       --seed 77 --profile clean --dpi 300 --format mixed -j 2 --out "$C" >"$work/sim.log" 2>&1; then
-  cat "$work/sim.log"; bad "simulate"; echo "$pass passed, $fail failed"; exit 1
+  cat "$work/sim.log"; bad "simulate"; finish; exit 1
 fi
 "$B/omr" scan --db "$work/e2e.db" -j 2 "$C/scans" >"$work/scan.log" 2>&1
 rc=$?
@@ -47,5 +45,4 @@ if "$B/omr" export --db "$work/e2e.db" --out "$work/export" >"$work/export.log" 
 else
   cat "$work/export.log"; bad "export failed"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

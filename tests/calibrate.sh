@@ -10,14 +10,12 @@
 B=${1:-build}
 SIMB=build
 [ -x "$SIMB/simulate" ] || SIMB=$B
-pass=0 fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. tests/lib/check.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! "$SIMB/simulate" --template templates/ipa-itsc-2018 --form all --respondents 3 --first-id 710001 --seed 91 \
       --profile clean --dpi 300 --format mixed -j 2 --out "$work/c" >"$work/sim.log" 2>&1; then
-  cat "$work/sim.log"; bad "simulate"; echo "$pass passed, $fail failed"; exit 1
+  cat "$work/sim.log"; bad "simulate"; finish; exit 1
 fi
 "$B/omr" calibrate --truth "$work/c/truth/cells.csv" --identify --out "$work/p.calib" "$work/c/scans" \
   >"$work/cal.log" 2>&1
@@ -47,5 +45,4 @@ else cat "$work/scan.log"; bad "omr scan --calib: exit $src"; fi
 brc=$?
 [ "$brc" = 2 ] && grep -q "none.csv" "$work/bad.log" && ok "a missing truth file is refused by name" ||
   { cat "$work/bad.log"; bad "missing truth file: exit $brc"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
