@@ -54,6 +54,9 @@ void omr_calib_default(omr_calib_t *c)
     c->bubble_full_min = 0.70;
     c->bubble_blank_min = 0.10;
     c->bubble_noise_k = 1.8;
+    c->bubble_stand_out_min = 0.07;
+    c->bubble_stand_out_ratio = 2;
+    c->bubble_stand_out_noise = 1.3;
 }
 
 typedef enum { K_SHARE, K_INT, K_MM, K_BOOL, K_MM_OFF /* mm, 0 = off */, K_FACTOR /* (0, 10] */ } key_type_t;
@@ -106,6 +109,9 @@ static const struct {
     {"bubble.full_min", D(bubble_full_min), K_SHARE},
     {"bubble.blank_min", D(bubble_blank_min), K_SHARE},
     {"bubble.noise_k", D(bubble_noise_k), K_FACTOR},
+    {"bubble.stand_out_min", D(bubble_stand_out_min), K_SHARE},
+    {"bubble.stand_out_ratio", D(bubble_stand_out_ratio), K_FACTOR},
+    {"bubble.stand_out_noise", D(bubble_stand_out_noise), K_FACTOR},
 #undef D
 };
 static const int n_keys = (int)(sizeof keys / sizeof keys[0]);

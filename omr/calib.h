@@ -132,6 +132,14 @@ typedef struct {
      * at most bubble_blank_max; omr_classify_bubble_blank_max). */
     double bubble_blank_min;
     double bubble_noise_k;
+    /* An answer unit (question, grid row) with no bubble read marked or
+     * doubtful whose fullest bubble fills at least bubble_stand_out_min,
+     * bubble_stand_out_ratio times the next fullest and bubble_stand_out_noise
+     * times the page's noise: that bubble is doubtful (OMR_DOUBT_STANDS_OUT;
+     * omr_classify_page). bubble_stand_out_min 0 turns it off. */
+    double bubble_stand_out_min;
+    double bubble_stand_out_ratio;
+    double bubble_stand_out_noise;
 } omr_calib_t;
 
 /* The built-in profile (the same numbers as calib/default.calib). */

@@ -325,23 +325,34 @@ static void bubble_fills(const omr_page_t *pg, const omr_calib_t *cal, const omr
                       : 1.0f;
 }
 
-/* omr_classify_bubble_blank_max from the page's fills (bubble_fills). */
-static double blank_max_of_fills(const omr_page_t *pg, const omr_calib_t *cal, const float *fill)
+/* The page's bubble noise: the 95th percentile of bubble_noise_sample's
+ * fills; -1 when the sample is smaller than OMR_CLASSIFY_BUBBLE_NOISE_MIN
+ * (or out of memory). */
+static double bubble_noise(const omr_page_t *pg, const omr_calib_t *cal, const float *fill)
 {
     float *sample = malloc(sizeof *sample * (size_t)(pg->n_regions ? pg->n_regions : 1));
     if (!sample)
-        return cal->bubble_blank_max;
+        return -1;
     int n = bubble_noise_sample(pg, cal, fill, sample);
-    double blank_max = cal->bubble_blank_max;
+    double noise = -1;
     if (n >= OMR_CLASSIFY_BUBBLE_NOISE_MIN) {
         qsort(sample, (size_t)n, sizeof *sample, cmp_float);
-        blank_max = cal->bubble_noise_k * sample[(int)(0.95 * (n - 1))];
-        if (blank_max < cal->bubble_blank_min)
-            blank_max = cal->bubble_blank_min;
-        if (blank_max > cal->bubble_blank_max)
-            blank_max = cal->bubble_blank_max;
+        noise = sample[(int)(0.95 * (n - 1))];
     }
     free(sample);
+    return noise;
+}
+
+/* omr_classify_bubble_blank_max from the page's noise (bubble_noise). */
+static double blank_max_of_noise(const omr_calib_t *cal, double noise)
+{
+    if (noise < 0)
+        return cal->bubble_blank_max;
+    double blank_max = cal->bubble_noise_k * noise;
+    if (blank_max < cal->bubble_blank_min)
+        blank_max = cal->bubble_blank_min;
+    if (blank_max > cal->bubble_blank_max)
+        blank_max = cal->bubble_blank_max;
     return blank_max;
 }
 
@@ -352,20 +363,65 @@ double omr_classify_bubble_blank_max(const omr_page_t *pg, const omr_calib_t *ca
     if (!fill)
         return cal->bubble_blank_max;
     bubble_fills(pg, cal, regions, full, fill);
-    double blank_max = blank_max_of_fills(pg, cal, fill);
+    double blank_max = blank_max_of_noise(cal, bubble_noise(pg, cal, fill));
     free(fill);
     return blank_max;
 }
 
+/* The standing-out rule of omr_classify_page, on the page's fills
+ * (bubble_fills) and noise (bubble_noise). */
+static int stand_out(const omr_page_t *pg, const omr_calib_t *cal, const float *fill, double noise,
+                     omr_region_result_t *regions)
+{
+    if (!(cal->bubble_stand_out_min > 0))
+        return 0;
+    int n = 0;
+    /* a question's regions are consecutive on its page; a unit is a
+     * question's bubbles of one grid row (same_unit) */
+    for (int i = 0; i < pg->n_regions; i++) {
+        const omr_region_t *rg = &pg->regions[i];
+        if (!is_bubble(rg))
+            continue;
+        int first = 1; /* is i the unit's first bubble? */
+        for (int j = i - 1; j >= 0 && pg->regions[j].question == rg->question && first; j--)
+            first = !(is_bubble(&pg->regions[j]) && same_unit(rg, &pg->regions[j]));
+        if (!first)
+            continue;
+        int top = -1, answered = 0;
+        float second = 0;
+        for (int j = i; j < pg->n_regions && pg->regions[j].question == rg->question; j++) {
+            if (!is_bubble(&pg->regions[j]) || !same_unit(rg, &pg->regions[j]))
+                continue;
+            answered |= regions[j].state != OMR_MARK_BLANK;
+            if (top < 0 || fill[j] > fill[top]) {
+                if (top >= 0 && fill[top] > second)
+                    second = fill[top];
+                top = j;
+            } else if (fill[j] > second) {
+                second = fill[j];
+            }
+        }
+        if (answered || top < 0 || fill[top] < cal->bubble_stand_out_min ||
+            fill[top] < cal->bubble_stand_out_ratio * second || fill[top] < cal->bubble_stand_out_noise * noise)
+            continue;
+        regions[top].state = OMR_MARK_DOUBTFUL;
+        regions[top].doubt |= OMR_DOUBT_STANDS_OUT;
+        n++;
+    }
+    return n;
+}
+
 /* The bubbles of a page: their fills computed once, read against the
- * page's blank maximum. Out of memory: each alone (omr_classify_region). */
+ * page's blank maximum, then the unanswered units' standing-out bubbles
+ * (stand_out). Out of memory: each alone (omr_classify_region). */
 static void classify_bubbles(const omr_page_t *pg, const omr_calib_t *cal, omr_region_result_t *regions)
 {
     float *fill = malloc(sizeof *fill * (size_t)(pg->n_regions ? pg->n_regions : 1));
-    double blank_max = cal->bubble_blank_max;
+    double blank_max = cal->bubble_blank_max, noise = -1;
     if (fill) {
         bubble_fills(pg, cal, regions, omr_classify_bubble_full(pg, cal, regions), fill);
-        blank_max = blank_max_of_fills(pg, cal, fill);
+        noise = bubble_noise(pg, cal, fill);
+        blank_max = blank_max_of_noise(cal, noise);
     }
     for (int i = 0; i < pg->n_regions; i++) {
         if (!is_bubble(&pg->regions[i]))
@@ -375,6 +431,8 @@ static void classify_bubbles(const omr_page_t *pg, const omr_calib_t *cal, omr_r
         regions[i].has_ink = 0;
         classify_bubble(cal, fill ? fill[i] : bubble_fill(regions[i].m.ink, 0, 1), blank_max, &regions[i]);
     }
+    if (fill)
+        stand_out(pg, cal, fill, noise, regions);
     free(fill);
 }
 

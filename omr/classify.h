@@ -45,7 +45,15 @@ void omr_classify_region(const omr_region_t *region, const omr_calib_t *cal,
 
 /* Every region of a page: regions[page->n_regions]. Bubbles (round CHECK
  * regions) are read against the page's own blank bubbles
- * (omr_classify_bubble_base); alone (omr_classify_region) against paper. */
+ * (omr_classify_bubble_base); alone (omr_classify_region) against paper.
+ * Then, in each answer unit (a question's bubbles of one grid row) with no
+ * bubble read marked or doubtful, the fullest bubble becomes DOUBTFUL with
+ * OMR_DOUBT_STANDS_OUT when its fill is at least cal->bubble_stand_out_min
+ * and cal->bubble_stand_out_ratio times the next fullest. Why: a thin tick
+ * through a bubble, or a light pencil fill that a bitonal threshold broke
+ * into specks, may fill less than the page's noise allows a blank bubble
+ * (0.06-0.17), yet it is the one trace in a question left unanswered; a
+ * person should look rather than export it empty. */
 void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
                        omr_region_result_t *regions);
 

@@ -330,7 +330,8 @@ static const char *doubt_words(unsigned d, char *buf, size_t n)
     /* one word per OMR_DOUBT_* bit, in bit order (page.h) */
     static const char *w[] = {"faint",      "erasure",     "crossed out",
                               "borderline", "label circled only", "not a digit",
-                              "scan too light: the blank may hide pencil"};
+                              "scan too light: the blank may hide pencil",
+                              "the only trace in an unanswered question"};
     buf[0] = 0;
     size_t len = 0;
     for (int i = 0; i < (int)(sizeof w / sizeof w[0]); i++)

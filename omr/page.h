@@ -36,7 +36,8 @@ enum {
     OMR_DOUBT_BORDERLINE = 1 << 3, /* ink amount between the blank and marked thresholds */
     OMR_DOUBT_LABEL_ONLY = 1 << 4, /* circle: ink around the option text but not the number */
     OMR_DOUBT_NOT_DIGIT = 1 << 5,  /* digit box: something that is not a single digit */
-    OMR_DOUBT_LIGHT_SCAN = 1 << 6  /* the scan lost light strokes: a blank reading cannot be trusted */
+    OMR_DOUBT_LIGHT_SCAN = 1 << 6, /* the scan lost light strokes: a blank reading cannot be trusted */
+    OMR_DOUBT_STANDS_OUT = 1 << 7  /* bubble: blank-looking, but the one trace in an unanswered question */
 };
 
 /* The raw measures of one region, kept in the store so thresholds can be

@@ -454,6 +454,85 @@ static void test_bubble_base(void)
     free(r);
 }
 
+/* The regions of question `id` (e.g. "q3") on the bubble sheet's page:
+ * *first and the count. */
+static int question_regions(const omr_page_t *pg, const char *id, int *first)
+{
+    int n = 0;
+    *first = -1;
+    for (int i = 0; i < pg->n_regions; i++)
+        if (!strcmp(form->questions[pg->regions[i].question].id, id)) {
+            if (*first < 0)
+                *first = i;
+            n++;
+        }
+    return n;
+}
+
+/* A bubble's ink for a fill over a blank level of 0.20 and a filled one of
+ * 0.95 (the page the test builds). */
+static float ink_of_fill(double fill) { return (float)(0.20 + fill * 0.75); }
+
+/* An unanswered question whose one trace stands out: doubtful
+ * (OMR_DOUBT_STANDS_OUT), though it fills less than the page's blank
+ * maximum. Not when it is no fuller than twice the question's next bubble,
+ * below bubble.stand_out_min, within the page's noise, or beside an answer.
+ * The fills are set here, so the truth is the test's. */
+static void test_stand_out(void)
+{
+    const omr_page_t *pg = &form->pages[0];
+    omr_calib_t cal;
+    omr_calib_default(&cal);
+    omr_region_result_t *r = calloc((size_t)pg->n_regions, sizeof *r);
+    if (!r)
+        return;
+    for (int grainy = 0; grainy <= 1; grainy++) {
+        /* every question answered (its code-th bubble filled), the blank
+         * bubbles quiet (fill < 0.003) or grainy (fill up to 0.18) */
+        for (int i = 0; i < pg->n_regions; i++) {
+            const omr_region_t *rg = &pg->regions[i];
+            int q = atoi(form->questions[rg->question].id + 1);
+            r[i] = (omr_region_result_t){0};
+            r[i].m.darkness = 1;
+            r[i].m.ink = ink_of_fill(rg->code == q % 4 + 1 ? 1 : grainy ? (i % 13) * 0.015 : (i % 3) * 0.001);
+        }
+        int f1, f2, f3, f4;
+        int n1 = question_regions(pg, "q1", &f1), n2 = question_regions(pg, "q2", &f2);
+        int n3 = question_regions(pg, "q3", &f3), n4 = question_regions(pg, "q4", &f4);
+        CHECK(n1 == 4 && n2 == 4 && n3 == 4 && n4 == 4, "four bubbles a question");
+        if (n1 != 4 || n2 != 4 || n3 != 4 || n4 != 4)
+            break;
+        for (int k = 0; k < 4; k++) { /* q1-q3 unanswered, their bubbles at the blank level */
+            r[f1 + k].m.ink = r[f2 + k].m.ink = r[f3 + k].m.ink = ink_of_fill(0);
+        }
+        /* q1: a thin tick, alone; on the grainy page one as full as its noise */
+        r[f1 + 2].m.ink = ink_of_fill(grainy ? 0.20 : 0.09);
+        r[f2 + 1].m.ink = ink_of_fill(0.09); /* q2: as full as the noise beside it */
+        r[f2 + 3].m.ink = ink_of_fill(0.06);
+        r[f3 + 0].m.ink = ink_of_fill(0.05); /* q3: below stand_out_min */
+        int filled4 = 4 % 4; /* q4 answered (bubble code 1), a trace in its third */
+        r[f4 + 2].m.ink = ink_of_fill(0.09);
+        omr_classify_page(pg, &cal, r);
+        if (!grainy)
+            CHECK(r[f1 + 2].state == OMR_MARK_DOUBTFUL && (r[f1 + 2].doubt & OMR_DOUBT_STANDS_OUT),
+                  "quiet page: the lone trace in q1 is doubtful (state %d doubt %u)", r[f1 + 2].state,
+                  r[f1 + 2].doubt);
+        else
+            CHECK(r[f1 + 2].state == OMR_MARK_BLANK, "grainy page: the trace is within the noise (state %d)",
+                  r[f1 + 2].state);
+        for (int k = 0; k < 4; k++) {
+            CHECK(r[f2 + k].state == OMR_MARK_BLANK, "q2 bubble %d: not twice its neighbour (state %d)", k + 1,
+                  r[f2 + k].state);
+            CHECK(r[f3 + k].state == OMR_MARK_BLANK, "q3 bubble %d: too light (state %d)", k + 1, r[f3 + k].state);
+            if (k != filled4)
+                CHECK(r[f4 + k].state == OMR_MARK_BLANK, "q4 bubble %d: answered beside (state %d)", k + 1,
+                      r[f4 + k].state);
+        }
+        CHECK_INT(r[f4 + filled4].state, OMR_MARK_MARKED);
+    }
+    free(r);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -473,6 +552,7 @@ int main(void)
     RUN(test_grey);
     RUN(test_bitonal);
     RUN(test_bubble_base);
+    RUN(test_stand_out);
     RUN(test_upside_down);
     RUN(test_real_upside_down);
     RUN(test_print_match);

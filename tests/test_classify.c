@@ -809,7 +809,9 @@ static int calib_equal(const omr_calib_t *a, const omr_calib_t *b)
            a->bubble_blank_max == b->bubble_blank_max && a->bubble_marked_min == b->bubble_marked_min &&
            a->bubble_base_max == b->bubble_base_max && a->bubble_full_gap == b->bubble_full_gap &&
            a->bubble_full_min == b->bubble_full_min && a->bubble_blank_min == b->bubble_blank_min &&
-           a->bubble_noise_k == b->bubble_noise_k;
+           a->bubble_noise_k == b->bubble_noise_k && a->bubble_stand_out_min == b->bubble_stand_out_min &&
+           a->bubble_stand_out_ratio == b->bubble_stand_out_ratio &&
+           a->bubble_stand_out_noise == b->bubble_stand_out_noise;
 }
 
 static void test_calib_parse(void)
