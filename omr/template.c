@@ -418,10 +418,28 @@ static unsigned text_flags(const omr_tpl_line_t *l)
     return f;
 }
 
+/* reference=FILE of a page statement: an image of the blank page in the
+ * survey's folder (a relative path without ".."), readable now. */
+static omr_status_t page_reference(ctx_t *c, omr_page_t *page, const char *ref)
+{
+    if (!*ref || ref[0] == '/' || strstr(ref, ".."))
+        return fail(c, "reference=%s: a file in the survey's folder (a relative path, no '..')", ref);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", c->survey->dir ? c->survey->dir : ".", ref) >= (int)sizeof path)
+        return fail(c, "reference=%s: path too long", ref);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(c, "reference=%s: cannot open %s: %s", ref, path, strerror(errno));
+    fclose(f);
+    if (!(page->reference = arena_strdup(c->priv, path)))
+        return fail_nomem(c);
+    return OMR_OK;
+}
+
 static omr_status_t stmt_page(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = check_words(c, l, "survey form number size", "", 0, 0);
+    omr_status_t st = check_words(c, l, "survey form number size reference", "", 0, 0);
     if (st)
         return st;
     if (pc->have_header)
@@ -446,6 +464,9 @@ static omr_status_t stmt_page(page_ctx_t *pc, const omr_tpl_line_t *l)
         return fail(c, "size=%s: a page between 50 and 1000 mm a side is expected", size);
     pc->page->width = wh[0];
     pc->page->height = wh[1];
+    const char *ref = omr_tpl_attr(l, "reference");
+    if (ref && (st = page_reference(c, pc->page, ref)))
+        return st;
     pc->have_header = 1;
     return OMR_OK;
 }
@@ -1173,9 +1194,15 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
 {
     ctx_t *c = pc->c;
     omr_page_t *p = pc->page;
-    if (pc->n_marks != 4) {
+    if (pc->n_marks != 4 && !(pc->n_marks == 0 && p->reference)) {
         c->line = 1;
-        return fail(c, "the page has %d corner marks; it needs 4", pc->n_marks);
+        return fail(c, "the page has %d corner marks; it needs 4 (or none, and page reference=FILE: an image of "
+                       "the blank page, to register a form printed without marks by its print)",
+                    pc->n_marks);
+    }
+    if (pc->n_marks == 4 && p->reference) {
+        c->line = 1;
+        return fail(c, "page reference= is for a page printed without corner marks; this one has 4");
     }
     if (p->barcode.w <= 0 && !c->survey->ids_by_order) {
         c->line = 1;
@@ -1201,7 +1228,8 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
     omr_rect_t fixed[5];
     const char *fixed_name[5] = {"the top-left corner mark", "the top-right corner mark",
                                  "the bottom-left corner mark", "the bottom-right corner mark", "the barcode"};
-    for (int k = 0; k < 4; k++) {
+    const int n_marks = pc->n_marks; /* 4, or 0 (registered by print) */
+    for (int k = 0; k < n_marks; k++) {
         fixed[k] = omr_template_mark_rect(p, p->mark_x[k], p->mark_y[k]);
         /* a square is an item, checked with the others above */
         if (p->mark_shape != OMR_MARK_SQUARE && !rect_inside(fixed[k], p->width, p->height)) {
@@ -1210,12 +1238,11 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
         }
     }
     fixed[4] = p->barcode;
-    const int n_fixed = p->barcode.w > 0 ? 5 : 4;
     for (int i = 0; i < p->n_regions; i++) {
         const omr_region_t *a = &p->regions[i];
         c->line = a->line;
-        for (int k = 0; k < n_fixed; k++)
-            if (rects_overlap(a->box, fixed[k]))
+        for (int k = 0; k < 5; k++)
+            if ((k < 4 ? k < n_marks : p->barcode.w > 0) && rects_overlap(a->box, fixed[k]))
                 return fail(c, "the %s of %s overlaps %s", region_kind_word(a->kind), a->var, fixed_name[k]);
         for (int j = 0; j < i; j++) {
             const omr_region_t *b = &p->regions[j];
@@ -1351,9 +1378,9 @@ static omr_status_t parse_page(ctx_t *c, omr_form_t *form, int page_index, route
     }
     if (!st)
         st = check_page_geometry(&pc);
-    if (!st)
+    if (!st && omr_page_has_marks(page))
         st = check_marks_distinct(c, page);
-    if (!st)
+    if (!st && omr_page_has_marks(page))
         sort_marks(page);
     free(text);
     return st;

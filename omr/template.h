@@ -200,7 +200,14 @@ typedef struct {
     omr_region_t *regions;
     int n_regions;
     const char *file;    /* path of the page file */
+    /* A page printed without corner marks (page reference=): an image of the
+     * blank page, upright, edge to edge, whose print registers the scans
+     * (register_print.c); its path. NULL on pages with marks. */
+    const char *reference;
 } omr_page_t;
+
+/* Corner marks: 4, or none on a page registered by its print (reference). */
+static inline int omr_page_has_marks(const omr_page_t *p) { return p->mark_size > 0; }
 
 typedef struct {
     char id[16];         /* "A" */
