@@ -9,6 +9,7 @@
 #include "icr_boxes.h"
 #include "print.h"
 #include "register.h"
+#include "sample.h"
 
 /* A sheet of a survey identified by order carries no barcode to say which
  * way up it was fed, and corner marks alike in a rectangle fit both ways:
@@ -69,6 +70,41 @@ static omr_status_t register_by_print(PIX *pix, const omr_form_t *form, int pi, 
     return OMR_OK;
 }
 
+/* A page printed without corner marks: registered by its print against the
+ * blank page's image (omr_register_page_print). Its print says which way up
+ * it lies (a page of text does not correlate with itself upside down), so on
+ * a survey read by order, where nothing else says, a sheet that does not
+ * register upright is tried upside down. A reference image that cannot be
+ * read is the template's fault, but only this page's problem: it is not
+ * registered, with the reason. Sets res->orientation. */
+static omr_status_t register_mark_less(PIX *pix, const omr_survey_t *survey, const omr_form_t *form, int pi,
+                                       const omr_register_opts_t *ro, omr_sample_cache_t *cache,
+                                       omr_page_result_t *res, omr_register_t *reg, omr_error_t *err)
+{
+    const omr_page_t *pg = &form->pages[pi];
+    omr_error_t rerr = {0};
+    const omr_register_print_ref_t *ref = omr_sample_cache_print_ref(cache, form, pi, &rerr);
+    if (!ref) {
+        if (rerr.status == OMR_ENOMEM)
+            return omr_error_set(err, OMR_ENOMEM, "%s", rerr.msg);
+        memset(reg, 0, sizeof *reg);
+        snprintf(reg->reason, sizeof reg->reason, "the blank page's image to register by is unusable: %.180s",
+                 rerr.msg);
+        return omr_error_set(err, OMR_ENOTFOUND, "register: %s", reg->reason);
+    }
+    omr_status_t st = omr_register_page_print(pix, pg, ref, res->orientation, res->dpi, ro, reg, err);
+    if (st == OMR_ENOTFOUND && survey->ids_by_order && res->orientation == 0) {
+        omr_register_t down;
+        omr_error_t derr = {0};
+        if (omr_register_page_print(pix, pg, ref, 180, res->dpi, ro, &down, &derr) == OMR_OK) {
+            *reg = down;
+            res->orientation = 180;
+            return OMR_OK;
+        }
+    }
+    return st;
+}
+
 omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_calib_t *cal,
                                 omr_sample_cache_t *cache, omr_page_result_t *res,
                                 omr_error_t *err)
@@ -95,7 +131,9 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
     ro.max_residual_mm = cal->register_max_residual_mm;
     omr_register_t reg;
     omr_error_t rerr = {0};
-    omr_status_t st = survey->ids_by_order
+    omr_status_t st = !omr_page_has_marks(pg)
+                          ? register_mark_less(pix, survey, form, pi, &ro, cache, res, &reg, &rerr)
+                      : survey->ids_by_order
                           ? register_by_print(pix, form, pi, res->dpi, &ro, cache, res, &reg, &rerr)
                           : omr_register_page(pix, pg, res->orientation, res->dpi, &ro, &reg, &rerr);
     if (st == OMR_ENOTFOUND && res->barcode_box[2] > 0 && res->payload[0] && !pg->barcode_value) {

@@ -23,6 +23,7 @@
  * (register_barcode.c finds them; fit_barcode below).
  */
 #include "register.h"
+#include "register_internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -1784,8 +1785,24 @@ done:
 
 /* ---------------------------------------------------- nominal and checks */
 
-/* The nominal transform for an orientation: template mm -> image px. */
-static void nominal_xform(int orientation, double W, double H, double k, double *xf)
+double omr_register_nominal_k(const omr_page_t *page, int orientation, int w, int h, double dpi,
+                              double *pslack)
+{
+    int sideways = orientation == 90 || orientation == 270;
+    double k_img = 0.5 * (w / (sideways ? page->height : page->width) + h / (sideways ? page->width : page->height));
+    double k = dpi > 0 ? dpi / OMR_MM_PER_INCH : k_img;
+    if (fabs(k / k_img - 1) > 0.15)
+        k = k_img;
+    /* A scale from the image size is a guess: a file without a resolution
+     * (a JPEG from a document-scanner app) holds the sheet with whatever
+     * margin the crop left, so the page's own layout must set the scale
+     * (measured: OMRChecker's sample sheets 9 % off). With the file's dpi
+     * the scale is known to a few %. */
+    *pslack = k == k_img ? 0.25 : 0.05;
+    return k;
+}
+
+void omr_register_nominal_xform(int orientation, double W, double H, double k, double *xf)
 {
     double t[4][6] = {
         {k, 0, 0, 0, k, 0},          /* 0 */
@@ -1796,16 +1813,9 @@ static void nominal_xform(int orientation, double W, double H, double k, double 
     memcpy(xf, t[(orientation / 90) & 3], sizeof t[0]);
 }
 
-typedef struct {
-    double k;            /* nominal px per mm */
-    double scale_slack;  /* how far k itself may be off, on top of the opts' max_scale */
-    double orient_rad;   /* angle of the template x axis in the image */
-    const omr_register_opts_t *o;
-} plaus_t;
 
-/* Is a fitted transform a plausible scan of the page? Fills skew, scales.
- * Returns a distortion score (>= 0, smaller is better) or -1 when not. */
-static double plausible(const plaus_t *p, const double *xf, double *pskew, double *psx, double *psy)
+double omr_register_plausible(const omr_register_plaus_t *p, const double *xf, double *pskew, double *psx,
+                              double *psy)
 {
     double ux = xf[0], uy = xf[3], vx = xf[1], vy = xf[4];
     double sx = hypot(ux, uy), sy = hypot(vx, vy);
@@ -1866,7 +1876,7 @@ static double corner_gap(const double *xa, const double *xb, double W, double H)
  * moves the ends only a little). The lowest residual wins.
  * Returns 1 with xf, pick (the candidate per corner, -1 for the others),
  * *prms (mm); 0 with why (the nearest miss, for the operator). */
-static int fit_barcode(const plaus_t *pl, const omr_page_t *page, cand_t cand[4][MAX_CAND],
+static int fit_barcode(const omr_register_plaus_t *pl, const omr_page_t *page, cand_t cand[4][MAX_CAND],
                        const int n_cand[4], const omr_register_barcode_t *bc,
                        const omr_register_bars_t *bars, double *xf, int *pick, double *prms,
                        char *why, size_t nwhy)
@@ -1889,7 +1899,7 @@ static int fit_barcode(const plaus_t *pl, const omr_page_t *page, cand_t cand[4]
             x[0] = cand[m][i].x;
             y[0] = cand[m][i].y;
             double f[6], sk, sx, sy;
-            if (fit_similarity(X, Y, x, y, 3, f) || plausible(pl, f, &sk, &sx, &sy) < 0)
+            if (fit_similarity(X, Y, x, y, 3, f) || omr_register_plausible(pl, f, &sk, &sx, &sy) < 0)
                 continue;
             double ss = 0;
             for (int t = 0; t < 3; t++) {
@@ -1974,20 +1984,10 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
 
     /* Nominal scale: the file's dpi unless it disagrees with the image size
      * by more than 15 % (a wrong or missing header), then the image size. */
-    int sideways = orientation == 90 || orientation == 270;
-    double k_img = 0.5 * (im.w / (sideways ? page->height : page->width) +
-                          im.h / (sideways ? page->width : page->height));
-    double k = dpi > 0 ? dpi / OMR_MM_PER_INCH : k_img;
-    if (fabs(k / k_img - 1) > 0.15)
-        k = k_img;
-    /* A scale from the image size is a guess: a file without a resolution
-     * (a JPEG from a document-scanner app) holds the sheet with whatever
-     * margin the crop left, so the marks' own layout must set the scale
-     * (measured: OMRChecker's sample sheets 9 % off). With the file's dpi
-     * the scale is known to a few %. */
-    const double scale_slack = k == k_img ? 0.25 : 0.05;
+    double scale_slack;
+    const double k = omr_register_nominal_k(page, orientation, im.w, im.h, dpi, &scale_slack);
     double nom[6];
-    nominal_xform(orientation, page->width, page->height, k, nom);
+    omr_register_nominal_xform(orientation, page->width, page->height, k, nom);
 
     const double skew_r = opts->max_skew_deg * M_PI / 180;
     const double s_px = page->mark_size * k;
@@ -2021,7 +2021,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
             return omr_error_set(err, OMR_ENOMEM, "register: out of memory");
     }
 
-    plaus_t pl = {.k = k, .scale_slack = scale_slack, .orient_rad = orientation * M_PI / 180, .o = opts};
+    omr_register_plaus_t pl = {.k = k, .scale_slack = scale_slack, .orient_rad = orientation * M_PI / 180, .o = opts};
     double best_rms = INFINITY, best_xf[6] = {0};
     int best_pick[4] = {-1, -1, -1, -1}, have4 = 0;
     double X[4], Y[4], x[4], y[4];
@@ -2041,7 +2041,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
                         double xf[6], rms, sk, sx, sy;
                         if (omr_register_fit(X, Y, x, y, 4, xf, &rms))
                             continue;
-                        if (plausible(&pl, xf, &sk, &sx, &sy) < 0)
+                        if (omr_register_plausible(&pl, xf, &sk, &sx, &sy) < 0)
                             continue;
                         rms /= k * 0.5 * (sx + sy); /* px -> mm */
                         if (rms < best_rms) {
@@ -2077,7 +2077,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
                         double xf[6], sk, sx, sy;
                         if (omr_register_fit(X, Y, x, y, 3, xf, NULL))
                             continue;
-                        double dist = plausible(&pl, xf, &sk, &sx, &sy);
+                        double dist = omr_register_plausible(&pl, xf, &sk, &sx, &sy);
                         if (dist < 0 || dist >= best_d)
                             continue;
                         best_d = dist;
@@ -2137,7 +2137,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
                         double xf[6], sk, sx, sy;
                         if (fit_similarity(X, Y, x, y, 2, xf))
                             continue;
-                        if (plausible(&pl, xf, &sk, &sx, &sy) < 0)
+                        if (omr_register_plausible(&pl, xf, &sk, &sx, &sy) < 0)
                             continue;
                         /* Among plausible candidate pairs: the nearest to
                          * their expected places. */
@@ -2240,7 +2240,7 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
     }
     out->mark_grey = grey_n ? grey_sum / grey_n : 0;
     double sk, sx, sy;
-    plausible(&pl, out->xform, &sk, &sx, &sy);
+    omr_register_plausible(&pl, out->xform, &sk, &sx, &sy);
     out->skew_deg = sk;
     out->scale_x = sx;
     out->scale_y = sy;

@@ -94,6 +94,9 @@ typedef struct {
     double skew_deg;      /* rotation of the template x axis in the image, minus the orientation */
     double scale_x, scale_y; /* fitted scale relative to the nominal dpi */
     int barcode;          /* 1: fitted from one mark and the barcode's ends (n_marks 1) */
+    int n_patches;        /* registered by print (omr_register_page_print): patches of the
+                             blank page's print used in the fit; n_marks is then 0 */
+    double match;         /* ... their mean correlation with the scan (0-1) */
     char reason[256];     /* on failure: why, for the operator */
 } omr_register_t;
 
@@ -162,6 +165,39 @@ omr_status_t omr_register_find_bars(PIX *pix, const omr_register_barcode_t *bc, 
  * a rectangle) registers upright and upside down alike; only its print tells
  * which way up it was fed. -1 when too few points fall on the image. */
 double omr_register_print_match(PIX *pix, const double *xform, PIX *blank, double blank_dpi);
+
+/* A page printed without corner marks (template page reference=) is
+ * registered by its print (register_print.c) against the blank page
+ * prepared once (omr_register_print_prepare): ref, 8 bpp grey, upright, edge
+ * to edge, at OMR_REGISTER_PRINT_PX_PER_MM (e.g. omr_sample_cache_reference).
+ * Preparing picks, in each cell of a grid over the page, a patch of print
+ * (text, rules, headings; never an answer region, where the respondent's
+ * ink would differ) with contrast that is unlike the rest of the page
+ * around it (evenly spaced text lines, a row of alike bubbles would match
+ * themselves a line or a bubble away): ~0.1-0.3 s, once per worker and page.
+ * *pout owned by the caller (omr_register_print_ref_free). */
+#define OMR_REGISTER_PRINT_PX_PER_MM 4
+typedef struct omr_register_print_ref omr_register_print_ref_t;
+omr_status_t omr_register_print_prepare(PIX *ref, const omr_page_t *page, omr_register_print_ref_t **pout,
+                                        omr_error_t *err);
+void omr_register_print_ref_free(omr_register_print_ref_t *ref);
+
+/* Register a scan of such a page. pix, page, orientation, dpi, opts as
+ * omr_register_page; ref: borrowed. The patches are found in the scan by
+ * normalised correlation (those near the middle of the page over the whole
+ * tolerance, then every patch where they put it, then each to a fraction of
+ * a pixel against the scan resampled through the fit); the affine transform
+ * is fitted on those that agree. Returns OMR_OK with *out (n_marks 0,
+ * n_patches and match set, mark_grey the scan's darkest grey on 8 bpp);
+ * OMR_ENOTFOUND with out->reason when too few patches agree, they do not
+ * spread over the page, or the fit is not a plausible scan within
+ * opts->max_residual_mm (a sheet of another form, a blank or dark scan, a
+ * sheet lying otherwise than orientation says); OMR_EINPUT, OMR_ENOMEM.
+ * Cost: ~20-40 ms a page (the first search covers the whole shift, skew
+ * and scale tolerance). */
+omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr_register_print_ref_t *ref,
+                                     int orientation, double dpi, const omr_register_opts_t *opts, omr_register_t *out,
+                                     omr_error_t *err);
 
 /* Map template (X, Y) mm through xform to image px. */
 static inline void omr_register_map(const double *xf, double X, double Y, double *px, double *py)

@@ -76,7 +76,9 @@ struct omr_sample_cache {
      * without a barcode was fed */
     struct {
         const omr_page_t *page;
+        int reference; /* 0: omr_sample_cache_coarse, 1: omr_sample_cache_reference */
         PIX *pix;
+        omr_register_print_ref_t *prepared; /* reference 1: omr_sample_cache_print_ref */
     } *coarse;
     int n_coarse;
     unsigned char *render_buf; /* omr_print_render_ink's drawing buffer, kept */
@@ -124,18 +126,47 @@ void omr_sample_cache_free(omr_sample_cache_t *c)
     for (int i = 0; i < c->n_pages; i++)
         page_masks_clear(&c->pages[i]);
     free(c->pages);
-    for (int i = 0; i < c->n_coarse; i++)
+    for (int i = 0; i < c->n_coarse; i++) {
         pixDestroy(&c->coarse[i].pix);
+        omr_register_print_ref_free(c->coarse[i].prepared);
+    }
     free(c->coarse);
     free(c->render_buf);
     free(c);
 }
 
-PIX *omr_sample_cache_coarse(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err)
+/* The blank page's reference image (page reference=) at
+ * OMR_REGISTER_PRINT_PX_PER_MM, 8 bpp grey; NULL with *err when it cannot be
+ * read or is absurd. */
+static PIX *load_reference(const omr_page_t *pg, omr_error_t *err)
+{
+    l_int32 w = 0, h = 0;
+    if (pixReadHeader(pg->reference, NULL, &w, &h, NULL, NULL, NULL) || w < 16 || h < 16) {
+        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: not an image Leptonica can read", pg->file, pg->reference);
+        return NULL;
+    }
+    if ((double)w * h > 200e6) {
+        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: %dx%d px is absurd for a page", pg->file, pg->reference, w, h);
+        return NULL;
+    }
+    PIX *raw = pixRead(pg->reference), *grey = raw ? pixConvertTo8(raw, 0) : NULL;
+    const double k = OMR_REGISTER_PRINT_PX_PER_MM;
+    PIX *out = grey ? pixScale(grey, (float)(k * pg->width / w), (float)(k * pg->height / h)) : NULL;
+    pixDestroy(&raw);
+    pixDestroy(&grey);
+    if (!out)
+        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: cannot read or scale it", pg->file, pg->reference);
+    return out;
+}
+
+/* The kept image of kind `reference` (0: coarse render, 1: reference) for
+ * page page_index, made on first use. */
+static PIX *cache_page_image(omr_sample_cache_t *c, const omr_form_t *form, int page_index, int reference,
+                             omr_error_t *err)
 {
     const omr_page_t *pg = &form->pages[page_index];
     for (int i = 0; i < c->n_coarse; i++)
-        if (c->coarse[i].page == pg)
+        if (c->coarse[i].page == pg && c->coarse[i].reference == reference)
             return c->coarse[i].pix;
     void *grown = realloc(c->coarse, sizeof *c->coarse * (size_t)(c->n_coarse + 1));
     if (!grown) {
@@ -143,13 +174,48 @@ PIX *omr_sample_cache_coarse(omr_sample_cache_t *c, const omr_form_t *form, int 
         return NULL;
     }
     c->coarse = grown;
-    PIX *pix = omr_print_render_page(c->survey, form, page_index, NULL, OMR_SAMPLE_COARSE_DPI, err);
+    PIX *pix;
+    if (!reference)
+        pix = omr_print_render_page(c->survey, form, page_index, NULL, OMR_SAMPLE_COARSE_DPI, err);
+    else if (pg->reference)
+        pix = load_reference(pg, err);
+    else
+        pix = omr_print_render_page(c->survey, form, page_index, NULL,
+                                    OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH, err);
     if (!pix)
         return NULL;
     c->coarse[c->n_coarse].page = pg;
+    c->coarse[c->n_coarse].reference = reference;
     c->coarse[c->n_coarse].pix = pix;
+    c->coarse[c->n_coarse].prepared = NULL;
     c->n_coarse++;
     return pix;
+}
+
+PIX *omr_sample_cache_coarse(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err)
+{
+    return cache_page_image(c, form, page_index, 0, err);
+}
+
+PIX *omr_sample_cache_reference(omr_sample_cache_t *c, const omr_form_t *form, int page_index, omr_error_t *err)
+{
+    return cache_page_image(c, form, page_index, 1, err);
+}
+
+const omr_register_print_ref_t *omr_sample_cache_print_ref(omr_sample_cache_t *c, const omr_form_t *form,
+                                                           int page_index, omr_error_t *err)
+{
+    if (!cache_page_image(c, form, page_index, 1, err))
+        return NULL;
+    const omr_page_t *pg = &form->pages[page_index];
+    for (int i = 0; i < c->n_coarse; i++)
+        if (c->coarse[i].page == pg && c->coarse[i].reference == 1) {
+            if (!c->coarse[i].prepared &&
+                omr_register_print_prepare(c->coarse[i].pix, pg, &c->coarse[i].prepared, err) != OMR_OK)
+                return NULL;
+            return c->coarse[i].prepared;
+        }
+    return NULL;
 }
 
 /* ------------------------------------------------------------ the masks */

@@ -46,6 +46,7 @@
 
 #include "omr.h"
 #include "page.h"
+#include "register.h"
 #include "template.h"
 
 /* Printed ink is excluded with this margin: stroke growth of a dark
@@ -126,6 +127,20 @@ int omr_sample_cache_import(omr_sample_cache_t *cache, const omr_form_t *form, i
  * omr_register_print_match (which way up a sheet without barcode lies). */
 #define OMR_SAMPLE_COARSE_DPI 50
 PIX *omr_sample_cache_coarse(omr_sample_cache_t *cache, const omr_form_t *form, int page_index, omr_error_t *err);
+
+/* The blank page page_index of form as omr_register_page_print registers
+ * by it: 8 bpp grey at OMR_REGISTER_PRINT_PX_PER_MM, upright, edge to edge:
+ * the page's reference= image (template.h), or omr's own render of the page
+ * when it has none. Made on first use and kept (borrowed, valid until the
+ * cache is freed); NULL with *err when the image cannot be read (naming the
+ * page file and the reference) or is absurdly large. */
+PIX *omr_sample_cache_reference(omr_sample_cache_t *cache, const omr_form_t *form, int page_index, omr_error_t *err);
+
+/* That image prepared for omr_register_page_print
+ * (omr_register_print_prepare), once per cache: borrowed, valid until the
+ * cache is freed; NULL with *err as omr_sample_cache_reference. */
+const omr_register_print_ref_t *omr_sample_cache_print_ref(omr_sample_cache_t *cache, const omr_form_t *form,
+                                                           int page_index, omr_error_t *err);
 
 /* Build the masks of page page_index of form now (otherwise done on first
  * use). Costs one render of the page (~0.1-0.3 s), or one read from the

@@ -1158,7 +1158,9 @@ static omr_status_t finish_question(page_ctx_t *pc)
     case OMR_KIND_COUNT:
         break;
     }
-    if (!st && !q->text)
+    /* omr prints the prompt; a page printed by others (reference=) has its
+     * own, and its question is named by its label */
+    if (!st && !q->text && !pc->page->reference)
         st = fail(c, "question %s has no prompt", q->id);
     c->line = saved;
     pc->q = NULL;
