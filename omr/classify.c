@@ -204,26 +204,41 @@ static int cmp_float(const void *a, const void *b);
 
 static int is_bubble(const omr_region_t *rg) { return rg->kind == OMR_REGION_CHECK && rg->round; }
 
-/* Does bubble rg print what `print` names (NULL: any bubble)? */
-static int prints(const omr_region_t *rg, const char *print)
+/* The bubbles a blank level is taken over: all, those printing something
+ * inside, those printing `print`. */
+typedef enum { BUBBLES_ALL, BUBBLES_PRINTED, BUBBLES_PRINTING } bubbles_t;
+
+static int selected(const omr_region_t *rg, bubbles_t which, const char *print)
 {
-    return is_bubble(rg) && (!print || (rg->print && !strcmp(rg->print, print)));
+    if (!is_bubble(rg))
+        return 0;
+    switch (which) {
+    case BUBBLES_ALL:
+        return 1;
+    case BUBBLES_PRINTED:
+        return rg->print && rg->print[0];
+    case BUBBLES_PRINTING:
+        return rg->print && !strcmp(rg->print, print);
+    }
+    return 0;
 }
 
-double omr_classify_bubble_base(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions,
-                                const char *print)
+/* The lower quartile of the ink of the selected bubbles, capped at
+ * cal->bubble_base_max; -1 when fewer than OMR_CLASSIFY_BUBBLE_BASE_MIN. */
+static double base_over(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions,
+                        bubbles_t which, const char *print)
 {
     int n = 0;
     for (int i = 0; i < pg->n_regions; i++)
-        n += prints(&pg->regions[i], print);
+        n += selected(&pg->regions[i], which, print);
     if (n < OMR_CLASSIFY_BUBBLE_BASE_MIN)
-        return print ? omr_classify_bubble_base(pg, cal, regions, NULL) : 0;
+        return -1;
     float *ink = malloc(sizeof *ink * (size_t)n);
     if (!ink)
-        return 0;
+        return -1;
     int k = 0;
     for (int i = 0; i < pg->n_regions; i++)
-        if (prints(&pg->regions[i], print))
+        if (selected(&pg->regions[i], which, print))
             ink[k++] = regions[i].m.ink;
     qsort(ink, (size_t)n, sizeof *ink, cmp_float);
     double base = ink[n / 4];
@@ -231,18 +246,34 @@ double omr_classify_bubble_base(const omr_page_t *pg, const omr_calib_t *cal, co
     return base < cal->bubble_base_max ? base : cal->bubble_base_max;
 }
 
+double omr_classify_bubble_base(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions,
+                                const char *print)
+{
+    double base = -1;
+    if (print) {
+        base = base_over(pg, cal, regions, BUBBLES_PRINTING, print);
+        if (base < 0 && !print[0])
+            return 0; /* nothing printed inside: paper */
+        if (base < 0)
+            base = base_over(pg, cal, regions, BUBBLES_PRINTED, NULL);
+    }
+    if (base < 0)
+        base = base_over(pg, cal, regions, BUBBLES_ALL, NULL);
+    return base < 0 ? 0 : base;
+}
+
 double omr_classify_bubble_full(const omr_page_t *pg, const omr_calib_t *cal, const omr_region_result_t *regions)
 {
     double page_base = omr_classify_bubble_base(pg, cal, regions, NULL);
     int n = 0;
     for (int i = 0; i < pg->n_regions; i++)
-        n += prints(&pg->regions[i], NULL) && regions[i].m.ink >= page_base + cal->bubble_full_gap;
+        n += is_bubble(&pg->regions[i]) && regions[i].m.ink >= page_base + cal->bubble_full_gap;
     float *ink = n ? malloc(sizeof *ink * (size_t)n) : NULL;
     if (!ink)
         return 1;
     int k = 0;
     for (int i = 0; i < pg->n_regions; i++)
-        if (prints(&pg->regions[i], NULL) && regions[i].m.ink >= page_base + cal->bubble_full_gap)
+        if (is_bubble(&pg->regions[i]) && regions[i].m.ink >= page_base + cal->bubble_full_gap)
             ink[k++] = regions[i].m.ink;
     qsort(ink, (size_t)n, sizeof *ink, cmp_float);
     double full = ink[n / 2];

@@ -63,8 +63,12 @@ void omr_classify_page(const omr_page_t *page, const omr_calib_t *cal,
  * more ink than "A"; most bubbles of a sheet are blank), never above
  * cal->bubble_base_max (a sheet filled in almost everywhere must not make
  * its filled bubbles the blank level). Fewer than
- * OMR_CLASSIFY_BUBBLE_BASE_MIN such bubbles: the level of all the page's
- * bubbles; fewer than that on the page: 0 (paper is blank). */
+ * OMR_CLASSIFY_BUBBLE_BASE_MIN such bubbles: the level of the page's
+ * bubbles that print something inside (a letter printed once is not held
+ * against the empty bubbles of a form that labels some beside them), of all
+ * its bubbles when those are too few; a bubble with nothing printed inside
+ * (print "") and too few like it: 0 (paper); fewer bubbles than that on the
+ * page: 0. */
 #define OMR_CLASSIFY_BUBBLE_BASE_MIN 4
 double omr_classify_bubble_base(const omr_page_t *page, const omr_calib_t *cal,
                                 const omr_region_result_t *regions, const char *print);

@@ -757,8 +757,8 @@ static omr_status_t parse_bubble(ctx_t *c, const omr_tpl_line_t *l, const char *
         return OMR_OK;
     if (bubble.w < 1.5 || bubble.h < 1.5 || bubble.w > 15 || bubble.h > 15)
         return fail(c, "%s: a bubble of %gx%g mm (1.5 to 15 mm each way)", what, bubble.w, bubble.h);
-    if (print && (!print[0] || strlen(print) > 8))
-        return fail(c, "%s: print=%s: 1 to 8 bytes", what, print);
+    if (print && strlen(print) > 8) /* "": nothing printed inside (a label beside it) */
+        return fail(c, "%s: print=%s: up to 8 bytes", what, print);
     char codestr[8];
     snprintf(codestr, sizeof codestr, "%d", code);
     if (!(*pprint = arena_strdup(c->priv, print ? print : codestr)))
@@ -779,7 +779,7 @@ static omr_region_t *add_bubble(page_ctx_t *pc, omr_rect_t box, const char *prin
 {
     omr_region_t *reg;
     if (!add_item(pc, OMR_ITEM_FRAME, box, 0, frame_flags | OMR_ITEM_CHECKBOX | OMR_ITEM_ROUND, NULL) ||
-        !add_item(pc, OMR_ITEM_NUMBER, box, size, 0, print) ||
+        (print[0] && !add_item(pc, OMR_ITEM_NUMBER, box, size, 0, print)) || /* "": nothing inside */
         !(reg = add_region(pc, OMR_REGION_CHECK, box, code, row, var)))
         return NULL;
     reg->round = 1;

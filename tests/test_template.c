@@ -394,7 +394,7 @@ static void bubbles_and_order(void)
         {"  option 1 num=25,35 print=A \"one\"\n  option 2 num=25,45 other \"other\"\n", "print= is what is printed"},
         {"  option 1 bubble=23,33,1,1 \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n", "1.5 to 15 mm"},
         {"  option 1 bubble=23,33,4,4 print=ABCDEFGHI \"one\"\n  option 2 bubble=23,43,4,4 other \"other\"\n",
-         "1 to 8 bytes"},
+         "up to 8 bytes"},
         {"  option 1 bubble=23,33,4,4 \"one\"\n  option 2 num=25,45 other \"other\"\n", "every option has a checkbox"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

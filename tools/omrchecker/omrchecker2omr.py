@@ -14,7 +14,7 @@ templates/omrchecker-enigma/ was written by
     --id omrchecker-enigma --code ENIGMA
     --title "ENIGMAZERO 200-question answer sheet (OMRChecker sample)"
 templates/omrchecker-sample6/ by
-    --reference reference.png --page 210x297 --bubble 3.56
+    --reference reference.png --page 210x297 --bubble 3.56 --label-beside Stu
     --id omrchecker-sample6 --code SAMPLE6
     --title "NUS CS1010S exam cover sheet (OMRChecker sample6)"
 
@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--page", required=True, help="WxH, mm")
     ap.add_argument("--marker", type=float, help="marker outer diameter, mm (with --marks)")
     ap.add_argument("--bubble", type=float, required=True, help="printed bubble diameter, mm")
+    ap.add_argument("--label-beside", action="append", default=[], metavar="BLOCK",
+                    help="a field block whose values are printed beside its bubbles, not inside (repeatable)")
     ap.add_argument("--id", default="omrchecker")
     ap.add_argument("--code", default="OMRC")
     ap.add_argument("--title", default="OMRChecker bubble sheet")
@@ -147,10 +149,11 @@ def main():
                 lines.append('question %s kind=single label="%s"' % (lab, lab))
             else:
                 lines.append('question %s kind=single label="%s (%s)"' % (lab, name, lab))
-            # omr needs a prompt (the question's text, and where the form shows
-            # it); on a page registered by its print omr prints nothing, so
-            # there the box only says where the form heads the field
-            if direction == "horizontal":
+            # on a page registered by its print omr prints nothing and a
+            # question needs no prompt (its label names it)
+            if a.reference:
+                pass
+            elif direction == "horizontal":
                 # where the sheet prints the question's number, left of its row
                 ax, ay = centre(fi, 0)
                 num = re.sub(r"^[A-Za-z_]*", "", lab) if kind == "mcq" else lab
@@ -162,10 +165,13 @@ def main():
                 num = "%d" % (fi + 1) if kind == "int" else lab
                 lines.append('  prompt box=%.2f,%.2f,%.2f,%.2f size=6 center "%s"'
                              % (tx - d / 2, ty - d / 2 - 4, d, 3, num))
+            # a block whose values are printed beside its bubbles, not inside:
+            # print="" (omr reads such a bubble against paper, not a letter)
             for k, v in enumerate(values):
                 cx, cy = centre(fi, k)
+                inside = '""' if name in a.label_beside else v
                 lines.append('  option %d bubble=%.2f,%.2f,%.2f,%.2f print=%s "%s"'
-                             % (k + 1, cx - d / 2, cy - d / 2, d, d, v, v))
+                             % (k + 1, cx - d / 2, cy - d / 2, d, d, inside, v))
 
     os.makedirs(a.out, exist_ok=True)
     src = os.path.basename(a.template)
