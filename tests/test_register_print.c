@@ -1,0 +1,165 @@
+/* test_register_print.c -- stage 3 for pages printed without corner marks:
+ * registration by the page's print (register.h, omr_register_page_print).
+ *
+ * Synthetic: pages of the IPA survey rendered blank by omr's printer at 200
+ * and 300 dpi, some with answers inked over their answer regions, warped by
+ * a known affine (warp.h: skew, shift, unequal scale, 180°), grey or
+ * thresholded to 1 bpp, with or without the file's resolution: the truth is
+ * the affine we applied. The reference is the same page rendered at
+ * OMR_REGISTER_PRINT_PX_PER_MM. Every region centre must be mapped within
+ * 0.15 mm of where the warp put it (about twice the worst measured). Then
+ * what must not register: another page of the survey, a blank sheet, the
+ * right page told the wrong way up, and a scan of the page with only a
+ * corner of it on the image.
+ * The real scans (OMRChecker's sample6, whose print differs from its
+ * reference image in places) are tests/omrchecker_sample6.sh's.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "print.h"
+#include "register.h"
+#include "template.h"
+#include "warp.h"
+
+static omr_survey_t *survey;
+static const omr_form_t *form;
+
+/* The page's blank render prepared as the reference. */
+static omr_register_print_ref_t *prepare(int page_index)
+{
+    omr_error_t err = {0};
+    PIX *ref = omr_print_render_page(survey, form, page_index, NULL, OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH,
+                                     &err);
+    CHECK(ref != NULL, "render: %s", err.msg);
+    omr_register_print_ref_t *rp = NULL;
+    if (ref)
+        CHECK(omr_register_print_prepare(ref, &form->pages[page_index], &rp, &err) == OMR_OK, "%s", err.msg);
+    pixDestroy(&ref);
+    return rp;
+}
+
+/* Ink over the page's answer regions, every third one: a respondent's
+ * marks, which the reference does not have. */
+static void ink_answers(PIX *pix, const omr_page_t *pg, double k)
+{
+    for (int i = 0; i < pg->n_regions; i += 3) {
+        const omr_rect_t *b = &pg->regions[i].box;
+        BOX *box = boxCreate((int)(b->x * k), (int)(b->y * k), (int)(b->w * k), (int)(b->h * k));
+        pixClearInRect(pix, box); /* (8 bpp: 0 is black) */
+        boxDestroy(&box);
+    }
+}
+
+typedef struct {
+    int page, dpi, bitonal, with_dpi, answers;
+    warp_t w;
+} case_t;
+
+/* Register one synthetic scan; returns the worst region error in mm, or -1
+ * when not registered. */
+static double run_case(const omr_register_print_ref_t *rp, const case_t *c)
+{
+    omr_error_t err = {0};
+    const omr_page_t *pg = &form->pages[c->page];
+    PIX *blank = omr_print_render_page(survey, form, c->page, NULL, c->dpi, &err);
+    CHECK(blank != NULL, "render: %s", err.msg);
+    if (!blank)
+        return -1;
+    double k = c->dpi / OMR_MM_PER_INCH;
+    if (c->answers)
+        ink_answers(blank, pg, k);
+    PIX *scan = make_scan(blank, pg, &c->w, c->bitonal);
+    omr_register_t reg;
+    omr_status_t st = omr_register_page_print(scan, pg, rp, c->w.flip ? 180 : 0, c->with_dpi ? c->dpi : 0, NULL,
+                                              &reg, &err);
+    double worst = st == OMR_OK ? warp_region_error_px(&c->w, pg, k, reg.xform) / k : -1;
+    if (st != OMR_OK)
+        fprintf(stderr, "  not registered: %s\n", err.msg);
+    else
+        printf("  page %d, %d dpi %s%s%s, skew %.1f: %d patches, residual %.3f mm, worst region %.3f mm\n",
+               c->page + 1, c->dpi, c->bitonal ? "1 bpp" : "grey", c->with_dpi ? "" : ", no dpi",
+               c->answers ? ", answered" : "", c->w.skew, reg.n_patches, reg.residual_mm, worst);
+    pixDestroy(&scan);
+    pixDestroy(&blank);
+    return worst;
+}
+
+static void test_synthetic_warps(void)
+{
+    const case_t cases[] = {
+        {0, 300, 0, 1, 0, {.skew = 0.8, .sx = 1.004, .sy = 0.996, .tx = 2, .ty = -3, .border = 3}},
+        {0, 300, 1, 1, 1, {.skew = -1.6, .sx = 0.995, .sy = 1.006, .tx = -4, .ty = 5, .border = 3}},
+        {0, 200, 1, 0, 1, {.skew = 2.5, .sx = 1.01, .sy = 1.0, .tx = 6, .ty = 2, .border = 5}},
+        {0, 200, 0, 1, 0, {.skew = -0.4, .sx = 1.0, .sy = 1.0, .tx = 0, .ty = 0, .flip = 1, .border = 3}},
+        {3, 300, 1, 1, 1, {.skew = 1.2, .sx = 1.002, .sy = 1.008, .tx = -2, .ty = -6, .border = 4}},
+        {3, 200, 0, 0, 1, {.skew = -3.0, .sx = 0.99, .sy = 0.995, .tx = 3, .ty = 4, .flip = 1, .border = 6}},
+    };
+    omr_register_print_ref_t *rp[2] = {prepare(0), prepare(3)};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        omr_register_print_ref_t *r = rp[cases[i].page == 0 ? 0 : 1];
+        if (!r)
+            continue;
+        double worst = run_case(r, &cases[i]);
+        CHECK(worst >= 0 && worst <= 0.15, "case %zu: worst region error %.3f mm (-1: not registered)", i, worst);
+    }
+    omr_register_print_ref_free(rp[0]);
+    omr_register_print_ref_free(rp[1]);
+}
+
+/* What must not register against page 1's print. */
+static void test_not_registered(void)
+{
+    omr_register_print_ref_t *rp = prepare(0);
+    if (!rp)
+        return;
+    omr_error_t err = {0};
+    const omr_page_t *pg = &form->pages[0];
+    warp_t w = {.skew = 0.5, .sx = 1, .sy = 1, .tx = 1, .ty = 1, .border = 3};
+    omr_register_t reg;
+    /* another page of the survey (its own print, the same marks) */
+    PIX *other = omr_print_render_page(survey, form, 4, NULL, 200, &err);
+    PIX *scan = other ? make_scan(other, &form->pages[4], &w, 0) : NULL;
+    CHECK(scan && omr_register_page_print(scan, pg, rp, 0, 200, NULL, &reg, &err) == OMR_ENOTFOUND,
+          "page 5 registered as page 1");
+    pixDestroy(&scan);
+    pixDestroy(&other);
+    /* a blank sheet */
+    PIX *white = pixCreate(1654, 2339, 8);
+    pixSetAll(white);
+    pixSetResolution(white, 200, 200);
+    CHECK(omr_register_page_print(white, pg, rp, 0, 200, NULL, &reg, &err) == OMR_ENOTFOUND,
+          "a white sheet registered");
+    pixDestroy(&white);
+    /* the page itself, told upside down */
+    PIX *blank = omr_print_render_page(survey, form, 0, NULL, 200, &err);
+    scan = blank ? make_scan(blank, pg, &w, 1) : NULL;
+    CHECK(scan && omr_register_page_print(scan, pg, rp, 180, 200, NULL, &reg, &err) == OMR_ENOTFOUND,
+          "the upright page registered as upside down");
+    /* a quarter of it (the rest cut off) */
+    BOX *quarter = boxCreate(0, 0, 830, 1170);
+    PIX *corner = scan ? pixClipRectangle(scan, quarter, NULL) : NULL;
+    boxDestroy(&quarter);
+    CHECK(corner && omr_register_page_print(corner, pg, rp, 0, 200, NULL, &reg, &err) == OMR_ENOTFOUND,
+          "a quarter of the page registered");
+    pixDestroy(&corner);
+    pixDestroy(&scan);
+    pixDestroy(&blank);
+    omr_register_print_ref_free(rp);
+}
+
+int main(void)
+{
+    omr_quiet_libraries();
+    omr_error_t err = {0};
+    if (omr_template_load("templates/ipa-itsc-2018", &survey, &err) != OMR_OK || !(form = omr_template_form(survey, "A"))) {
+        fprintf(stderr, "templates/ipa-itsc-2018: %s\n", err.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(test_synthetic_warps);
+    RUN(test_not_registered);
+    omr_template_free(survey);
+    return check_report();
+}
