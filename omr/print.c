@@ -517,9 +517,101 @@ static cairo_surface_t *render_a8(const omr_survey_t *s, const omr_form_t *f,
   return surf;
 }
 
+/* A page printed by others (template page reference=) is its blank image:
+ * omr draws nothing on it. The image as 8 bpp grey at its own resolution,
+ * or NULL with *err naming the page file and the image (unreadable, or a
+ * header claiming an absurd size). */
+static PIX *reference_grey(const omr_page_t *pg, omr_error_t *err) {
+  l_int32 w = 0, h = 0;
+  if (pixReadHeader(pg->reference, NULL, &w, &h, NULL, NULL, NULL) || w < 16 ||
+      h < 16) {
+    omr_error_set(err, OMR_EINPUT,
+                  "%s: reference=%s: not an image omr can read", pg->file,
+                  pg->reference);
+    return NULL;
+  }
+  if ((double)w * h > 200e6) {
+    omr_error_set(err, OMR_EINPUT, "%s: reference=%s: %dx%d px is absurd",
+                  pg->file, pg->reference, w, h);
+    return NULL;
+  }
+  PIX *raw = pixRead(pg->reference);
+  PIX *grey = raw ? pixConvertTo8(raw, 0) : NULL;
+  pixDestroy(&raw);
+  if (!grey)
+    omr_error_set(err, OMR_EINPUT, "%s: reference=%s: cannot read it",
+                  pg->file, pg->reference);
+  return grey;
+}
+
+/* The reference image of a page at dpi, the size omr's own render of the
+ * page would have. */
+static PIX *render_reference(const omr_page_t *pg, double dpi,
+                             omr_error_t *err) {
+  PIX *grey = reference_grey(pg, err);
+  if (!grey)
+    return NULL;
+  PIX *pix = pixScaleToSize(grey, page_px(pg->width, dpi),
+                            page_px(pg->height, dpi));
+  pixDestroy(&grey);
+  if (!pix) {
+    omr_error_set(err, OMR_ENOMEM, "%s: reference=%s: cannot scale it",
+                  pg->file, pg->reference);
+    return NULL;
+  }
+  pixSetResolution(pix, (l_int32)lround(dpi), (l_int32)lround(dpi));
+  return pix;
+}
+
+/* The reference image painted over the page (PDF): grey as RGB. */
+static omr_status_t paint_reference(cairo_t *cr, const omr_page_t *pg,
+                                    omr_error_t *err) {
+  PIX *grey = reference_grey(pg, err);
+  if (!grey)
+    return err ? err->status : OMR_EINPUT;
+  int w = (int)pixGetWidth(grey), h = (int)pixGetHeight(grey);
+  cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(img);
+    pixDestroy(&grey);
+    return omr_error_set(err, OMR_ENOMEM, "out of memory for %s",
+                         pg->reference);
+  }
+  cairo_surface_flush(img);
+  unsigned char *dst = cairo_image_surface_get_data(img);
+  int stride = cairo_image_surface_get_stride(img);
+  for (int y = 0; y < h; y++) {
+    const l_uint32 *line = pixGetData(grey) + (size_t)y * pixGetWpl(grey);
+    uint32_t *row = (uint32_t *)(dst + (size_t)y * stride);
+    for (int x = 0; x < w; x++) {
+      uint32_t g = GET_DATA_BYTE(line, x);
+      row[x] = g << 16 | g << 8 | g;
+    }
+  }
+  cairo_surface_mark_dirty(img);
+  pixDestroy(&grey);
+  cairo_save(cr);
+  cairo_scale(cr, pg->width / w, pg->height / h);
+  cairo_set_source_surface(cr, img, 0, 0);
+  cairo_paint(cr);
+  cairo_restore(cr);
+  cairo_surface_destroy(img);
+  return OMR_OK;
+}
+
 PIX *omr_print_render_page(const omr_survey_t *s, const omr_form_t *f,
                            int page_index, const char *respondent, double dpi,
                            omr_error_t *err) {
+  if (check_args(s, f, page_index, dpi, err) != OMR_OK)
+    return NULL;
+  if (f->pages[page_index].reference) {
+    PIX *ref = render_reference(&f->pages[page_index], dpi, err);
+    if (ref && respondent &&
+        omr_print_stamp_barcode(ref, s, f, page_index, respondent, dpi, err) !=
+            OMR_OK)
+      pixDestroy(&ref);
+    return ref;
+  }
   cairo_surface_t *surf = render_a8(s, f, page_index, dpi, NULL, NULL, err);
   if (!surf)
     return NULL;
@@ -582,6 +674,17 @@ PIX *omr_print_render_ink(const omr_survey_t *s, const omr_form_t *f,
     omr_error_set(err, OMR_EINPUT, "print: ink threshold %d outside 1..256",
                   grey_below);
     return NULL;
+  }
+  if (check_args(s, f, page_index, dpi, err) != OMR_OK)
+    return NULL;
+  if (f->pages[page_index].reference) {
+    /* exactly the threshold of omr_print_render_page, as below */
+    PIX *grey = render_reference(&f->pages[page_index], dpi, err);
+    PIX *ink = grey ? pixThresholdToBinary(grey, grey_below) : NULL;
+    pixDestroy(&grey);
+    if (ink)
+      pixSetResolution(ink, (l_int32)lround(dpi), (l_int32)lround(dpi));
+    return ink;
   }
   unsigned char *own = NULL;
   size_t own_cap = 0;
@@ -742,7 +845,10 @@ omr_status_t omr_print_pdf(const omr_survey_t *s, const char *form_id,
         const omr_page_t *pg = &f->pages[p];
         cairo_pdf_surface_set_size(surf, pg->width * pt_per_mm,
                                    pg->height * pt_per_mm);
-        draw_items(&d, pg);
+        if (pg->reference)
+          st = paint_reference(cr, pg, err); /* printed by others: as is */
+        else
+          draw_items(&d, pg);
         if (n > 0 && pg->barcode.w > 0) {
           char payload[96];
           page_payload(payload, sizeof payload, s, f, pg, respondents[r]);

@@ -135,30 +135,6 @@ void omr_sample_cache_free(omr_sample_cache_t *c)
     free(c);
 }
 
-/* The blank page's reference image (page reference=) at
- * OMR_REGISTER_PRINT_PX_PER_MM, 8 bpp grey; NULL with *err when it cannot be
- * read or is absurd. */
-static PIX *load_reference(const omr_page_t *pg, omr_error_t *err)
-{
-    l_int32 w = 0, h = 0;
-    if (pixReadHeader(pg->reference, NULL, &w, &h, NULL, NULL, NULL) || w < 16 || h < 16) {
-        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: not an image Leptonica can read", pg->file, pg->reference);
-        return NULL;
-    }
-    if ((double)w * h > 200e6) {
-        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: %dx%d px is absurd for a page", pg->file, pg->reference, w, h);
-        return NULL;
-    }
-    PIX *raw = pixRead(pg->reference), *grey = raw ? pixConvertTo8(raw, 0) : NULL;
-    const double k = OMR_REGISTER_PRINT_PX_PER_MM;
-    PIX *out = grey ? pixScale(grey, (float)(k * pg->width / w), (float)(k * pg->height / h)) : NULL;
-    pixDestroy(&raw);
-    pixDestroy(&grey);
-    if (!out)
-        omr_error_set(err, OMR_EINPUT, "%s: reference=%s: cannot read or scale it", pg->file, pg->reference);
-    return out;
-}
-
 /* The kept image of kind `reference` (0: coarse render, 1: reference) for
  * page page_index, made on first use. */
 static PIX *cache_page_image(omr_sample_cache_t *c, const omr_form_t *form, int page_index, int reference,
@@ -175,13 +151,9 @@ static PIX *cache_page_image(omr_sample_cache_t *c, const omr_form_t *form, int 
     }
     c->coarse = grown;
     PIX *pix;
-    if (!reference)
-        pix = omr_print_render_page(c->survey, form, page_index, NULL, OMR_SAMPLE_COARSE_DPI, err);
-    else if (pg->reference)
-        pix = load_reference(pg, err);
-    else
-        pix = omr_print_render_page(c->survey, form, page_index, NULL,
-                                    OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH, err);
+    /* (a page printed by others renders as its reference image) */
+    double dpi = reference ? OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH : OMR_SAMPLE_COARSE_DPI;
+    pix = omr_print_render_page(c->survey, form, page_index, NULL, dpi, err);
     if (!pix)
         return NULL;
     c->coarse[c->n_coarse].page = pg;
