@@ -127,18 +127,143 @@ static int grey_of_pix(PIX *pix, grey_t *out)
     return 0;
 }
 
-/* The affine map from the upright scan grid (u, v; continuous, fine px) to
- * the image (x, y) for a sheet lying at orientation in a W x H image, q
- * image px per grid px. */
-static void grid_to_image(int orientation, double W, double H, double q, double *m)
+/* Bits set in v (without the popcnt instruction, which the build does not
+ * assume). */
+static inline int popcount64(uint64_t v)
 {
+    v = v - (v >> 1 & 0x5555555555555555ull);
+    v = (v & 0x3333333333333333ull) + (v >> 2 & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (int)(v * 0x0101010101010101ull >> 56);
+}
+
+/* Dot products of a float patch row with a row of the scan, in 8 partial
+ * sums so the compiler may use vector lanes (a single running float sum
+ * must be added in order). */
+static inline float dot_u8(const float *z, const uint8_t *row, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += z[i + k] * (float)row[i + k];
+    float t = 0;
+    for (; i < n; i++)
+        t += z[i] * (float)row[i];
+    return t + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static inline float dot_f(const float *z, const float *row, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += z[i + k] * row[i + k];
+    float t = 0;
+    for (; i < n; i++)
+        t += z[i] * row[i];
+    return t + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* The scan on a grid aligned with the image, q image px per grid px: grid
+ * pixel (i, j) the mean of the n x n image pixels around image point
+ * ((i + 0.5) q, (j + 0.5) q) (n: q rounded; 1 bpp: black 0, white 255;
+ * outside the image: paper). Row by row: the columns' boxes start where
+ * their centres put them, the same in every row, so a box is n counts of n
+ * pixels (on 1 bpp, one popcount of n bits each). */
+static int grid_of_image(PIX *pix, double q, grey_t *out)
+{
+    const int W = (int)pixGetWidth(pix), H = (int)pixGetHeight(pix), depth = (int)pixGetDepth(pix);
+    const int wpl = pixGetWpl(pix);
+    const l_uint32 *data = pixGetData(pix);
+    int n = (int)lround(q);
+    if (n < 1)
+        n = 1;
+    if (n > 32)
+        n = 32;
+    out->w = (int)(W / q);
+    out->h = (int)(H / q);
+    out->p = malloc((size_t)(out->w ? out->w : 1) * (size_t)(out->h ? out->h : 1));
+    int *x0 = malloc(sizeof *x0 * (size_t)(out->w ? out->w : 1));
+    int *sum = malloc(sizeof *sum * (size_t)(out->w ? out->w : 1));
+    if (!out->p || !x0 || !sum) {
+        free(x0);
+        free(sum);
+        return -1;
+    }
+    const double half = n / 2.0;
+    for (int i = 0; i < out->w; i++)
+        x0[i] = (int)floor((i + 0.5) * q - half + 0.5);
+    for (int j = 0; j < out->h; j++) {
+        const int y0 = (int)floor((j + 0.5) * q - half + 0.5);
+        memset(sum, 0, sizeof *sum * (size_t)out->w);
+        for (int y = y0; y < y0 + n; y++) {
+            if (y < 0 || y >= H) {
+                for (int i = 0; i < out->w; i++)
+                    sum[i] += 255 * n;
+                continue;
+            }
+            const l_uint32 *line = data + (size_t)y * wpl;
+            for (int i = 0; i < out->w; i++) {
+                const int x = x0[i];
+                if (x < 0 || x + n > W) { /* at the image's edge: pixel by pixel */
+                    for (int xx = x; xx < x + n; xx++)
+                        sum[i] += xx < 0 || xx >= W ? 255
+                                  : depth == 1      ? (GET_DATA_BIT(line, xx) ? 0 : 255)
+                                                    : (int)GET_DATA_BYTE(line, xx);
+                } else if (depth == 1) {
+                    /* the n bits from x: Leptonica keeps pixel 0 in a word's top bit */
+                    const int w0 = x >> 5;
+                    uint64_t bits = (uint64_t)line[w0] << 32 | (w0 + 1 < wpl ? line[w0 + 1] : 0);
+                    bits = bits << (x & 31) >> (64 - n);
+                    sum[i] += 255 * (n - popcount64(bits));
+                } else {
+                    for (int xx = x; xx < x + n; xx++)
+                        sum[i] += (int)GET_DATA_BYTE(line, xx);
+                }
+            }
+        }
+        const float inv = 1.0f / (float)(n * n);
+        for (int i = 0; i < out->w; i++)
+            out->p[(size_t)j * out->w + i] = (uint8_t)((float)sum[i] * inv + 0.5f);
+    }
+    free(x0);
+    free(sum);
+    return 0;
+}
+
+/* The upright grid of a sheet lying at orientation: g (aligned with the
+ * image) turned, into *out; m gets the map from the upright grid's
+ * continuous coordinates (u, v) to the image's (q image px per grid px). */
+static int upright_grid(const grey_t *g, int orientation, double q, grey_t *out, double *m)
+{
+    const int sideways = orientation == 90 || orientation == 270;
+    out->w = sideways ? g->h : g->w;
+    out->h = sideways ? g->w : g->h;
+    out->p = malloc((size_t)(out->w ? out->w : 1) * (size_t)(out->h ? out->h : 1));
+    if (!out->p)
+        return -1;
+    const double gw = g->w * q, gh = g->h * q;
     const double t[4][6] = {
         {q, 0, 0, 0, q, 0},
-        {0, -q, W, q, 0, 0},  /* 90: the sheet's top at the image's right */
-        {-q, 0, W, 0, -q, H},
-        {0, q, 0, -q, 0, H},
+        {0, -q, gw, q, 0, 0},  /* 90: the sheet's top at the image's right */
+        {-q, 0, gw, 0, -q, gh},
+        {0, q, 0, -q, 0, gh},
     };
     memcpy(m, t[(orientation / 90) & 3], sizeof t[0]);
+    for (int j = 0; j < out->h; j++)
+        for (int i = 0; i < out->w; i++) {
+            int ii, jj;
+            switch (orientation) {
+            case 90: ii = g->w - 1 - j; jj = i; break;
+            case 180: ii = g->w - 1 - i; jj = g->h - 1 - j; break;
+            case 270: ii = j; jj = g->h - 1 - i; break;
+            default: ii = i; jj = j; break;
+            }
+            out->p[(size_t)j * out->w + i] = g->p[(size_t)jj * g->w + ii];
+        }
+    return 0;
 }
 
 /* c = a after b (affine maps as 6 numbers, x' = m0 x + m1 y + m2, ...). */
@@ -152,49 +277,6 @@ static void compose(const double *a, const double *b, double *c)
     r[4] = a[3] * b[1] + a[4] * b[4];
     r[5] = a[3] * b[2] + a[4] * b[5] + a[5];
     memcpy(c, r, sizeof r);
-}
-
-/* The scan on the fine grid, upright: each grid pixel the mean of the n x n
- * image pixels around its centre (n: image px per grid px, rounded; 1 bpp:
- * black 0, white 255; outside the image: paper). m: grid -> image. */
-static int resample_scan(PIX *pix, const double *m, int w, int h, grey_t *out)
-{
-    out->w = w;
-    out->h = h;
-    out->p = malloc((size_t)w * (size_t)h);
-    if (!out->p)
-        return -1;
-    const l_uint32 *data = pixGetData(pix);
-    const int wpl = pixGetWpl(pix), iw = (int)pixGetWidth(pix), ih = (int)pixGetHeight(pix);
-    const int depth = (int)pixGetDepth(pix);
-    int n = (int)lround(hypot(m[0], m[3]));
-    if (n < 1)
-        n = 1;
-    const double half = n / 2.0;
-    for (int j = 0; j < h; j++)
-        for (int i = 0; i < w; i++) {
-            double x = m[0] * (i + 0.5) + m[1] * (j + 0.5) + m[2];
-            double y = m[3] * (i + 0.5) + m[4] * (j + 0.5) + m[5];
-            int x0 = (int)floor(x - half + 0.5), y0 = (int)floor(y - half + 0.5);
-            int sum = 0;
-            for (int yy = y0; yy < y0 + n; yy++) {
-                if (yy < 0 || yy >= ih) {
-                    sum += 255 * n;
-                    continue;
-                }
-                const l_uint32 *line = data + (size_t)yy * wpl;
-                for (int xx = x0; xx < x0 + n; xx++) {
-                    if (xx < 0 || xx >= iw)
-                        sum += 255;
-                    else if (depth == 1)
-                        sum += GET_DATA_BIT(line, xx) ? 0 : 255;
-                    else
-                        sum += (int)GET_DATA_BYTE(line, xx);
-                }
-            }
-            out->p[(size_t)j * w + i] = (uint8_t)((sum + n * n / 2) / (n * n));
-        }
-    return 0;
 }
 
 /* Sums of g and g^2 over rectangles: integral images, (w + 1) x (h + 1). */
@@ -271,14 +353,8 @@ static double ncc_at(const grey_t *g, const integral_t *ii, const float *z, int 
     if (var < 1e-6 || zn <= 0)
         return 0;
     double cross = 0;
-    for (int j = 0; j < n; j++) {
-        const uint8_t *row = g->p + (size_t)(y + j) * g->w + x;
-        const float *zr = z + j * n;
-        float acc = 0;
-        for (int i = 0; i < n; i++)
-            acc += zr[i] * (float)row[i];
-        cross += acc;
-    }
+    for (int j = 0; j < n; j++)
+        cross += dot_u8(z + j * n, g->p + (size_t)(y + j) * g->w + x, n);
     return cross / (zn * sqrt(var));
 }
 
@@ -555,21 +631,46 @@ static void rectify(const grey_t *s4, const double *xf, double k4x, double k4y, 
         }
 }
 
+/* Sums of the rectified window win (side n + 2 FINE_SEARCH) and of its
+ * squares over every n x n sub-window: ws[(dy + S) * (2S + 1) + dx + S]
+ * (S = FINE_SEARCH), by running sums along rows, then columns. */
+static void window_sums(const float *win, int n, double *ws, double *ws2)
+{
+    const int w = n + 2 * FINE_SEARCH, m = 2 * FINE_SEARCH + 1;
+    double rs[(FINE_PATCH + 2 * FINE_SEARCH) * (2 * FINE_SEARCH + 1)];
+    double rs2[(FINE_PATCH + 2 * FINE_SEARCH) * (2 * FINE_SEARCH + 1)];
+    for (int y = 0; y < w; y++)
+        for (int dx = 0; dx < m; dx++) {
+            double a = 0, a2 = 0;
+            for (int i = 0; i < n; i++) {
+                double v = win[(size_t)y * w + dx + i];
+                a += v;
+                a2 += v * v;
+            }
+            rs[y * m + dx] = a;
+            rs2[y * m + dx] = a2;
+        }
+    for (int dy = 0; dy < m; dy++)
+        for (int dx = 0; dx < m; dx++) {
+            double a = 0, a2 = 0;
+            for (int j = 0; j < n; j++) {
+                a += rs[(dy + j) * m + dx];
+                a2 += rs2[(dy + j) * m + dx];
+            }
+            ws[dy * m + dx] = a;
+            ws2[dy * m + dx] = a2;
+        }
+}
+
 /* NCC of patch z (side n, zero mean, norm zn) at offset (dx, dy) in the
- * rectified window win (side n + 2 FINE_SEARCH). */
-static double ncc_window(const float *win, const float *z, int n, double zn, int dx, int dy)
+ * rectified window win (side n + 2 FINE_SEARCH), whose sub-window there
+ * sums to s, its squares to s2. */
+static double ncc_window(const float *win, const float *z, int n, double zn, int dx, int dy, double s, double s2)
 {
     const int w = n + 2 * FINE_SEARCH;
-    double s = 0, s2 = 0, cross = 0;
-    for (int j = 0; j < n; j++) {
-        const float *row = win + (size_t)(FINE_SEARCH + dy + j) * w + FINE_SEARCH + dx;
-        const float *zr = z + j * n;
-        for (int i = 0; i < n; i++) {
-            s += row[i];
-            s2 += (double)row[i] * row[i];
-            cross += (double)zr[i] * row[i];
-        }
-    }
+    double cross = 0;
+    for (int j = 0; j < n; j++)
+        cross += dot_f(z + j * n, win + (size_t)(FINE_SEARCH + dy + j) * w + FINE_SEARCH + dx, n);
     double var = s2 - s * s / ((double)n * n);
     return var < 1e-6 || zn <= 0 ? 0 : cross / (zn * sqrt(var));
 }
@@ -589,10 +690,13 @@ static void fine_pass(const grey_t *r4, const grey_t *s4, double k4x, double k4y
         double zn = patch_of(r4, rx, ry, n, z);
         rectify(s4, xf4, k4x, k4y, rx, ry, n, win);
         double map[2 * FINE_SEARCH + 1][2 * FINE_SEARCH + 1];
+        double ws[(2 * FINE_SEARCH + 1) * (2 * FINE_SEARCH + 1)], ws2[(2 * FINE_SEARCH + 1) * (2 * FINE_SEARCH + 1)];
+        window_sums(win, n, ws, ws2);
         int bx = 0, by = 0;
         for (int dy = -FINE_SEARCH; dy <= FINE_SEARCH; dy++)
             for (int dx = -FINE_SEARCH; dx <= FINE_SEARCH; dx++) {
-                map[dy + FINE_SEARCH][dx + FINE_SEARCH] = ncc_window(win, z, n, zn, dx, dy);
+                const int k = (dy + FINE_SEARCH) * (2 * FINE_SEARCH + 1) + dx + FINE_SEARCH;
+                map[dy + FINE_SEARCH][dx + FINE_SEARCH] = ncc_window(win, z, n, zn, dx, dy, ws[k], ws2[k]);
                 if (map[dy + FINE_SEARCH][dx + FINE_SEARCH] > map[by + FINE_SEARCH][bx + FINE_SEARCH])
                     bx = dx, by = dy;
             }
@@ -779,7 +883,7 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
     const double q = k / FINE_K;
     const int w4 = (int)((sideways ? H : W) / q), h4 = (int)((sideways ? W : H) / q);
     double to_image[6];
-    grid_to_image(orientation, W, H, q, to_image);
+    grey_t aligned = {0};
     grey_t s4 = {0};
     patch_t patches[MAX_PATCHES];
     const int np = ref->np[MIDDLE];
@@ -792,7 +896,7 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
         st = OMR_ENOTFOUND;
         goto done;
     }
-    if (!z || !win || resample_scan(pix, to_image, w4, h4, &s4)) {
+    if (!z || !win || grid_of_image(pix, q, &aligned) || upright_grid(&aligned, orientation, q, &s4, to_image)) {
         st = omr_error_set(err, OMR_ENOMEM, "register: out of memory");
         goto done;
     }
@@ -861,6 +965,7 @@ done:
         omr_error_set(err, OMR_ENOTFOUND, "register: %s", out->reason);
     free(z);
     free(win);
+    grey_free(&aligned);
     grey_free(&s4);
     return st;
 }
