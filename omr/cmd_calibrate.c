@@ -456,7 +456,12 @@ int omr_cmd_calibrate(int argc, char **argv)
         omr_sample_cache_prepare(cache, form, tp->page - 1, NULL);
         double t0 = now_ms();
         omr_register_t reg;
-        st = omr_register_page(img.pix, pg, orientation, img.dpi, NULL, &reg, &err);
+        if (omr_page_has_marks(pg)) {
+            st = omr_register_page(img.pix, pg, orientation, img.dpi, NULL, &reg, &err);
+        } else { /* printed without marks: by its print */
+            const omr_register_print_ref_t *ref = omr_sample_cache_print_ref(cache, form, tp->page - 1, &err);
+            st = ref ? omr_register_page_print(img.pix, pg, ref, orientation, img.dpi, NULL, &reg, &err) : err.status;
+        }
         double t1 = now_ms();
         if (st != OMR_OK) {
             t->reg_failed++;
