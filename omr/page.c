@@ -25,7 +25,7 @@ static const struct {
     {OMR_REVIEW_TEXT, "text", "handwritten text to transcribe"},
     {OMR_REVIEW_NO_BARCODE, "no_barcode", "page without a readable barcode"},
     {OMR_REVIEW_UNKNOWN_PAGE, "unknown_page", "page of another survey, or an unknown form or page"},
-    {OMR_REVIEW_REGISTER, "register_failed", "page could not be registered (corner marks)"},
+    {OMR_REVIEW_REGISTER, "register_failed", "page could not be registered (corner marks or print not found)"},
     {OMR_REVIEW_DUPLICATE, "duplicate_page", "the same page scanned twice"},
     {OMR_REVIEW_UNREADABLE, "unreadable", "image could not be read"},
     {OMR_REVIEW_INVALID_VALUE, "invalid_value", "written value outside the options, or repeated"},
