@@ -83,6 +83,25 @@ for fmt in png jpeg; do
     "$fmt" "$n" "$(echo "$c * 1000 / $n" | bc -l)" "$f" "$(echo "if ($f > 0) ($c * 1000 / $n) / $f else 0" | bc -l)" $(( $4 / 1024 ))
 done
 
+# A form printed without corner marks (templates/omrchecker-sample6, page
+# reference=): registered by its print, the search over the whole shift,
+# skew and scale tolerance on every page.
+T6=templates/omrchecker-sample6
+if [ ! -f "$W/marksless/truth/pages.csv" ]; then
+  "$B/simulate" --template "$T6" --form S --respondents 40 --first-id 1 --seed 31 \
+      --profile mixed --dpi 300 --format g4 -j 2 --out "$W/marksless" >/dev/null
+fi
+db6="$W/marksless.db"
+rm -f "$db6" "$db6-wal" "$db6-shm"
+/usr/bin/time -f "%e %U %S %M" -o "$W/time6.txt" "$B/omr" scan --db "$db6" --template "$T6" -q -j 1 "$W/marksless/scans" >/dev/null 2>&1 || true
+set -- $(tail -n 1 "$W/time6.txt")
+n6=$(($(wc -l < "$W/marksless/truth/pages.csv") - 1))
+f6=$(decode_ms "$W/marksless/scans")
+echo
+printf 'no corner marks (registered by print), g4 300 dpi, -j 1: %d pages, %.2f ms/page CPU, decode alone %.2f ms/page, %d registered\n' \
+  "$n6" "$(echo "($2 + $3) * 1000 / $n6" | bc -l)" "${f6:-0}" \
+  "$(sqlite3 "$db6" "SELECT count(*) FROM pages WHERE status = 'ok'")"
+
 if [ -x tools/bench-icr.sh ]; then
   echo
   echo "== handwriting reader"
