@@ -384,11 +384,25 @@ static int search(const grey_t *g, const integral_t *ii, const float *z, int n, 
             if (v > map[(size_t)bj * sw + bi])
                 bi = i, bj = j;
         }
+    /* the next peak: the best local maximum 2 px or more away (the
+     * shoulders of a broad best peak, a rotated or blurred match, are no
+     * peaks of their own) */
     double best = map[(size_t)bj * sw + bi], second = -1;
     for (int j = 0; j < sh; j++)
-        for (int i = 0; i < sw; i++)
-            if ((abs(i - bi) >= 2 || abs(j - bj) >= 2) && map[(size_t)j * sw + i] > second)
-                second = map[(size_t)j * sw + i];
+        for (int i = 0; i < sw; i++) {
+            double v = map[(size_t)j * sw + i];
+            if ((abs(i - bi) < 2 && abs(j - bj) < 2) || v <= second)
+                continue;
+            int peak = 1;
+            for (int b = -1; b <= 1 && peak; b++)
+                for (int a = -1; a <= 1 && peak; a++) {
+                    int ii = i + a, jj = j + b;
+                    peak = (a == 0 && b == 0) || ii < 0 || jj < 0 || ii >= sw || jj >= sh ||
+                           map[(size_t)jj * sw + ii] <= v;
+                }
+            if (peak)
+                second = v;
+        }
     double dx = 0, dy = 0;
     if (bi > 0 && bi < sw - 1) {
         double l = map[(size_t)bj * sw + bi - 1], rr = map[(size_t)bj * sw + bi + 1], den = l - 2 * best + rr;

@@ -89,7 +89,7 @@ done
 T6=templates/omrchecker-sample6
 if [ ! -f "$W/marksless/truth/pages.csv" ]; then
   "$B/simulate" --template "$T6" --form S --respondents 40 --first-id 1 --seed 31 \
-      --profile mixed --dpi 300 --format g4 -j 2 --out "$W/marksless" >/dev/null
+      --profile mixed --dpi 300 --format g4 -j 2 --out "$W/marksless" >/dev/null 2>&1
 fi
 db6="$W/marksless.db"
 rm -f "$db6" "$db6-wal" "$db6-shm"
