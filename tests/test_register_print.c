@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "load.h"
 #include "print.h"
 #include "register.h"
 #include "template.h"
@@ -149,6 +150,53 @@ static void test_not_registered(void)
     omr_register_print_ref_free(rp);
 }
 
+/* A real scan (OMRChecker's sample6, no marks, its reference differing from
+ * the print in places) upright and turned upside down: both register, and
+ * every region lands on the same spot of the sheet (within 0.1 mm). */
+static void test_real_upside_down(void)
+{
+    omr_survey_t *s6 = NULL;
+    omr_error_t err = {0};
+    if (omr_template_load("templates/omrchecker-sample6", &s6, &err) != OMR_OK) {
+        CHECK(0, "templates/omrchecker-sample6: %s", err.msg);
+        return;
+    }
+    const omr_form_t *f = omr_template_form(s6, "S");
+    const omr_page_t *pg = &f->pages[0];
+    PIX *ref = omr_print_render_page(s6, f, 0, NULL, OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH, &err);
+    omr_register_print_ref_t *rp = NULL;
+    CHECK(ref && omr_register_print_prepare(ref, pg, &rp, &err) == OMR_OK, "%s", err.msg);
+    int dpi = 0;
+    PIX *up = load_first_page("tests/data/omrchecker-sample6/sample_roll_01.jpg", &dpi);
+    PIX *down = up ? pixRotate180(NULL, up) : NULL;
+    omr_register_t ru, rd;
+    CHECK(rp && up && omr_register_page_print(up, pg, rp, 0, dpi, NULL, &ru, &err) == OMR_OK, "upright: %s", err.msg);
+    CHECK(rp && down && omr_register_page_print(down, pg, rp, 180, dpi, NULL, &rd, &err) == OMR_OK,
+          "upside down: %s", err.msg);
+    if (rp && up && down && ru.n_patches && rd.n_patches) {
+        double W = pixGetWidth(up), H = pixGetHeight(up), worst = 0;
+        for (int i = 0; i < pg->n_regions; i++) {
+            double X = pg->regions[i].box.x + pg->regions[i].box.w / 2;
+            double Y = pg->regions[i].box.y + pg->regions[i].box.h / 2, xu, yu, xd, yd;
+            omr_register_map(ru.xform, X, Y, &xu, &yu);
+            omr_register_map(rd.xform, X, Y, &xd, &yd);
+            worst = fmax(worst, hypot(xu - (W - xd), yu - (H - yd)));
+        }
+        double k = ru.dpi / OMR_MM_PER_INCH; /* px per mm, as measured */
+        printf("  sample_roll_01: upright and upside down, regions at most %.3f mm apart\n", worst / k);
+        CHECK(worst / k <= 0.1, "regions upright and upside down %.3f mm apart", worst / k);
+        /* told the wrong way, neither registers */
+        omr_register_t rx;
+        CHECK(omr_register_page_print(up, pg, rp, 180, dpi, NULL, &rx, &err) == OMR_ENOTFOUND,
+              "upright scan registered as upside down");
+    }
+    pixDestroy(&up);
+    pixDestroy(&down);
+    pixDestroy(&ref);
+    omr_register_print_ref_free(rp);
+    omr_template_free(s6);
+}
+
 int main(void)
 {
     omr_quiet_libraries();
@@ -160,6 +208,7 @@ int main(void)
     }
     RUN(test_synthetic_warps);
     RUN(test_not_registered);
+    RUN(test_real_upside_down);
     omr_template_free(survey);
     return check_report();
 }
