@@ -117,4 +117,17 @@ elif { [ "$status" = register_failed ] || [ "$status" = unknown_page ]; } && [ "
 else
   cat "$work/other.log"; bad "another form's sheet: page status '$status', values exported $values"
 fi
+
+# A broken template: the reference image is not an image. The template still
+# loads (the file opens); each sheet is kept as a page that could not be
+# registered, its reason naming the reference, and the batch goes on.
+cp -r "$T" "$work/broken"
+echo "not an image" >"$work/broken/reference.png"
+mkdir "$work/one"
+cp "$D/sample_roll_01.jpg" "$D/sample_roll_02.jpg" "$work/one/"
+"$B/omr" scan --db "$work/b.db" --template "$work/broken" -q "$work/one" >"$work/broken.log" 2>&1
+rc=$?
+kept=$(sqlite3 "$work/b.db" "SELECT count(*) FROM pages WHERE status = 'register_failed' AND reason LIKE '%reference.png: not an image%'" 2>/dev/null)
+[ "$rc" = 3 ] && [ "$kept" = 2 ] && ok "a reference that is not an image: both sheets kept, not registered, the reason names it" ||
+  { cat "$work/broken.log"; bad "broken reference: exit $rc, $kept sheets kept with the reason"; }
 finish

@@ -609,6 +609,55 @@ static void the_shipped_survey_loads(void)
     omr_template_free(s);
 }
 
+/* text with its first `from` replaced by `to`: malloc'd (caller frees). */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    char *out = at ? malloc(strlen(text) + strlen(to) + 1) : NULL;
+    if (out)
+        sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
+/* A page printed without corner marks (page reference=): loads with the
+ * image's path and needs no prompt; refused with a missing image, a path
+ * out of the survey's folder, or neither marks nor a reference. */
+static void reference_pages(void)
+{
+    const char *marks = "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n";
+    char *no_marks = replaced(PAGE1, marks, "");
+    char *with_ref = no_marks ? replaced(no_marks, "size=210x297\n", "size=210x297 reference=blank.png\n") : NULL;
+    char *no_prompt = with_ref ? replaced(with_ref, "  prompt box=20,25,170,6 \"pick one\"\n", "") : NULL;
+    char *outside = no_marks ? replaced(no_marks, "size=210x297\n", "size=210x297 reference=../x.png\n") : NULL;
+    CHECK(no_marks && with_ref && no_prompt && outside);
+    if (no_marks && with_ref && no_prompt && outside) {
+        omr_error_t err = {0};
+        omr_survey_t *s = NULL;
+        write_file("blank.png", "not really a PNG: the loader only checks that it opens");
+        CHECK(load_with(no_prompt, &err, &s) == OMR_OK, "%s", err.msg);
+        if (s) {
+            const omr_page_t *pg = &s->forms[0].pages[0];
+            CHECK(!omr_page_has_marks(pg) && pg->reference && strstr(pg->reference, "/blank.png"),
+                  "reference %s", pg->reference ? pg->reference : "(none)");
+            omr_template_free(s);
+        }
+        char *both = replaced(PAGE1, "size=210x297\n", "size=210x297 reference=blank.png\n");
+        if (both)
+            expect_refused(both, "A-01.page:1:", "is for a page printed without corner marks");
+        free(both);
+        char path[300];
+        snprintf(path, sizeof path, "%s/blank.png", dir);
+        unlink(path);
+        expect_refused(with_ref, "A-01.page:1:", "cannot open");
+        expect_refused(no_marks, "A-01.page:1:", "or none, and page reference=FILE");
+        expect_refused(outside, "A-01.page:1:", "a file in the survey's folder");
+    }
+    free(no_marks);
+    free(with_ref);
+    free(no_prompt);
+    free(outside);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/omr-test-template-XXXXXX");
@@ -628,6 +677,7 @@ int main(void)
     RUN(icr_policy_parses);
     RUN(foreign_forms);
     RUN(bubbles_and_order);
+    RUN(reference_pages);
     RUN(fingerprint_follows_regions_not_words);
     RUN(number_questions);
     RUN(payload_round_trip);
