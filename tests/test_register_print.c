@@ -109,6 +109,40 @@ static void test_synthetic_warps(void)
     omr_register_print_ref_free(rp[1]);
 }
 
+/* A sheet lying sideways (fed short edge first; a barcode says so): the scan
+ * turned a quarter clockwise registers with orientation 90, and a quarter
+ * anticlockwise with 270, every region where the upright scan puts it. */
+static void test_sideways(void)
+{
+    omr_register_print_ref_t *rp = prepare(0);
+    omr_error_t err = {0};
+    const omr_page_t *pg = &form->pages[0];
+    PIX *blank = omr_print_render_page(survey, form, 0, NULL, 200, &err);
+    warp_t w = {.skew = 1.1, .sx = 1.003, .sy = 0.998, .tx = 2, .ty = -1, .border = 3};
+    PIX *scan = blank ? make_scan(blank, pg, &w, 1) : NULL;
+    for (int quads = 1; rp && scan && quads <= 3; quads += 2) {
+        PIX *turned = pixRotateOrth(scan, quads);
+        omr_register_t reg;
+        omr_status_t st = omr_register_page_print(turned, pg, rp, quads * 90, 200, NULL, &reg, &err);
+        CHECK(st == OMR_OK, "turned %d: %s", quads * 90, err.msg);
+        double W = pixGetWidth(scan), H = pixGetHeight(scan), k = 200 / OMR_MM_PER_INCH, worst = 0;
+        for (int i = 0; st == OMR_OK && i < pg->n_regions; i++) {
+            double X = pg->regions[i].box.x + pg->regions[i].box.w / 2;
+            double Y = pg->regions[i].box.y + pg->regions[i].box.h / 2, tx, ty, px, py;
+            warp_map(&w, pg, k, X, Y, &tx, &ty);
+            omr_register_map(reg.xform, X, Y, &px, &py);
+            /* where the turn took the warped point (continuous coordinates) */
+            double ex = quads == 1 ? H - ty : ty, ey = quads == 1 ? tx : W - tx;
+            worst = fmax(worst, hypot(px - ex, py - ey) / k);
+        }
+        CHECK(st != OMR_OK || worst <= 0.15, "turned %d: worst region %.3f mm", quads * 90, worst);
+        pixDestroy(&turned);
+    }
+    pixDestroy(&scan);
+    pixDestroy(&blank);
+    omr_register_print_ref_free(rp);
+}
+
 /* What must not register against page 1's print. */
 static void test_not_registered(void)
 {
@@ -207,6 +241,7 @@ int main(void)
         return 1;
     }
     RUN(test_synthetic_warps);
+    RUN(test_sideways);
     RUN(test_not_registered);
     RUN(test_real_upside_down);
     omr_template_free(survey);
