@@ -1785,6 +1785,19 @@ done:
 
 /* ---------------------------------------------------- nominal and checks */
 
+omr_status_t omr_register_begin(omr_register_t *out, const omr_register_opts_t **popts,
+                                omr_register_opts_t *defaults, omr_error_t *err)
+{
+    if (!out)
+        return omr_error_set(err, OMR_EINPUT, "register: no output");
+    memset(out, 0, sizeof *out);
+    if (!*popts) {
+        omr_register_opts_default(defaults);
+        *popts = defaults;
+    }
+    return OMR_OK;
+}
+
 double omr_register_nominal_k(const omr_page_t *page, int orientation, int w, int h, double dpi,
                               double *pslack)
 {
@@ -1954,14 +1967,9 @@ omr_status_t omr_register_page_barcode(PIX *pix, const omr_page_t *page, int ori
                                        const omr_register_barcode_t *bc, omr_register_t *out,
                                        omr_error_t *err)
 {
-    if (!out)
-        return omr_error_set(err, OMR_EINPUT, "register: no output");
-    memset(out, 0, sizeof *out);
     omr_register_opts_t defaults;
-    if (!opts) {
-        omr_register_opts_default(&defaults);
-        opts = &defaults;
-    }
+    if (omr_register_begin(out, &opts, &defaults, err) != OMR_OK)
+        return OMR_EINPUT;
     if (!pix || !page)
         return omr_error_set(err, OMR_EINPUT, "register: no image or no template page");
     img_t im = {.pix = pix, .data = pixGetData(pix), .wpl = pixGetWpl(pix),

@@ -29,4 +29,9 @@ typedef struct {
 double omr_register_plausible(const omr_register_plaus_t *p, const double *xf, double *pskew, double *psx,
                               double *psy);
 
+/* The start of every registration entry point: *out cleared, *popts the
+ * defaults (kept in *defaults) when NULL. OMR_EINPUT without out. */
+omr_status_t omr_register_begin(omr_register_t *out, const omr_register_opts_t **popts,
+                                omr_register_opts_t *defaults, omr_error_t *err);
+
 #endif

@@ -870,14 +870,9 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
                                      int orientation, double dpi, const omr_register_opts_t *opts, omr_register_t *out,
                                      omr_error_t *err)
 {
-    if (!out)
-        return omr_error_set(err, OMR_EINPUT, "register: no output");
-    memset(out, 0, sizeof *out);
     omr_register_opts_t defaults;
-    if (!opts) {
-        omr_register_opts_default(&defaults);
-        opts = &defaults;
-    }
+    if (omr_register_begin(out, &opts, &defaults, err) != OMR_OK)
+        return OMR_EINPUT;
     if (!pix || !page || !ref)
         return omr_error_set(err, OMR_EINPUT, "register: no image, page or reference");
     const int depth = (int)pixGetDepth(pix), W = (int)pixGetWidth(pix), H = (int)pixGetHeight(pix);
