@@ -5,7 +5,32 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "print.h"
+#include "register.h"
 #include "template.h"
+
+/* A page printed without marks: can its reference image be read, and does
+ * it hold enough distinct print to register by? Says so; returns 1 when
+ * usable. */
+static int print_registration(const omr_survey_t *s, const omr_form_t *form, int p)
+{
+    const omr_page_t *pg = &form->pages[p];
+    omr_error_t err = {0};
+    PIX *ref = omr_print_render_page(s, form, p, NULL, OMR_REGISTER_PRINT_PX_PER_MM * OMR_MM_PER_INCH, &err);
+    omr_register_print_ref_t *rp = NULL;
+    if (!ref || omr_register_print_prepare(ref, pg, &rp, &err) != OMR_OK) {
+        pixDestroy(&ref);
+        fprintf(stderr, "omr check-template: %s\n", err.msg);
+        return 0;
+    }
+    int n_big, n_patches, ok = omr_register_print_ref_usable(rp, &n_big, &n_patches);
+    printf("  page %d: no corner marks, registered by its print (%s): %d and %d distinct patches of print%s\n",
+           pg->number, pg->reference, n_big, n_patches,
+           ok ? "" : " -- too few (3 and 6 needed): the image needs more print outside the answer areas");
+    omr_register_print_ref_free(rp);
+    pixDestroy(&ref);
+    return ok;
+}
 
 static void usage(FILE *out)
 {
@@ -43,6 +68,7 @@ int omr_cmd_check_template(int argc, char **argv)
         return OMR_EXIT_FAILED;
     }
     printf("survey %s (%s): %s\n", s->id, s->code, s->title);
+    int failed = 0;
     for (int f = 0; f < s->n_forms; f++) {
         const omr_form_t *form = &s->forms[f];
         int regions = 0;
@@ -58,7 +84,10 @@ int omr_cmd_check_template(int argc, char **argv)
             printf("  %s (case)\n", case_cols[i].name);
         free(main_cols);
         free(case_cols);
+        for (int p = 0; p < form->n_pages; p++)
+            if (!omr_page_has_marks(&form->pages[p]) && !print_registration(s, form, p))
+                failed = 1;
     }
     omr_template_free(s);
-    return OMR_EXIT_OK;
+    return failed ? OMR_EXIT_FAILED : OMR_EXIT_OK;
 }

@@ -181,6 +181,10 @@ typedef struct omr_register_print_ref omr_register_print_ref_t;
 omr_status_t omr_register_print_prepare(PIX *ref, const omr_page_t *page, omr_register_print_ref_t **pout,
                                         omr_error_t *err);
 void omr_register_print_ref_free(omr_register_print_ref_t *ref);
+/* Has the prepared page enough distinct print to register by? *n_big and
+ * *n_patches: the patches found at the first and the middle level (at
+ * least 3 and 6 are needed). For `omr check-template`. */
+int omr_register_print_ref_usable(const omr_register_print_ref_t *ref, int *n_big, int *n_patches);
 
 /* Register a scan of such a page. pix, page, orientation, dpi, opts as
  * omr_register_page; ref: borrowed. The patches are found in the scan by

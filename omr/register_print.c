@@ -810,6 +810,13 @@ omr_status_t omr_register_print_prepare(PIX *ref, const omr_page_t *page, omr_re
     return OMR_OK;
 }
 
+int omr_register_print_ref_usable(const omr_register_print_ref_t *rp, int *n_big, int *n_patches)
+{
+    *n_big = rp ? rp->np[FIRST] : 0;
+    *n_patches = rp ? rp->np[MIDDLE] : 0;
+    return *n_big >= 3 && *n_patches >= MIN_PATCHES;
+}
+
 void omr_register_print_ref_free(omr_register_print_ref_t *rp)
 {
     if (!rp)
@@ -910,11 +917,12 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
         goto done;
     }
     const double k4x = ref->k4x, k4y = ref->k4y;
-    if (np < MIN_PATCHES || ref->np[FIRST] < 3) {
+    int n_big, n_mid;
+    if (!omr_register_print_ref_usable(ref, &n_big, &n_mid)) {
         snprintf(out->reason, sizeof out->reason,
                  "the blank page's image has too little distinct print outside the answer areas to register "
-                 "by (%d and %d patches; %d and 3 needed)",
-                 np, ref->np[FIRST], MIN_PATCHES);
+                 "by (%d and %d patches; 3 and %d needed)",
+                 n_big, n_mid, MIN_PATCHES);
         st = OMR_ENOTFOUND;
         goto done;
     }

@@ -130,4 +130,19 @@ rc=$?
 kept=$(sqlite3 "$work/b.db" "SELECT count(*) FROM pages WHERE status = 'register_failed' AND reason LIKE '%reference.png: not an image%'" 2>/dev/null)
 [ "$rc" = 3 ] && [ "$kept" = 2 ] && ok "a reference that is not an image: both sheets kept, not registered, the reason names it" ||
   { cat "$work/broken.log"; bad "broken reference: exit $rc, $kept sheets kept with the reason"; }
+# omr check-template tells a survey author whether a reference can register:
+# the sample's has enough distinct print; a white page has none.
+out=$("$B/omr" check-template "$T" 2>&1); rc=$?
+[ "$rc" = 0 ] && echo "$out" | grep -q "registered by its print" &&
+  ok "check-template: the reference has print to register by" || bad "check-template on sample6: exit $rc: $out"
+python3 -c '
+import struct, sys, zlib
+w, h = 420, 594
+raw = b"".join(b"\0" + b"\xff" * w for _ in range(h))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+sys.stdout.buffer.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                        + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))' >"$work/broken/reference.png"
+out=$("$B/omr" check-template "$work/broken" 2>&1); rc=$?
+[ "$rc" = 2 ] && echo "$out" | grep -q "too few" && ok "check-template: a white reference is refused (too few patches)" ||
+  bad "check-template on a white reference: exit $rc: $out"
 finish
