@@ -2,22 +2,26 @@
  * where its print lies in the scan and fit the transform from template mm to
  * image px (register.h, omr_register_page_print).
  *
- * How: both the scan and the blank page's image are brought to the same
- * grid, upright, at OMR_REGISTER_PRINT_PX_PER_MM (4 px/mm, "fine") and a
- * quarter of it (1 px/mm, "coarse"). Patches of the blank page's print
- * (printed text, rules, headings; never the answer areas, where the
- * respondent's ink would differ, nor rows of alike bubbles, which would
- * match one another) are looked for in the scan by normalised
- * cross-correlation: first the patches near the middle of the page over the
- * whole shift, skew and scale the scanner may have given, then every patch
- * where those place it, then, at the fine level, each patch again against
+ * How: the blank page's image and the scan are brought to the same grid,
+ * upright, at OMR_REGISTER_PRINT_PX_PER_MM (4 px/mm, "fine"), and reduced
+ * to 1 px/mm ("middle") and 0.5 px/mm ("first"). Patches of the blank
+ * page's print (text, rules, headings) are chosen once per page (prepare):
+ * never over the answer areas, where the respondent's ink would differ, and
+ * only where unlike the rest of the page around them (evenly spaced text
+ * lines and rows of alike bubbles would match themselves a line away). They
+ * are looked for in the scan by normalised cross-correlation: the first
+ * level's 48-mm patches over the whole shift, skew and scale the scanner
+ * may have given; the middle level's 16-mm patches within a few pixels of
+ * where that fit puts them; then each patch again at the fine level against
  * the scan resampled through the fit (so skew and scale do not blur the
- * match) to a fraction of a pixel. Wrong matches (a word printed twice)
- * disagree with the others and are left out of the fit (consensus of three
- * matches, then least squares over the agreeing ones). What is fitted is
- * the affine transform, as from corner marks; what is checked is that
- * enough patches, spread over the page, agree within OMR_REGISTER_PRINT's
- * residual, and that the transform is a plausible scan.
+ * match), to a fraction of a pixel. Wrong matches (a word printed twice, a
+ * paragraph the reference sets otherwise) disagree with the others and are
+ * left out: a consensus of three matches, weighted towards the answer
+ * areas, with a prior against shear and unequal scales, then least squares
+ * over the agreeing ones. What is fitted is the affine transform, as from
+ * corner marks; what is checked is that enough patches, spread over the
+ * page, agree within opts->max_residual_mm, and that the transform is a
+ * plausible scan.
  *
  * Why not rotate or warp the scan: only the small resampled copies are
  * made; later stages map template points into the original image.
@@ -36,9 +40,9 @@
 #define KEEPOUT_MM 1.5        /* patches keep away from the answer regions */
 #define MARGIN_MM 4.0         /* and from the page's edge (scanner shadow, crop) */
 #define MIN_NCC 0.5           /* a match must correlate at least this well */
-#define UNIQUE_GAP 0.08       /* ... and better than its next peak (2 px or more away) by this */
+#define UNIQUE_GAP 0.08       /* ... and better than its next peak (search) by this */
 #define CENTRE_MM 75.0        /* the first search's reach is for patches this far from the middle */
-#define INLIER_MM 1.5         /* a coarse match agrees with the fit within this */
+#define INLIER_MM 1.5         /* a first or middle level match agrees with the fit within this */
 #define NEAR_PX 3             /* middle level: px searched around the first fit's prediction */
 #define FINE_SEARCH 4         /* fine level: px searched around the prediction */
 #define FINE_INLIER_MM 0.5    /* a fine match agrees with the fit within this */
@@ -65,7 +69,7 @@ typedef struct {
     uint8_t *p;
 } grey_t;
 
-/* A patch of the blank page: its top-left on the coarse reference and its
+/* A patch of the blank page: its top-left on its level's reference and its
  * centre in template mm; then what was matched. */
 typedef struct {
     int x, y;
