@@ -10,7 +10,7 @@
  * only where unlike the rest of the page around them (evenly spaced text
  * lines and rows of alike bubbles would match themselves a line away). They
  * are looked for in the scan by normalised cross-correlation: the first
- * level's 48-mm patches over the whole shift, skew and scale the scanner
+ * level's 40-mm patches over the whole shift, skew and scale the scanner
  * may have given; the middle level's 16-mm patches within a few pixels of
  * where that fit puts them; then each patch again at the fine level against
  * the scan resampled through the fit (so skew and scale do not blur the
@@ -46,21 +46,29 @@
 #define NEAR_PX 3             /* middle level: px searched around the first fit's prediction */
 #define FINE_SEARCH 4         /* fine level: px searched around the prediction */
 #define FINE_INLIER_MM 0.5    /* a fine match agrees with the fit within this */
+#define FINE_MIN_NCC 0.3      /* when too few fine matches reach MIN_NCC: the place is known to
+                                 a pixel or two and the fit's agreement checks it (a rough 1-bit
+                                 scan breaks small print into specks: 0.35-0.55 measured) */
 #define MIN_PATCHES 6         /* fewer agreeing middle-level patches: not registered */
 #define MAX_PATCHES 48
 #define CELL_TRIES 4          /* windows tried in a cell for a distinct one */
 #define REGION_NEAR_MM 50.0   /* a patch this far from the answers counts half in the consensus */
 #define ANISO_WEIGHT 5.0      /* the consensus's prior against shear and unequal scales */
+#define SKEW_STEP 2.5         /* degrees between the skews the first level is tried at */
 
 /* The levels: the fine grid reduced SHRINK times; patches of SIDE px, one
- * per cell of a CX x CY grid, distinct (SELF_MAX) within their search. */
+ * per cell of a CX x CY grid, distinct (SELF_MAX) within their search, at
+ * most OVER_REGIONS of their area over the answer regions. A big patch may
+ * take in some answers (a few marks change little of 40 mm of print, and a
+ * page of many questions has few 40-mm windows free of them); a small one
+ * keeps KEEPOUT_MM clear. */
 enum { FIRST, MIDDLE, N_LEVELS };
 static const struct {
     int shrink, side, cx, cy;
-    double self_max;
+    double self_max, over_regions;
 } LEVEL[N_LEVELS] = {
-    {8, 24, 3, 4, 0.8},  /* first: 0.5 px/mm, 48 mm patches over the whole tolerance */
-    {4, 16, 6, 8, 0.7},  /* middle: 1 px/mm, 16 mm patches near where the first fit puts them */
+    {8, 20, 4, 5, 0.8, 0.3}, /* first: 0.5 px/mm, 40 mm patches over the whole tolerance */
+    {4, 16, 6, 8, 0.7, 0},   /* middle: 1 px/mm, 16 mm patches near where the first fit puts them */
 };
 
 /* An 8-bit grey image, row-major, w bytes a row. */
@@ -459,6 +467,20 @@ static double region_distance(const omr_page_t *page, double x, double y, double
     return best;
 }
 
+/* The share of the mm rectangle covered by the page's answer regions
+ * (which do not overlap one another). */
+static double region_share(const omr_page_t *page, double x, double y, double w, double h)
+{
+    double covered = 0;
+    for (int i = 0; i < page->n_regions; i++) {
+        const omr_rect_t *b = &page->regions[i].box;
+        double ow = fmin(x + w, b->x + b->w) - fmax(x, b->x), oh = fmin(y + h, b->y + b->h) - fmax(y, b->y);
+        if (ow > 0 && oh > 0)
+            covered += ow * oh;
+    }
+    return covered / (w * h);
+}
+
 /* The patches of level lv of the blank page g (kx, ky px per mm): in each
  * cell of the level's grid, of the windows that keep clear of the answer
  * regions and the page's edge and have enough contrast, the one of most
@@ -493,7 +515,10 @@ static int choose_patches(const grey_t *g, const integral_t *ii, double kx, doub
                         double s, s2;
                         rect_sums(ii, x, y, n, n, &s, &s2);
                         double var = s2 - s * s / ((double)n * n); /* n^2 times the variance */
-                        if (var > best && !near_tried && region_distance(page, X, Y, W, H) >= KEEPOUT_MM) {
+                        int clear = LEVEL[lv].over_regions > 0
+                                        ? region_share(page, X, Y, W, H) <= LEVEL[lv].over_regions
+                                        : region_distance(page, X, Y, W, H) >= KEEPOUT_MM;
+                        if (var > best && !near_tried && clear) {
                             best = var;
                             bx = x;
                             by = y;
@@ -697,7 +722,7 @@ static double ncc_window(const float *win, const float *z, int n, double zn, int
  * (template mm -> s4 px), its place refined to a fraction of a pixel;
  * matched[] set. */
 static void fine_pass(const grey_t *r4, const grey_t *s4, double k4x, double k4y, patch_t *p, int np,
-                      const double *xf4, int *matched, float *z, float *win)
+                      const double *xf4, double min_ncc, int *matched, float *z, float *win)
 {
     const int n = FINE_PATCH;
     for (int i = 0; i < np; i++) {
@@ -732,7 +757,7 @@ static void fine_pass(const grey_t *r4, const grey_t *s4, double k4x, double k4y
                 fy += 0.5 * (u - d) / den;
         }
         /* a peak at the window's edge is no peak */
-        if (best < MIN_NCC || abs(bx) == FINE_SEARCH || abs(by) == FINE_SEARCH)
+        if (best < min_ncc || abs(bx) == FINE_SEARCH || abs(by) == FINE_SEARCH)
             continue;
         /* the patch's centre (X, Y) shows where the resampled scan's
          * (X + fx / k, Y + fy / k) lies */
@@ -831,43 +856,103 @@ void omr_register_print_ref_free(omr_register_print_ref_t *rp)
     free(rp);
 }
 
+/* g turned by deg about its middle (bilinear; paper outside): out[p'] =
+ * g[R(p' - c) + c], R the rotation by deg, so a page skewed by deg in g
+ * lies straight in out. */
+static int turned(const grey_t *g, double deg, grey_t *out)
+{
+    out->w = g->w;
+    out->h = g->h;
+    out->p = malloc((size_t)g->w * (size_t)g->h);
+    if (!out->p)
+        return -1;
+    const double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180), cx = g->w / 2.0, cy = g->h / 2.0;
+    for (int j = 0; j < g->h; j++)
+        for (int i = 0; i < g->w; i++) {
+            double dx = i + 0.5 - cx, dy = j + 0.5 - cy;
+            double u = c * dx - sn * dy + cx - 0.5, v = sn * dx + c * dy + cy - 0.5;
+            int x0 = (int)floor(u), y0 = (int)floor(v);
+            double fx = u - x0, fy = v - y0, val = 255;
+            if (x0 >= 0 && y0 >= 0 && x0 + 1 < g->w && y0 + 1 < g->h) {
+                const uint8_t *a = g->p + (size_t)y0 * g->w + x0, *b = a + g->w;
+                val = (1 - fy) * ((1 - fx) * a[0] + fx * a[1]) + fy * ((1 - fx) * b[0] + fx * b[1]);
+            }
+            out->p[(size_t)j * g->w + i] = (uint8_t)(val + 0.5);
+        }
+    return 0;
+}
+
+/* The first level at one skew: the big patches searched over the whole
+ * tolerance in the scan's first-level grid g turned straight by deg (the
+ * page's middle put in the scan's middle at the nominal scale), their places
+ * turned back into g's frame; the consensus fit into xf0 (template mm -> g
+ * px). Returns the number agreeing, 0 on failure. */
+static int first_fit(const omr_register_print_ref_t *ref, const grey_t *g, double deg, const omr_page_t *page,
+                     const omr_register_opts_t *o, double slack, float *z, double *xf0)
+{
+    grey_t t = {0};
+    integral_t ti = {0};
+    int n_ok = 0;
+    if (turned(g, deg, &t) || integral_of(&t, &ti)) {
+        grey_free(&t);
+        integral_free(&ti);
+        return 0;
+    }
+    const double c0 = (double)FINE_K / LEVEL[FIRST].shrink;
+    const double nom[6] = {c0, 0, t.w / 2.0 - c0 * page->width / 2, 0, c0, t.h / 2.0 - c0 * page->height / 2};
+    patch_t first[MAX_PATCHES];
+    int matched[MAX_PATCHES];
+    const int n0 = ref->np[FIRST];
+    memcpy(first, ref->patches[FIRST], sizeof first);
+    match_level(&ref->g[FIRST], &t, &ti, first, n0, LEVEL[FIRST].side, nom, (int)ceil(first_radius_mm(o, slack) * c0),
+                matched, z);
+    const double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180), cx = t.w / 2.0, cy = t.h / 2.0;
+    for (int i = 0; i < n0; i++) { /* back into g's frame */
+        double dx = first[i].x_px - cx, dy = first[i].y_px - cy;
+        first[i].x_px = c * dx - sn * dy + cx;
+        first[i].y_px = sn * dx + c * dy + cy;
+    }
+    omr_register_plaus_t pl0 = {.k = c0, .scale_slack = slack, .orient_rad = 0, .o = o};
+    n_ok = consensus(first, n0, matched, &pl0, INLIER_MM * c0, xf0);
+    grey_free(&t);
+    integral_free(&ti);
+    return n_ok;
+}
+
 /* The first and middle levels: xf1 (template mm -> the scan's middle-level
  * grid) fitted on the patches of the middle level that agree (ok set in p);
- * returns their number, 0 when the first level found no consensus. s: the
- * scan on the fine grid. */
+ * returns their number, 0 when no skew tried gives a first fit the middle
+ * level confirms. s4: the scan on the fine grid. The first level is tried
+ * straight, then turned by SKEW_STEP degrees each way up to the largest
+ * skew (a big patch skewed 4 degrees correlates poorly on a rough scan);
+ * only pages that fail straight pay for the others. */
 static int coarse_fit(const omr_register_print_ref_t *ref, const grey_t *s4, const omr_page_t *page,
                       const omr_register_opts_t *o, double slack, patch_t *p, double *xf1)
 {
     grey_t s[N_LEVELS] = {{0}};
     integral_t si[N_LEVELS] = {{0}};
-    patch_t first[MAX_PATCHES];
     int matched[MAX_PATCHES], n_ok = 0;
     float *z = malloc(sizeof *z * (size_t)LEVEL[FIRST].side * LEVEL[FIRST].side);
     for (int lv = 0; lv < N_LEVELS; lv++)
         if (!z || shrink(s4, LEVEL[lv].shrink, &s[lv]) || integral_of(&s[lv], &si[lv]))
             goto done;
-    /* first: the big patches over the whole tolerance, from the page's middle
-     * put in the scan's middle at the nominal scale */
-    const double c0 = (double)FINE_K / LEVEL[FIRST].shrink, c1 = (double)FINE_K / LEVEL[MIDDLE].shrink;
-    const double nom[6] = {c0, 0, s[FIRST].w / 2.0 - c0 * page->width / 2,
-                           0, c0, s[FIRST].h / 2.0 - c0 * page->height / 2};
-    const int n0 = ref->np[FIRST];
-    memcpy(first, ref->patches[FIRST], sizeof first);
-    match_level(&ref->g[FIRST], &s[FIRST], &si[FIRST], first, n0, LEVEL[FIRST].side, nom,
-                (int)ceil(first_radius_mm(o, slack) * c0), matched, z);
-    omr_register_plaus_t pl0 = {.k = c0, .scale_slack = slack, .orient_rad = 0, .o = o};
-    double xf0[6];
-    if (consensus(first, n0, matched, &pl0, INLIER_MM * c0, xf0) < 3)
-        goto done;
-    /* middle: every patch near where the first fit puts it */
-    double pred[6];
-    for (int i = 0; i < 6; i++)
-        pred[i] = xf0[i] * LEVEL[FIRST].shrink / LEVEL[MIDDLE].shrink;
-    const int n1 = ref->np[MIDDLE];
-    memcpy(p, ref->patches[MIDDLE], sizeof(patch_t) * (size_t)n1);
-    match_level(&ref->g[MIDDLE], &s[MIDDLE], &si[MIDDLE], p, n1, LEVEL[MIDDLE].side, pred, NEAR_PX, matched, z);
+    const double c1 = (double)FINE_K / LEVEL[MIDDLE].shrink;
     omr_register_plaus_t pl1 = {.k = c1, .scale_slack = slack, .orient_rad = 0, .o = o};
-    n_ok = consensus(p, n1, matched, &pl1, INLIER_MM * c1, xf1);
+    const int n1 = ref->np[MIDDLE];
+    for (int k = 0; n_ok < MIN_PATCHES && k * SKEW_STEP <= o->max_skew_deg + 0.5 * SKEW_STEP; k++)
+        for (int sign = 1; sign >= (k ? -1 : 1) && n_ok < MIN_PATCHES; sign -= 2) {
+            double xf0[6];
+            if (first_fit(ref, &s[FIRST], sign * k * SKEW_STEP, page, o, slack, z, xf0) < 3)
+                continue;
+            /* middle: every patch near where the first fit puts it */
+            double pred[6];
+            for (int i = 0; i < 6; i++)
+                pred[i] = xf0[i] * LEVEL[FIRST].shrink / LEVEL[MIDDLE].shrink;
+            memcpy(p, ref->patches[MIDDLE], sizeof(patch_t) * (size_t)n1);
+            match_level(&ref->g[MIDDLE], &s[MIDDLE], &si[MIDDLE], p, n1, LEVEL[MIDDLE].side, pred, NEAR_PX, matched,
+                        z);
+            n_ok = consensus(p, n1, matched, &pl1, INLIER_MM * c1, xf1);
+        }
 done:
     for (int lv = 0; lv < N_LEVELS; lv++) {
         grey_free(&s[lv]);
@@ -875,6 +960,26 @@ done:
     }
     free(z);
     return n_ok;
+}
+
+/* The fine fit: fine passes from xf4 (template mm -> s4 px), twice, each
+ * keeping the matches of at least min_ncc that agree with the fit (within
+ * twice FINE_INLIER_MM, refitted, then within FINE_INLIER_MM, refitted).
+ * Returns the number agreeing (ok set in p), xf4 and *rms updated; 0 when
+ * too few. */
+static int fine_fit(const omr_register_print_ref_t *ref, const grey_t *s4, patch_t *p, int np, double min_ncc,
+                    double *xf4, double *rms, float *z, float *win)
+{
+    int matched[MAX_PATCHES], n_fine = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        fine_pass(&ref->r4, s4, ref->k4x, ref->k4y, p, np, xf4, min_ncc, matched, z, win);
+        if (agree(p, np, matched, xf4, 2 * FINE_INLIER_MM * FINE_K) < MIN_PATCHES || fit_ok(p, np, xf4, rms))
+            return 0;
+        n_fine = agree(p, np, matched, xf4, FINE_INLIER_MM * FINE_K);
+        if (n_fine < MIN_PATCHES || fit_ok(p, np, xf4, rms))
+            return 0;
+    }
+    return n_fine;
 }
 
 omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr_register_print_ref_t *ref,
@@ -920,7 +1025,6 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
         st = omr_error_set(err, OMR_ENOMEM, "register: out of memory");
         goto done;
     }
-    const double k4x = ref->k4x, k4y = ref->k4y;
     int n_big, n_mid;
     if (!omr_register_print_ref_usable(ref, &n_big, &n_mid)) {
         snprintf(out->reason, sizeof out->reason,
@@ -941,22 +1045,14 @@ omr_status_t omr_register_page_print(PIX *pix, const omr_page_t *page, const omr
         st = OMR_ENOTFOUND;
         goto done;
     }
-    /* fine: from the middle level's fit, twice */
-    double xf4[6];
-    for (int i = 0; i < 6; i++)
-        xf4[i] = xf1[i] * LEVEL[MIDDLE].shrink;
-    int matched[MAX_PATCHES], n_fine = 0;
-    double rms = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        fine_pass(&ref->r4, &s4, k4x, k4y, patches, np, xf4, matched, z, win);
-        if (agree(patches, np, matched, xf4, 2 * FINE_INLIER_MM * FINE_K) < MIN_PATCHES ||
-            fit_ok(patches, np, xf4, &rms))
-            break;
-        n_fine = agree(patches, np, matched, xf4, FINE_INLIER_MM * FINE_K);
-        if (n_fine < MIN_PATCHES || fit_ok(patches, np, xf4, &rms)) {
-            n_fine = 0;
-            break;
-        }
+    /* fine: from the middle level's fit, twice; with a lower correlation
+     * when too few patches pass (a rough 1-bit scan) */
+    double xf4[6], rms = 0;
+    int n_fine = 0;
+    for (int t = 0; t < 2 && n_fine < MIN_PATCHES; t++) {
+        for (int i = 0; i < 6; i++)
+            xf4[i] = xf1[i] * LEVEL[MIDDLE].shrink;
+        n_fine = fine_fit(ref, &s4, patches, np, t == 0 ? MIN_NCC : FINE_MIN_NCC, xf4, &rms, z, win);
     }
     double residual_mm = rms / FINE_K, sk, sx, sy;
     omr_register_plaus_t pl4 = {.k = FINE_K, .scale_slack = slack, .orient_rad = 0, .o = opts};
