@@ -13,7 +13,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: omr export --db FILE --out DIR [--template DIR] [--bom] [--mark-unresolved]\n"
+            "usage: omr export --db FILE --out DIR [--template DIR] [--bom] [--mark-unresolved] [--labels]\n"
             "Write the coded responses as CSV (UTF-8, RFC 4180, CRLF line ends):\n"
             "  <F>.csv          one row per respondent of form F: respondent, then the form's columns\n"
             "  <F>_cases.csv    one row per case: respondent, case, then the case columns\n"
@@ -34,6 +34,9 @@ static void usage(FILE *out)
             "  --bom              start each CSV with a UTF-8 byte order mark (for Excel)\n"
             "  --mark-unresolved  also write respondents that still have something to review, each\n"
             "                     blocked cell holding the text " OMR_EXPORT_UNRESOLVED "\n"
+            "  --labels           also <F>_labels.csv and <F>_cases_labels.csv: the same rows with each\n"
+            "                     coded value written as its label (the option's text, \"○あり\",\n"
+            "                     \"非該当\"), for reading in a spreadsheet; the coded files stay the data\n"
             "\n"
             "Without --mark-unresolved, a respondent with any cell or item awaiting review is held\n"
             "back (its row and its case rows) and counted; nothing uncertain is exported as certain.\n"
@@ -52,6 +55,7 @@ int omr_cmd_export(int argc, char **argv)
                                          {"template", required_argument, 0, 't'},
                                          {"bom", no_argument, 0, 'B'},
                                          {"mark-unresolved", no_argument, 0, 'm'},
+                                         {"labels", no_argument, 0, 'L'},
                                          {0, 0, 0, 0}};
     const char *db = NULL, *out = NULL, *tpl = "templates/ipa-itsc-2018";
     omr_export_opts_t eo = {0};
@@ -76,6 +80,9 @@ int omr_cmd_export(int argc, char **argv)
             break;
         case 'm':
             eo.mark_unresolved = 1;
+            break;
+        case 'L':
+            eo.labels = 1;
             break;
         default:
             fprintf(stderr, "try 'omr export --help'\n");

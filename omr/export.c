@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- CSV ---- */
 
@@ -559,12 +560,35 @@ static void clear_cells(char **cells, int n)
     }
 }
 
-/* Write one data file: form's part (0 respondent, 1 cases). */
-static omr_status_t write_part(sqlite3 *db, const omr_form_t *form, int part, const char *dir,
+/* The label of value v in column col (value_labels), or v itself when it
+ * is no code with a label (empty, NA_REVIEW, a number, text). */
+static const char *labelled(const omr_form_t *form, const omr_column_t *col, const char *v)
+{
+    char *end;
+    long code = strtol(v, &end, 10);
+    if (!*v || *end)
+        return v;
+    if (code == -1) /* the routing skipped it: the same word on every column */
+        return "非該当";
+    vlabel_t a[128];
+    int n = value_labels(form, col, a, 128);
+    for (int i = 0; i < n; i++)
+        if (a[i].code == code)
+            return a[i].label;
+    return v;
+}
+
+/* Write one data file: form's part (0 respondent, 1 cases); with labels,
+ * its labelled twin (<F>[_cases]_labels.csv). */
+static omr_status_t write_part(sqlite3 *db, const omr_form_t *form, int part, int labels, const char *dir,
                                const omr_export_opts_t *opts, omr_export_report_t *rep, omr_error_t *err)
 {
     char name[64];
-    snprintf(name, sizeof name, "%s%s.csv", form->id, part ? "_cases" : "");
+    snprintf(name, sizeof name, "%s%s%s.csv", form->id, part ? "_cases" : "", labels ? "_labels" : "");
+    /* the counts come from the coded files; the labelled twins repeat them */
+    omr_export_report_t twin;
+    if (labels)
+        rep = &twin;
     omr_column_t *cols = NULL;
     int nc = omr_template_columns(form, part, &cols);
     if (nc < 0)
@@ -633,6 +657,8 @@ static omr_status_t write_part(sqlite3 *db, const omr_form_t *form, int part, co
             if (!strcmp((const char *)sqlite3_column_text(vs, 3), "review")) {
                 v = OMR_EXPORT_UNRESOLVED;
                 rep->marked_cells++;
+            } else if (labels && v) {
+                v = labelled(form, &cols[ci], v);
             }
             if (set_cell(cells, ci, v ? v : "")) {
                 st = omr_error_set(err, OMR_ENOMEM, "export: out of memory");
@@ -685,7 +711,18 @@ omr_status_t omr_export_write(omr_store_t *store, const omr_survey_t *survey, co
     omr_status_t st = OMR_OK;
     for (int fi = 0; fi < survey->n_forms && !st; fi++)
         for (int part = 0; part < 2 && !st; part++)
-            st = write_part(db, &survey->forms[fi], part, dir, opts, rep, err);
+            for (int labels = 0; labels <= (opts->labels != 0) && !st; labels++)
+                st = write_part(db, &survey->forms[fi], part, labels, dir, opts, rep, err);
+    /* without --labels, no labelled twin of an earlier export stays beside
+     * the new data, telling other values */
+    for (int fi = 0; fi < survey->n_forms && !st && !opts->labels; fi++)
+        for (int part = 0; part < 2; part++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s%s_labels.csv", dir, survey->forms[fi].id, part ? "_cases" : "");
+            if (unlink(path) && errno != ENOENT)
+                st = omr_error_set(err, OMR_EIO, "%s: cannot remove the labelled file of an earlier export: %s", path,
+                                   strerror(errno));
+        }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (!st)
         st = omr_export_codebook(survey, dir, opts, &rep->codebook_rows, err);

@@ -38,6 +38,9 @@
 typedef struct {
     int bom;             /* start each CSV with a UTF-8 BOM (Excel reads UTF-8 only then) */
     int mark_unresolved; /* write held-back respondents, blocked cells marked NA_REVIEW */
+    int labels;          /* also <F>_labels.csv, <F>_cases_labels.csv: each coded value as its
+                            label from the codebook (for a spreadsheet: "○あり", the option's
+                            text, "非該当"); empty, NA_REVIEW, numbers and text as they are */
 } omr_export_opts_t;
 
 typedef struct {

@@ -154,6 +154,37 @@ static void test_export_files(void)
     got = slurp("codebook.csv");
     CHECK(got && !strncmp(got, "\xEF\xBB\xBF" "column,", 10));
     free(got);
+    /* --labels: A_labels.csv, the same row with each code as its label (the
+     * seed's text of 問1 option 2 and "○あり" for a multi column marked,
+     * "非該当" for -1); the coded file unchanged; the report counts once */
+    char *coded = slurp("A.csv");
+    omr_export_opts_t lab = {.bom = 1, .mark_unresolved = 1, .labels = 1};
+    CHECK(omr_export_write(s, survey, dir, &lab, &rep, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(rep.rows, 2);
+    got = slurp("A_labels.csv");
+    const omr_question_t *q1 = omr_template_question(A, "Q1");
+    const char *opt2 = NULL;
+    for (int i = 0; q1 && i < q1->n_options; i++)
+        if (q1->options[i].code == 2)
+            opt2 = q1->options[i].text;
+    char want_q1[512];
+    snprintf(want_q1, sizeof want_q1, "%s", opt2 ? opt2 : "?");
+    const char *rl[] = {"Q1", want_q1, "Q2_1", "○あり", "Q2_6_text", "\"他社, \"\"特別\"\"\n対応\"", "S2", "非該当"};
+    expect_row(row, sizeof row, A, 0, "000001", rl, 8);
+    CHECK(got && strstr(got, row) != NULL, "A_labels.csv:\n%s\nwant the row:\n%s", got ? got : "(none)", row);
+    free(got);
+    char *again = slurp("A.csv");
+    CHECK(coded && again && !strcmp(coded, again), "A.csv changed with --labels");
+    free(coded);
+    free(again);
+    got = slurp("A_cases_labels.csv");
+    CHECK(got && !strncmp(got, "\xEF\xBB\xBFrespondent,case,", 19), "A_cases_labels.csv: %s", got ? got : "(none)");
+    free(got);
+    /* an export without --labels leaves no stale labelled file behind */
+    CHECK(omr_export_write(s, survey, dir, &opts, &rep, &err) == OMR_OK, "%s", err.msg);
+    char stale[600];
+    snprintf(stale, sizeof stale, "%s/A_labels.csv", dir);
+    CHECK(access(stale, F_OK) != 0, "A_labels.csv left from the export before");
     /* no temporary files left behind */
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s/.A.csv.tmp", dir);
