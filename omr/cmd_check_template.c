@@ -9,9 +9,9 @@
 #include "register.h"
 #include "template.h"
 
-/* A page printed without marks: can its reference image be read, and does
- * it hold enough distinct print to register by? Says so; returns 1 when
- * usable. */
+/* A page with a reference image (printed without marks, or whose marks may
+ * be lost): can the image be read, and does it hold enough distinct print
+ * to register by? Says so; returns 1 when usable. */
 static int print_registration(const omr_survey_t *s, const omr_form_t *form, int p)
 {
     const omr_page_t *pg = &form->pages[p];
@@ -24,8 +24,9 @@ static int print_registration(const omr_survey_t *s, const omr_form_t *form, int
         return 0;
     }
     int n_big, n_patches, ok = omr_register_print_ref_usable(rp, &n_big, &n_patches);
-    printf("  page %d: no corner marks, registered by its print (%s): %d and %d distinct patches of print%s\n",
-           pg->number, pg->reference, n_big, n_patches,
+    printf("  page %d: %s (%s): %d and %d distinct patches of print%s\n", pg->number,
+           omr_page_has_marks(pg) ? "corner marks, and where they are lost its print" : "no corner marks, registered by its print",
+           pg->reference, n_big, n_patches,
            ok ? "" : " -- too few (3 and 6 needed): the image needs more print outside the answer areas");
     omr_register_print_ref_free(rp);
     pixDestroy(&ref);
@@ -85,7 +86,7 @@ int omr_cmd_check_template(int argc, char **argv)
         free(main_cols);
         free(case_cols);
         for (int p = 0; p < form->n_pages; p++)
-            if (!omr_page_has_marks(&form->pages[p]) && !print_registration(s, form, p))
+            if (form->pages[p].reference && !print_registration(s, form, p))
                 failed = 1;
     }
     omr_template_free(s);

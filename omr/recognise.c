@@ -70,8 +70,9 @@ static omr_status_t register_by_print(PIX *pix, const omr_form_t *form, int pi, 
     return OMR_OK;
 }
 
-/* A page printed without corner marks: registered by its print against the
- * blank page's image (omr_register_page_print). Its print says which way up
+/* A page printed without corner marks (or one whose marks failed, see
+ * omr_recognise_page): registered by its print against the blank page's
+ * image (omr_register_page_print). Its print says which way up
  * it lies (a page of text does not correlate with itself upside down), so on
  * a survey read by order, where nothing else says, a sheet that does not
  * register upright is tried upside down. A reference image that cannot be
@@ -149,19 +150,20 @@ omr_status_t omr_recognise_page(PIX *pix, const omr_survey_t *survey, const omr_
             st = omr_register_page_barcode(pix, pg, res->orientation, res->dpi, &ro, &bc, &reg,
                                            &rerr);
     }
-    if (st == OMR_ENOTFOUND && omr_page_has_marks(pg) && res->payload[0] && !pg->barcode_value &&
-        !survey->ids_by_order) {
+    if (st == OMR_ENOTFOUND && omr_page_has_marks(pg) &&
+        (pg->reference || (res->payload[0] && !pg->barcode_value && !survey->ids_by_order))) {
         /* Marks lost (cut off, covered by a sticker, torn) and the barcode
-         * no help: our own page's print, as on a form printed without marks
-         * (~20 ms, only on pages that failed). Only our own print, which the
-         * render shows as printed; the barcode said which page and which way
-         * up. */
+         * no help: the page's print, as on a form printed without marks
+         * (~20 ms, only on pages that failed): the page's reference image,
+         * or our own page's render (which shows our print as printed; the
+         * barcode said which page and which way up). The marks' reason
+         * stays when the print does not register either. */
         omr_register_t by_print;
         omr_error_t perr = {0};
-        const omr_register_print_ref_t *ref = omr_sample_cache_print_ref(cache, form, pi, &perr);
-        if (!ref && perr.status == OMR_ENOMEM)
+        omr_status_t pst = register_mark_less(pix, survey, form, pi, &ro, cache, res, &by_print, &perr);
+        if (pst == OMR_ENOMEM)
             return omr_error_set(err, OMR_ENOMEM, "%s", perr.msg);
-        if (ref && omr_register_page_print(pix, pg, ref, res->orientation, res->dpi, &ro, &by_print, &perr) == OMR_OK) {
+        if (pst == OMR_OK) {
             reg = by_print;
             st = OMR_OK;
         }

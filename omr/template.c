@@ -1202,10 +1202,6 @@ static omr_status_t check_page_geometry(page_ctx_t *pc)
                        "the blank page, to register a form printed without marks by its print)",
                     pc->n_marks);
     }
-    if (pc->n_marks == 4 && p->reference) {
-        c->line = 1;
-        return fail(c, "page reference= is for a page printed without corner marks; this one has 4");
-    }
     if (p->barcode.w <= 0 && !c->survey->ids_by_order) {
         c->line = 1;
         return fail(c, "the page has no barcode (a form that carries none: survey identify=order)");

@@ -200,9 +200,10 @@ typedef struct {
     omr_region_t *regions;
     int n_regions;
     const char *file;    /* path of the page file */
-    /* A page printed without corner marks (page reference=): an image of the
-     * blank page, upright, edge to edge, whose print registers the scans
-     * (register_print.c); its path. NULL on pages with marks. */
+    /* page reference=: an image of the blank page, upright, edge to edge,
+     * whose print registers the scans (register_print.c): a page printed
+     * without corner marks, or one whose marks may be lost (then the print
+     * registers the scans the marks cannot); its path, or NULL. */
     const char *reference;
 } omr_page_t;
 

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "load.h"
@@ -30,6 +31,16 @@
 static omr_survey_t *survey;
 static const omr_form_t *form;
 
+/* text with its first `from` replaced by `to`: malloc'd (caller frees). */
+static char *replaced_first(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    char *out = at ? malloc(strlen(text) + strlen(to) + 1) : NULL;
+    if (out)
+        sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
 /* The page's blank render prepared as the reference. */
 static omr_register_print_ref_t *prepare(int page_index)
 {
@@ -42,6 +53,18 @@ static omr_register_print_ref_t *prepare(int page_index)
         CHECK(omr_register_print_prepare(ref, &form->pages[page_index], &rp, &err) == OMR_OK, "%s", err.msg);
     pixDestroy(&ref);
     return rp;
+}
+
+/* The page's marks, and 2 mm around them, painted white (k px per mm). */
+static void white_marks(PIX *pix, const omr_page_t *pg, double k)
+{
+    for (int m = 0; m < 4; m++) {
+        double half = pg->mark_size / 2 + 2;
+        BOX *b = boxCreate((int)((pg->mark_x[m] - half) * k), (int)((pg->mark_y[m] - half) * k), (int)(2 * half * k),
+                           (int)(2 * half * k));
+        pixSetInRect(pix, b);
+        boxDestroy(&b);
+    }
 }
 
 /* Ink over the page's answer regions, every third one: a respondent's
@@ -159,13 +182,7 @@ static void test_own_page_without_its_marks(void)
         return;
     }
     const double k = 300 / OMR_MM_PER_INCH;
-    for (int m = 0; m < 4; m++) { /* white over each mark, 2 mm around it */
-        double half = pg->mark_size / 2 + 2;
-        BOX *b = boxCreate((int)((pg->mark_x[m] - half) * k), (int)((pg->mark_y[m] - half) * k), (int)(2 * half * k),
-                           (int)(2 * half * k));
-        pixSetInRect(blank, b);
-        boxDestroy(&b);
-    }
+    white_marks(blank, pg, k);
     warp_t w = {.skew = -0.9, .sx = 1.002, .sy = 0.997, .tx = 3, .ty = 2, .border = 3};
     PIX *scan = make_scan(blank, pg, &w, 1);
     omr_sample_cache_t *cache = NULL;
@@ -190,6 +207,83 @@ static void test_own_page_without_its_marks(void)
     omr_sample_cache_free(cache);
     pixDestroy(&scan);
     pixDestroy(&blank);
+}
+
+/* A form read by order (no barcode) with corner marks and a reference
+ * image: IPA page A-1 made such a survey here, its blank render as the
+ * reference. A scan whose marks are lost is registered by the reference's
+ * print, every region within 0.15 mm; without the reference it is not
+ * registered (the marks were all it had; our own render is used only for
+ * pages our barcode names). */
+static void test_marks_lost_reference_kept(void)
+{
+    char tdir[] = "/tmp/omr-test-register-print-XXXXXX";
+    omr_error_t err = {0};
+    omr_survey_t *by_order[2] = {NULL, NULL}; /* without, with the reference */
+    if (!mkdtemp(tdir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    PIX *blank = omr_print_render_page(survey, form, 0, NULL, 150, &err);
+    char path[400], text[65536];
+    snprintf(path, sizeof path, "%s/ref.png", tdir);
+    CHECK(blank && pixWrite(path, blank, IFF_PNG) == 0, "ref.png");
+    FILE *in = fopen("templates/ipa-itsc-2018/A-01.page", "r");
+    size_t n = in ? fread(text, 1, sizeof text - 1, in) : 0;
+    text[n] = 0;
+    if (in)
+        fclose(in);
+    char *no_barcode = replaced_first(text, "barcode box=65,270,80,14\n", "");
+    char *with_ref = no_barcode ? replaced_first(no_barcode, "size=210x297\n", "size=210x297 reference=ref.png\n")
+                                : NULL;
+    const char *sv = "survey id=ipa-itsc-2018 code=ITSC18 title=\"by order\" identify=order\n"
+                     "form A title=\"A\"\npage form=A number=1 file=A-01.page\n";
+    check_write_file(tdir, "survey.omr", sv);
+    for (int r = 0; r < 2 && no_barcode && with_ref; r++) {
+        check_write_file(tdir, "A-01.page", r ? with_ref : no_barcode);
+        CHECK(omr_template_load(tdir, &by_order[r], &err) == OMR_OK, "%s", err.msg);
+    }
+    free(no_barcode);
+    free(with_ref);
+    const omr_page_t *pg = &form->pages[0];
+    const double k = 200 / OMR_MM_PER_INCH;
+    PIX *paper = omr_print_render_page(survey, form, 0, NULL, 200, &err);
+    warp_t w = {.skew = 1.3, .sx = 0.998, .sy = 1.003, .tx = -2, .ty = 3, .border = 3};
+    PIX *scan = NULL;
+    if (paper) {
+        white_marks(paper, pg, k);
+        scan = make_scan(paper, pg, &w, 1);
+    }
+    for (int r = 0; r < 2 && scan && by_order[r]; r++) {
+        omr_sample_cache_t *cache = NULL;
+        omr_page_result_t res;
+        memset(&res, 0, sizeof res);
+        snprintf(res.form, sizeof res.form, "A");
+        res.page_number = 1;
+        res.dpi = 200;
+        res.status = OMR_PAGE_OK;
+        CHECK(omr_sample_cache_new(by_order[r], &cache, &err) == OMR_OK, "%s", err.msg);
+        CHECK(cache && omr_recognise_page(scan, by_order[r], NULL, cache, &res, &err) == OMR_OK, "%s", err.msg);
+        if (!r) {
+            CHECK(res.status == OMR_PAGE_REGISTER_FAILED, "registered without marks or reference (status %d)",
+                  res.status);
+        } else {
+            CHECK(res.status == OMR_PAGE_OK, "not registered: %s", res.reason);
+            double worst = res.status == OMR_PAGE_OK ? warp_region_error_px(&w, pg, k, res.xform) / k : -1;
+            printf("  page A-1 read by order, marks lost, with a reference: worst region %.3f mm\n", worst);
+            CHECK(worst >= 0 && worst <= 0.15, "worst region %.3f mm", worst);
+        }
+        omr_page_result_clear(&res);
+        omr_sample_cache_free(cache);
+    }
+    pixDestroy(&scan);
+    pixDestroy(&paper);
+    pixDestroy(&blank);
+    omr_template_free(by_order[0]);
+    omr_template_free(by_order[1]);
+    char cmd[500];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
+    CHECK(system(cmd) == 0);
 }
 
 /* What must not register against page 1's print. */
@@ -292,6 +386,7 @@ int main(void)
     RUN(test_synthetic_warps);
     RUN(test_sideways);
     RUN(test_own_page_without_its_marks);
+    RUN(test_marks_lost_reference_kept);
     RUN(test_not_registered);
     RUN(test_real_upside_down);
     omr_template_free(survey);
