@@ -212,17 +212,25 @@ static void set_status(omr_page_result_t *r, omr_page_status_t status, const cha
 }
 
 /* Does a sheet that looks blank show the survey's corner marks (those of
- * its first page, upright or upside down)? Then it is a page whose ink the
- * scan made faint (a light grey scan of a pencil-filled sheet), not a
- * separator or the empty back of a duplex scan: skipping it as blank would
- * lose a respondent's page without a word. */
-static int shows_form_marks(PIX *pix, const omr_survey_t *survey, double dpi)
+ * its first page, upright or upside down), or, on a page printed without
+ * marks, its print (omr_register_page_print against the page's reference)?
+ * Then it is a page whose ink the scan made faint (a light grey scan of a
+ * pencil-filled sheet), not a separator or the empty back of a duplex scan:
+ * skipping it as blank would lose a respondent's page without a word. Only
+ * sheets that look blank pay for it. */
+static int shows_form_marks(PIX *pix, const omr_survey_t *survey, omr_sample_cache_t *cache, double dpi)
 {
-    const omr_page_t *pg = &survey->forms[0].pages[0];
+    const omr_form_t *form = &survey->forms[0];
+    const omr_page_t *pg = &form->pages[0];
+    omr_error_t err = {0};
+    const omr_register_print_ref_t *ref =
+        omr_page_has_marks(pg) ? NULL : omr_sample_cache_print_ref(cache, form, 0, &err);
     for (int orientation = 0; orientation <= 180; orientation += 180) {
         omr_register_t reg;
-        omr_error_t err = {0};
-        if (omr_register_page(pix, pg, orientation, dpi, NULL, &reg, &err) == OMR_OK)
+        omr_status_t st = omr_page_has_marks(pg) ? omr_register_page(pix, pg, orientation, dpi, NULL, &reg, &err)
+                          : ref ? omr_register_page_print(pix, pg, ref, orientation, dpi, NULL, &reg, &err)
+                                : OMR_ENOTFOUND;
+        if (st == OMR_OK)
             return 1;
     }
     return 0;
@@ -232,13 +240,13 @@ static int shows_form_marks(PIX *pix, const omr_survey_t *survey, double dpi)
  * not blank is a page of the survey's one form; which page, read_pages
  * says from its place in the file (page_number_by_order). Upright only:
  * nothing on such a page says which way up it was fed. */
-static void identify_by_order(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
+static void identify_by_order(PIX *pix, const omr_survey_t *survey, omr_sample_cache_t *cache, omr_page_result_t *r)
 {
     omr_error_t err = {0};
     int blank = 0;
     double ink = 0;
     if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank &&
-        !shows_form_marks(pix, survey, r->dpi)) {
+        !shows_form_marks(pix, survey, cache, r->dpi)) {
         set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
         return;
     }
@@ -259,12 +267,12 @@ static void page_number_by_order(const omr_survey_t *survey, int n, omr_page_res
 /* Which page of which form of our survey this is, or why not. The barcode
  * is looked for first (1-5 ms in its zone); only a page without one is
  * tested for blankness. */
-static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
+static void identify(PIX *pix, const omr_survey_t *survey, omr_sample_cache_t *cache, omr_page_result_t *r)
 {
     omr_barcode_t bc;
     omr_error_t err = {0};
     if (survey->ids_by_order) {
-        identify_by_order(pix, survey, r);
+        identify_by_order(pix, survey, cache, r);
         return;
     }
     /* Look where the templates print the barcode first (~0.7 ms on a G4
@@ -309,7 +317,7 @@ static void identify(PIX *pix, const omr_survey_t *survey, omr_page_result_t *r)
     }
     int blank = 0;
     double ink = 0;
-    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank && !shows_form_marks(pix, survey, r->dpi))
+    if (omr_identify_is_blank(pix, 0, &blank, &ink, &err) == OMR_OK && blank && !shows_form_marks(pix, survey, cache, r->dpi))
         set_status(r, OMR_PAGE_BLANK, "blank sheet (ink %.3f%% of the page)", 100 * ink);
     else
         set_status(r, OMR_PAGE_NO_BARCODE, "no page barcode found in any orientation");
@@ -431,7 +439,7 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
         any_ok = 1;
         r->width = (int)pixGetWidth(img.pix);
         r->height = (int)pixGetHeight(img.pix);
-        identify(img.pix, run->survey, r);                     /* stage 4 */
+        identify(img.pix, run->survey, cache, r);              /* stage 4 */
         if (run->survey->ids_by_order && r->status == OMR_PAGE_OK)
             page_number_by_order(run->survey, n_by_order++, r);
         respondent_from_file(r, run->survey->ids_by_order, &copy, &last_page);

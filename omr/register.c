@@ -285,6 +285,22 @@ typedef struct {
                        bullseye's in the middle of its disc */
 } cand_t;
 
+/* Insert cd into out[0..n) sorted by distance from the expected place,
+ * keeping the MAX_CAND nearest; returns the new count. */
+static int keep_nearest(cand_t *out, int n, const cand_t *cd)
+{
+    int pos = n;
+    while (pos > 0 && out[pos - 1].dist > cd->dist)
+        pos--;
+    if (pos >= MAX_CAND)
+        return n;
+    int last = n < MAX_CAND ? n : MAX_CAND - 1;
+    for (int k = last; k > pos; k--)
+        out[k] = out[k - 1];
+    out[pos] = *cd;
+    return n < MAX_CAND ? n + 1 : n;
+}
+
 /* The black pixels of image row line in columns [x0, x1): their count to
  * *pn, the sum of their x to *psx (inlined: the centroid's inner loop). */
 static inline __attribute__((always_inline)) void row_ink(const img_t *im, const l_uint32 *line,
@@ -749,18 +765,7 @@ static int find_candidates(img_t *im, int x0, int y0, int x1, int y1, double s_p
             continue;
         cd.side = side;
         cd.dist = hypot(cd.x - ex, cd.y - ey);
-        /* Keep the MAX_CAND nearest. */
-        int pos = n_out;
-        while (pos > 0 && out[pos - 1].dist > cd.dist)
-            pos--;
-        if (pos < MAX_CAND) {
-            int last = n_out < MAX_CAND ? n_out : MAX_CAND - 1;
-            for (int k = last; k > pos; k--)
-                out[k] = out[k - 1];
-            out[pos] = cd;
-            if (n_out < MAX_CAND)
-                n_out++;
-        }
+        n_out = keep_nearest(out, n_out, &cd);
     }
     free(cnt);
     free(lab);
@@ -1764,17 +1769,7 @@ static int find_rings(img_t *im, int x0, int y0, int x1, int y1, double d_px, do
          * blurred at 100 dpi; its disc is the widest black). */
         if (im->depth == 8)
             cd.grey = disc_grey(im, cx, cy, fmax(1, 0.6 * ring_band[0] * r_out));
-        int pos = n_out;
-        while (pos > 0 && out[pos - 1].dist > cd.dist)
-            pos--;
-        if (pos < MAX_CAND) {
-            int last = n_out < MAX_CAND ? n_out : MAX_CAND - 1;
-            for (int k = last; k > pos; k--)
-                out[k] = out[k - 1];
-            out[pos] = cd;
-            if (n_out < MAX_CAND)
-                n_out++;
-        }
+        n_out = keep_nearest(out, n_out, &cd);
     }
 done:
     free(bits);

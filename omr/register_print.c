@@ -291,6 +291,20 @@ static void compose(const double *a, const double *b, double *c)
     memcpy(c, r, sizeof r);
 }
 
+/* g at continuous point (u, v), bilinear between its pixel centres; paper
+ * (255) where a neighbour is outside. */
+static double bilinear(const grey_t *g, double u, double v)
+{
+    u -= 0.5;
+    v -= 0.5;
+    int x0 = (int)floor(u), y0 = (int)floor(v);
+    if (x0 < 0 || y0 < 0 || x0 + 1 >= g->w || y0 + 1 >= g->h)
+        return 255;
+    double fx = u - x0, fy = v - y0;
+    const uint8_t *a = g->p + (size_t)y0 * g->w + x0, *b = a + g->w;
+    return (1 - fy) * ((1 - fx) * a[0] + fx * a[1]) + fy * ((1 - fx) * b[0] + fx * b[1]);
+}
+
 /* Sums of g and g^2 over rectangles: integral images, (w + 1) x (h + 1). */
 typedef struct {
     int w, h;
@@ -662,15 +676,7 @@ static void rectify(const grey_t *s4, const double *xf, double k4x, double k4y, 
         for (int i = 0; i < w; i++) {
             double X = (rx - m + i + 0.5) / k4x, Y = (ry - m + j + 0.5) / k4y, u, v;
             omr_register_map(xf, X, Y, &u, &v);
-            u -= 0.5;
-            v -= 0.5;
-            int x0 = (int)floor(u), y0 = (int)floor(v);
-            double fx = u - x0, fy = v - y0, g = 255;
-            if (x0 >= 0 && y0 >= 0 && x0 + 1 < s4->w && y0 + 1 < s4->h) {
-                const uint8_t *a = s4->p + (size_t)y0 * s4->w + x0, *b = a + s4->w;
-                g = (1 - fy) * ((1 - fx) * a[0] + fx * a[1]) + fy * ((1 - fx) * b[0] + fx * b[1]);
-            }
-            out[j * w + i] = (float)g;
+            out[j * w + i] = (float)bilinear(s4, u, v);
         }
 }
 
@@ -870,14 +876,8 @@ static int turned(const grey_t *g, double deg, grey_t *out)
     for (int j = 0; j < g->h; j++)
         for (int i = 0; i < g->w; i++) {
             double dx = i + 0.5 - cx, dy = j + 0.5 - cy;
-            double u = c * dx - sn * dy + cx - 0.5, v = sn * dx + c * dy + cy - 0.5;
-            int x0 = (int)floor(u), y0 = (int)floor(v);
-            double fx = u - x0, fy = v - y0, val = 255;
-            if (x0 >= 0 && y0 >= 0 && x0 + 1 < g->w && y0 + 1 < g->h) {
-                const uint8_t *a = g->p + (size_t)y0 * g->w + x0, *b = a + g->w;
-                val = (1 - fy) * ((1 - fx) * a[0] + fx * a[1]) + fy * ((1 - fx) * b[0] + fx * b[1]);
-            }
-            out->p[(size_t)j * g->w + i] = (uint8_t)(val + 0.5);
+            double u = c * dx - sn * dy + cx, v = sn * dx + c * dy + cy;
+            out->p[(size_t)j * g->w + i] = (uint8_t)(bilinear(g, u, v) + 0.5);
         }
     return 0;
 }

@@ -59,6 +59,17 @@ static inline void check_write_file(const char *dir, const char *name, const cha
     fclose(f);
 }
 
+/* text with its first `from` replaced by `to`, malloc'd (the caller frees);
+ * NULL when `from` is not in text or out of memory. */
+static inline char *check_replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    char *out = at ? malloc(strlen(text) + strlen(to) + 1) : NULL;
+    if (out)
+        sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
 /* Split a CSV line of unquoted fields (the simulator's truth files) in place
  * into at most max fields; returns their count. */
 static inline int check_split_csv(char *line, char **f, int max)

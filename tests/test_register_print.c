@@ -19,7 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
+#include "identify.h"
+#include "pipeline.h"
 #include "load.h"
 #include "print.h"
 #include "recognise.h"
@@ -30,16 +34,6 @@
 
 static omr_survey_t *survey;
 static const omr_form_t *form;
-
-/* text with its first `from` replaced by `to`: malloc'd (caller frees). */
-static char *replaced_first(const char *text, const char *from, const char *to)
-{
-    const char *at = strstr(text, from);
-    char *out = at ? malloc(strlen(text) + strlen(to) + 1) : NULL;
-    if (out)
-        sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    return out;
-}
 
 /* The page's blank render prepared as the reference. */
 static omr_register_print_ref_t *prepare(int page_index)
@@ -233,8 +227,8 @@ static void test_marks_lost_reference_kept(void)
     text[n] = 0;
     if (in)
         fclose(in);
-    char *no_barcode = replaced_first(text, "barcode box=65,270,80,14\n", "");
-    char *with_ref = no_barcode ? replaced_first(no_barcode, "size=210x297\n", "size=210x297 reference=ref.png\n")
+    char *no_barcode = check_replaced(text, "barcode box=65,270,80,14\n", "");
+    char *with_ref = no_barcode ? check_replaced(no_barcode, "size=210x297\n", "size=210x297 reference=ref.png\n")
                                 : NULL;
     const char *sv = "survey id=ipa-itsc-2018 code=ITSC18 title=\"by order\" identify=order\n"
                      "form A title=\"A\"\npage form=A number=1 file=A-01.page\n";
@@ -281,6 +275,74 @@ static void test_marks_lost_reference_kept(void)
     pixDestroy(&blank);
     omr_template_free(by_order[0]);
     omr_template_free(by_order[1]);
+    char cmd[500];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
+    CHECK(system(cmd) == 0);
+}
+
+/* A real sheet of a form without marks (sample6), scanned so light that
+ * its ink count calls it blank, is still a page (its print registers), not
+ * a skipped separator; a white sheet beside it is skipped as blank. */
+static void test_faded_mark_less_sheet(void)
+{
+    char tdir[] = "/tmp/omr-test-faded-print-XXXXXX";
+    omr_error_t err = {0};
+    omr_survey_t *s6 = NULL;
+    if (!mkdtemp(tdir) || omr_template_load("templates/omrchecker-sample6", &s6, &err) != OMR_OK) {
+        CHECK(0, "setup: %s", err.msg);
+        return;
+    }
+    int dpi = 0;
+    PIX *scan = load_first_page("tests/data/omrchecker-sample6/sample_roll_01.jpg", &dpi);
+    CHECK(scan != NULL);
+    if (scan) {
+        /* faded: black 0 -> 215, paper stays */
+        const int w = (int)pixGetWidth(scan), h = (int)pixGetHeight(scan);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                l_uint32 v;
+                pixGetPixel(scan, x, y, &v);
+                pixSetPixel(scan, x, y, 215 + v * 40 / 255);
+            }
+        int blank = 0;
+        double ink = 0;
+        CHECK(omr_identify_is_blank(scan, 0, &blank, &ink, &err) == OMR_OK && blank,
+              "test bug: the faded sheet should look blank to the ink count (ink %.4f)", ink);
+        PIX *white = pixCreate(w, h, 8);
+        pixSetAllArbitrary(white, 255);
+        char faded[400], whitep[400], db[400];
+        snprintf(faded, sizeof faded, "%s/faded.png", tdir);
+        snprintf(whitep, sizeof whitep, "%s/white.png", tdir);
+        snprintf(db, sizeof db, "%s/s.db", tdir);
+        CHECK(pixWrite(faded, scan, IFF_PNG) == 0 && pixWrite(whitep, white, IFF_PNG) == 0);
+        pixDestroy(&white);
+        const char *inputs[] = {faded, whitep};
+        omr_pipeline_opts_t opts = {.db_path = db, .batch_name = "faded", .jobs = 1};
+        omr_pipeline_result_t res;
+        memset(&res, 0, sizeof res);
+        CHECK(omr_pipeline_run(s6, NULL, inputs, 2, &opts, &res, &err) == OMR_OK, "%s", err.msg);
+        omr_pipeline_result_clear(&res);
+        sqlite3 *h_db = NULL;
+        sqlite3_stmt *st = NULL;
+        int faded_ok = 0, white_blank = 0;
+        if (sqlite3_open(db, &h_db) == SQLITE_OK &&
+            sqlite3_prepare_v2(h_db, "SELECT f.path, p.status FROM pages p JOIN files f ON f.id = p.file", -1, &st,
+                               NULL) == SQLITE_OK)
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *path = (const char *)sqlite3_column_text(st, 0);
+                const char *status = (const char *)sqlite3_column_text(st, 1);
+                if (strstr(path, "faded.png"))
+                    faded_ok = !strcmp(status, "ok");
+                else
+                    white_blank = !strcmp(status, "blank");
+            }
+        sqlite3_finalize(st);
+        sqlite3_close(h_db);
+        CHECK(faded_ok, "the faded sheet was not read as a page");
+        CHECK(white_blank, "the white sheet was not skipped as blank");
+    }
+    pixDestroy(&scan);
+    omr_template_free(s6);
     char cmd[500];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
     CHECK(system(cmd) == 0);
@@ -387,6 +449,7 @@ int main(void)
     RUN(test_sideways);
     RUN(test_own_page_without_its_marks);
     RUN(test_marks_lost_reference_kept);
+    RUN(test_faded_mark_less_sheet);
     RUN(test_not_registered);
     RUN(test_real_upside_down);
     omr_template_free(survey);

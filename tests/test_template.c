@@ -609,26 +609,16 @@ static void the_shipped_survey_loads(void)
     omr_template_free(s);
 }
 
-/* text with its first `from` replaced by `to`: malloc'd (caller frees). */
-static char *replaced(const char *text, const char *from, const char *to)
-{
-    const char *at = strstr(text, from);
-    char *out = at ? malloc(strlen(text) + strlen(to) + 1) : NULL;
-    if (out)
-        sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    return out;
-}
-
 /* A page printed without corner marks (page reference=): loads with the
  * image's path and needs no prompt; refused with a missing image, a path
  * out of the survey's folder, or neither marks nor a reference. */
 static void reference_pages(void)
 {
     const char *marks = "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n";
-    char *no_marks = replaced(PAGE1, marks, "");
-    char *with_ref = no_marks ? replaced(no_marks, "size=210x297\n", "size=210x297 reference=blank.png\n") : NULL;
-    char *no_prompt = with_ref ? replaced(with_ref, "  prompt box=20,25,170,6 \"pick one\"\n", "") : NULL;
-    char *outside = no_marks ? replaced(no_marks, "size=210x297\n", "size=210x297 reference=../x.png\n") : NULL;
+    char *no_marks = check_replaced(PAGE1, marks, "");
+    char *with_ref = no_marks ? check_replaced(no_marks, "size=210x297\n", "size=210x297 reference=blank.png\n") : NULL;
+    char *no_prompt = with_ref ? check_replaced(with_ref, "  prompt box=20,25,170,6 \"pick one\"\n", "") : NULL;
+    char *outside = no_marks ? check_replaced(no_marks, "size=210x297\n", "size=210x297 reference=../x.png\n") : NULL;
     CHECK(no_marks && with_ref && no_prompt && outside);
     if (no_marks && with_ref && no_prompt && outside) {
         omr_error_t err = {0};
@@ -642,7 +632,7 @@ static void reference_pages(void)
             omr_template_free(s);
         }
         /* marks and a reference: the print registers what the marks cannot */
-        char *both = replaced(PAGE1, "size=210x297\n", "size=210x297 reference=blank.png\n");
+        char *both = check_replaced(PAGE1, "size=210x297\n", "size=210x297 reference=blank.png\n");
         CHECK(both && load_with(both, &err, &s) == OMR_OK, "%s", err.msg);
         if (s) {
             CHECK(omr_page_has_marks(&s->forms[0].pages[0]) && s->forms[0].pages[0].reference);

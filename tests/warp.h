@@ -85,6 +85,28 @@ static inline double warp_region_error_px(const warp_t *w, const omr_page_t *pg,
     return worst;
 }
 
+/* How far the marks registration found (r) are from where the warp w (at
+ * k px/mm) put them: the worst, in px; *pm its mark (TL TR BL BR), -1 when
+ * none was found. */
+static inline double warp_mark_error_px(const warp_t *w, const omr_page_t *pg, double k, const omr_register_t *r,
+                                        int *pm)
+{
+    double worst = 0;
+    *pm = -1;
+    for (int m = 0; m < 4; m++) {
+        if (!r->found[m])
+            continue;
+        double tx, ty;
+        warp_map(w, pg, k, pg->mark_x[m], pg->mark_y[m], &tx, &ty);
+        double e = hypot(r->mark_x[m] - tx, r->mark_y[m] - ty);
+        if (*pm < 0 || e > worst) {
+            worst = e;
+            *pm = m;
+        }
+    }
+    return worst;
+}
+
 /* The first page of an image file as omr's loader gives it (*pdpi: the
  * file's resolution, 0 when it has none; pdpi may be NULL), or NULL with the
  * reason on stderr. The caller destroys it. */
