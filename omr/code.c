@@ -136,7 +136,7 @@ void omr_code_options_default(omr_code_options_t *opts)
 int omr_code_number_ok(const omr_question_t *q, const char *value)
 {
     size_t n = strlen(value);
-    if (q->kind != OMR_KIND_NUMBER || n > (size_t)q->n_regions)
+    if (q->kind != OMR_KIND_NUMBER || n > (size_t)q->n_boxes)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (value[i] < '0' || value[i] > '9')
@@ -772,6 +772,95 @@ static void code_number(ctx_t *c, const qctx_t *x)
                    "%s: written number, read %s (confidence %s)", q->label, digits, confs);
 }
 
+/* number printed as bubbles (box N digit=D bubble=…): each box's bubbles
+ * give its digit; the digits of boxes 1..N left to right make the value,
+ * as written boxes do (empty boxes before the first digit or after the
+ * last allowed, a gap not). Certain only when every box is: one bubble
+ * marked and none in doubt, or none marked and none in doubt. Otherwise one
+ * item for the whole number (the operator reads it as a whole), its reason
+ * the worst box's: two bubbles in a box, else a doubtful one; its proposal
+ * the digits when every box has one. */
+static void code_number_bubbles(ctx_t *c, const qctx_t *x)
+{
+    const omr_question_t *q = x->q;
+    if (c->q_n[x->qi] < 1)
+        return;
+    int col = c->q_first[x->qi];
+    if (apply_override(c, x, col))
+        return;
+    const char *var = col_name(c, x->qi, col);
+    const int n = q->n_boxes;
+    int digit[OMR_NUMBER_MAX_BOXES], marked[OMR_NUMBER_MAX_BOXES] = {0}, doubtful[OMR_NUMBER_MAX_BOXES] = {0};
+    int doubt_digit[OMR_NUMBER_MAX_BOXES];
+    char seen[OMR_NUMBER_MAX_BOXES][24]; /* the marked digits of each box, "4,7" */
+    for (int b = 0; b < n; b++)
+        digit[b] = doubt_digit[b] = -1, seen[b][0] = 0;
+    for (int i = 0; i < q->n_regions; i++) {
+        const omr_region_t *t = &x->tr[q->first_region + i];
+        const omr_region_result_t *r = &x->rr[q->first_region + i];
+        int b = atoi(t->row) - 1;
+        if (t->kind != OMR_REGION_CHECK || b < 0 || b >= n)
+            continue;
+        if (r->state == OMR_MARK_MARKED) {
+            digit[b] = t->code;
+            size_t l = strlen(seen[b]);
+            snprintf(seen[b] + l, sizeof seen[b] - l, "%s%d", l ? "," : "", t->code);
+            marked[b]++;
+        } else if (r->state == OMR_MARK_DOUBTFUL) {
+            doubt_digit[b] = t->code;
+            doubtful[b]++;
+        }
+    }
+    /* each box: its digit (known or proposed), or none */
+    int first = -1, last = -1, two = -1, unsure = -1, unknown = 0, any_marked = 0;
+    for (int b = 0; b < n; b++) {
+        any_marked |= marked[b] > 0;
+        if (marked[b] > 1 && two < 0)
+            two = b;
+        if (doubtful[b] && unsure < 0)
+            unsure = b;
+        int d = marked[b] == 1 ? digit[b] : marked[b] == 0 && doubtful[b] == 1 ? doubt_digit[b] : -1;
+        if (marked[b] + doubtful[b] > 0 && d < 0)
+            unknown = 1; /* two marked, or several in doubt: no proposal */
+        digit[b] = d;
+        if (marked[b] + doubtful[b] > 0) {
+            if (first < 0)
+                first = b;
+            last = b;
+        }
+    }
+    if (first < 0)
+        return; /* nothing marked, nothing in doubt: no answer (or -1 by the routing) */
+    if (any_marked)
+        c->answered[qc(c, x->qi, x->cs)] = 1;
+    else
+        c->unsure[qc(c, x->qi, x->cs)] = 1;
+    int gap = -1;
+    for (int b = first + 1; b < last && gap < 0; b++)
+        if (marked[b] + doubtful[b] == 0)
+            gap = b;
+    char digits[OMR_NUMBER_MAX_BOXES + 1];
+    int nd = 0;
+    for (int b = first; b <= last; b++)
+        if (digit[b] >= 0)
+            digits[nd++] = (char)('0' + digit[b]);
+    digits[nd] = 0;
+    const char *prop = unknown || gap >= 0 ? "" : digits;
+    set_value(c, x->cs, col, prop, OMR_VALUE_CERTAIN);
+    if (two < 0 && unsure < 0 && gap < 0)
+        return; /* every box certain */
+    if (two >= 0)
+        raise_item(c, OMR_REVIEW_MULTIPLE_MARKS, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: box %d has %d bubbles marked where one is allowed (%s)", q->label, two + 1, marked[two],
+                   seen[two]);
+    else if (gap >= 0)
+        raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: box %d between marked boxes has no bubble marked", q->label, gap + 1);
+    else
+        raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
+                   "%s: a doubtful bubble in box %d%s%s", q->label, unsure + 1, prop[0] ? ", read " : "", prop);
+}
+
 static void code_question(ctx_t *c, int qi, int cs)
 {
     const omr_form_t *f = c->form;
@@ -850,7 +939,10 @@ static void code_question(ctx_t *c, int qi, int cs)
                 code_text_field(c, &x, q->first_region + i);
         break;
     case OMR_KIND_NUMBER:
-        code_number(c, &x);
+        if (q->n_regions > 0 && x.tr[q->first_region].kind == OMR_REGION_CHECK)
+            code_number_bubbles(c, &x); /* a mark sheet's bubbles */
+        else
+            code_number(c, &x);
         break;
     case OMR_KIND_COUNT:
         break;

@@ -372,7 +372,7 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
                 opts = options_json(q);
             } else if (q->kind == OMR_KIND_NUMBER) {
                 input = "number";
-                json_object_set_new(o, "boxes", json_integer(q->n_regions));
+                json_object_set_new(o, "boxes", json_integer(q->n_boxes));
             } else {
                 input = "choice";
                 opts = options_json(q);
@@ -389,7 +389,7 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
                 opts = options_json(q);
             } else if (q->kind == OMR_KIND_NUMBER) {
                 input = "number";
-                json_object_set_new(o, "boxes", json_integer(q->n_regions));
+                json_object_set_new(o, "boxes", json_integer(q->n_boxes));
             } else {
                 input = "text";
                 json_object_set_new(o, "hint",

@@ -1014,19 +1014,64 @@ static omr_status_t stmt_cell(page_ctx_t *pc, const omr_tpl_line_t *l)
     return OMR_OK;
 }
 
+/* `box N digit=D bubble=x,y,w,h [print=T] [size=PT]` of a number question:
+ * the bubble a respondent fills to give digit D in position N. */
+static omr_status_t number_bubble(page_ctx_t *pc, const omr_tpl_line_t *l, int n, const char *digit_text)
+{
+    ctx_t *c = pc->c;
+    omr_question_t *q = pc->q;
+    omr_status_t st;
+    int digit, has_bubble = 0;
+    omr_rect_t bubble;
+    if ((st = parse_int(c, "digit", digit_text, 0, 9, &digit)))
+        return st;
+    if ((st = attr_rect(c, l, "bubble", 0, &bubble, &has_bubble)))
+        return st;
+    if (!has_bubble)
+        return fail(c, "box %d digit=%d of %s needs bubble=x,y,w,h: the bubble to fill", n, digit, q->id);
+    if (omr_tpl_attr(l, "box"))
+        return fail(c, "box %d digit=%d of %s: box= or bubble=, not both", n, digit, q->id);
+    char row[8], what[64];
+    snprintf(row, sizeof row, "%d", n);
+    snprintf(what, sizeof what, "box %d digit=%d of %s", n, digit, q->id);
+    const omr_region_t *regs = question_regions(pc);
+    for (int i = 0; i < q->n_regions; i++)
+        if (regs[i].kind == OMR_REGION_CHECK && regs[i].code == digit && !strcmp(regs[i].row, row))
+            return fail(c, "%s is defined twice", what);
+    const char *print;
+    double size = 9;
+    if ((st = parse_bubble(c, l, what, digit, 0, "box", 1, bubble, &print)) ||
+        (st = attr_number(c, l, "size", 4, 40, &size)))
+        return st;
+    char var[64];
+    snprintf(var, sizeof var, "%s_d%d", q->base, n);
+    if (!add_bubble(pc, bubble, print, bubble_print_size(l, bubble, size), digit, row, var, 0))
+        return fail_nomem(c);
+    return OMR_OK;
+}
+
 /* A write-in box: box 1..3 of a top3 question (column BASE_rN), or digit
  * box 1..OMR_NUMBER_MAX_BOXES of a number question (region BASE_dN; the
- * number's one column is BASE). */
+ * number's one column is BASE). In a number question printed as a mark
+ * sheet, `box N digit=D bubble=R` is instead the bubble of digit D in
+ * position N (a CHECK region, round, code D, row "N", var BASE_dN): the
+ * position's bubbles are one answer unit, as a grid row's are. */
 static omr_status_t stmt_box(page_ctx_t *pc, const omr_tpl_line_t *l)
 {
     ctx_t *c = pc->c;
     omr_status_t st = need_kind(pc, "box", K(TOP3) | K(NUMBER));
-    if (st || (st = check_words(c, l, "box", "", 1, 0)))
+    if (st || (st = check_words(c, l, "box digit bubble print size", "", 1, 0)))
         return st;
     omr_question_t *q = pc->q;
     int number = q->kind == OMR_KIND_NUMBER, n;
     if ((st = parse_int(c, "box number", positional(l, 0, ""), 1, number ? OMR_NUMBER_MAX_BOXES : 3, &n)))
         return st;
+    const char *digit_text = omr_tpl_attr(l, "digit");
+    if (digit_text || omr_tpl_attr(l, "bubble"))
+        return number ? number_bubble(pc, l, n, digit_text)
+                      : fail(c, "box %d of %s: digit= and bubble= are for number questions", n, q->id);
+    if (omr_tpl_attr(l, "print") || omr_tpl_attr(l, "size"))
+        return fail(c, "box %d of %s: print= and size= belong to a bubble (digit=D bubble=x,y,w,h)", n, q->id);
     const omr_region_t *regs = question_regions(pc);
     for (int i = 0; i < q->n_regions; i++)
         if (regs[i].kind == OMR_REGION_DIGIT && regs[i].code == n)
@@ -1086,24 +1131,39 @@ static omr_status_t stmt_field(page_ctx_t *pc, const omr_tpl_line_t *l)
 
 /* A number's boxes are 1..N without a gap, numbered left to right: the
  * coder reads the digits in box order, so a box numbered out of place would
- * silently reorder the number. */
-static omr_status_t check_number_boxes(ctx_t *c, const omr_question_t *q, const omr_region_t *regs)
+ * silently reorder the number. Boxes are all written or all bubbles (a
+ * position's bubbles stand in one column, their middle its place). */
+static omr_status_t check_number_boxes(ctx_t *c, omr_question_t *q, const omr_region_t *regs)
 {
-    const omr_region_t *box[OMR_NUMBER_MAX_BOXES + 1] = {NULL};
-    int n = q->n_regions;
+    double x[OMR_NUMBER_MAX_BOXES + 1] = {0};
+    int count[OMR_NUMBER_MAX_BOXES + 1] = {0}, n = 0, written = 0, bubbles = 0;
+    for (int i = 0; i < q->n_regions; i++) {
+        /* written: code is the box (1..N); bubble: row is the box (stmt_box) */
+        int b = regs[i].kind == OMR_REGION_DIGIT ? regs[i].code : atoi(regs[i].row);
+        written += regs[i].kind == OMR_REGION_DIGIT;
+        bubbles += regs[i].kind == OMR_REGION_CHECK;
+        x[b] += regs[i].box.x + regs[i].box.w / 2;
+        count[b]++;
+        if (b > n)
+            n = b;
+    }
     if (n == 0)
         return fail(c, "number question %s has no boxes: it needs box 1 … box N (N from 1 to %d)", q->id,
                     OMR_NUMBER_MAX_BOXES);
-    for (int i = 0; i < n; i++)
-        box[regs[i].code] = &regs[i]; /* codes are 1..OMR_NUMBER_MAX_BOXES, no repeats (stmt_box) */
+    if (written && bubbles)
+        return fail(c, "number question %s mixes write-in boxes and bubbles: all boxes one way or the other", q->id);
+    int present = 0;
     for (int b = 1; b <= n; b++)
-        if (!box[b])
+        present += count[b] > 0;
+    for (int b = 1; b <= n; b++)
+        if (!count[b])
             return fail(c, "number question %s has %d boxes but no box %d: number them 1, 2, … %d without a gap",
-                        q->id, n, b, n);
+                        q->id, present, b, present);
     for (int b = 2; b <= n; b++)
-        if (box[b]->box.x <= box[b - 1]->box.x)
+        if (x[b] / count[b] <= x[b - 1] / count[b - 1])
             return fail(c, "number question %s: box %d is not right of box %d; number the boxes left to right",
                         q->id, b, b - 1);
+    q->n_boxes = n;
     return OMR_OK;
 }
 

@@ -55,8 +55,9 @@ typedef struct {
                          of a number question are "B4_d1" … "B4_dN", its column "B4" */
     int code;         /* CIRCLE, ticklist CHECK: option code; grid CHECK/DIGIT: column code;
                          top-3 DIGIT: box number 1..3; number DIGIT: box number 1..N, left
-                         to right; TEXT: the option code it belongs to, or 0 */
-    char row[8];      /* grid row id ("a"), "" otherwise */
+                         to right; number bubble (CHECK): the digit 0..9; TEXT: the option
+                         code it belongs to, or 0 */
+    char row[8];      /* grid row id ("a"); number bubble: its box "1".."12"; "" otherwise */
     omr_rect_t box;   /* the target: ring around the number, checkbox, digit box, text field */
     omr_rect_t label; /* CIRCLE: the option text, which respondents sometimes circle
                          instead; all zero when none */
@@ -118,6 +119,7 @@ typedef struct {
      * route_codes (bit c set for code c, 1..63). route_question < 0: always. */
     int route_question;
     uint64_t route_codes;
+    int n_boxes;       /* number: its digit positions (write-in boxes or columns of bubbles) */
     int first_region;  /* its regions: page->regions[first_region .. +n_regions) */
     int n_regions;
     int line;          /* line of the `question` statement */
