@@ -1385,6 +1385,12 @@ static omr_survey_t *NS;
 static const omr_form_t *FN;
 static char ndir[64];
 
+/* Box N of the mark-sheet number ID: the bubbles of digits 0-9 stacked down from y = 85, x = X. */
+#define BUBBLE(N, X, D, Y) "  box " #N " digit=" #D " bubble=" #X "," #Y ",4,4\n"
+#define BUBBLE_COLUMN(N, X)                                                                                  \
+    BUBBLE(N, X, 0, 85) BUBBLE(N, X, 1, 90) BUBBLE(N, X, 2, 95) BUBBLE(N, X, 3, 100) BUBBLE(N, X, 4, 105)   \
+    BUBBLE(N, X, 5, 110) BUBBLE(N, X, 6, 115) BUBBLE(N, X, 7, 120) BUBBLE(N, X, 8, 125) BUBBLE(N, X, 9, 130)
+
 static int load_number_survey(void)
 {
     snprintf(ndir, sizeof ndir, "/tmp/omr-test-code-XXXXXX");
@@ -1399,7 +1405,9 @@ static int load_number_survey(void)
                       "  option 1 num=25,35 \"yes\"\n  option 2 num=25,45 \"no\"\n"
                       "question B4 kind=number label=\"B4\" when=Q1:1\n  prompt box=20,55,170,6 \"AUD $\"\n"
                       "  box 1 box=100,65,6,8\n  box 2 box=106,65,6,8\n  box 3 box=112,65,6,8\n"
-                      "  box 4 box=118,65,6,8\n"}};
+                      "  box 4 box=118,65,6,8\n"
+                      "question ID kind=number label=\"ID\"\n  prompt box=20,75,170,6 \"member number\"\n"
+                      BUBBLE_COLUMN(1, 100) BUBBLE_COLUMN(2, 106) BUBBLE_COLUMN(3, 112)}};
     for (int i = 0; i < 2; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", ndir, files[i][0]);
@@ -1525,6 +1533,86 @@ static void t_number_doubtful(void)
     resp_free(&r);
 }
 
+/* A page of form N whose mark-sheet number ID has, in box b + 1, digits[b]
+ * marked ('0'-'9'; ' ' nothing), and the bubble of digit doubts[b] doubtful
+ * (' ' none). */
+static omr_page_result_t *id_page(resp_t *r, const char *digits, const char *doubts)
+{
+    omr_page_result_t *p = add_page(r, FN, 1);
+    mark(p, FN, "Q1", 2);
+    for (int b = 0; b < 3; b++) {
+        char var[16];
+        snprintf(var, sizeof var, "ID_d%d", b + 1);
+        if (digits[b] != ' ')
+            mark(p, FN, var, digits[b] - '0');
+        if (doubts[b] != ' ')
+            doubt(p, FN, var, doubts[b] - '0');
+    }
+    return p;
+}
+
+static const omr_review_item_t *id_item(const omr_coded_t *c, omr_review_reason_t reason)
+{
+    for (int i = 0; i < c->n_items; i++)
+        if (c->items[i].reason == reason && !strcmp(c->items[i].var, "ID"))
+            return &c->items[i];
+    return NULL;
+}
+
+/* A number printed as bubble columns: the digits of its boxes, certain when
+ * every box has one bubble marked or none; one item for the number otherwise. */
+static void t_number_bubbles(void)
+{
+    struct {
+        const char *digits, *doubts, *value; /* value: exported, or the proposal when held */
+        omr_review_reason_t reason;          /* 0: certain, no item */
+        const char *detail;                  /* a word the item must say */
+    } cases[] = {
+        {"047", "   ", "047", 0, NULL},                                       /* a leading zero kept */
+        {"   ", "   ", "", 0, NULL},                                          /* no answer */
+        {" 42", "   ", "42", 0, NULL},                                        /* right-aligned */
+        {"31 ", "   ", "31", 0, NULL},                                        /* left-aligned */
+        {"04 ", "  7", "047", OMR_REVIEW_DOUBTFUL_MARK, "box 3"},             /* a faint fill in box 3 */
+        {"047", " 5 ", "047", OMR_REVIEW_DOUBTFUL_MARK, "box 2"},             /* a trace beside a mark */
+        {"1 5", "   ", "", OMR_REVIEW_DOUBTFUL_MARK, "box 2 between"},        /* a gap */
+        {"   ", "3  ", "3", OMR_REVIEW_DOUBTFUL_MARK, "box 1"},               /* only a doubtful bubble */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp_t r = {0};
+        id_page(&r, cases[i].digits, cases[i].doubts);
+        omr_coded_t c = ncode(&r, NULL, 0, NULL);
+        const omr_value_t *v = V(&c, FN, 0, "ID");
+        const omr_review_item_t *it = id_item(&c, cases[i].reason);
+        if (!cases[i].reason) {
+            CHECK(!strcmp(v->value, cases[i].value) && v->status == OMR_VALUE_CERTAIN && c.n_items == 0,
+                  "'%s': got \"%s\"/%d, %d items", cases[i].digits, v->value, (int)v->status, c.n_items);
+        } else {
+            CHECK(v->status == OMR_VALUE_REVIEW && it && !strcmp(it->proposal, cases[i].value) &&
+                      strstr(it->detail, cases[i].detail) && c.n_items == 1,
+                  "'%s'/'%s': status %d, item %s proposal %s, %d items", cases[i].digits, cases[i].doubts,
+                  (int)v->status, it ? it->detail : "none", it ? it->proposal : "", c.n_items);
+        }
+        omr_coded_clear(&c);
+        resp_free(&r);
+    }
+    /* two bubbles in box 2: held, no proposal (which one?) */
+    resp_t r = {0};
+    omr_page_result_t *p = id_page(&r, "047", "   ");
+    mark(p, FN, "ID_d2", 7);
+    omr_coded_t c = ncode(&r, NULL, 0, NULL);
+    const omr_review_item_t *it = id_item(&c, OMR_REVIEW_MULTIPLE_MARKS);
+    CHECK(V(&c, FN, 0, "ID")->status == OMR_VALUE_REVIEW && it && !it->proposal[0] && strstr(it->detail, "(4,7)"),
+          "two in a box: %s", it ? it->detail : "no item");
+    omr_coded_clear(&c);
+    /* the operator's reading settles it */
+    omr_override_t o = ovr("ID", 0, "077");
+    c = ncode(&r, &o, 1, NULL);
+    CHECK_V(&c, FN, 0, "ID", "077", OMR_VALUE_RESOLVED);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_number_policy(void)
 {
     omr_code_options_t opts;
@@ -1644,6 +1732,7 @@ int main(void)
         RUN(t_number_policy);
         RUN(t_number_routing);
         RUN(t_number_overrides);
+        RUN(t_number_bubbles);
     } else {
         check_failed++;
         printf("FAIL the number survey does not load\n");

@@ -473,6 +473,70 @@ static const char *page1_number(const char *from, const char *to)
     return buf;
 }
 
+/* The four boxes of NUMBER_Q as bubble columns: box N (x = 100 + 6(N-1))
+ * with the bubbles of digits `digits` stacked down from y = 180. */
+static const char *bubble_boxes(const char *digits)
+{
+    static char buf[4096];
+    size_t len = 0;
+    buf[0] = 0;
+    for (int b = 1; b <= 4; b++)
+        for (const char *d = digits; *d; d++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "  box %d digit=%c bubble=%d,%d,4,4\n", b, *d,
+                                    100 + 6 * (b - 1), 180 + 5 * (int)(d - digits));
+    return buf;
+}
+
+/* A number printed as a mark sheet's bubble columns (box N digit=D bubble=…). */
+static void number_bubble_questions(void)
+{
+    const char *written = "  box 1 box=100,180,6,8\n  box 2 box=106,180,6,8\n"
+                          "  box 3 box=112,180,6,8\n  box 4 box=118,180,6,8\n";
+    omr_error_t err = {0};
+    omr_survey_t *s;
+    char page[8192];
+    snprintf(page, sizeof page, "%s", page1_number(written, bubble_boxes("0123456789")));
+    CHECK(load_with(page, &err, &s) == OMR_OK, "%s", err.msg);
+    if (s) {
+        const omr_form_t *f = &s->forms[0];
+        const omr_question_t *q = omr_template_question(f, "B4");
+        CHECK(q && q->kind == OMR_KIND_NUMBER && q->n_regions == 40 && q->n_boxes == 4);
+        const omr_page_t *p = &f->pages[0];
+        /* box 3, digit 7: the 28th bubble, a round checkbox of its box's unit */
+        const omr_region_t *r = q ? &p->regions[q->first_region + 27] : NULL;
+        CHECK(r && r->kind == OMR_REGION_CHECK && r->round && r->code == 7 && !strcmp(r->row, "3") &&
+                  !strcmp(r->var, "B4_d3") && r->print && !strcmp(r->print, "7"),
+              "kind %d code %d row %s var %s", r ? (int)r->kind : -1, r ? r->code : -1, r ? r->row : "",
+              r ? r->var : "");
+        omr_column_t *cols;
+        int n = omr_template_columns(f, 0, &cols);
+        CHECK(n == 10 && !strcmp(cols[9].name, "B4") && !cols[9].is_text, "%d columns", n);
+        free(cols);
+    }
+    omr_template_free(s);
+    /* refused: a digit twice in a box, a digit out of 0..9, a bubble without
+     * its box, written boxes and bubbles mixed, box= and bubble= together,
+     * bubbles in a top3 question, print= on a written box */
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s  box 2 digit=1 bubble=150,180,4,4\n", bubble_boxes("01"));
+    expect_refused(page1_number(written, bad), "A-01.page:45:", "box 2 digit=1 of B4 is defined twice");
+    expect_refused(page1_number(written, "  box 1 digit=10 bubble=100,180,4,4\n"), "A-01.page:37:",
+                   "digit: 10 is out of range (0 to 9)");
+    expect_refused(page1_number(written, "  box 1 digit=3\n"), "A-01.page:37:",
+                   "box 1 digit=3 of B4 needs bubble=x,y,w,h");
+    expect_refused(page1_number("  box 4 box=118,180,6,8\n", "  box 4 digit=0 bubble=118,180,4,4\n"),
+                   "A-01.page:35:", "mixes write-in boxes and bubbles");
+    expect_refused(page1_number(written, "  box 1 digit=0 box=100,180,4,4 bubble=100,180,4,4\n"), "A-01.page:37:",
+                   "box= or bubble=, not both");
+    expect_refused(page1_number(written, "  box 1 box=100,180,6,8 print=1\n"), "A-01.page:37:",
+                   "print= and size= belong to a bubble");
+    expect_refused(page1_with("  box 1 box=25,95,9,11\n", "  box 1 digit=1 bubble=25,95,4,4\n"), "A-01.page:19:",
+                   "digit= and bubble= are for number questions");
+    /* the columns' middles must go left to right, as written boxes do */
+    snprintf(bad, sizeof bad, "  box 1 digit=0 bubble=120,180,4,4\n  box 2 digit=0 bubble=100,180,4,4\n");
+    expect_refused(page1_number(written, bad), "A-01.page:35:", "box 2 is not right of box 1");
+}
+
 static void number_questions(void)
 {
     omr_error_t err = {0};
@@ -674,6 +738,7 @@ int main(void)
     RUN(reference_pages);
     RUN(fingerprint_follows_regions_not_words);
     RUN(number_questions);
+    RUN(number_bubble_questions);
     RUN(payload_round_trip);
     RUN(the_shipped_survey_loads);
     char cmd[300];
