@@ -10,21 +10,26 @@
 # (expected_results.csv; not derived from omr). templates/omrchecker-sample6/
 # describes the sheet (written from OMRChecker's template by
 # tools/omrchecker/omrchecker2omr.py --reference): page reference=reference.png,
-# the blank form at 300 dpi, bubbles with their value printed inside,
+# the blank form at 300 dpi, bubbles with their value printed inside, the 7
+# digit columns one number question (roll: one column of digits),
 # identify=order.
 #
 # Checks: the three sheets are stored, identified by order and registered by
 # their print; the export (--mark-unresolved) against the expected student
-# numbers: each number rebuilt from the value labels of stu, roll1..7,
-# check_1, check_2 is right or held for review (a field NA_REVIEW), never
-# exported wrong (a held number whose exported fields contradict the expected
-# one is wrong too); a sheet of another form (an ENIGMA answer sheet) scanned
+# numbers: each number rebuilt from the value labels of stu, check_1, check_2
+# and the digits of roll is right or held for review (a field NA_REVIEW; a
+# held roll is held as a whole), never exported wrong (a held number whose
+# exported fields contradict the expected one is wrong too); a sheet of
+# another form (an ENIGMA answer sheet) scanned
 # against this template is not registered and exports no value. Prints
 #   sample6: sheets=N rolls_right=R wrong_accepted=W held=H
 B=${1:-build}
 D=tests/data/omrchecker-sample6
 T=templates/omrchecker-sample6
-FIELDS="stu roll1 roll2 roll3 roll4 roll5 roll6 roll7 check_1 check_2"
+FIELDS="stu roll check_1 check_2"
+NUMBER=roll   # a number question: its value is its digits, no value labels
+# its digit positions (box 1 .. box N of the template)
+POSITIONS=$(sed -n 's/^ *box \([0-9]*\) digit=.*/\1/p' "$T/S-01.page" | sort -un | wc -l)
 . tests/lib/check.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -49,12 +54,13 @@ export_checked "$B" "$work/s.db" "$T" "$work/out" S.csv
 
 # judge_rolls S.CSV VALUE_LABELS.CSV EXPECTED.CSV RESULT: one line per sheet
 # (right / held / WRONG / MISSING), the summary line, and the counts in RESULT.
-# A field's code is its value label ("" unanswered); NA_REVIEW makes the
-# field a wildcard (any of its labels, or nothing: "(A|B)?", as mawk takes no
-# empty alternative): a held number is held only when the fields exported
+# A field's code is its value label ("" unanswered), the number's its digits;
+# NA_REVIEW makes the field a wildcard (any of its labels, or nothing:
+# "(A|B)?", as mawk takes no empty alternative; the number: up to POSITIONS
+# digits, "[0-9]?" each): a held number is held only when the fields exported
 # agree with the expected number.
 judge_rolls() {
-  awk -F, -v fields="$FIELDS" -v sheets="$sheets" -v out="$4" '
+  awk -F, -v fields="$FIELDS" -v number="$NUMBER" -v positions="$POSITIONS" -v sheets="$sheets" -v out="$4" '
     function esc(s) { gsub(/[][\\^$.|?*+(){}]/, "\\\\&", s); return s }
     FILENAME == ARGV[1] { if (FNR == 1) next
                           lab[$1, $4] = $5
@@ -74,9 +80,15 @@ judge_rolls() {
         c = col[f[k]]
         if (!c) { printf "no column %s\n", f[k]; missing++; next }
         x = v[c]
+        if (x == "NA_REVIEW" && f[k] == number) {
+          held = held " " f[k]; roll = roll "?"
+          for (p = 0; p < positions; p++) pat = pat "[0-9]?"
+          continue
+        }
         if (x == "NA_REVIEW") { held = held " " f[k]; roll = roll "?"; pat = pat "(" alts[f[k]] ")?"; continue }
-        if (x != "" && !((f[k], x) in lab)) { printf "no value label %s=%s\n", f[k], x; missing++; next }
-        t = x == "" ? "" : lab[f[k], x]
+        if (f[k] == number && x !~ /^[0-9]*$/) { printf "%s=%s: not digits\n", f[k], x; missing++; next }
+        if (f[k] != number && x != "" && !((f[k], x) in lab)) { printf "no value label %s=%s\n", f[k], x; missing++; next }
+        t = x == "" || f[k] == number ? x : lab[f[k], x]
         roll = roll t; pat = pat esc(t)
       }
       if (held == "" && roll == want) { right++; printf "right    %s %s\n", r, roll }

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Write an omr survey from an OMRChecker template.json (a bubble sheet that
-OMRChecker reads: github.com/Udayraj123/OMRChecker). Used once for
-templates/omrchecker-enigma/; kept for provenance and for the next bubble
-sheet an office brings with an OMRChecker template.
+OMRChecker reads: github.com/Udayraj123/OMRChecker). Used for
+templates/omrchecker-enigma/ and templates/omrchecker-sample6/; kept for
+provenance and for the next bubble sheet an office brings with an OMRChecker
+template.
 
     tools/omrchecker/omrchecker2omr.py --marks X0,Y0,X1,Y1 --page WxH \\
-        --marker D --bubble D [--id ID --code CODE --title T] TEMPLATE.json OUT_DIR
+        --marker D --bubble D [--label-beside BLOCK] [--single-digits BLOCK] \\
+        [--id ID --code CODE --title T] TEMPLATE.json OUT_DIR
     tools/omrchecker/omrchecker2omr.py --reference IMAGE --page WxH \\
-        --bubble D [--id ID --code CODE --title T] TEMPLATE.json OUT_DIR
+        --bubble D [--label-beside BLOCK] [--single-digits BLOCK] \\
+        [--id ID --code CODE --title T] TEMPLATE.json OUT_DIR
 
 templates/omrchecker-enigma/ was written by
     --marks 21.5,7.5,200.1,261.8 --page 216x273 --marker 6 --bubble 3.6
@@ -33,23 +36,43 @@ reference's pixels and that image spans the page edge to edge, so a template
 point (X, Y) is at X / width * W, Y / height * H mm of the --page WxH. The
 image is copied into OUT_DIR and named by the page statement
 (`reference=IMAGE`: omr registers the page by matching its print against
-it); the page gets no `mark`. omr prints nothing on such a page, but its
-loader wants every question's prompt: the prompts are written as with
-markers, over a column or left of a row, where the form heads the field.
+it); the page gets no `mark`. omr prints nothing on such a page and its
+questions need no prompt (their label names them): none is written. With
+markers the prompts go over a column or left of a row, where the form heads
+the field.
 
 Field types: QTYPE_MCQ4 / QTYPE_MCQ5 (options A-D / A-E in a row; one
 question per field label, `bubblesGap` along the row, `labelsGap` down to the
 next question) become `single` questions whose options are bubbles with the
-letter printed inside (codes 1, 2, ...: value labels A, B, ...); QTYPE_INT
-(digits 0-9 down a column, `labelsGap` across to the next column) becomes one
-`single` question per column with options 1-10 printed 0-9 (labels "0"-"9").
-A block with its own `bubbleValues` (and no fieldType) becomes one `single`
-question per field label whose options 1..n are printed and labelled with the
-values (1 to 8 bytes: omr's limit for print=). `direction` says which way a
-field's bubbles run: `vertical` down a column (fields side by side,
-`labelsGap` across), `horizontal` along a row (fields one under the other);
-the default is the field type's (QTYPE_INT vertical, QTYPE_MCQ horizontal)
-and horizontal for custom values, as in OMRChecker.
+letter printed inside (codes 1, 2, ...: value labels A, B, ...). A block with
+its own `bubbleValues` (and no fieldType) becomes one `single` question per
+field label whose options 1..n are printed and labelled with the values (1 to
+8 bytes: omr's limit for print=). `direction` says which way a field's
+bubbles run: `vertical` down a column (fields side by side, `labelsGap`
+across), `horizontal` along a row (fields one under the other); the default
+is the field type's (QTYPE_INT, QTYPE_INT_FROM_1 vertical, QTYPE_MCQ
+horizontal) and horizontal for custom values.
+
+Digit columns: a block of an integer type -- QTYPE_INT (bubbles 0-9 down a
+column), QTYPE_INT_FROM_1 (1-9 then 0, as OMRChecker defines it), or custom
+`bubbleValues` that are all distinct single digits -- whose field labels
+form a range (`roll1..7`, or `r1`, `r2`, `r3`, `r4` listed: one prefix,
+consecutive numbers, 2 to 12 fields) and run vertical becomes ONE `number`
+question: its ID the labels' prefix (`roll`; a trailing `_` dropped), its
+label the block's name (`Roll`), and for each field N (its column, left to
+right) and bubble of value D a line `box N digit=D bubble=... print=D`. omr
+exports it as one column of digits (`roll` = `0188877`, leading zeros kept)
+and holds the whole number for review when a column has two bubbles marked,
+a doubtful bubble, or an empty column between marked ones. On a page with
+markers its prompt is the block's name over the columns. Such a block whose
+labels are no range, whose fields run horizontal (digits along a row, the
+positions one under the other), or that has more than 12 fields stays one
+`single` question per field (options 1..n printed and labelled with the
+values: a 0 bubble of QTYPE_INT is code 1, label "0"), as does a block named
+by --single-digits BLOCK (e.g. custom values 1-5 that are a rating scale,
+not digits of a number). Two blocks whose digit ranges share a prefix (one
+number split over two blocks) are refused: name them --single-digits.
+
 The survey identifies pages by order (a sheet with no barcode is one
 respondent, named after its file).
 """
@@ -58,6 +81,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -85,6 +109,9 @@ def block_values(name, blk):
         values, kind, default = list(LETTERS[:int(kind[len("QTYPE_MCQ"):])]), "mcq", "horizontal"
     elif kind == "QTYPE_INT":
         values, kind, default = [str(v) for v in range(10)], "int", "vertical"
+    elif kind == "QTYPE_INT_FROM_1":
+        # OMRChecker's FIELD_TYPES: 1 at the top, 0 last
+        values, kind, default = [str(v) for v in range(1, 10)] + ["0"], "int", "vertical"
     else:
         raise SystemExit("%s: field type %s is not converted" % (name, kind or "(none, no bubbleValues)"))
     direction = blk.get("direction", default)
@@ -95,6 +122,40 @@ def block_values(name, blk):
         if not 1 <= len(v.encode()) <= 8 or '"' in v or "\\" in v:
             raise SystemExit("%s: bubble value %r: 1 to 8 bytes, no quote or backslash" % (name, v))
     return kind, values, direction
+
+
+# omr's limit on a number's positions (OMR_NUMBER_MAX_BOXES)
+NUMBER_MAX_BOXES = 12
+
+
+def digit_range(labels):
+    """The prefix of labels that form a range of digit positions (["roll1",
+    ..., "roll7"] -> "roll": one prefix, consecutive numbers ascending, 2 to
+    NUMBER_MAX_BOXES of them; a trailing "_" dropped), else None."""
+    if not 2 <= len(labels) <= NUMBER_MAX_BOXES:
+        return None
+    parts = [re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*?)(\d+)", lab) for lab in labels]
+    if not all(parts) or len({m.group(1) for m in parts}) != 1:
+        return None
+    nums = [int(m.group(2)) for m in parts]
+    if nums != list(range(nums[0], nums[0] + len(nums))):
+        return None
+    prefix = parts[0].group(1).rstrip("_") or parts[0].group(1)
+    return prefix if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", prefix) else None
+
+
+def number_prefix(name, kind, values, direction, labels, singles):
+    """The ID of the number question that block `name` becomes (its digit
+    columns), or None when its fields stay single questions."""
+    digits = all(len(v) == 1 and v.isdigit() for v in values) and len(set(values)) == len(values)
+    if kind not in ("int", "custom") or not digits or name in singles:
+        return None
+    prefix = digit_range(labels)
+    if kind == "int" and (prefix is None or direction != "vertical"):
+        why = ("fields run horizontal (positions one under the other)" if direction != "vertical"
+               else "labels %s are not a range of 2 to %d positions" % (",".join(labels), NUMBER_MAX_BOXES))
+        print("%s: digit fields kept as single questions: %s" % (name, why), file=sys.stderr)
+    return prefix if direction == "vertical" else None
 
 
 def main():
@@ -108,6 +169,9 @@ def main():
     ap.add_argument("--bubble", type=float, required=True, help="printed bubble diameter, mm")
     ap.add_argument("--label-beside", action="append", default=[], metavar="BLOCK",
                     help="a field block whose values are printed beside its bubbles, not inside (repeatable)")
+    ap.add_argument("--single-digits", action="append", default=[], metavar="BLOCK",
+                    help="a block of digit columns kept as one single question per field, not one number "
+                         "(repeatable)")
     ap.add_argument("--id", default="omrchecker")
     ap.add_argument("--code", default="OMRC")
     ap.add_argument("--title", default="OMRChecker bubble sheet")
@@ -120,6 +184,9 @@ def main():
         ap.error("--marker is for --marks; a page registered by --reference has no marks")
     pw, ph = (float(v) for v in a.page.split("x"))
     t = json.load(open(a.template))
+    for blk in a.label_beside + a.single_digits:
+        if blk not in t["fieldBlocks"]:
+            ap.error("no field block %s in %s" % (blk, a.template))
     tw, th = t["pageDimensions"]
     bw, bh = t["bubbleDimensions"]
     if a.marks:
@@ -133,8 +200,20 @@ def main():
 
     d = a.bubble
     lines = []
+    all_labels = {lab for blk in t["fieldBlocks"].values() for lab in expand(blk["fieldLabels"])}
+    numbers = {}  # number ID -> its block
     for name, blk in t["fieldBlocks"].items():
         kind, values, direction = block_values(name, blk)
+        labels = expand(blk["fieldLabels"])
+        number = number_prefix(name, kind, values, direction, labels, a.single_digits)
+        if number in all_labels:
+            raise SystemExit("%s: its digit fields would be number question %s, another field's label: "
+                             "keep them single questions with --single-digits %s" % (name, number, name))
+        if number in numbers:
+            raise SystemExit("%s and %s: digit fields of one prefix %s (a number over two blocks): "
+                             "keep them single questions with --single-digits" % (numbers[number], name, number))
+        if number:
+            numbers[number] = name
         ox, oy = blk["origin"]
         gap, lgap = blk["bubblesGap"], blk["labelsGap"]
 
@@ -144,7 +223,23 @@ def main():
                 return at(ox + fi * lgap + bw / 2, oy + k * gap + bh / 2)
             return at(ox + k * gap + bw / 2, oy + fi * lgap + bh / 2)
 
-        for fi, lab in enumerate(expand(blk["fieldLabels"])):
+        if number:
+            # one number: the fields are its positions, left to right
+            lines.append('question %s kind=number label="%s"' % (number, name))
+            if not a.reference:
+                # over the columns, where the sheet heads them
+                lx, ty = centre(0, 0)
+                rx = centre(len(labels) - 1, 0)[0]
+                lines.append('  prompt box=%.2f,%.2f,%.2f,%.2f size=6 center "%s"'
+                             % (lx - d / 2, ty - d / 2 - 4, rx - lx + d, 3, name))
+            for fi in range(len(labels)):
+                for k, v in enumerate(values):
+                    cx, cy = centre(fi, k)
+                    inside = '""' if name in a.label_beside else v
+                    lines.append('  box %d digit=%s bubble=%.2f,%.2f,%.2f,%.2f print=%s'
+                                 % (fi + 1, v, cx - d / 2, cy - d / 2, d, d, inside))
+            continue
+        for fi, lab in enumerate(labels):
             if kind == "mcq":
                 lines.append('question %s kind=single label="%s"' % (lab, lab))
             else:
