@@ -10,7 +10,7 @@
 # from omr). templates/omrchecker-enigma/ describes the sheet as data (written
 # from OMRChecker's template by tools/omrchecker/omrchecker2omr.py): ring
 # marks, bubbles with their letter printed inside, the 4 roll-number columns
-# one number question (r: one column of digits), identify=order.
+# one number question (Roll_no: one column of digits), identify=order.
 #
 # Checks: both sheets are identified (by order: each file is a respondent
 # named after it) and registered by their ring marks; the export
@@ -35,7 +35,7 @@ cp "$D/scan-type-1.jpg" "$D/scan-type-2.jpg" "$work/scans/"
 scan_checked "$B" "$work/e.db" "$T" "$work/scans" "$work/scan.log" 2 "by their order, registered by their ring marks"
 export_checked "$B" "$work/e.db" "$T" "$work/out" S.csv
 # Join expected (file scans/scan-type-N.jpg <-> respondent scan-type-N) with
-# the export. Codes: q 1-4 = A-D; the roll number r: its digits (a number
+# the export. Codes: q 1-4 = A-D; the roll number Roll_no: its digits (a number
 # question, no codes).
 tr -d '\r' <"$work/out/S.csv" >"$work/s.csv"
 tr -d '\r' <"$D/expected_results.csv" >"$work/expected.csv"
@@ -50,8 +50,8 @@ awk -F, -v out="$work/result" '
       if (!c) { printf "no column %s\n", name[i]; missing++; continue }
       judge(r, name[i], $i, val[r, c], "ABCD")
     }
-    if (!col["r"]) { printf "no column r\n"; missing++; next }
-    judge(r, "r", $3, val[r, col["r"]], "")     # Roll_no: 4 digits, one number
+    if (!col["Roll_no"]) { printf "no column Roll_no\n"; missing++; next }
+    judge(r, "Roll_no", $3, val[r, col["Roll_no"]], "")     # 4 digits, one number
   }
   function judge(r, var, want, got, letters,   code, two) {
     answers++

@@ -58,7 +58,8 @@ column), QTYPE_INT_FROM_1 (1-9 then 0, as OMRChecker defines it), or custom
 `bubbleValues` that are all distinct single digits -- whose field labels
 form a range (`roll1..7`, or `r1`, `r2`, `r3`, `r4` listed: one prefix,
 consecutive numbers, 2 to 12 fields) and run vertical becomes ONE `number`
-question: its ID the labels' prefix (`roll`; a trailing `_` dropped), its
+question: its ID the name customLabels gives exactly these fields (`Roll_no`),
+else the labels' prefix (`roll`; a trailing `_` dropped), its
 label the block's name (`Roll`), and for each field N (its column, left to
 right) and bubble of value D a line `box N digit=D bubble=... print=D`. omr
 exports it as one column of digits (`roll` = `0188877`, leading zeros kept)
@@ -144,6 +145,16 @@ def digit_range(labels):
     return prefix if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", prefix) else None
 
 
+def custom_label(t, labels):
+    """The name OMRChecker's customLabels gives exactly these fields
+    ("Roll_no": ["r1", ..., "r4"]), when it can name an omr question: the
+    column researchers know from OMRChecker's own output."""
+    for name, parts in t.get("customLabels", {}).items():
+        if expand(parts) == labels and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,22}", name):
+            return name
+    return None
+
+
 def number_prefix(name, kind, values, direction, labels, singles):
     """The ID of the number question that block `name` becomes (its digit
     columns), or None when its fields stay single questions."""
@@ -206,6 +217,8 @@ def main():
         kind, values, direction = block_values(name, blk)
         labels = expand(blk["fieldLabels"])
         number = number_prefix(name, kind, values, direction, labels, a.single_digits)
+        if number:
+            number = custom_label(t, labels) or number
         if number in all_labels:
             raise SystemExit("%s: its digit fields would be number question %s, another field's label: "
                              "keep them single questions with --single-digits %s" % (name, number, name))
