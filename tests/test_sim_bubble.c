@@ -1,10 +1,16 @@
 /* test_sim_bubble.c -- the simulator's fill side on a mark sheet
- * (tests/data/bubble-sheet: bubbles, no barcode, identify=order).
+ * (tests/data/bubble-sheet: bubbles, no barcode, identify=order; and
+ * tests/data/number-bubbles: numbers printed as bubble columns).
  *
  * Checked against the printed page and the template, never against the fill
  * code's own bookkeeping:
  *   - single choice questions get one option (or, as a rule break, two),
  *     and their answer column is empty when two are filled;
+ *   - a number in bubble columns gets one bubble per used position (or, as a
+ *     rule break, two), its used positions side by side, and its answer
+ *     column is the digits of the bubbles its truth marks, position by
+ *     position (empty when a position holds two); every truth row names one
+ *     bubble (var:code, roll_d3:7);
  *   - a filled bubble's middle (the part omr samples) turns dark, a tick or
  *     cross puts new ink in the bubble, a blank bubble gets none, a dot a
  *     little (and stays blank in the truth);
@@ -24,8 +30,8 @@
 
 #define DPI 200.0
 
-static omr_survey_t *survey;
-static const omr_form_t *form;
+static omr_survey_t *survey, *number_survey;
+static const omr_form_t *form, *number_form;
 
 /* A population that shows every bubble behaviour often. */
 static sim_profile_t busy_profile(void)
@@ -79,7 +85,80 @@ typedef struct {
     int fills, ticks, dots, blanks, doubtful, two_marks, empty_single;
     double min_fill_gain; /* the least darkening of a filled bubble's middle */
     double max_dot_gain;  /* the most darkening of a middle by a dot */
+    /* numbers in bubble columns: answered, every position used, a shorter
+     * one, a full one starting with 0, a position with two bubbles */
+    int numbers, numbers_full, numbers_short, leading_zero, two_in_position;
 } seen_t;
+
+/* What the truth rows of one sheet mark, per question (single: its bubbles
+ * in the answer; number: per position 1..12 the digits in the answer). */
+typedef struct {
+    int in_single[64];
+    int n_digits[64][OMR_NUMBER_MAX_BOXES + 1];
+    char digits[64][OMR_NUMBER_MAX_BOXES + 1][12];
+} marked_t;
+
+/* A number's value from its truth: the digit of each used position, left to
+ * right; "" when a position holds two. Counts what it saw in seen, and
+ * checks the used positions are side by side (a gap is no number). */
+static void number_from_truth(const char *id, const omr_question_t *q, const marked_t *m, int qi, char *out,
+                              seen_t *seen)
+{
+    int first = 0, last = 0, two = 0, len = 0;
+    for (int b = 1; b <= q->n_boxes; b++) {
+        if (m->n_digits[qi][b] == 0)
+            continue;
+        first = first ? first : b;
+        last = b;
+        two |= m->n_digits[qi][b] > 1;
+        CHECK(m->n_digits[qi][b] <= 2, "%s %s position %d: %d bubbles", id, q->id, b, m->n_digits[qi][b]);
+        out[len++] = m->digits[qi][b][0];
+    }
+    out[len] = '\0';
+    for (int b = first; first && b <= last; b++)
+        CHECK(m->n_digits[qi][b] > 0, "%s %s: position %d empty between %d and %d", id, q->id, b, first, last);
+    if (!first)
+        return;
+    seen->numbers++;
+    seen->numbers_full += len == q->n_boxes;
+    seen->numbers_short += len < q->n_boxes;
+    seen->leading_zero += len == q->n_boxes && out[0] == '0';
+    if (two) {
+        seen->two_in_position++;
+        out[0] = '\0';
+    }
+}
+
+/* The answer row of r against the truth's marks: a single question's column
+ * is empty when two are marked (counted in seen), a number's column is the
+ * digits its truth marks (number_from_truth). */
+static void check_answers(const char *id, const omr_form_t *fm, const char *row_text, const marked_t *m,
+                          seen_t *seen)
+{
+    omr_column_t *cols = NULL;
+    int nc = omr_template_columns(fm, 0, &cols);
+    char *row = strdup(row_text ? row_text : ""), *v[256];
+    row[strcspn(row, "\n")] = '\0';
+    int nv = check_split_csv(row, v, 256);
+    CHECK(nc >= 0 && nv == nc + 1, "%s: %d answer fields for %d columns", id, nv, nc);
+    for (int i = 0; i < nc && i + 1 < nv; i++) {
+        int qi = cols[i].question;
+        const omr_question_t *q = &fm->questions[qi];
+        if (q->kind == OMR_KIND_SINGLE && qi < 64) {
+            CHECK(m->in_single[qi] <= 2, "%s %s: %d bubbles marked", id, q->id, m->in_single[qi]);
+            if (m->in_single[qi] == 2) {
+                seen->two_marks++;
+                seen->empty_single += v[i + 1][0] == '\0';
+            }
+        } else if (q->kind == OMR_KIND_NUMBER && qi < 64) {
+            char want[OMR_NUMBER_MAX_BOXES + 1];
+            number_from_truth(id, q, m, qi, want, seen);
+            CHECK_STR(v[i + 1], want);
+        }
+    }
+    free(row);
+    free(cols);
+}
 
 /* The answer row of r as text (one line, without header). */
 static char *answer_row(const sim_respondent_t *r)
@@ -92,11 +171,13 @@ static char *answer_row(const sim_respondent_t *r)
     return t;
 }
 
-/* Fill respondent id's sheet and check each bubble's ink against its truth row. */
-static void check_respondent(const char *id, const sim_profile_t *p, seen_t *seen)
+/* Fill respondent id's sheet of form fm (survey sv) and check each bubble's
+ * ink against its truth row, the truth rows' names, and the answers. */
+static void check_respondent(const omr_survey_t *sv, const omr_form_t *fm, const char *id, const sim_profile_t *p,
+                             seen_t *seen)
 {
     omr_error_t err;
-    sim_respondent_t *r = sim_respondent_new(survey, form, id, 21, p);
+    sim_respondent_t *r = sim_respondent_new(sv, fm, id, 21, p);
     if (!r) {
         CHECK(0, "respondent %s", id);
         return;
@@ -105,15 +186,16 @@ static void check_respondent(const char *id, const sim_profile_t *p, seen_t *see
     int n = sim_respondent_sheets(r, &s), nm = sim_respondent_missing(r, &m);
     CHECK(n == 1 && nm == 0 && !s[0].duplicate, "%s: read by order, one sheet, none missing: %d sheets, %d missing",
           id, n, nm);
-    const omr_page_t *pg = &form->pages[0];
-    PIX *blank = omr_print_render_page(survey, form, 0, NULL, DPI, &err);
+    const omr_page_t *pg = &fm->pages[0];
+    PIX *blank = omr_print_render_page(sv, fm, 0, NULL, DPI, &err);
     PIX *pix = blank ? pixCopy(NULL, blank) : NULL;
     char *truth = NULL;
     size_t tlen;
     FILE *tf = open_memstream(&truth, &tlen);
     CHECK(pix && sim_fill_sheet(r, &s[0], pix, DPI, tf) == 0, "fill %s: %s", id, sim_fill_last_error());
     fclose(tf);
-    int marked_in[64] = {0}; /* per single question (q1..q24): bubbles marked in the truth */
+    marked_t mk;
+    memset(&mk, 0, sizeof mk);
     char *line = truth, *next;
     for (int ri = 0; pix && line && *line && ri < pg->n_regions; line = next, ri++) {
         next = strchr(line, '\n');
@@ -122,13 +204,28 @@ static void check_respondent(const char *id, const sim_profile_t *p, seen_t *see
         char *v[12];
         CHECK_INT(check_split_csv(line, v, 12), 9);
         const omr_region_t *g = &pg->regions[ri];
+        const omr_question_t *q = &fm->questions[g->question];
         CHECK(sim_is_bubble(g), "region %d is a bubble", ri);
+        /* each row names its bubble: the column and the code where a
+         * column has several (a single question's, a number's position's) */
+        char name[80];
+        snprintf(name, sizeof name, "%s:%d", g->var, g->code);
+        int shared = q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_NUMBER;
+        CHECK_STR(v[4], shared ? name : g->var);
+        if (!strcmp(v[8], "1") && g->question < 64) { /* in the answer (faint fills too) */
+            int b = atoi(g->row);
+            if (q->kind == OMR_KIND_SINGLE)
+                mk.in_single[g->question]++;
+            else if (q->kind == OMR_KIND_NUMBER && b >= 1 && b <= OMR_NUMBER_MAX_BOXES) {
+                int *k = &mk.n_digits[g->question][b];
+                if (*k < 11)
+                    mk.digits[g->question][b][(*k)++] = (char)('0' + g->code);
+            }
+        }
         double gain = disc_darkness(pix, g->box) - disc_darkness(blank, g->box);
         int dark = new_dark(blank, pix, g->box);
         const char *state = v[6], *style = v[7];
         if (!strcmp(state, "marked")) {
-            if (g->var[0] == 'q')
-                marked_in[atoi(g->var + 1) & 63]++;
             if (!strncmp(style, "fill", 4)) {
                 seen->fills++;
                 if (gain < seen->min_fill_gain)
@@ -157,16 +254,10 @@ static void check_respondent(const char *id, const sim_profile_t *p, seen_t *see
             seen->doubtful++;
         }
     }
-    /* Single questions: one bubble, two as a rule break (then no answer). */
-    char *row = answer_row(r), *cols[64];
-    int nc = check_split_csv(row, cols, 64);
-    for (int q = 1; q <= 24 && nc > q; q++) {
-        CHECK(marked_in[q] <= 2, "%s q%d: %d bubbles marked", id, q, marked_in[q]);
-        if (marked_in[q] == 2) {
-            seen->two_marks++;
-            seen->empty_single += cols[q][0] == '\0' || cols[q][0] == '\n';
-        }
-    }
+    /* Single questions: one bubble, two as a rule break (then no answer);
+     * numbers: the digits their bubbles mark. */
+    char *row = answer_row(r);
+    check_answers(id, fm, row, &mk, seen);
     free(row);
     free(truth);
     pixDestroy(&pix);
@@ -183,7 +274,7 @@ static void test_bubbles_busy(void)
     for (int k = 0; k < 16; k++) {
         char id[16];
         snprintf(id, sizeof id, "%06d", 100 + k);
-        check_respondent(id, &p, &seen);
+        check_respondent(survey, form, id, &p, &seen);
     }
     fprintf(stderr, "  busy: %d fills (middle darker by >= %.2f), %d ticks/crosses, %d dots (<= %.2f), %d blank, "
                     "%d doubtful, %d questions with two\n",
@@ -203,11 +294,54 @@ static void test_bubbles_clean(void)
     for (int k = 0; k < 6; k++) {
         char id[16];
         snprintf(id, sizeof id, "%06d", 200 + k);
-        check_respondent(id, &p, &seen);
+        check_respondent(survey, form, id, &p, &seen);
     }
     CHECK(seen.fills > 100 && seen.ticks == 0 && seen.dots == 0 && seen.doubtful == 0 && seen.two_marks == 0,
           "clean: fills %d ticks %d dots %d doubtful %d two %d", seen.fills, seen.ticks, seen.dots, seen.doubtful,
           seen.two_marks);
+}
+
+/* Numbers in bubble columns (tests/data/number-bubbles: a 7-digit ID, a
+ * 3-digit count, two A-D questions), the busy population: ink as for any
+ * bubble, one bubble per used position, the answer the digits of the
+ * marked bubbles; mostly every position used (an ID's length is fixed),
+ * now and then a shorter number, a leading 0, two bubbles in a position. */
+static void test_number_bubbles_busy(void)
+{
+    sim_profile_t p = busy_profile();
+    seen_t seen = {.min_fill_gain = 1};
+    for (int k = 0; k < 24; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "%06d", 300 + k);
+        check_respondent(number_survey, number_form, id, &p, &seen);
+    }
+    fprintf(stderr, "  numbers: %d answered, %d every position used (%d from a 0), %d shorter, %d with two bubbles "
+                    "in a position; %d fills, %d ticks/crosses, %d dots, %d doubtful\n",
+            seen.numbers, seen.numbers_full, seen.leading_zero, seen.numbers_short, seen.two_in_position, seen.fills,
+            seen.ticks, seen.dots, seen.doubtful);
+    CHECK(seen.numbers >= 40 && seen.numbers_full * 10 >= seen.numbers * 7 && seen.numbers_short > 0 &&
+              seen.leading_zero > 0 && seen.two_in_position > 0,
+          "numbers %d full %d short %d leading 0 %d two %d", seen.numbers, seen.numbers_full, seen.numbers_short,
+          seen.leading_zero, seen.two_in_position);
+    CHECK(seen.ticks > 0 && seen.dots > 0 && seen.doubtful > 0, "ticks %d dots %d doubtful %d", seen.ticks, seen.dots,
+          seen.doubtful);
+}
+
+/* The clean population fills one bubble per used position, nothing else. */
+static void test_number_bubbles_clean(void)
+{
+    sim_profile_t p;
+    sim_profile_defaults(&p, 1);
+    seen_t seen = {.min_fill_gain = 1};
+    for (int k = 0; k < 6; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "%06d", 400 + k);
+        check_respondent(number_survey, number_form, id, &p, &seen);
+    }
+    CHECK(seen.numbers >= 10 && seen.ticks == 0 && seen.dots == 0 && seen.doubtful == 0 && seen.two_in_position == 0 &&
+              seen.two_marks == 0,
+          "clean: numbers %d ticks %d dots %d doubtful %d two %d", seen.numbers, seen.ticks, seen.dots, seen.doubtful,
+          seen.two_in_position);
 }
 
 /* The same respondent twice gives the same ink and truth. */
@@ -263,6 +397,16 @@ int main(void)
     RUN(test_bubbles_busy);
     RUN(test_bubbles_clean);
     RUN(test_bubbles_deterministic);
+    if (omr_template_load("tests/data/number-bubbles", &number_survey, &err) != OMR_OK) {
+        fprintf(stderr, "tests/data/number-bubbles: %s\n", err.msg);
+        CHECK(0);
+    } else if (!(number_form = omr_template_form(number_survey, "N"))) {
+        CHECK(0, "form N");
+    } else {
+        RUN(test_number_bubbles_busy);
+        RUN(test_number_bubbles_clean);
+    }
+    omr_template_free(number_survey);
     omr_template_free(survey);
     return check_report();
 }

@@ -10,8 +10,16 @@
  *
  * Joins: a stored page is matched to its truth sheet by (file, page index in
  * the file); a stored region to its truth cell through the template (region
- * index -> var, and `var:code` for single choice and grid1 cells, as the
- * simulator writes them).
+ * index -> var, and `var:code` for single choice and grid1 cells and the
+ * bubbles of a number printed as bubble columns, as the simulator writes
+ * them).
+ *
+ * A number in bubbles (box N digit=D bubble=…) is judged bubble by bubble as
+ * mark cells; a position (var <base>_dN) is its unit as a grid1 row is, two
+ * bubbles marked in one a rule the respondent broke; the coder's one review
+ * item for the number (var <base>) flags every bubble of it. Its value is
+ * judged with the others on the `values:` line and again on its own line,
+ * `numbers in bubbles:`.
  *
  * Mark cells (circles and checkboxes) are judged one by one:
  *   wrong_accepted  read marked/blank, nobody asked to check, and the truth says
@@ -366,15 +374,33 @@ static tally_t *tally_for(tallies_t *ts, const char *name)
     return t;
 }
 
+/* Is r a bubble of a number printed as bubble columns (box N digit=D
+ * bubble=…: a CHECK region, row "N", code D, var <base>_dN)? */
+static int is_number_bubble(const omr_form_t *form, const omr_region_t *r)
+{
+    return r->kind == OMR_REGION_CHECK && form->questions[r->question].kind == OMR_KIND_NUMBER;
+}
+
 /* The truth key of a template region: its var, with `:code` where several
- * regions share one column (single choice, grid1). */
+ * regions share one column (single choice, grid1, a number's position in
+ * bubbles), as the simulator writes them (pen.c truth_row). */
 static void region_truth_var(const omr_form_t *form, const omr_region_t *r, char *out, size_t n)
 {
     const omr_question_t *q = &form->questions[r->question];
-    if (r->kind != OMR_REGION_TEXT && (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1))
+    if ((r->kind != OMR_REGION_TEXT && (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1)) ||
+        is_number_bubble(form, r))
         snprintf(out, n, "%s:%d", r->var, r->code);
     else
         snprintf(out, n, "%s", r->var);
+}
+
+/* The column a review item about mark cell r names: the cell's own (an
+ * option's, a grid row's), but for a number in bubbles the number's one
+ * column, <base>: the coder raises one item for the whole number
+ * (code.c code_number_bubbles), not one per position. */
+static const char *region_item_var(const omr_form_t *form, const omr_region_t *r)
+{
+    return is_number_bubble(form, r) ? form->questions[r->question].base : r->var;
 }
 
 static const truth_cell_t *truth_of(const truth_t *t, const omr_form_t *form, const char *resp, int page,
@@ -453,7 +479,9 @@ static int question_breaks_rules(const truth_t *t, const omr_form_t *form, const
             continue;
         any_marked = 1;
         n_marked++;
-        int row = r->row[0] ? (unsigned char)r->row[0] & 63 : 0;
+        /* a grid row ("a"), or a number's position ("1".."12": its first
+         * character alone would take 1 and 10 for one) */
+        int row = q->kind == OMR_KIND_NUMBER ? atoi(r->row) & 63 : r->row[0] ? (unsigned char)r->row[0] & 63 : 0;
         marked_in_row[row]++;
         for (int k = 0; k < q->n_options; k++)
             if (q->options[k].code == r->code && q->options[k].exclusive && is_option_target(r))
@@ -473,7 +501,8 @@ static int question_breaks_rules(const truth_t *t, const omr_form_t *form, const
             return 1;
     if ((q->kind == OMR_KIND_SINGLE && n_marked > 1))
         return 1;
-    if (q->kind == OMR_KIND_GRID1)
+    /* one mark per grid1 row, one bubble per position of a number */
+    if (q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_NUMBER)
         for (int k = 0; k < 64; k++)
             if (marked_in_row[k] > 1)
                 return 1;
@@ -574,6 +603,26 @@ static int flagged_by_item(const char *form, const char *resp, int case_number, 
         return 1;
     snprintf(key, sizeof key, "Q|%s|%s|%d|%s|%s", form, resp, case_number, qid, var);
     return map_get(&items, key, 0);
+}
+
+/* The columns of the numbers printed as bubble columns, "form|<base>" -> 1,
+ * for the `numbers in bubbles:` line; returns how many. */
+static int number_bubble_columns(const omr_survey_t *s, map_t *cols)
+{
+    int n = 0;
+    for (int f = 0; f < s->n_forms; f++)
+        for (int qi = 0; qi < s->forms[f].n_questions; qi++) {
+            const omr_question_t *q = &s->forms[f].questions[qi];
+            const omr_page_t *p = &s->forms[f].pages[q->page];
+            if (q->kind != OMR_KIND_NUMBER || q->n_regions < 1 ||
+                !is_number_bubble(&s->forms[f], &p->regions[q->first_region]))
+                continue;
+            char key[128];
+            snprintf(key, sizeof key, "%s|%s", s->forms[f].id, q->base);
+            map_put(cols, key, 1);
+            n++;
+        }
+    return n;
 }
 
 /* Does any page of the survey hold a region of this kind? */
@@ -822,7 +871,8 @@ int main(int argc, char **argv)
             int item_flag = !page_ok || flagged_by_item(db_form ? db_form : "", db_resp ? db_resp : "",
                                                         /* the truth's case: the store keeps the coded
                                                            case on the items, not on the page */
-                                                        q->is_case ? sh->case_number : 0, q->id, page_id, r->var);
+                                                        q->is_case ? sh->case_number : 0, q->id, page_id,
+                                                        region_item_var(form, r));
             int read = page_ok ? state[i] : -1;
             int flagged = !page_ok || read == 2 || read < 0 || item_flag;
             int must_flag = cell_needs_review(&t, form, tp, r, sh->respondent, sh->page, sh->case_number);
@@ -891,8 +941,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < t.n_sheets; i++)
         never_stored += !seen[i];
 
-    /* values exported as certain, against the true answers */
+    /* values exported as certain, against the true answers; apart, those of
+     * the numbers in bubbles (one value from many bubbles: a bubble misread
+     * in it is a wrong number) */
     long certain = 0, certain_wrong = 0, review = 0;
+    map_t num_cols = {0};
+    int has_numbers = number_bubble_columns(s, &num_cols) > 0;
+    long num_certain = 0, num_wrong = 0, num_review = 0;
     /* certain values of a case the truth does not have: a sheet scanned
      * twice and coded as a case of its own (the worst kind of duplicate) */
     long phantom_values = 0, phantom_cases = 0;
@@ -905,8 +960,12 @@ int main(int argc, char **argv)
         size_t ln = strlen(name);
         if (ln > 5 && !strcmp(name + ln - 5, "_text"))
             continue; /* transcriptions: the truth holds placeholders */
+        char nkey[128];
+        snprintf(nkey, sizeof nkey, "%s|%s", sqlite3_column_text(vst, 0), name);
+        int is_number = map_get(&num_cols, nkey, 0);
         if (strcmp(status, "certain")) {
             review++;
+            num_review += is_number;
             continue;
         }
         char key[512];
@@ -927,8 +986,10 @@ int main(int argc, char **argv)
             continue;
         }
         certain++;
+        num_certain += is_number;
         if (strcmp(t.answer_values[ai], (const char *)sqlite3_column_text(vst, 4))) {
             certain_wrong++;
+            num_wrong += is_number;
             if (!quiet)
                 fprintf(stderr, "wrong value: %s = '%s', truth '%s'\n", key, sqlite3_column_text(vst, 4),
                         t.answer_values[ai]);
@@ -969,6 +1030,9 @@ int main(int argc, char **argv)
     printf("values: certain=%ld wrong=%ld review=%ld; cases the truth does not have: %ld (%ld certain values)\n",
            certain, certain_wrong, review, phantom_cases, phantom_values);
     map_free(&phantom);
+    if (has_numbers)
+        printf("numbers in bubbles: certain=%ld wrong=%ld review=%ld\n", num_certain, num_wrong, num_review);
+    map_free(&num_cols);
     printf("accuracy: cells=%ld wrong_accepted=%ld flagged=%ld needless_flags=%ld\n", all->cells, all->wrong_accepted,
            all->flagged, all->needless);
 

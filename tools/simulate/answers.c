@@ -57,9 +57,10 @@ void sim_profile_defaults(sim_profile_t *p, int clean)
     p->p_missing_page = 0.007;
     p->p_doubtful = 0.05;
     p->p_stray = 0.2;
-    /* Mark sheets (bubbles) only: per single-choice question or grid row 1 %
-     * fill a second bubble (about one sheet in five of 26 questions holds
-     * such a rule break); per blank bubble 0.3 % hold a pen touch (a dot
+    /* Mark sheets (bubbles) only: per single-choice question, grid row or
+     * position of a number in bubble columns 1 % fill a second bubble
+     * (about one sheet in five of 26 questions holds such a rule break; one
+     * 7-digit number in 14); per blank bubble 0.3 % hold a pen touch (a dot
      * where the pen rested while the respondent read the options; about
      * one sheet in five of ~80 blank bubbles). */
     p->p_two_marks = 0.01;
@@ -297,10 +298,61 @@ static void draw_top3(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_q
     }
 }
 
+/* The bubbles of position b (1..N) of a number printed as bubble columns
+ * (box N digit=D bubble=…: CHECK regions, row "N", code D), as region
+ * indices into ris[10]; returns their count. */
+static int position_bubbles(const omr_form_t *f, const omr_question_t *q, int b, int *ris)
+{
+    const omr_page_t *pg = &f->pages[q->page];
+    char row[12];
+    snprintf(row, sizeof row, "%d", b);
+    int n = 0;
+    for (int i = q->first_region; i < q->first_region + q->n_regions && n < 10; i++)
+        if (sim_is_bubble(&pg->regions[i]) && !strcmp(pg->regions[i].row, row))
+            ris[n++] = i;
+    return n;
+}
+
+/* A number printed as bubble columns: mostly an ID or a roll number, whose
+ * length is fixed, so 85 % use every position, leading zeros and all; the
+ * rest write a shorter number (1..N-1 digits, no leading zero) right-aligned
+ * (70 %) or from position 1, as draw_number does for written boxes. In each
+ * used position the bubble of its digit; per position p_two_marks fill a
+ * second one (undecided between two digits: a rule break the truth keeps,
+ * as for a grid1 row of bubbles). */
+static void draw_number_bubbles(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_question_t *q)
+{
+    int n = q->n_boxes;
+    if (n < 1)
+        return;
+    int k = n, from = 1;
+    if (n > 1 && !sim_rng_chance(rng, 0.85)) {
+        k = sim_rng_range(rng, 1, n - 1);
+        from = sim_rng_chance(rng, 0.7) ? n - k + 1 : 1;
+    }
+    for (int b = from; b < from + k; b++) {
+        int ris[10], m = position_bubbles(r->form, q, b, ris);
+        if (m == 0)
+            continue;
+        int j = sim_rng_range(rng, 0, m - 1);
+        /* a shorter number starts with a digit other than 0 */
+        if (k < n && b == from && k > 1 && r->form->pages[q->page].regions[ris[j]].code == 0 && m > 1)
+            j = (j + sim_rng_range(rng, 1, m - 1)) % m;
+        cell_w(r, slot, q->page, ris[j])->value = 1;
+        if (m > 1 && sim_rng_chance(rng, r->profile.p_two_marks))
+            cell_w(r, slot, q->page, ris[(j + sim_rng_range(rng, 1, m - 1)) % m])->value = 1;
+    }
+}
+
 /* number: 1..N digits, no leading zero, in the rightmost boxes (most
- * respondents right-align an amount) or from box 1. */
+ * respondents right-align an amount) or from box 1. A number printed as
+ * bubble columns: draw_number_bubbles. */
 static void draw_number(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_question_t *q)
 {
+    if (question_has_bubbles(r->form, q)) {
+        draw_number_bubbles(r, rng, slot, q);
+        return;
+    }
     int n = 0;
     for (int b = 1; b <= OMR_NUMBER_MAX_BOXES; b++)
         if (region_for(r->form, q, OMR_REGION_DIGIT, b, NULL) >= 0)
@@ -406,8 +458,10 @@ static void clear_question(sim_respondent_t *r, int slot, const omr_question_t *
 static void draw_doubt(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr_question_t *q)
 {
     const omr_page_t *pg = &r->form->pages[q->page];
+    /* a number in bubbles is marked like a grid1 (a position is a row) */
     int marks = q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_MULTI || q->kind == OMR_KIND_TICKLIST ||
-                q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_GRIDN;
+                q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_GRIDN ||
+                (q->kind == OMR_KIND_NUMBER && question_has_bubbles(r->form, q));
     if (q->kind == OMR_KIND_TEXT)
         return;
     if (!marks || sim_rng_chance(rng, 0.4)) {
@@ -854,6 +908,34 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The value of a number printed as bubble columns: the digit of each
+ * position's marked bubble, positions 1..N left to right (unused ones give
+ * nothing: the number is contiguous, draw_number_bubbles). A position with
+ * two bubbles marked (a rule break) has no one true digit: the column stays
+ * empty, as a single question's with two marks. */
+static void number_bubbles_value(const sim_respondent_t *r, int slot, const omr_question_t *q, char *buf, size_t n)
+{
+    const omr_page_t *pg = &r->form->pages[q->page];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int b = 1; b <= q->n_boxes; b++) {
+        int ris[10], m = position_bubbles(r->form, q, b, ris), digit = -1, marked = 0;
+        for (int j = 0; j < m; j++)
+            if (sim_cell(r, slot, q->page, ris[j])->value == 1) {
+                digit = pg->regions[ris[j]].code;
+                marked++;
+            }
+        if (marked > 1) {
+            buf[0] = '\0';
+            return;
+        }
+        if (marked && len + 1 < n) {
+            buf[len++] = (char)('0' + digit % 10);
+            buf[len] = '\0';
+        }
+    }
+}
+
 /* The export value of one column (coding.md) into buf. */
 static void column_value(const sim_respondent_t *r, int slot, const omr_column_t *col, char *buf, size_t n)
 {
@@ -916,6 +998,10 @@ static void column_value(const sim_respondent_t *r, int slot, const omr_column_t
             snprintf(buf, n, "%d", sim_cell(r, slot, q->page, col->region)->value);
         return;
     case OMR_KIND_NUMBER: { /* the digits of its boxes, left to right */
+        if (question_has_bubbles(f, q)) {
+            number_bubbles_value(r, slot, q, buf, n);
+            return;
+        }
         size_t len = 0;
         for (int b = 1; b <= OMR_NUMBER_MAX_BOXES && len + 1 < n; b++)
             for (int i = q->first_region; i < q->first_region + q->n_regions; i++)

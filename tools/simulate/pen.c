@@ -839,7 +839,10 @@ static void truth_row(FILE *f, const sim_respondent_t *r, const omr_page_t *pg, 
     const omr_region_t *g = &pg->regions[ri];
     const omr_question_t *q = &r->form->questions[g->question];
     char var[80], num[16];
-    int shared = (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1) &&
+    /* several regions feed one column (a single question's options, a grid1
+     * row's cells, the bubbles of a number's position: <base>_dN): name each
+     * by its code too */
+    int shared = (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_NUMBER) &&
                  (g->kind == OMR_REGION_CIRCLE || g->kind == OMR_REGION_CHECK);
     if (shared)
         snprintf(var, sizeof var, "%.47s:%d", g->var, g->code);

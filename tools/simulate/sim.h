@@ -53,8 +53,9 @@ typedef struct {
     double p_missing_page;   /* a sheet is missing from the packet */
     double p_doubtful;       /* per answered question: faint pencil, erasure, cross-out … */
     double p_stray;          /* per sheet: stray marks, scribbles, margin notes */
-    double p_two_marks;      /* per single-choice question or grid1 row of bubbles: a second
-                                bubble filled too (a rule break; the truth holds both) */
+    double p_two_marks;      /* per single-choice question, grid1 row of bubbles or position
+                                of a number in bubble columns: a second bubble filled too (a
+                                rule break; the truth holds both) */
     double p_dot;            /* per blank bubble: a pen touch (a dot) in it; not an answer */
     int clean;               /* 1: well-behaved respondents, dark pen, no doubtful marks */
 } sim_profile_t;
@@ -122,8 +123,10 @@ const char *sim_fill_last_error(void);
  *        a pen touch), faint, erased, crossout (doubtful; erased also blank).
  * value: the digit written (DIGIT regions), 1/0 for marks, "" for text.
  * var: the region's column; regions that share a column (the options of a
- *      single question, the cells of a grid1 row) add ':' and the region's
- *      code, so every row names one region: S2:3, Q8_a:2.
+ *      single question, the cells of a grid1 row, the bubbles of one position
+ *      of a number printed as bubble columns) add ':' and the region's code,
+ *      so every row names one region: S2:3, Q8_a:2, roll_d3:7 (digit 7 in
+ *      position 3).
  * Header line (written by the scan side): the nine names above.
  */
 
