@@ -749,9 +749,11 @@ static void code_number(ctx_t *c, const qctx_t *x)
     for (int b = first + 1; b < last && gap < 0; b++)
         if (!box[b] || !box[b]->has_ink)
             gap = b;
+    if (gap < 0 && q->full) /* every box holds a digit: an empty one at either end is a digit lost */
+        gap = first > 0 ? 0 : last < n - 1 ? n - 1 : -1;
     /* a box nobody could read: no proposal (a guess of the others alone
      * would be a number with a digit missing) */
-    const char *prop = unread >= 0 ? "" : digits;
+    const char *prop = unread >= 0 || (q->full && (first > 0 || last < n - 1)) ? "" : digits;
     set_value(c, x->cs, col, prop, OMR_VALUE_CERTAIN);
     if (accepted && unread < 0 && unsure < 0 && gap < 0)
         return; /* the office's policy accepts every digit: certain */
@@ -761,8 +763,8 @@ static void code_number(ctx_t *c, const qctx_t *x)
                    box[unread]->doubt & OMR_DOUBT_FAINT ? " (faint)" : "");
     else if (gap >= 0)
         raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
-                   "%s: written number read %s, but box %d between its digits is empty (confidence %s)", q->label,
-                   digits, gap + 1, confs);
+                   "%s: written number read %s, but box %d %s is empty (confidence %s)", q->label, digits, gap + 1,
+                   gap > first && gap < last ? "between its digits" : "of a number that fills every box", confs);
     else if (unsure >= 0)
         raise_item(c, OMR_REVIEW_HANDWRITTEN, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
                    "%s: written number read %s; box %d read empty on a scan too light to be sure (confidence %s)",
@@ -839,6 +841,8 @@ static void code_number_bubbles(ctx_t *c, const qctx_t *x)
     for (int b = first + 1; b < last && gap < 0; b++)
         if (marked[b] + doubtful[b] == 0)
             gap = b;
+    if (gap < 0 && q->full) /* every box holds a digit: an empty one at either end is a digit lost */
+        gap = first > 0 ? 0 : last < n - 1 ? n - 1 : -1;
     char digits[OMR_NUMBER_MAX_BOXES + 1];
     int nd = 0;
     for (int b = first; b <= last; b++)
@@ -855,7 +859,8 @@ static void code_number_bubbles(ctx_t *c, const qctx_t *x)
                    seen[two]);
     else if (gap >= 0)
         raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
-                   "%s: box %d between marked boxes has no bubble marked", q->label, gap + 1);
+                   "%s: box %d %s has no bubble marked", q->label, gap + 1,
+                   gap > first && gap < last ? "between marked boxes" : "of a number that fills every box");
     else
         raise_item(c, OMR_REVIEW_DOUBTFUL_MARK, x->page, x->qi, x->cs, var, &col, 1, NULL, 0, prop,
                    "%s: a doubtful bubble in box %d%s%s", q->label, unsure + 1, prop[0] ? ", read " : "", prop);

@@ -670,10 +670,10 @@ typedef struct {
 static omr_status_t stmt_question(page_ctx_t *pc, const omr_tpl_line_t *l, routes_t *routes)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = check_words(c, l, "kind label when var", "", 1, 0);
+    omr_status_t st = check_words(c, l, "kind label when var", "full", 1, 0);
     if (st)
         return st;
-    const char *id = positional(l, 0, ""), *kind = omr_tpl_attr(l, "kind");
+    const char *id = positional(l, 0, "full"), *kind = omr_tpl_attr(l, "kind");
     const char *label = omr_tpl_attr(l, "label"), *var = omr_tpl_attr(l, "var");
     if (!id)
         return fail(c, "'question' needs a name, e.g. question Q2 kind=multi label=\"問2\"");
@@ -700,6 +700,9 @@ static omr_status_t stmt_question(page_ctx_t *pc, const omr_tpl_line_t *l, route
     snprintf(q->base, sizeof q->base, "%s", var ? var : id);
     snprintf(q->label, sizeof q->label, "%s", label ? label : id);
     q->kind = (omr_kind_t)k;
+    q->full = has_flag(l, "full");
+    if (q->full && q->kind != OMR_KIND_NUMBER)
+        return fail(c, "question %s: 'full' (every box holds a digit) is for number questions", id);
     q->page = pc->page_index;
     q->is_case = pc->page->is_case;
     q->route_question = -1;
@@ -1767,8 +1770,8 @@ int omr_template_fingerprint(const omr_survey_t *s, char out[65])
         }
         for (int qi = 0; qi < form->n_questions; qi++) {
             const omr_question_t *q = &form->questions[qi];
-            fp_add(&b, "question %s %s %s page=%d route=%d:%llx\n", q->id, q->base, omr_template_kind_name(q->kind), q->page,
-                   q->route_question, (unsigned long long)q->route_codes);
+            fp_add(&b, "question %s %s %s page=%d route=%d:%llx%s\n", q->id, q->base, omr_template_kind_name(q->kind),
+                   q->page, q->route_question, (unsigned long long)q->route_codes, q->full ? " full" : "");
             for (int i = 0; i < q->n_options; i++)
                 fp_add(&b, " option %d %d %d\n", q->options[i].code, q->options[i].exclusive, q->options[i].other);
             for (int i = 0; i < q->n_rows; i++)

@@ -120,6 +120,8 @@ typedef struct {
     int route_question;
     uint64_t route_codes;
     int n_boxes;       /* number: its digit positions (write-in boxes or columns of bubbles) */
+    int full;          /* number: every box holds a digit when it is answered (an ID, a code of
+                          fixed length): a box left empty means a digit lost, not a shorter number */
     int first_region;  /* its regions: page->regions[first_region .. +n_regions) */
     int n_regions;
     int line;          /* line of the `question` statement */

@@ -1407,7 +1407,11 @@ static int load_number_survey(void)
                       "  box 1 box=100,65,6,8\n  box 2 box=106,65,6,8\n  box 3 box=112,65,6,8\n"
                       "  box 4 box=118,65,6,8\n"
                       "question ID kind=number label=\"ID\"\n  prompt box=20,75,170,6 \"member number\"\n"
-                      BUBBLE_COLUMN(1, 100) BUBBLE_COLUMN(2, 106) BUBBLE_COLUMN(3, 112)}};
+                      BUBBLE_COLUMN(1, 100) BUBBLE_COLUMN(2, 106) BUBBLE_COLUMN(3, 112)
+                      "question PIN kind=number label=\"PIN\" full\n  prompt box=20,140,100,6 \"PIN\"\n"
+                      BUBBLE_COLUMN(1, 140) BUBBLE_COLUMN(2, 146)
+                      "question ZIP kind=number label=\"ZIP\" full\n  prompt box=20,150,100,6 \"ZIP\"\n"
+                      "  box 1 box=100,160,6,8\n  box 2 box=106,160,6,8\n  box 3 box=112,160,6,8\n"}};
     for (int i = 0; i < 2; i++) {
         char path[128];
         snprintf(path, sizeof path, "%s/%s", ndir, files[i][0]);
@@ -1613,6 +1617,50 @@ static void t_number_bubbles(void)
     resp_free(&r);
 }
 
+/* A number that fills every box (question … full): an empty box at either
+ * end is a digit lost, not a shorter number. */
+static void t_number_full(void)
+{
+    omr_code_options_t opts;
+    omr_code_options_default(&opts);
+    opts.digit_accept_conf = 0.9; /* written digits accepted, so only the rule holds ZIP back */
+    resp_t r = {0};
+    omr_page_result_t *p = add_page(&r, FN, 1);
+    mark(p, FN, "Q1", 2);
+    mark(p, FN, "PIN_d1", 0), mark(p, FN, "PIN_d2", 7);
+    write_in(p, FN, "ZIP_d1", 1, 0.99f), write_in(p, FN, "ZIP_d2", 0, 0.99f), write_in(p, FN, "ZIP_d3", 5, 0.99f);
+    omr_coded_t c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "PIN", "07", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FN, 0, "ZIP", "105", OMR_VALUE_CERTAIN);
+    CHECK_INT(c.n_items, 0);
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* the last bubble column and the first written box left empty: held, no proposal */
+    p = add_page(&r, FN, 1);
+    mark(p, FN, "Q1", 2);
+    mark(p, FN, "PIN_d1", 3);
+    write_in(p, FN, "ZIP_d2", 0, 0.99f), write_in(p, FN, "ZIP_d3", 5, 0.99f);
+    c = ncode(&r, NULL, 0, &opts);
+    const omr_value_t *pin = V(&c, FN, 0, "PIN"), *zip = V(&c, FN, 0, "ZIP");
+    CHECK(pin->status == OMR_VALUE_REVIEW && !pin->value[0], "PIN \"%s\"/%d", pin->value, (int)pin->status);
+    CHECK(zip->status == OMR_VALUE_REVIEW && !zip->value[0], "ZIP \"%s\"/%d", zip->value, (int)zip->status);
+    int said = 0;
+    for (int i = 0; i < c.n_items; i++)
+        said += strstr(c.items[i].detail, "box 2 of a number that fills every box") != NULL ||
+                strstr(c.items[i].detail, "box 1 of a number that fills every box") != NULL;
+    CHECK_INT(said, 2);
+    omr_coded_clear(&c);
+    resp_free(&r);
+    /* unanswered stays no answer */
+    p = add_page(&r, FN, 1);
+    mark(p, FN, "Q1", 2);
+    c = ncode(&r, NULL, 0, &opts);
+    CHECK_V(&c, FN, 0, "PIN", "", OMR_VALUE_CERTAIN);
+    CHECK_V(&c, FN, 0, "ZIP", "", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_number_policy(void)
 {
     omr_code_options_t opts;
@@ -1733,6 +1781,7 @@ int main(void)
         RUN(t_number_routing);
         RUN(t_number_overrides);
         RUN(t_number_bubbles);
+        RUN(t_number_full);
     } else {
         check_failed++;
         printf("FAIL the number survey does not load\n");

@@ -532,6 +532,17 @@ static void number_bubble_questions(void)
                    "print= and size= belong to a bubble");
     expect_refused(page1_with("  box 1 box=25,95,9,11\n", "  box 1 digit=1 bubble=25,95,4,4\n"), "A-01.page:19:",
                    "digit= and bubble= are for number questions");
+    /* full: every box holds a digit (numbers only) */
+    CHECK(load_with(page1_number("question B4 kind=number label=\"B4\"", "question B4 kind=number label=\"B4\" full"),
+                    &err, &s) == OMR_OK,
+          "%s", err.msg);
+    if (s) {
+        const omr_question_t *q = omr_template_question(&s->forms[0], "B4");
+        CHECK(q && q->full, "full not kept");
+    }
+    omr_template_free(s);
+    expect_refused(page1_with("question Q4 kind=top3 label=\"問4\"", "question Q4 kind=top3 label=\"問4\" full"),
+                   "A-01.page:17:", "'full' (every box holds a digit) is for number questions");
     /* the columns' middles must go left to right, as written boxes do */
     snprintf(bad, sizeof bad, "  box 1 digit=0 bubble=120,180,4,4\n  box 2 digit=0 bubble=100,180,4,4\n");
     expect_refused(page1_number(written, bad), "A-01.page:35:", "box 2 is not right of box 1");

@@ -314,9 +314,10 @@ static int position_bubbles(const omr_form_t *f, const omr_question_t *q, int b,
 }
 
 /* A number printed as bubble columns: mostly an ID or a roll number, whose
- * length is fixed, so 85 % use every position, leading zeros and all; the
- * rest write a shorter number (1..N-1 digits, no leading zero) right-aligned
- * (70 %) or from position 1, as draw_number does for written boxes. In each
+ * length is fixed, so 85 % use every position (all of them on a `full`
+ * number), leading zeros and all; the rest write a shorter number (1..N-1
+ * digits, no leading zero) right-aligned (70 %) or from position 1, as
+ * draw_number does for written boxes. In each
  * used position the bubble of its digit; per position p_two_marks fill a
  * second one (undecided between two digits: a rule break the truth keeps,
  * as for a grid1 row of bubbles). */
@@ -326,7 +327,7 @@ static void draw_number_bubbles(sim_respondent_t *r, sim_rng_t *rng, int slot, c
     if (n < 1)
         return;
     int k = n, from = 1;
-    if (n > 1 && !sim_rng_chance(rng, 0.85)) {
+    if (n > 1 && !q->full && !sim_rng_chance(rng, 0.85)) { /* full: every box, by the form's rule */
         k = sim_rng_range(rng, 1, n - 1);
         from = sim_rng_chance(rng, 0.7) ? n - k + 1 : 1;
     }
