@@ -688,16 +688,38 @@ static void code_codegrid(ctx_t *c, const qctx_t *x)
     }
 }
 
+/* The one column of number question x, or -1 when it has none or an
+ * operator's value has settled it (apply_override set it). */
+static int number_column(ctx_t *c, const qctx_t *x)
+{
+    if (c->q_n[x->qi] < 1)
+        return -1;
+    int col = c->q_first[x->qi];
+    return apply_override(c, x, col) ? -1 : col;
+}
+
+/* The first box of a number whose digit is missing, or -1: an unused box
+ * between the first and last used ones (a digit missed, or two numbers);
+ * on a `full` number also an unused box at either end (a digit lost, not a
+ * shorter number). used[b]: box b holds something (ink, a bubble). */
+static int number_gap(const omr_question_t *q, const unsigned char *used, int first, int last, int n)
+{
+    for (int b = first + 1; b < last; b++)
+        if (!used[b])
+            return b;
+    if (q->full)
+        return first > 0 ? 0 : last < n - 1 ? n - 1 : -1;
+    return -1;
+}
+
 /* number: the digits of its boxes, left to right, in its one column (rules
  * at the top of this file). One item for the whole number, never one per box:
  * the operator reads the number as a whole. */
 static void code_number(ctx_t *c, const qctx_t *x)
 {
     const omr_question_t *q = x->q;
-    if (c->q_n[x->qi] < 1)
-        return;
-    int col = c->q_first[x->qi];
-    if (apply_override(c, x, col))
+    int col = number_column(c, x);
+    if (col < 0)
         return;
     const char *var = col_name(c, x->qi, col);
     const omr_region_result_t *box[OMR_NUMBER_MAX_BOXES] = {NULL};
@@ -745,12 +767,10 @@ static void code_number(ctx_t *c, const qctx_t *x)
         return;
     }
     c->answered[qc(c, x->qi, x->cs)] = 1;
-    int gap = -1; /* a box without ink between two written ones: a digit missed, or two numbers */
-    for (int b = first + 1; b < last && gap < 0; b++)
-        if (!box[b] || !box[b]->has_ink)
-            gap = b;
-    if (gap < 0 && q->full) /* every box holds a digit: an empty one at either end is a digit lost */
-        gap = first > 0 ? 0 : last < n - 1 ? n - 1 : -1;
+    unsigned char used[OMR_NUMBER_MAX_BOXES];
+    for (int b = 0; b < n; b++)
+        used[b] = box[b] && box[b]->has_ink;
+    const int gap = number_gap(q, used, first, last, n);
     /* a box nobody could read: no proposal (a guess of the others alone
      * would be a number with a digit missing) */
     const char *prop = unread >= 0 || (q->full && (first > 0 || last < n - 1)) ? "" : digits;
@@ -785,10 +805,8 @@ static void code_number(ctx_t *c, const qctx_t *x)
 static void code_number_bubbles(ctx_t *c, const qctx_t *x)
 {
     const omr_question_t *q = x->q;
-    if (c->q_n[x->qi] < 1)
-        return;
-    int col = c->q_first[x->qi];
-    if (apply_override(c, x, col))
+    int col = number_column(c, x);
+    if (col < 0)
         return;
     const char *var = col_name(c, x->qi, col);
     const int n = q->n_boxes;
@@ -837,12 +855,10 @@ static void code_number_bubbles(ctx_t *c, const qctx_t *x)
         c->answered[qc(c, x->qi, x->cs)] = 1;
     else
         c->unsure[qc(c, x->qi, x->cs)] = 1;
-    int gap = -1;
-    for (int b = first + 1; b < last && gap < 0; b++)
-        if (marked[b] + doubtful[b] == 0)
-            gap = b;
-    if (gap < 0 && q->full) /* every box holds a digit: an empty one at either end is a digit lost */
-        gap = first > 0 ? 0 : last < n - 1 ? n - 1 : -1;
+    unsigned char used[OMR_NUMBER_MAX_BOXES];
+    for (int b = 0; b < n; b++)
+        used[b] = marked[b] + doubtful[b] > 0;
+    const int gap = number_gap(q, used, first, last, n);
     char digits[OMR_NUMBER_MAX_BOXES + 1];
     int nd = 0;
     for (int b = first; b <= last; b++)

@@ -22,7 +22,7 @@
 # flagged.
 # A number printed as bubble columns: OMRChecker's sample6 cover sheet
 # (templates/omrchecker-sample6, no corner marks: registered by its print)
-# with its 7 roll-number columns as one `number` question `roll` (box N
+# whose 7 roll-number columns are one `full` number question `roll` (box N
 # digit=D bubble=…), clean respondents, 30 sheets at 300 dpi and 30 at 200:
 # every sheet read; no bubble of the number accepted wrong; every number
 # exported certain is right, and at least 25 of 30 are certain (measured
@@ -153,19 +153,6 @@ else
   bad "lowres: simulate"
 fi
 
-# The sample6 sheet with its roll number as one number in bubble columns,
-# written from templates/omrchecker-sample6 (roll1..roll7, single questions
-# of options 1-10 printed 0-9, become `box K digit=D`): the same bubbles, so
-# the template's reference image serves it as it is.
-mkdir "$work/roll-tpl"
-cp templates/omrchecker-sample6/survey.omr templates/omrchecker-sample6/reference.png "$work/roll-tpl/"
-awk '/^question / { roll = 0 }
-     /^question roll[0-9]+ / { roll = substr($2, 5) + 0
-                               if (roll == 1) print "question roll kind=number label=\"Roll\""
-                               next }
-     roll && $1 == "option" { d = $4; sub(/^print=/, "", d); print "  box " roll " digit=" d " " $3 " " $4; next }
-     { print }' templates/omrchecker-sample6/S-01.page >"$work/roll-tpl/S-01.page"
-
 # roll_read NAME: every bubble judged; no bubble of the roll number accepted
 # wrong; every number exported certain right, and at least 25 of the 30
 roll_read() {
@@ -182,7 +169,7 @@ roll_read() {
     { grep 'roll' "$work/$1.err"; bad "$1: roll numbers certain '$certain', wrong '$wrong'"; }
 }
 
-T="$work/roll-tpl" FORM=S SHEETS=30 # the template, form and size of the runs below
+T=templates/omrchecker-sample6 FORM=S SHEETS=30 # the template (its roll: one full number), form and size of the runs below
 for dpi in 300 200; do
   if simulate "roll$dpi" 830001 91 clean 2 "$dpi"; then
     ok "roll$dpi: 30 sample6 sheets with a number in bubble columns simulated at $dpi dpi"

@@ -267,15 +267,22 @@ static void check_respondent(const omr_survey_t *sv, const omr_form_t *fm, const
     sim_respondent_free(r);
 }
 
+/* check_respondent for the n respondents first, first + 1, … */
+static void check_population(const omr_survey_t *sv, const omr_form_t *fm, int first, int n, const sim_profile_t *p,
+                             seen_t *seen)
+{
+    for (int k = 0; k < n; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "%06d", first + k);
+        check_respondent(sv, fm, id, p, seen);
+    }
+}
+
 static void test_bubbles_busy(void)
 {
     sim_profile_t p = busy_profile();
     seen_t seen = {.min_fill_gain = 1};
-    for (int k = 0; k < 16; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "%06d", 100 + k);
-        check_respondent(survey, form, id, &p, &seen);
-    }
+    check_population(survey, form, 100, 16, &p, &seen);
     fprintf(stderr, "  busy: %d fills (middle darker by >= %.2f), %d ticks/crosses, %d dots (<= %.2f), %d blank, "
                     "%d doubtful, %d questions with two\n",
             seen.fills, seen.min_fill_gain, seen.ticks, seen.dots, seen.max_dot_gain, seen.blanks, seen.doubtful,
@@ -291,11 +298,7 @@ static void test_bubbles_clean(void)
     sim_profile_t p;
     sim_profile_defaults(&p, 1);
     seen_t seen = {.min_fill_gain = 1};
-    for (int k = 0; k < 6; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "%06d", 200 + k);
-        check_respondent(survey, form, id, &p, &seen);
-    }
+    check_population(survey, form, 200, 6, &p, &seen);
     CHECK(seen.fills > 100 && seen.ticks == 0 && seen.dots == 0 && seen.doubtful == 0 && seen.two_marks == 0,
           "clean: fills %d ticks %d dots %d doubtful %d two %d", seen.fills, seen.ticks, seen.dots, seen.doubtful,
           seen.two_marks);
@@ -310,11 +313,7 @@ static void test_number_bubbles_busy(void)
 {
     sim_profile_t p = busy_profile();
     seen_t seen = {.min_fill_gain = 1};
-    for (int k = 0; k < 24; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "%06d", 300 + k);
-        check_respondent(number_survey, number_form, id, &p, &seen);
-    }
+    check_population(number_survey, number_form, 300, 24, &p, &seen);
     fprintf(stderr, "  numbers: %d answered, %d every position used (%d from a 0), %d shorter, %d with two bubbles "
                     "in a position; %d fills, %d ticks/crosses, %d dots, %d doubtful\n",
             seen.numbers, seen.numbers_full, seen.leading_zero, seen.numbers_short, seen.two_in_position, seen.fills,
@@ -333,11 +332,7 @@ static void test_number_bubbles_clean(void)
     sim_profile_t p;
     sim_profile_defaults(&p, 1);
     seen_t seen = {.min_fill_gain = 1};
-    for (int k = 0; k < 6; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "%06d", 400 + k);
-        check_respondent(number_survey, number_form, id, &p, &seen);
-    }
+    check_population(number_survey, number_form, 400, 6, &p, &seen);
     CHECK(seen.numbers >= 10 && seen.ticks == 0 && seen.dots == 0 && seen.doubtful == 0 && seen.two_in_position == 0 &&
               seen.two_marks == 0,
           "clean: numbers %d ticks %d dots %d doubtful %d two %d", seen.numbers, seen.ticks, seen.dots, seen.doubtful,
