@@ -249,15 +249,27 @@ static void sps_quoted(FILE *f, const char *z)
     fputc('\'', f);
 }
 
-/* SPSS formats of a column as the CSV holds it: transcriptions are strings,
- * everything else a whole number (a code, 1/0, -1, or a written number of
- * up to OMR_NUMBER_MAX_BOXES digits). */
+/* A number whose digits name something (template `identifier`): text in
+ * SPSS and R, so "0600001" keeps its leading zero; its -1 (not applicable)
+ * is the text "-1". */
+static int is_identifier(const omr_form_t *form, const omr_column_t *c)
+{
+    const omr_question_t *q = &form->questions[c->question];
+    return !c->is_text && q->kind == OMR_KIND_NUMBER && q->identifier;
+}
+
+/* SPSS formats of a column as the CSV holds it: transcriptions and
+ * identifiers are strings (an identifier wide enough for its digits and for
+ * NA_REVIEW), everything else a whole number (a code, 1/0, -1, or a written
+ * number of up to OMR_NUMBER_MAX_BOXES digits). */
 #define SPS_TEXT_WIDTH 2000
 static void sps_format(const omr_form_t *form, const omr_column_t *c, char *buf, size_t n)
 {
     const omr_question_t *q = &form->questions[c->question];
     if (c->is_text)
         snprintf(buf, n, "A%d", SPS_TEXT_WIDTH);
+    else if (is_identifier(form, c))
+        snprintf(buf, n, "A%d", OMR_NUMBER_MAX_BOXES);
     else if (q->kind == OMR_KIND_NUMBER)
         snprintf(buf, n, "F%d.0", OMR_NUMBER_MAX_BOXES + 1);
     else
@@ -282,18 +294,20 @@ static void sps_get_data(FILE *f, const omr_form_t *form, int part, const omr_co
     fputs(".\r\n", f);
 }
 
-/* -1 (not applicable) is user-missing in every numeric column; then the
- * .sav beside the CSV. */
+/* -1 (not applicable) is user-missing in every numeric column, and '-1' in
+ * every identifier; then the .sav beside the CSV. */
 static void sps_missing_and_save(FILE *f, const omr_form_t *form, int part, const omr_column_t *cols, int nc)
 {
-    int any = 0;
-    for (int i = 0; i < nc; i++)
-        if (!cols[i].is_text) {
-            fprintf(f, "%s%s", any ? (any % 8 ? " " : "\r\n  ") : "MISSING VALUES ", cols[i].name);
-            any++;
-        }
-    if (any)
-        fputs(" (-1).\r\n", f);
+    for (int text = 0; text < 2; text++) {
+        int any = 0;
+        for (int i = 0; i < nc; i++)
+            if (!cols[i].is_text && is_identifier(form, &cols[i]) == text) {
+                fprintf(f, "%s%s", any ? (any % 8 ? " " : "\r\n  ") : "MISSING VALUES ", cols[i].name);
+                any++;
+            }
+        if (any)
+            fputs(text ? " ('-1').\r\n" : " (-1).\r\n", f);
+    }
     fprintf(f, "SAVE OUTFILE='%s%s.sav'.\r\n", form->id, part ? "_cases" : "");
 }
 
@@ -318,7 +332,8 @@ static const char R_HEAD[] =
     "# d$A, d$A_cases, ...: one data frame per CSV file. Codes and 1/0 columns are integers\n"
     "# with the attributes \"label\" (the question as printed) and \"labels\" (the value\n"
     "# labels, as haven's labelled vectors keep them); transcriptions are character;\n"
-    "# written numbers are numeric. Empty cells (no answer) are NA; -1 is not applicable by\n"
+    "# written numbers are numeric, those the template calls identifiers (a postal code)\n"
+    "# character, leading zeros kept. Empty cells (no answer) are NA; -1 is not applicable by\n"
     "# the routing (omr_factor() makes it NA); NA_REVIEW (--mark-unresolved) reads as NA.\n"
     "\n"
     "omr_read <- function(path, classes) {\n"
@@ -328,7 +343,8 @@ static const char R_HEAD[] =
     "\n"
     "omr_label <- function(x, column, label, values = NULL, codes = NULL) {\n"
     "  attr(x[[column]], \"label\") <- label\n"
-    "  if (!is.null(codes)) attr(x[[column]], \"labels\") <- stats::setNames(as.integer(codes), values)\n"
+    "  if (is.character(x[[column]])) codes <- as.character(codes) else codes <- as.integer(codes)\n"
+    "  if (length(codes)) attr(x[[column]], \"labels\") <- stats::setNames(codes, values)\n"
     "  x\n"
     "}\n"
     "\n"
@@ -358,7 +374,9 @@ static void r_read_part(FILE *f, const omr_form_t *form, int part, const omr_col
     for (int i = 0; i < nc; i++) {
         const omr_question_t *q = &form->questions[cols[i].question];
         fprintf(f, ",\n    `%s` = \"%s\"", cols[i].name,
-                cols[i].is_text ? "character" : q->kind == OMR_KIND_NUMBER ? "numeric" : "integer");
+                cols[i].is_text || is_identifier(form, &cols[i]) ? "character"
+                : q->kind == OMR_KIND_NUMBER                     ? "numeric"
+                                                                 : "integer");
     }
     fputs("))\n", f);
     char label[2048];
@@ -435,8 +453,10 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                 const omr_question_t *q = &form->questions[c->question];
                 column_label(form, c, label, sizeof label);
                 omr_export_value_labels(form, c, labels, sizeof labels);
-                const char *fields[] = {c->name, form->id, part_name, q->label, q->text,
-                                        c->is_text ? "text" : omr_template_kind_name(q->kind), label, labels};
+                const char *kind = c->is_text                 ? "text"
+                                   : is_identifier(form, c) ? "identifier"
+                                                            : omr_template_kind_name(q->kind);
+                const char *fields[] = {c->name, form->id, part_name, q->label, q->text, kind, label, labels};
                 for (int k = 0; k < 8; k++) {
                     if (k)
                         fputc(',', cb.f);
@@ -468,7 +488,7 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                     continue;
                 fprintf(sps.f, "%s  /%s", any ? "" : "VALUE LABELS\r\n", cols[i].name);
                 for (int k = 0; k < nl; k++) {
-                    fprintf(sps.f, " %d ", a[k].code);
+                    fprintf(sps.f, is_identifier(form, &cols[i]) ? " '%d' " : " %d ", a[k].code);
                     sps_quoted(sps.f, a[k].label);
                 }
                 fputs("\r\n", sps.f);

@@ -670,10 +670,10 @@ typedef struct {
 static omr_status_t stmt_question(page_ctx_t *pc, const omr_tpl_line_t *l, routes_t *routes)
 {
     ctx_t *c = pc->c;
-    omr_status_t st = check_words(c, l, "kind label when var", "full", 1, 0);
+    omr_status_t st = check_words(c, l, "kind label when var", "full identifier", 1, 0);
     if (st)
         return st;
-    const char *id = positional(l, 0, "full"), *kind = omr_tpl_attr(l, "kind");
+    const char *id = positional(l, 0, "full identifier"), *kind = omr_tpl_attr(l, "kind");
     const char *label = omr_tpl_attr(l, "label"), *var = omr_tpl_attr(l, "var");
     if (!id)
         return fail(c, "'question' needs a name, e.g. question Q2 kind=multi label=\"問2\"");
@@ -703,6 +703,11 @@ static omr_status_t stmt_question(page_ctx_t *pc, const omr_tpl_line_t *l, route
     q->full = has_flag(l, "full");
     if (q->full && q->kind != OMR_KIND_NUMBER)
         return fail(c, "question %s: 'full' (every box holds a digit) is for number questions", id);
+    q->identifier = has_flag(l, "identifier");
+    if (q->identifier && q->kind != OMR_KIND_NUMBER)
+        return fail(c, "question %s: 'identifier' (digits that name something, exported as text) is for number "
+                       "questions",
+                    id);
     q->page = pc->page_index;
     q->is_case = pc->page->is_case;
     q->route_question = -1;

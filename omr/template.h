@@ -122,6 +122,9 @@ typedef struct {
     int n_boxes;       /* number: its digit positions (write-in boxes or columns of bubbles) */
     int full;          /* number: every box holds a digit when it is answered (an ID, a code of
                           fixed length): a box left empty means a digit lost, not a shorter number */
+    int identifier;    /* number: its digits name something (a postal code, a member number) rather
+                          than count: exported as text, so SPSS and R keep its leading zeros. Not in
+                          the fingerprint: it changes how the data are typed, not how pages are read */
     int first_region;  /* its regions: page->regions[first_region .. +n_regions) */
     int n_regions;
     int line;          /* line of the `question` statement */

@@ -11,7 +11,7 @@
 #include "check.h"
 #include "export.h"
 
-static char dir[256], dbpath[300];
+static char dir[400], dbpath[450];
 static omr_survey_t *survey;
 
 static char *slurp(const char *name)
@@ -333,6 +333,109 @@ static void test_spss_and_r_read_export(void)
     free(got);
 }
 
+/* A number marked `identifier` (a postal code) is text in SPSS and R, so its
+ * leading zero survives, and its -1 (not applicable) is the text "-1",
+ * user-missing in SPSS; a plain number stays numeric. A one-page survey
+ * written here: ZIP (7 boxes, identifier) only when S1 is 1, N (3 boxes). */
+static void test_identifier_is_text(void)
+{
+    char tdir[600];
+    snprintf(tdir, sizeof tdir, "%s/ident_tpl", dir);
+    mkdir(tdir, 0777);
+    check_write_file(tdir, "survey.omr",
+                     "survey id=t code=TST title=\"test\"\nform A title=\"form A\"\npage form=A number=1 file=A-01.page\n");
+    check_write_file(tdir, "A-01.page",
+                     "page survey=t form=A number=1 size=210x297\n"
+                     "mark at=10,10 size=6\nmark at=200,10 size=6\nmark at=10,287 size=6\nmark at=200,287 size=6\n"
+                     "barcode box=60,275,90,12\n"
+                     "question S1 kind=single label=\"S1\"\n"
+                     "  prompt box=20,25,170,6 \"in Japan?\"\n"
+                     "  option 1 num=25,35 \"yes\"\n  option 2 num=25,45 \"no\"\n"
+                     "question ZIP kind=number label=\"問1\" when=S1:1 identifier full\n"
+                     "  prompt box=20,55,170,6 \"postal code\"\n"
+                     "  box 1 box=100,65,6,8\n  box 2 box=106,65,6,8\n  box 3 box=112,65,6,8\n"
+                     "  box 4 box=118,65,6,8\n  box 5 box=124,65,6,8\n  box 6 box=130,65,6,8\n"
+                     "  box 7 box=136,65,6,8\n"
+                     "question N kind=number label=\"問2\"\n"
+                     "  prompt box=20,80,170,6 \"how many\"\n"
+                     "  box 1 box=100,90,6,8\n  box 2 box=106,90,6,8\n  box 3 box=112,90,6,8\n");
+    omr_survey_t *t;
+    omr_error_t err;
+    if (omr_template_load(tdir, &t, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    char out[400], path[700];
+    snprintf(out, sizeof out, "%.380s/ident", dir);
+    mkdir(out, 0777);
+    snprintf(path, sizeof path, "%s/ident.db", dir);
+    omr_store_t *s;
+    if (omr_store_open(path, &s, &err)) {
+        CHECK(0, "%s", err.msg);
+        omr_template_free(t);
+        return;
+    }
+    omr_store_value_t r1[] = {{0, 0, "S1", "1", OMR_VALUE_CERTAIN},
+                              {0, 0, "ZIP", "0600001", OMR_VALUE_CERTAIN},
+                              {0, 0, "N", "035", OMR_VALUE_CERTAIN}};
+    omr_store_value_t r2[] = {{0, 0, "S1", "2", OMR_VALUE_CERTAIN},
+                              {0, 0, "ZIP", "-1", OMR_VALUE_CERTAIN},
+                              {0, 0, "N", "7", OMR_VALUE_CERTAIN}};
+    CHECK(omr_store_save_coding(s, "A", "000001", 0, r1, 3, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_save_coding(s, "A", "000002", 0, r2, 3, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    omr_export_report_t rep;
+    CHECK(omr_export_write(s, t, out, NULL, &rep, &err) == OMR_OK, "%s", err.msg);
+    omr_store_close(s);
+    omr_template_free(t);
+    char *csv = NULL, *cb = NULL;
+    {
+        char p[800];
+        snprintf(p, sizeof p, "%s/A.csv", out);
+        csv = omr_read_file(p, 1 << 20, NULL, &err);
+        snprintf(p, sizeof p, "%s/codebook.csv", out);
+        cb = omr_read_file(p, 1 << 20, NULL, &err);
+    }
+    CHECK(csv && strstr(csv, "000001,1,0600001,035") && strstr(csv, "000002,2,-1,7"), "A.csv:\n%s", csv ? csv : "");
+    CHECK(cb && strstr(cb, "\nZIP,A,respondent,問1,postal code,identifier,") && strstr(cb, "\nN,A,respondent,問2,how many,number,"),
+          "codebook.csv:\n%s", cb ? cb : "");
+    free(csv);
+    free(cb);
+    /* run_in_dir works in `dir`: point it at the export folder for a moment */
+    char saved[400];
+    snprintf(saved, sizeof saved, "%s", dir);
+    snprintf(dir, sizeof dir, "%s", out);
+    CHECK(run_in_dir("pspp", "codebook.sps", NULL) == 0, "pspp codebook.sps failed");
+    char *log = slurp("codebook.sps.log");
+    CHECK(log && !strstr(log, "warning") && !strstr(log, "error"), "pspp:\n%s", log ? log : "(none)");
+    free(log);
+    CHECK(run_in_dir("pspp", "check.sps",
+                     "GET FILE='A.sav'.\n"
+                     "STRING zip_m (A1).\n" /* MISSING() takes numbers only */
+                     "RECODE ZIP (MISSING='m') (ELSE='v') INTO zip_m.\n"
+                     "COMPUTE n_plus_1 = N + 1.\n"
+                     "SAVE TRANSLATE /OUTFILE='ident.csv' /TYPE=CSV /FIELDNAMES /CELLS=VALUES /REPLACE\n"
+                     "  /KEEP=respondent ZIP zip_m n_plus_1.\n") == 0,
+          "pspp could not read A.sav back");
+    char *got = slurp("ident.csv");
+    /* the zero kept; '-1' user-missing in a string column; N a number */
+    CHECK(got && strstr(got, "000001,0600001,v,36") && strstr(got, "000002,-1,m,8"), "A.sav:\n%s",
+          got ? got : "(none)");
+    free(got);
+    CHECK(run_in_dir("Rscript", "check.R",
+                     "source(\"codebook.R\", encoding = \"UTF-8\")\n"
+                     "d <- read_omr(\".\")\n"
+                     "a <- d$A\n"
+                     "writeLines(c(class(a$ZIP), a$ZIP, class(a$N), as.character(a$N + 1),\n"
+                     "  names(attr(a$ZIP, \"labels\")), unname(attr(a$ZIP, \"labels\")),\n"
+                     "  as.character(is.na(omr_factor(a$ZIP)))), \"r.txt\", useBytes = TRUE)\n") == 0,
+          "Rscript check.R failed");
+    got = slurp("r.txt");
+    CHECK(got && !strcmp(got, "character\n0600001\n-1\nnumeric\n36\n8\n非該当\n-1\nTRUE\nTRUE\n"), "R read:\n%s",
+          got ? got : "(none)");
+    free(got);
+    snprintf(dir, sizeof dir, "%s", saved);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/omr_test_export_%d", (int)getpid());
@@ -347,8 +450,9 @@ int main(void)
     RUN(test_export_files);
     RUN(test_codebook);
     RUN(test_spss_and_r_read_export);
+    RUN(test_identifier_is_text);
     omr_template_free(survey);
-    char cmd[400];
+    char cmd[450];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) {
     }

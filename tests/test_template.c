@@ -543,6 +543,38 @@ static void number_bubble_questions(void)
     omr_template_free(s);
     expect_refused(page1_with("question Q4 kind=top3 label=\"問4\"", "question Q4 kind=top3 label=\"問4\" full"),
                    "A-01.page:17:", "'full' (every box holds a digit) is for number questions");
+    /* identifier: exported as text (numbers only); how the data are typed,
+     * not how pages are read, so a store filled before it was added still
+     * matches (same fingerprint) */
+    char fp_plain[65] = "", fp_ident[65] = "";
+    CHECK(load_with(page1_number("", ""), &err, &s) == OMR_OK, "%s", err.msg);
+    if (s) {
+        const omr_question_t *q = omr_template_question(&s->forms[0], "B4");
+        CHECK(q && !q->identifier, "identifier without the flag");
+        omr_template_fingerprint(s, fp_plain);
+    }
+    omr_template_free(s);
+    CHECK(load_with(page1_number("question B4 kind=number label=\"B4\"",
+                                 "question B4 kind=number label=\"B4\" identifier full"),
+                    &err, &s) == OMR_OK,
+          "%s", err.msg);
+    if (s) {
+        const omr_question_t *q = omr_template_question(&s->forms[0], "B4");
+        CHECK(q && q->identifier && q->full, "identifier or full not kept");
+        omr_template_fingerprint(s, fp_ident);
+    }
+    omr_template_free(s);
+    char fp_full[65] = "";
+    CHECK(load_with(page1_number("question B4 kind=number label=\"B4\"", "question B4 kind=number label=\"B4\" full"),
+                    &err, &s) == OMR_OK,
+          "%s", err.msg);
+    if (s)
+        omr_template_fingerprint(s, fp_full);
+    omr_template_free(s);
+    CHECK(fp_plain[0] && strcmp(fp_plain, fp_full) && !strcmp(fp_ident, fp_full),
+          "fingerprints: plain %s full %s identifier+full %s", fp_plain, fp_full, fp_ident);
+    expect_refused(page1_with("question S1 kind=single label=\"S1\"", "question S1 kind=single label=\"S1\" identifier"),
+                   "A-01.page:8:", "'identifier' (digits that name something, exported as text) is for number questions");
     /* the columns' middles must go left to right, as written boxes do */
     snprintf(bad, sizeof bad, "  box 1 digit=0 bubble=120,180,4,4\n  box 2 digit=0 bubble=100,180,4,4\n");
     expect_refused(page1_number(written, bad), "A-01.page:35:", "box 2 is not right of box 1");

@@ -65,7 +65,8 @@ right) and bubble of value D a line `box N digit=D bubble=... print=D`. omr
 exports it as one column of digits (`roll` = `0188877`, leading zeros kept)
 and holds the whole number for review when a column has two bubbles marked,
 a doubtful bubble, or an empty column (the question is `full`: a roll number
-has its length, so a column left empty is a digit lost). On a page with
+has its length, so a column left empty is a digit lost; and `identifier`: it
+names a student, so SPSS and R read it as text and keep its leading zeros). On a page with
 markers its prompt is the block's name over the columns. Such a block whose
 labels are no range, whose fields run horizontal (digits along a row, the
 positions one under the other), or that has more than 12 fields stays one
@@ -240,8 +241,9 @@ def main():
         if number:
             # one number: the fields are its positions, left to right
             # an ID or roll number has its length: a column left empty is a
-            # digit lost (omr's `full`), not a shorter number
-            lines.append('question %s kind=number label="%s" full' % (number, name))
+            # digit lost (omr's `full`), not a shorter number; and it names
+            # someone, so SPSS and R keep its leading zeros (`identifier`)
+            lines.append('question %s kind=number label="%s" identifier full' % (number, name))
             if not a.reference:
                 # over the columns, where the sheet heads them
                 lx, ty = centre(0, 0)
