@@ -38,5 +38,6 @@ int omr_cmd_scan(int argc, char **argv);
 int omr_cmd_export(int argc, char **argv);
 int omr_cmd_review(int argc, char **argv);
 int omr_cmd_operator(int argc, char **argv);
+int omr_cmd_status(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const omr_command_t commands[] = {
     {"print", omr_cmd_print, "draw personalised forms to a PDF and/or PNG pages"},
     {"icr-eval", omr_cmd_icr_eval, "measure the handwritten-digit model on MNIST IDX files"},
     {"scan", omr_cmd_scan, "read scanned pages into the store, code them, queue reviews"},
+    {"status", omr_cmd_status, "what a store holds: batches, the review queue, respondents ready"},
     {"export", omr_cmd_export, "write the coded responses as CSV files and a codebook"},
     {"review", omr_cmd_review, "serve the review queue to operators in the browser"},
     {"operator", omr_cmd_operator, "add, list or disable the review operators"},
@@ -28,7 +29,7 @@ static void print_help(FILE *out)
                  "  0  ok\n"
                  "  1  usage error\n"
                  "  2  failed: an input or output could not be used\n"
-                 "  3  done, with items left for review (scan)\n");
+                 "  3  done, with items left for review (scan, status)\n");
 }
 
 int main(int argc, char **argv)

@@ -1365,6 +1365,85 @@ omr_status_t omr_store_batch_problems(omr_store_t *s, long long batch,
     return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list problem pages");
 }
 
+/* ---- the store's state (omr status) ---- */
+
+omr_status_t omr_store_bound_survey(omr_store_t *s, char *survey_id, size_t n, omr_error_t *err)
+{
+    if (n)
+        survey_id[0] = 0;
+    sqlite3_stmt *st = prep(s, "SELECT survey FROM survey_binding LIMIT 1", err);
+    if (!st)
+        return OMR_EIO;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        snprintf(survey_id, n, "%s", col_text(st, 0));
+    release(s, st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "read the survey binding");
+}
+
+omr_status_t omr_store_batches(omr_store_t *s, void (*fn)(void *ctx, const omr_store_batch_t *batch), void *ctx,
+                               omr_error_t *err)
+{
+    sqlite3_stmt *st = prep(s,
+                            "SELECT b.id, b.name, b.started, b.finished, (SELECT count(*) FROM files f"
+                            " WHERE f.batch = b.id AND f.status = 'processing') FROM batches b ORDER BY b.id",
+                            err);
+    if (!st)
+        return OMR_EIO;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        omr_store_batch_t b = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
+                               sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL : col_text(st, 3),
+                               sqlite3_column_int(st, 4)};
+        fn(ctx, &b);
+    }
+    release(s, st);
+    return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list batches");
+}
+
+omr_status_t omr_store_queue_counts(omr_store_t *s, omr_store_queue_t *q, omr_error_t *err)
+{
+    memset(q, 0, sizeof *q);
+    /* an item superseded by re-coding (current = 0) is no longer asked,
+     * unless an operator resolved it */
+    sqlite3_stmt *st = prep(s,
+                            "SELECT reason, sum(state = 'open'), sum(state = 'leased'), sum(state = 'resolved')"
+                            " FROM review_items WHERE current = 1 OR state = 'resolved' GROUP BY reason",
+                            err);
+    if (!st)
+        return OMR_EIO;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int reason = sqlite3_column_int(st, 0);
+        if (reason < 0 || reason >= 16)
+            continue;
+        q->open[reason] = sqlite3_column_int(st, 1);
+        q->leased[reason] = sqlite3_column_int(st, 2);
+        q->resolved[reason] = sqlite3_column_int(st, 3);
+    }
+    release(s, st);
+    return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "count review items");
+}
+
+omr_status_t omr_store_respondent_counts(omr_store_t *s, omr_store_respondents_t *out, omr_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s,
+                            "SELECT coalesce(sum(complete AND NOT dirty), 0), coalesce(sum(NOT complete AND NOT dirty), 0),"
+                            " coalesce(sum(dirty), 0) FROM respondents",
+                            err);
+    if (!st)
+        return OMR_EIO;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        out->complete = sqlite3_column_int(st, 0);
+        out->waiting = sqlite3_column_int(st, 1);
+        out->dirty = sqlite3_column_int(st, 2);
+    }
+    release(s, st);
+    return r == SQLITE_ROW ? OMR_OK : db_fail(s, err, "count respondents");
+}
+
 /* ---- the sample masks kept between runs ---- */
 
 int omr_store_mask_get(omr_store_t *s, const char *key, unsigned char **blob, size_t *len)

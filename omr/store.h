@@ -269,6 +269,41 @@ omr_status_t omr_store_batch_light_pages(omr_store_t *store, long long batch,
                                          void (*fn)(void *ctx, const char *path, int page), void *ctx,
                                          omr_error_t *err);
 
+/* ---- the store's state, for `omr status` ---- */
+
+typedef struct {
+    long long id;
+    const char *name;     /* borrowed, valid during the callback */
+    const char *started;  /* ISO 8601 UTC */
+    const char *finished; /* NULL: not finished (still running, or killed: run it again) */
+    int files_processing; /* files claimed by a scan and not stored yet */
+} omr_store_batch_t;
+
+/* The survey the store holds (omr_store_bind_survey), "" before the first
+ * scan bound one. */
+omr_status_t omr_store_bound_survey(omr_store_t *store, char *survey_id, size_t n, omr_error_t *err);
+
+/* Call fn for every batch, oldest first. */
+omr_status_t omr_store_batches(omr_store_t *store, void (*fn)(void *ctx, const omr_store_batch_t *batch), void *ctx,
+                               omr_error_t *err);
+
+/* The whole review queue by reason (index = omr_review_reason_t, < 16):
+ * items open, leased to an operator, and resolved. */
+typedef struct {
+    int open[16], leased[16], resolved[16];
+} omr_store_queue_t;
+
+omr_status_t omr_store_queue_counts(omr_store_t *store, omr_store_queue_t *q, omr_error_t *err);
+
+/* Respondents: coded with nothing left to review (what export writes),
+ * waiting for review, and changed since they were last coded (a scan or a
+ * decision; `omr scan --recode` or the review server codes them again). */
+typedef struct {
+    int complete, waiting, dirty;
+} omr_store_respondents_t;
+
+omr_status_t omr_store_respondent_counts(omr_store_t *store, omr_store_respondents_t *r, omr_error_t *err);
+
 /* Name of a page status as stored ("ok", "blank", "unreadable", …). */
 const char *omr_store_page_status_name(omr_page_status_t status);
 

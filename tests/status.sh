@@ -1,0 +1,76 @@
+#!/bin/sh
+# status.sh BUILD_DIR -- `omr status`: what a store holds and what is left.
+# Two nightly batches of simulated form-A scans go into one store; the pages
+# and respondents status reports are compared with the simulator's truth
+# (truth/pages.csv: one line per scanned page), the review queue with the
+# items table read by plain SQL. A batch that did not finish is shown so;
+# a missing store is refused and not created; a store with nothing left
+# exits 0, one with items open 3.
+B=${1:-${OMR_BUILD:-build}}
+OMR=$B/omr
+T=$(mktemp -d /tmp/omr_status.XXXXXX)
+pass=0 fail=0
+ok() { pass=$((pass+1)); echo "ok   $1"; }
+ko() { fail=$((fail+1)); echo "FAIL $1"; }
+check() { if eval "$2"; then ok "$1"; else ko "$1"; fi; }
+# json EXPR: evaluate a Python expression over the status JSON (j)
+json() { python3 -c "import json,sys; j=json.load(open('$T/s.json')); print($1)"; }
+
+"$OMR" status --db "$T/none.db" >"$T/out" 2>&1; rc=$?
+check "a missing store: exit 2, 'no such store', no file made" \
+  '[ $rc = 2 ] && grep -q "no such store" "$T/out" && [ ! -e "$T/none.db" ]'
+printf 'not a database\n' > "$T/text.db"
+"$OMR" status --db "$T/text.db" >"$T/out" 2>&1; rc=$?
+check "a text file as the store: exit 2 with the reason" '[ $rc = 2 ] && grep -q "text.db" "$T/out"'
+"$OMR" status >/dev/null 2>&1; rc=$?
+check "no --db: usage error, exit 1" '[ $rc = 1 ]'
+
+sim() { # sim FIRST_ID COUNT DIR
+  "$B/simulate" --template templates/ipa-itsc-2018 --form A --respondents "$2" --first-id "$1" --seed 11 \
+    --profile clean --dpi 300 --format g4 --out "$3" >/dev/null 2>&1
+}
+sim 1 2 "$T/n1"
+sim 3 1 "$T/n2"
+pages1=$(($(wc -l < "$T/n1/truth/pages.csv") - 1))
+pages2=$(($(wc -l < "$T/n2/truth/pages.csv") - 1))
+check "simulate made both nights' scans" '[ "$pages1" -gt 0 ] && [ "$pages2" -gt 0 ]'
+
+"$OMR" scan --db "$T/db" --batch night1 -q "$T/n1/scans" >/dev/null 2>&1
+"$OMR" status --db "$T/db" >"$T/s.txt" 2>&1; rc=$?
+"$OMR" status --db "$T/db" --json >"$T/s.json" 2>"$T/err"; rcj=$?
+check "after night1: exit 3 (items to review), the same with --json" '[ $rc = 3 ] && [ $rcj = 3 ]'
+check "the text names the survey and the batch" \
+  'grep -q "ipa-itsc-2018" "$T/s.txt" && grep -q "^  night1 " "$T/s.txt"'
+check "night1's pages as the truth has them ($pages1), all identified" \
+  '[ "$(json "j[\"batches\"][0][\"pages\"], j[\"batches\"][0][\"identified\"], j[\"batches\"][0][\"done\"]")" = "$pages1 $pages1 True" ]'
+open_sql=$(sqlite3 "$T/db" "SELECT count(*) FROM review_items WHERE current = 1 AND state = 'open'")
+check "the queue's open items ($open_sql by SQL)" \
+  '[ "$(json "sum(r[\"open\"] for r in j[\"review_queue\"].values())")" = "$open_sql" ] && [ "$open_sql" -gt 0 ]'
+check "2 respondents coded (the truth's), none changed since" \
+  '[ "$(json "j[\"respondents\"][\"complete\"] + j[\"respondents\"][\"waiting\"], j[\"respondents\"][\"changed\"]")" = "2 0" ]'
+
+"$OMR" scan --db "$T/db" --batch night2 -q "$T/n2/scans" >/dev/null 2>&1
+"$OMR" status --db "$T/db" --json >"$T/s.json" 2>"$T/err"
+check "after night2: two batches, night2's pages as the truth has them ($pages2)" \
+  '[ "$(json "len(j[\"batches\"]), j[\"batches\"][1][\"name\"], j[\"batches\"][1][\"pages\"]")" = "2 night2 $pages2" ]'
+check "3 respondents in all" \
+  '[ "$(json "j[\"respondents\"][\"complete\"] + j[\"respondents\"][\"waiting\"]")" = 3 ]'
+
+# a batch killed before its end: no finish time
+sqlite3 "$T/db" "UPDATE batches SET finished = NULL WHERE name = 'night2'"
+"$OMR" status --db "$T/db" >"$T/s.txt" 2>&1
+check "an unfinished batch is shown so, with what to do" \
+  'grep -A0 "^  night2 " "$T/s.txt" | grep -q "NOT FINISHED.*run the same scan again"'
+
+# everything decided and coded: nothing left, exit 0
+sqlite3 "$T/db" "UPDATE review_items SET state = 'resolved'; UPDATE respondents SET complete = 1, dirty = 0"
+"$OMR" status --db "$T/db" >"$T/s.txt" 2>&1; rc=$?
+check "nothing left: exit 0, '0 open'" '[ $rc = 0 ] && grep -q "review queue: 0 open" "$T/s.txt"'
+# one respondent changed by a decision, not yet re-coded: something left
+sqlite3 "$T/db" "UPDATE respondents SET dirty = 1 WHERE respondent = (SELECT min(respondent) FROM respondents)"
+"$OMR" status --db "$T/db" >"$T/s.txt" 2>&1; rc=$?
+check "a respondent to code again: exit 3, said so" '[ $rc = 3 ] && grep -q "1 changed since coded" "$T/s.txt"'
+
+[ -n "$KEEP" ] || rm -rf "$T"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
