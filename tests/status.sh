@@ -71,6 +71,6 @@ sqlite3 "$T/db" "UPDATE respondents SET dirty = 1 WHERE respondent = (SELECT min
 "$OMR" status --db "$T/db" >"$T/s.txt" 2>&1; rc=$?
 check "a respondent to code again: exit 3, said so" '[ $rc = 3 ] && grep -q "1 changed since coded" "$T/s.txt"'
 
-[ -n "$KEEP" ] || rm -rf "$T"
+rm -rf "$T"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
