@@ -17,9 +17,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: omr status --db FILE [--json]\n"
                  "What the store holds and what is left to do: each batch (when it ran, whether it\n"
-                 "finished, its pages identified, blank and not usable, its open review items), the\n"
-                 "review queue by reason (open, leased to an operator, resolved), and the respondents:\n"
-                 "complete (export writes them), waiting for review, changed since they were coded.\n"
+                 "finished, its pages identified, blank, not usable and too light for pencil, its\n"
+                 "open review items), the review queue by reason (open, leased to an operator,\n"
+                 "resolved), and the respondents: complete (export writes them), waiting for\n"
+                 "review, changed since they were coded.\n"
                  "A batch that did not finish was killed or is still running: running the same scan\n"
                  "again finishes it.\n"
                  "\n"
@@ -49,21 +50,30 @@ static int open_items(const omr_store_summary_t *s)
     return n;
 }
 
+static void count_page(void *ctx, const char *path, int page)
+{
+    (void)path;
+    (void)page;
+    ++*(int *)ctx;
+}
+
 static void add_batch(void *ctx, const omr_store_batch_t *b)
 {
     batches_t *bs = ctx;
     omr_store_summary_t sum;
-    if (bs->st || (bs->st = omr_store_batch_summary(bs->store, b->id, &sum, &bs->err)))
+    int light = 0;
+    if (bs->st || (bs->st = omr_store_batch_summary(bs->store, b->id, &sum, &bs->err)) ||
+        (bs->st = omr_store_batch_light_pages(bs->store, b->id, count_page, &light, &bs->err)))
         return;
     json_t *reasons = json_object();
     for (int r = 0; r < 16; r++)
         if (sum.flagged[r])
             json_object_set_new(reasons, omr_review_reason_name((omr_review_reason_t)r), json_integer(sum.flagged[r]));
     json_array_append_new(
-        bs->list, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id, "name",
+        bs->list, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id, "name",
                             b->name, "started", b->started, "finished", b->finished, "done", b->finished != NULL,
                             "files", sum.files_processed, "files_unfinished", b->files_processing, "pages", sum.pages,
-                            "identified", sum.identified, "blank", sum.blank, "items_open", open_items(&sum),
+                            "identified", sum.identified, "blank", sum.blank, "too_light", light, "items_open", open_items(&sum),
                             "items_by_reason", reasons));
 }
 
@@ -96,9 +106,12 @@ static void print_text(const char *db, const char *survey, json_t *batches, cons
             printf("  NOT FINISHED (%d file(s) claimed): killed, or still running; run the same scan again",
                    (int)json_integer_value(json_object_get(b, "files_unfinished")));
         }
-        printf("\n    %d file(s), %d page(s): %d identified, %d blank, %d not usable; %d item(s) open\n",
-               (int)json_integer_value(json_object_get(b, "files")), pages, ident, blank, pages - ident - blank,
-               (int)json_integer_value(json_object_get(b, "items_open")));
+        int light = (int)json_integer_value(json_object_get(b, "too_light"));
+        printf("\n    %d file(s), %d page(s): %d identified, %d blank, %d not usable",
+               (int)json_integer_value(json_object_get(b, "files")), pages, ident, blank, pages - ident - blank);
+        if (light)
+            printf(", %d too light for pencil (rescan in grey: omr scan lists them)", light);
+        printf("; %d item(s) open\n", (int)json_integer_value(json_object_get(b, "items_open")));
     }
     int open = 0, leased = 0, resolved = 0;
     for (int r = 0; r < 16; r++) {

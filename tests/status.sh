@@ -25,12 +25,13 @@ check "a text file as the store: exit 2 with the reason" '[ $rc = 2 ] && grep -q
 "$OMR" status >/dev/null 2>&1; rc=$?
 check "no --db: usage error, exit 1" '[ $rc = 1 ]'
 
-sim() { # sim FIRST_ID COUNT DIR
+sim() { # sim FIRST_ID COUNT DIR PROFILE DPI
   "$B/simulate" --template templates/ipa-itsc-2018 --form A --respondents "$2" --first-id "$1" --seed 11 \
-    --profile clean --dpi 300 --format g4 --out "$3" >/dev/null 2>&1
+    --profile "$4" --dpi "$5" --format g4 --out "$3" >/dev/null 2>&1
 }
-sim 1 2 "$T/n1"
-sim 3 1 "$T/n2"
+sim 1 2 "$T/n1" clean 300
+sim 13 1 "$T/n2" mixed 200  # this seed's respondent 13: a harsh 200-dpi threshold ("rough"),
+                            # pages too light for pencil
 pages1=$(($(wc -l < "$T/n1/truth/pages.csv") - 1))
 pages2=$(($(wc -l < "$T/n2/truth/pages.csv") - 1))
 check "simulate made both nights' scans" '[ "$pages1" -gt 0 ] && [ "$pages2" -gt 0 ]'
@@ -53,6 +54,10 @@ check "2 respondents coded (the truth's), none changed since" \
 "$OMR" status --db "$T/db" --json >"$T/s.json" 2>"$T/err"
 check "after night2: two batches, night2's pages as the truth has them ($pages2)" \
   '[ "$(json "len(j[\"batches\"]), j[\"batches\"][1][\"name\"], j[\"batches\"][1][\"pages\"]")" = "2 night2 $pages2" ]'
+light_sql=$(sqlite3 "$T/db" "SELECT count(DISTINCT p.id) FROM pages p JOIN files f ON f.id = p.file
+  JOIN batches b ON b.id = f.batch JOIN regions r ON r.page = p.id WHERE b.name = 'night2' AND (r.doubt & 64) != 0")
+check "night2's pages too light for pencil ($light_sql by SQL)" \
+  '[ "$(json "j[\"batches\"][1][\"too_light\"]")" = "$light_sql" ] && [ "$light_sql" -gt 0 ]'
 check "3 respondents in all" \
   '[ "$(json "j[\"respondents\"][\"complete\"] + j[\"respondents\"][\"waiting\"]")" = 3 ]'
 
