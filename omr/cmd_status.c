@@ -146,6 +146,7 @@ int omr_cmd_status(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'}, {0, 0, 0, 0}};
     const char *db = NULL;
     int as_json = 0, c;
+    optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
