@@ -45,7 +45,8 @@ head -n 3 "$D/export/A.csv" | cut -c1-160 | sed 's/^/   /'
 
 say "5. The review queue"
 printf 'demo-password\n' | "$B/omr" operator --db "$D/omr.db" add demo >/dev/null
-sqlite3 "$D/omr.db" "SELECT '   ' || count(*) || ' open items' FROM review_items WHERE current=1 AND state!='resolved'" 2>/dev/null || true
+# what the scanning staff see the next morning: batches, the queue by reason, respondents ready
+"$B/omr" status --db "$D/omr.db" | sed 's/^/   /' || true
 "$B/omr" review --db "$D/omr.db" --listen "127.0.0.1:$PORT" >"$D/review.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
