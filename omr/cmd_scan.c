@@ -166,7 +166,7 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
             printf("  (cannot list them: %s)\n", err.msg);
     }
     int any = 0;
-    for (int r = 1; r < 16; r++)
+    for (int r = 1; r < OMR_STORE_N_REASONS; r++)
         if (sum->flagged[r]) {
             if (!any)
                 printf("review items from this batch, by reason:\n");

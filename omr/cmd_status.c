@@ -34,10 +34,20 @@ static void usage(FILE *out)
                  "  3  something left: items to review, or respondents to code again\n");
 }
 
+/* One batch as status reports it (the store's strings copied: they are
+ * borrowed only during omr_store_batches' callback). */
+typedef struct {
+    long long id;
+    char name[128], started[32], finished[32]; /* finished "": not finished */
+    int files_unfinished, too_light;
+    omr_store_summary_t sum;
+} batch_row_t;
+
 /* The batches, gathered for both outputs. */
 typedef struct {
     omr_store_t *store;
-    json_t *list;
+    batch_row_t *rows;
+    int n, cap;
     omr_status_t st;
     omr_error_t err;
 } batches_t;
@@ -45,7 +55,7 @@ typedef struct {
 static int open_items(const omr_store_summary_t *s)
 {
     int n = 0;
-    for (int r = 0; r < 16; r++)
+    for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         n += s->flagged[r];
     return n;
 }
@@ -60,21 +70,29 @@ static void count_page(void *ctx, const char *path, int page)
 static void add_batch(void *ctx, const omr_store_batch_t *b)
 {
     batches_t *bs = ctx;
-    omr_store_summary_t sum;
-    int light = 0;
-    if (bs->st || (bs->st = omr_store_batch_summary(bs->store, b->id, &sum, &bs->err)) ||
-        (bs->st = omr_store_batch_light_pages(bs->store, b->id, count_page, &light, &bs->err)))
+    if (bs->st)
         return;
-    json_t *reasons = json_object();
-    for (int r = 0; r < 16; r++)
-        if (sum.flagged[r])
-            json_object_set_new(reasons, omr_review_reason_name((omr_review_reason_t)r), json_integer(sum.flagged[r]));
-    json_array_append_new(
-        bs->list, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id, "name",
-                            b->name, "started", b->started, "finished", b->finished, "done", b->finished != NULL,
-                            "files", sum.files_processed, "files_unfinished", b->files_processing, "pages", sum.pages,
-                            "identified", sum.identified, "blank", sum.blank, "too_light", light, "items_open", open_items(&sum),
-                            "items_by_reason", reasons));
+    if (bs->n == bs->cap) {
+        int cap = bs->cap ? 2 * bs->cap : 16;
+        batch_row_t *p = realloc(bs->rows, (size_t)cap * sizeof *p);
+        if (!p) {
+            bs->st = omr_error_set(&bs->err, OMR_ENOMEM, "out of memory");
+            return;
+        }
+        bs->rows = p;
+        bs->cap = cap;
+    }
+    batch_row_t *row = &bs->rows[bs->n];
+    memset(row, 0, sizeof *row);
+    row->id = b->id;
+    snprintf(row->name, sizeof row->name, "%s", b->name);
+    snprintf(row->started, sizeof row->started, "%s", b->started);
+    snprintf(row->finished, sizeof row->finished, "%s", b->finished ? b->finished : "");
+    row->files_unfinished = b->files_processing;
+    if ((bs->st = omr_store_batch_summary(bs->store, b->id, &row->sum, &bs->err)) ||
+        (bs->st = omr_store_batch_light_pages(bs->store, b->id, count_page, &row->too_light, &bs->err)))
+        return;
+    bs->n++;
 }
 
 /* "2026-11-25T22:03:10.123Z" as "2026-11-25 22:03" */
@@ -83,44 +101,38 @@ static void short_time(const char *iso, char *buf, size_t n)
     snprintf(buf, n, "%.10s %.5s", iso, strlen(iso) > 11 ? iso + 11 : "");
 }
 
-static void print_text(const char *db, const char *survey, json_t *batches, const omr_store_queue_t *q,
+static void print_text(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
                        const omr_store_respondents_t *resp)
 {
     printf("store %s: %s\n", db, survey[0] ? survey : "(no survey yet: nothing scanned)");
-    printf("batches: %zu\n", json_array_size(batches));
-    size_t i;
-    json_t *b;
-    json_array_foreach(batches, i, b)
-    {
+    printf("batches: %d\n", bs->n);
+    for (int i = 0; i < bs->n; i++) {
+        const batch_row_t *b = &bs->rows[i];
+        const omr_store_summary_t *s = &b->sum;
         char t0[32], t1[32];
-        short_time(json_string_value(json_object_get(b, "started")), t0, sizeof t0);
-        json_t *fin = json_object_get(b, "finished");
-        int pages = (int)json_integer_value(json_object_get(b, "pages"));
-        int ident = (int)json_integer_value(json_object_get(b, "identified"));
-        int blank = (int)json_integer_value(json_object_get(b, "blank"));
-        printf("  %-20s %s", json_string_value(json_object_get(b, "name")), t0);
-        if (json_is_string(fin)) { /* JSON null when not finished */
-            short_time(json_string_value(fin), t1, sizeof t1);
-            printf(" to %s", t1 + (strncmp(t0, t1, 10) ? 0 : 11));
+        short_time(b->started, t0, sizeof t0);
+        printf("  %-20s %s", b->name, t0);
+        if (b->finished[0]) {
+            short_time(b->finished, t1, sizeof t1);
+            printf(" to %s", t1 + (strncmp(t0, t1, 10) ? 0 : 11)); /* the date once when it is the same */
         } else {
             printf("  NOT FINISHED (%d file(s) claimed): killed, or still running; run the same scan again",
-                   (int)json_integer_value(json_object_get(b, "files_unfinished")));
+                   b->files_unfinished);
         }
-        int light = (int)json_integer_value(json_object_get(b, "too_light"));
-        printf("\n    %d file(s), %d page(s): %d identified, %d blank, %d not usable",
-               (int)json_integer_value(json_object_get(b, "files")), pages, ident, blank, pages - ident - blank);
-        if (light)
-            printf(", %d too light for pencil (rescan in grey: omr scan lists them)", light);
-        printf("; %d item(s) open\n", (int)json_integer_value(json_object_get(b, "items_open")));
+        printf("\n    %d file(s), %d page(s): %d identified, %d blank, %d not usable", s->files_processed, s->pages,
+               s->identified, s->blank, s->pages - s->identified - s->blank);
+        if (b->too_light)
+            printf(", %d too light for pencil (rescan in grey: omr scan lists them)", b->too_light);
+        printf("; %d item(s) open\n", open_items(s));
     }
     int open = 0, leased = 0, resolved = 0;
-    for (int r = 0; r < 16; r++) {
+    for (int r = 0; r < OMR_STORE_N_REASONS; r++) {
         open += q->open[r];
         leased += q->leased[r];
         resolved += q->resolved[r];
     }
     printf("review queue: %d open, %d leased to an operator, %d resolved\n", open, leased, resolved);
-    for (int r = 0; r < 16; r++)
+    for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         if (q->open[r] || q->leased[r] || q->resolved[r])
             printf("  %-56s %6d open %6d leased %6d resolved\n", omr_review_reason_text((omr_review_reason_t)r),
                    q->open[r], q->leased[r], q->resolved[r]);
@@ -129,15 +141,39 @@ static void print_text(const char *db, const char *survey, json_t *batches, cons
            resp->dirty ? " (omr scan --recode, or the review server, codes them again)" : "");
 }
 
-static json_t *queue_json(const omr_store_queue_t *q)
+static void print_json(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
+                       const omr_store_respondents_t *resp)
 {
-    json_t *o = json_object();
-    for (int r = 0; r < 16; r++)
+    json_t *batches = json_array(), *queue = json_object();
+    for (int i = 0; i < bs->n; i++) {
+        const batch_row_t *b = &bs->rows[i];
+        const omr_store_summary_t *s = &b->sum;
+        json_t *reasons = json_object();
+        for (int r = 0; r < OMR_STORE_N_REASONS; r++)
+            if (s->flagged[r])
+                json_object_set_new(reasons, omr_review_reason_name((omr_review_reason_t)r),
+                                    json_integer(s->flagged[r]));
+        json_array_append_new(
+            batches, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id,
+                               "name", b->name, "started", b->started, "finished",
+                               b->finished[0] ? b->finished : NULL, "done", b->finished[0] != 0, "files",
+                               s->files_processed, "files_unfinished", b->files_unfinished, "pages", s->pages,
+                               "identified", s->identified, "blank", s->blank, "too_light", b->too_light,
+                               "items_open", open_items(s), "items_by_reason", reasons));
+    }
+    for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         if (q->open[r] || q->leased[r] || q->resolved[r])
-            json_object_set_new(o, omr_review_reason_name((omr_review_reason_t)r),
+            json_object_set_new(queue, omr_review_reason_name((omr_review_reason_t)r),
                                 json_pack("{s:i,s:i,s:i}", "open", q->open[r], "leased", q->leased[r], "resolved",
                                           q->resolved[r]));
-    return o;
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:{s:i,s:i,s:i}}", "store", db, "survey", survey, "batches", batches,
+                          "review_queue", queue, "respondents", "complete", resp->complete, "waiting", resp->waiting,
+                          "changed", resp->dirty);
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(o);
 }
 
 int omr_cmd_status(int argc, char **argv)
@@ -179,7 +215,7 @@ int omr_cmd_status(int argc, char **argv)
         return OMR_EXIT_FAILED;
     }
     char survey[128];
-    batches_t bs = {store, json_array(), OMR_OK, {0}};
+    batches_t bs = {store, NULL, 0, 0, OMR_OK, {0}};
     omr_store_queue_t q;
     omr_store_respondents_t resp;
     omr_status_t st = omr_store_bound_survey(store, survey, sizeof survey, &err);
@@ -194,24 +230,16 @@ int omr_cmd_status(int argc, char **argv)
     omr_store_close(store);
     if (st) {
         fprintf(stderr, "omr status: %s: %s\n", db, err.msg);
-        json_decref(bs.list);
+        free(bs.rows);
         return OMR_EXIT_FAILED;
     }
     int left = resp.waiting + resp.dirty;
-    for (int r = 0; r < 16; r++)
+    for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         left += q.open[r] + q.leased[r];
-    if (as_json) {
-        json_t *o = json_pack("{s:s,s:s,s:O,s:o,s:{s:i,s:i,s:i}}", "store", db, "survey", survey, "batches", bs.list,
-                              "review_queue", queue_json(&q), "respondents", "complete", resp.complete, "waiting",
-                              resp.waiting, "changed", resp.dirty);
-        char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (text)
-            puts(text);
-        free(text);
-        json_decref(o);
-    } else {
-        print_text(db, survey, bs.list, &q, &resp);
-    }
-    json_decref(bs.list);
+    if (as_json)
+        print_json(db, survey, &bs, &q, &resp);
+    else
+        print_text(db, survey, &bs, &q, &resp);
+    free(bs.rows);
     return left ? OMR_EXIT_REVIEW : OMR_EXIT_OK;
 }

@@ -1310,21 +1310,21 @@ static void api_progress(omr_review_server_t *srv, omr_review_req_t *req, omr_re
     sqlite3_stmt *st = NULL;
     json_t *by_reason = json_array(), *by_batch = json_array(), *ops = json_array();
     long long left = 0, total = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT reason, sum(state = 'open'), sum(state = 'leased'), sum(state = 'resolved')"
-                           " FROM review_items WHERE current = 1 OR state = 'resolved' GROUP BY reason ORDER BY reason",
-                           -1, &st, NULL) == SQLITE_OK)
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            int r = sqlite3_column_int(st, 0);
-            long long o = sqlite3_column_int64(st, 1), l = sqlite3_column_int64(st, 2), d = sqlite3_column_int64(st, 3);
+    omr_store_queue_t q;
+    omr_error_t err;
+    if (omr_store_queue_counts(srv->store, &q, &err) == OMR_OK)
+        for (int r = 0; r < OMR_STORE_N_REASONS; r++) {
+            long long o = q.open[r], l = q.leased[r], d = q.resolved[r];
+            if (!(o || l || d))
+                continue;
             left += o + l;
             total += o + l + d;
-            json_array_append_new(by_reason, json_pack("{s:s,s:s,s:I,s:I,s:I}", "reason", omr_review_reason_name(r),
-                                                       "text", omr_review_reason_text(r), "open", (json_int_t)o,
-                                                       "leased", (json_int_t)l, "resolved", (json_int_t)d));
+            json_array_append_new(by_reason, json_pack("{s:s,s:s,s:I,s:I,s:I}", "reason",
+                                                       omr_review_reason_name((omr_review_reason_t)r), "text",
+                                                       omr_review_reason_text((omr_review_reason_t)r), "open",
+                                                       (json_int_t)o, "leased", (json_int_t)l, "resolved",
+                                                       (json_int_t)d));
         }
-    sqlite3_finalize(st);
-    st = NULL;
     /* an item's batch: its page's file's batch, else its respondent's */
     if (sqlite3_prepare_v2(db,
                            "SELECT coalesce(b.name, '(none)'), sum(x.state != 'resolved'), sum(x.state = 'resolved')"

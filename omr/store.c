@@ -1319,7 +1319,7 @@ omr_status_t omr_store_batch_summary(omr_store_t *s, long long batch, omr_store_
     sqlite3_bind_int64(st, 1, batch);
     while (sqlite3_step(st) == SQLITE_ROW) {
         int r = sqlite3_column_int(st, 0);
-        if (r >= 0 && r < 16)
+        if (r >= 0 && r < OMR_STORE_N_REASONS)
             sum->flagged[r] = sqlite3_column_int(st, 1);
     }
     release(s, st);
@@ -1415,7 +1415,7 @@ omr_status_t omr_store_queue_counts(omr_store_t *s, omr_store_queue_t *q, omr_er
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         int reason = sqlite3_column_int(st, 0);
-        if (reason < 0 || reason >= 16)
+        if (reason < 0 || reason >= OMR_STORE_N_REASONS)
             continue;
         q->open[reason] = sqlite3_column_int(st, 1);
         q->leased[reason] = sqlite3_column_int(st, 2);

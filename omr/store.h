@@ -239,12 +239,16 @@ omr_status_t omr_store_item_undo(omr_store_t *store, long long item, const char 
 
 /* ---- the batch report ---- */
 
+/* Review reasons counted by the reports below: omr_review_reason_t values
+ * are all below it (page.h). */
+#define OMR_STORE_N_REASONS 16
+
 typedef struct {
     int files_processed;      /* files stored by this batch */
     int pages;                /* pages stored by this batch */
     int identified;           /* … of which OK */
     int blank;
-    int flagged[16];          /* open items of this batch's pages and respondents, by reason */
+    int flagged[OMR_STORE_N_REASONS]; /* open items of this batch's pages and respondents, by reason */
     int respondents_complete; /* coded by this batch, nothing left to review */
     int respondents_incomplete;
     int open_items;           /* open or leased items in the whole queue */
@@ -287,10 +291,10 @@ omr_status_t omr_store_bound_survey(omr_store_t *store, char *survey_id, size_t 
 omr_status_t omr_store_batches(omr_store_t *store, void (*fn)(void *ctx, const omr_store_batch_t *batch), void *ctx,
                                omr_error_t *err);
 
-/* The whole review queue by reason (index = omr_review_reason_t, < 16):
- * items open, leased to an operator, and resolved. */
+/* The whole review queue by reason (index = omr_review_reason_t): items
+ * open, leased to an operator, and resolved. */
 typedef struct {
-    int open[16], leased[16], resolved[16];
+    int open[OMR_STORE_N_REASONS], leased[OMR_STORE_N_REASONS], resolved[OMR_STORE_N_REASONS];
 } omr_store_queue_t;
 
 omr_status_t omr_store_queue_counts(omr_store_t *store, omr_store_queue_t *q, omr_error_t *err);
