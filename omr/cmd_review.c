@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -17,7 +18,7 @@ static void on_signal(int sig) { (void)sig, stop_requested = 1; }
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: omr review --db FILE [--listen HOST:PORT] [--template DIR] [--lease SECONDS]\n"
+            "usage: omr review --db FILE [--listen HOST:PORT] [--template DIR] [--lease SECONDS] [--images DIR]...\n"
             "Serve the review queue: operators log in with a browser at http://HOST:PORT/\n"
             "and resolve the flagged items by keyboard (press ? on the page for the keys).\n"
             "  --db FILE          the store written by 'omr scan'\n"
@@ -26,6 +27,9 @@ static void usage(FILE *out)
             "  --template DIR     the survey's templates (default " DEFAULT_TEMPLATE ")\n"
             "  --lease SECONDS    an item an operator opened returns to the queue after this (default 300)\n"
             "  --session-hours N  a session ends after N hours without a request (default 8)\n"
+            "  --images DIR       where the scans are now, if they were moved after the scan (repeatable;\n"
+            "                     searched with its subfolders). A page is only ever shown from a file\n"
+            "                     with the SHA-256 the scan stored: a file written over since is refused\n"
             "Operators are made with 'omr operator add NAME'. Stop with Ctrl-C.\n"
             "Exit status: 0 stopped, 1 usage error, 2 the store, templates or address cannot be used.\n");
 }
@@ -35,7 +39,10 @@ int omr_cmd_review(int argc, char **argv)
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},          {"db", required_argument, 0, 'd'},
                                          {"listen", required_argument, 0, 'l'},  {"template", required_argument, 0, 't'},
                                          {"lease", required_argument, 0, 'L'},   {"session-hours", required_argument, 0, 'S'},
-                                         {0, 0, 0, 0}};
+                                         {"images", required_argument, 0, 'i'},  {0, 0, 0, 0}};
+    enum { MAX_IMAGE_DIRS = 64 };
+    const char *dirs[MAX_IMAGE_DIRS];
+    int n_dirs = 0;
     omr_review_opts_t o;
     omr_review_opts_default(&o);
     o.template_path = DEFAULT_TEMPLATE;
@@ -62,6 +69,19 @@ int omr_cmd_review(int argc, char **argv)
                 return OMR_EXIT_USAGE;
             }
             break;
+        case 'i': {
+            struct stat sb;
+            if (stat(optarg, &sb) || !S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "omr review: --images %s: no such folder\n", optarg);
+                return OMR_EXIT_USAGE;
+            }
+            if (n_dirs == MAX_IMAGE_DIRS) {
+                fprintf(stderr, "omr review: at most %d --images folders (give a parent folder)\n", MAX_IMAGE_DIRS);
+                return OMR_EXIT_USAGE;
+            }
+            dirs[n_dirs++] = optarg;
+            break;
+        }
         case 'S':
             o.session_seconds = atoi(optarg) * 3600;
             if (o.session_seconds < 3600 || o.session_seconds > 7 * 86400) {
@@ -74,6 +94,8 @@ int omr_cmd_review(int argc, char **argv)
             return OMR_EXIT_USAGE;
         }
     }
+    o.image_dirs = dirs;
+    o.n_image_dirs = n_dirs;
     if (!o.db_path || optind != argc) {
         fprintf(stderr, "omr review: needs --db FILE and no other arguments; try 'omr review --help'\n");
         return OMR_EXIT_USAGE;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -491,7 +492,12 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
         add(&run->sh->refused, 1);
         return;
     }
-    if (omr_store_file_claim(store, sha, path, size, run->batch, &claim, &file, &err)) { /* stage 2 */
+    /* The store keeps the absolute path: the review server, started from
+     * any folder, finds the file there (or, moved, by its hash: review_files.c).
+     * Messages keep the path as given. */
+    char abs_path[PATH_MAX];
+    const char *stored_path = realpath(path, abs_path) ? abs_path : path;
+    if (omr_store_file_claim(store, sha, stored_path, size, run->batch, &claim, &file, &err)) { /* stage 2 */
         out->kind = OUT_REFUSED;
         copy_str(out->reason, sizeof out->reason, err.msg);
         add(&run->sh->refused, 1);

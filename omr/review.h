@@ -43,6 +43,8 @@ typedef struct {
     size_t max_body;           /* [64 KiB] larger request bodies get 413 */
     int warm;                  /* [1] render crops ahead of the operators in a background thread */
     int threads;               /* unused (thread per connection) */
+    const char *const *image_dirs; /* folders to find scans moved since the scan in (copied) */
+    int n_image_dirs;
 } omr_review_opts_t;
 
 void omr_review_opts_default(omr_review_opts_t *opts);

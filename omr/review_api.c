@@ -86,7 +86,8 @@ static int load_page(sqlite3 *db, long long id, omr_review_page_t *pg)
     memset(pg, 0, sizeof *pg);
     if (sqlite3_prepare_v2(db,
                            "SELECT f.path, p.idx, coalesce(p.xform, ''), coalesce(p.orientation, 0),"
-                           " coalesce(p.form, ''), coalesce(p.page_number, 0), p.status FROM pages p"
+                           " coalesce(p.form, ''), coalesce(p.page_number, 0), p.status, f.id, f.sha256,"
+                           " coalesce(f.size, 0) FROM pages p"
                            " JOIN files f ON f.id = p.file WHERE p.id = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -105,6 +106,9 @@ static int load_page(sqlite3 *db, long long id, omr_review_page_t *pg)
         TXT(4, pg->form);
         pg->page_number = sqlite3_column_int(st, 5);
         TXT(6, pg->status);
+        pg->file_id = sqlite3_column_int64(st, 7);
+        TXT(8, pg->sha256);
+        pg->size = sqlite3_column_int64(st, 9);
         if (strcmp(pg->status, "ok"))
             pg->has_xform = 0; /* a failed registration's transform is not to be trusted */
     }
@@ -693,7 +697,7 @@ static omr_status_t recognise_as(omr_review_server_t *srv, const omr_review_page
     omr_image_t img;
     memset(&img, 0, sizeof img);
     memset(res, 0, sizeof *res);
-    omr_status_t rc = omr_load_page(pg->path, pg->idx, &img, err);
+    omr_status_t rc = omr_review_files_load(srv->files, pg, &img, err);
     omr_sample_cache_t *cache = NULL;
     if (rc || (rc = omr_sample_cache_new(srv->survey, &cache, err))) {
         omr_image_clear(&img);

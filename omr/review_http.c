@@ -527,7 +527,8 @@ omr_status_t omr_review_start(const omr_review_opts_t *opts, omr_review_server_t
         if (omr_calib_load("calib/default.calib", &srv->cal, &cerr))
             omr_calib_default(&srv->cal);
     }
-    if (!(srv->images = omr_review_images_new(256u << 20))) {
+    if (!(srv->files = omr_review_files_new(opts->image_dirs, opts->n_image_dirs)) ||
+        !(srv->images = omr_review_images_new(256u << 20, srv->files))) {
         rc = omr_error_set(err, OMR_ENOMEM, "out of memory");
         goto fail;
     }
@@ -574,6 +575,7 @@ void omr_review_stop(omr_review_server_t *srv)
     if (srv->code_started)
         pthread_join(srv->code_thread, NULL);
     omr_review_images_free(srv->images);
+    omr_review_files_free(srv->files);
     omr_store_close(srv->code_store);
     omr_store_close(srv->store);
     omr_template_free(srv->survey);

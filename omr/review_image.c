@@ -43,17 +43,19 @@ typedef struct {
 
 struct omr_review_images {
     pthread_mutex_t lock;
+    omr_review_files_t *files; /* borrowed */
     page_slot_t pages[N_PAGES];
     png_slot_t *pngs; /* N_PNG */
     size_t bytes, max_bytes;
     unsigned long tick;
 };
 
-omr_review_images_t *omr_review_images_new(size_t max_png_bytes)
+omr_review_images_t *omr_review_images_new(size_t max_png_bytes, omr_review_files_t *files)
 {
     omr_review_images_t *im = calloc(1, sizeof *im);
     if (!im)
         return NULL;
+    im->files = files;
     im->pngs = calloc(N_PNG, sizeof *im->pngs);
     if (!im->pngs) {
         free(im);
@@ -157,7 +159,7 @@ static PIX *page_pix(omr_review_images_t *im, const omr_review_page_t *pg, omr_e
     /* decode outside the lock: other requests go on meanwhile */
     omr_image_t img;
     memset(&img, 0, sizeof img);
-    if (omr_load_page(pg->path, pg->idx, &img, err) != OMR_OK) {
+    if (omr_review_files_load(im->files, pg, &img, err) != OMR_OK) {
         omr_image_clear(&img);
         return NULL;
     }

@@ -13,6 +13,7 @@
 #include <leptonica/allheaders.h>
 
 #include "calib.h"
+#include "load.h"
 #include "review.h"
 
 /* ---- review_store.c: queue queries (caller holds the DB lock) ---- */
@@ -46,12 +47,15 @@ omr_status_t omr_review_page_assign(sqlite3 *db, const omr_survey_t *survey, lon
 /* Undo it: the page as scanned comes back (nothing happens without a backup). */
 omr_status_t omr_review_page_unassign(sqlite3 *db, long long page, omr_error_t *err);
 
-/* ---- review_image.c: page images, crops, caches ---- */
+/* ---- the pages of the review screen (review_files.c, review_image.c) ---- */
 
 /* Where a page's pixels are and how the template maps onto them. */
 typedef struct {
     long long id;
-    char path[4096];
+    char path[4096];    /* the file as scanned (review_files.c finds where it is now) */
+    long long file_id;
+    char sha256[65];    /* the file's SHA-256 when scanned, hex */
+    long long size;     /* its size in bytes then (0: not known) */
     int idx;            /* page index in the file */
     double xform[6];
     int has_xform;      /* registered: xform maps template mm to px */
@@ -68,10 +72,33 @@ typedef struct {
     int width;          /* line width in output px */
 } omr_review_mark_t;
 
+/* ---- review_files.c: the scanned files, checked against their SHA-256 ---- */
+
+typedef struct omr_review_files omr_review_files_t;
+
+/* dirs: folders to search for a scan that is no longer at its stored path
+ * (copied). Free with omr_review_files_free. NULL when out of memory. */
+omr_review_files_t *omr_review_files_new(const char *const *dirs, int n_dirs);
+void omr_review_files_free(omr_review_files_t *fs);
+
+/* Where pg's scanned file is now: its stored path, or a file under the
+ * dirs, whichever has the stored SHA-256 (out gets the path). OMR_ENOTFOUND
+ * with the reason (gone, or other bytes at that path) when none has. Thread-safe. */
+omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_review_page_t *pg, char *out, size_t n,
+                                     omr_error_t *err);
+
+/* omr_load_page of pg's page from the file omr_review_files_locate finds;
+ * *img is the caller's (omr_image_clear), also on failure. */
+omr_status_t omr_review_files_load(omr_review_files_t *fs, const omr_review_page_t *pg, omr_image_t *img,
+                                   omr_error_t *err);
+
+/* ---- review_image.c: crops and pages as PNG ---- */
+
 typedef struct omr_review_images omr_review_images_t;
 
-/* Caches: decoded pages (a few, LRU) and encoded PNGs (bounded by bytes). */
-omr_review_images_t *omr_review_images_new(size_t max_png_bytes);
+/* Caches: decoded pages (a few, LRU) and encoded PNGs (bounded by bytes).
+ * Pages are read through files (borrowed: it must outlive the caches). */
+omr_review_images_t *omr_review_images_new(size_t max_png_bytes, omr_review_files_t *files);
 void omr_review_images_free(omr_review_images_t *im);
 
 /* The PNG cached under key; *pdata malloc'd copy owned by the caller. 1 hit, 0 miss. */
@@ -128,6 +155,7 @@ struct omr_review_server {
     pthread_mutex_t sess_lock;
     omr_review_session_t sessions[OMR_REVIEW_MAX_SESSIONS];
     pthread_mutex_t login_lock;  /* Argon2id takes 64 MB: one check at a time */
+    omr_review_files_t *files;   /* where the scans are now, checked by hash (review_files.c) */
     omr_review_images_t *images;
     /* crop warmer */
     pthread_t warm_thread;

@@ -113,4 +113,32 @@ for s in queue group-review page-view; do
   [ -s "$SHOTS/$s.png" ] && ok "screenshot $s" || bad "screenshot $s"
 done
 [ $rc = 0 ] && ok "store and export checks" || bad "store and export checks"
+
+# The scans moved to an archive after the scan: the crop says why it is
+# missing and where to look; with --images the review finds them by hash.
+ITEM=$(sqlite3 "$T/r.db" "SELECT min(i.id) FROM review_items i JOIN pages p ON p.id = i.page
+                         WHERE i.current = 1 AND i.state = 'open' AND i.reason IN (1, 2, 3, 4, 6, 13) AND p.status = 'ok'")
+mkdir -p "$T/archive"
+mv "$T/sim/scans" "$T/archive/2026-11-25"
+serve() { # serve LOG [ARGS]: start omr review, print its URL
+  log=$1; shift
+  "$B/omr" review --db "$T/r.db" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  SRV=$!
+  for i in $(seq 1 100); do grep -q "serving" "$log" && break; sleep 0.1; done
+  sed -n 's/.* on \(http:[^ ]*\) .*/\1/p' "$log"
+}
+shown() { python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(o["shown"] + "|" + o["text"] + "|" + ";".join(o["errors"]))' "$1"; }
+URL=$(serve "$T/server2.log")
+node tests/browser/moved.mjs "$URL" alice-password "$ITEM" "$T/moved.json"
+kill -TERM "$SRV" && wait "$SRV"; SRV=""
+m=$(shown "$T/moved.json")
+case "$m" in
+  "error|No image: the scanned file "*"not there any more"*"--images"*"|") ok "scans moved: the crop says the file is gone and to give --images" ;;
+  *) bad "scans moved: the crop says the file is gone and to give --images (got: $m)" ;;
+esac
+URL=$(serve "$T/server3.log" --images "$T/archive")
+node tests/browser/moved.mjs "$URL" alice-password "$ITEM" "$T/found.json"
+kill -TERM "$SRV" && wait "$SRV"; SRV=""
+m=$(shown "$T/found.json")
+[ "$m" = "image||" ] && ok "--images: the moved scans are found and shown" || bad "--images: the moved scans are found and shown (got: $m)"
 finish

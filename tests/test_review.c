@@ -268,13 +268,7 @@ static void make_fixture(void)
     }
     g_page = best;
     const double dpi = 100;
-    PIX *pix = omr_print_render_page(g_survey, g_form, g_page, "000101", dpi, &err);
-    if (!pix || pixWrite(g_png, pix, IFF_PNG)) {
-        fprintf(stderr, "render: %s\n", err.msg);
-        exit(1);
-    }
-    int w = pixGetWidth(pix), h = pixGetHeight(pix);
-    pixDestroy(&pix);
+    int w = 0, h = 0;
     omr_store_t *s;
     if (omr_store_open(g_db, &s, &err) || omr_review_schema(s, &err)) {
         fprintf(stderr, "store: %s\n", err.msg);
@@ -284,11 +278,30 @@ static void make_fixture(void)
     omr_store_batch_begin(s, "fixture", "", &batch, &err);
     const omr_page_t *tp = &g_form->pages[g_page];
     for (int k = 0; k <= N_RESP; k++) {
+        /* each respondent's page is a file of its own (its barcode differs),
+         * stored with its real SHA-256 and size: the server shows a page only
+         * from the file that was scanned (review_files.c) */
+        char id[16], hash[65];
+        snprintf(id, sizeof id, "%06d", 101 + k);
+        snprintf(g_png, sizeof g_png, "%s/page-%d.png", g_dir, k);
+        PIX *pix = omr_print_render_page(g_survey, g_form, g_page, id, dpi, &err);
+        if (!pix || pixWrite(g_png, pix, IFF_PNG)) {
+            fprintf(stderr, "render: %s\n", err.msg);
+            exit(1);
+        }
+        w = pixGetWidth(pix), h = pixGetHeight(pix);
+        pixDestroy(&pix);
+        unsigned char md[32];
+        long long size;
+        if (omr_load_hash_file(g_png, md, &size, NULL, NULL, &err)) {
+            fprintf(stderr, "hash: %s\n", err.msg);
+            exit(1);
+        }
+        for (int b = 0; b < 32; b++)
+            snprintf(hash + 2 * b, 3, "%02x", md[b]);
         omr_page_result_t r;
         memset(&r, 0, sizeof r);
         snprintf(r.file, sizeof r.file, "%s", g_png);
-        char hash[65];
-        snprintf(hash, sizeof hash, "%064d", 1000 + k);
         snprintf(r.file_hash, sizeof r.file_hash, "%s", hash);
         r.width = w, r.height = h, r.dpi = dpi;
         if (k < N_RESP) {
@@ -309,7 +322,7 @@ static void make_fixture(void)
         }
         omr_claim_t claim;
         long long file;
-        if (omr_store_file_claim(s, hash, g_png, 1, batch, &claim, &file, &err) ||
+        if (omr_store_file_claim(s, hash, g_png, size, batch, &claim, &file, &err) ||
             omr_store_file_save(s, file, g_survey, &r, 1, 1, NULL, &err)) {
             fprintf(stderr, "store page: %s\n", err.msg);
             exit(1);
@@ -991,6 +1004,141 @@ static void test_values_unit(void)
     omr_template_free(qs);
 }
 
+/* ---- scans moved or written over after the scan (review_files.c) ---- */
+
+/* A second server on the fixture's store: fresh caches, no warmer, the
+ * given --images folders. Sets g_port to it. */
+static omr_review_server_t *start_server_with(const char *const *dirs, int n_dirs)
+{
+    omr_review_opts_t o;
+    omr_review_opts_default(&o);
+    o.db_path = g_db;
+    o.template_path = "templates/ipa-itsc-2018";
+    o.listen = "127.0.0.1:0";
+    o.warm = 0;
+    o.image_dirs = dirs;
+    o.n_image_dirs = n_dirs;
+    omr_review_server_t *srv = NULL;
+    omr_error_t err;
+    if (omr_review_start(&o, &srv, &err)) {
+        fprintf(stderr, "start: %s\n", err.msg);
+        return NULL;
+    }
+    g_port = omr_review_port(srv);
+    return srv;
+}
+
+/* The status of GET /img/item/ID.png from a new server (dirs), and its
+ * error text (when not 200) in why. */
+static int item_image_status(long long item, const char *const *dirs, int n_dirs, char *why, size_t n)
+{
+    omr_review_server_t *srv = start_server_with(dirs, n_dirs);
+    if (!srv)
+        return -1;
+    client_t c;
+    login(&c, "bob", "bob-password");
+    char path[80];
+    snprintf(path, sizeof path, "/img/item/%lld.png", item);
+    resp_t r;
+    int st = http(&c, "GET", path, NULL, &r) ? -1 : r.status;
+    why[0] = 0;
+    if (st == 200)
+        CHECK(r.len > 8 && !memcmp(r.body, "\x89PNG", 4), "a PNG");
+    else if (st > 0) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        snprintf(why, n, "%s", json_string_value(json_object_get(j, "error")) ?: "");
+        json_decref(j);
+    }
+    if (st >= 0)
+        resp_free(&r);
+    omr_review_stop(srv);
+    return st;
+}
+
+/* The page file of an item with a crop (a doubtful mark), and the item. */
+static long long item_and_file(char *file, size_t n)
+{
+    long long item = q_int("SELECT min(i.id) FROM review_items i JOIN pages p ON p.id = i.page"
+                           " WHERE i.reason = 1 AND p.status = 'ok'");
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT f.path FROM review_items i JOIN pages p ON p.id = i.page"
+                              " JOIN files f ON f.id = p.file WHERE i.id = %lld", item);
+    sqlite3 *db;
+    file[0] = 0;
+    if (sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(file, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return item;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    return system(cmd);
+}
+
+/* The review shows a page only from the file that was scanned: a file moved
+ * away is refused with where to look (and found with --images, under its
+ * name or another); another file written over the stored path is refused,
+ * never shown; a file changed after it was found right is checked again. */
+static void test_moved_and_replaced_scans(void)
+{
+    char file[1024], why[1024], moved_dir[400], deep[500], moved[1400], other[1400];
+    long long item = item_and_file(file, sizeof file);
+    CHECK(item > 0 && file[0], "an item with a page file");
+    snprintf(moved_dir, sizeof moved_dir, "%s/archive", g_dir);
+    snprintf(deep, sizeof deep, "%s/2026-11-25", moved_dir);
+    mkdir(moved_dir, 0700);
+    mkdir(deep, 0700);
+    snprintf(moved, sizeof moved, "%s/%s", deep, strrchr(file, '/') + 1);
+    const char *dirs[] = {moved_dir};
+    CHECK_INT(item_image_status(item, NULL, 0, why, sizeof why), 200);
+
+    /* moved into the archive: refused, naming the file, then found there */
+    CHECK(rename(file, moved) == 0, "move %s", file);
+    CHECK_INT(item_image_status(item, NULL, 0, why, sizeof why), 404);
+    CHECK(strstr(why, file) && strstr(why, "not there any more") && strstr(why, "--images"), "%s", why);
+    CHECK_INT(item_image_status(item, dirs, 1, why, sizeof why), 200);
+
+    /* renamed in the archive: found by its size and hash */
+    snprintf(other, sizeof other, "%s/renamed.png", deep);
+    CHECK(rename(moved, other) == 0, "rename");
+    CHECK_INT(item_image_status(item, dirs, 1, why, sizeof why), 200);
+
+    /* another respondent's page written over the stored path: never shown */
+    char neighbour[400];
+    snprintf(neighbour, sizeof neighbour, "%s/page-%d.png", g_dir, N_RESP);
+    CHECK(strcmp(neighbour, file) != 0, "another page");
+    CHECK(copy_file(neighbour, file) == 0, "overwrite");
+    CHECK_INT(item_image_status(item, NULL, 0, why, sizeof why), 404);
+    CHECK(strstr(why, "not the file that was scanned") != NULL, "%s", why);
+    CHECK_INT(item_image_status(item, dirs, 1, why, sizeof why), 200); /* the archived copy */
+
+    /* the files layer itself: found right, then changed in place */
+    CHECK(rename(other, file) == 0, "put back");
+    omr_review_page_t pg;
+    memset(&pg, 0, sizeof pg);
+    snprintf(pg.path, sizeof pg.path, "%s", file);
+    pg.file_id = 1;
+    unsigned char md[32];
+    omr_error_t err;
+    CHECK(omr_load_hash_file(file, md, &pg.size, NULL, NULL, &err) == OMR_OK);
+    for (int b = 0; b < 32; b++)
+        snprintf(pg.sha256 + 2 * b, 3, "%02x", md[b]);
+    omr_review_files_t *fs = omr_review_files_new(NULL, 0);
+    char where[4096];
+    CHECK(omr_review_files_locate(fs, &pg, where, sizeof where, &err) == OMR_OK && !strcmp(where, file));
+    CHECK(copy_file(neighbour, file) == 0, "overwrite again");
+    CHECK(omr_review_files_locate(fs, &pg, where, sizeof where, &err) == OMR_ENOTFOUND,
+          "a file changed after it was found right is checked again");
+    omr_review_files_free(fs);
+}
+
 int main(void)
 {
     make_fixture();
@@ -1009,6 +1157,7 @@ int main(void)
     RUN(test_group_review);
     RUN(test_two_operators);
     omr_review_stop(g_srv);
+    RUN(test_moved_and_replaced_scans);
     omr_template_free(g_survey);
     omr_print_shutdown();
     char cmd[400];

@@ -138,6 +138,7 @@ function showItem(it, readonly) {
   const img = $('crop');
   const src = it.image || it.page_image || '';
   img.className = it.image ? '' : 'page';
+  $('crop-error').hidden = true;
   if (src) { img.src = src; img.hidden = false; } else { img.removeAttribute('src'); img.hidden = true; }
   $('detail').textContent = it.detail;
   S.value = S.readonly ? it.decision.after : it.proposal;
@@ -521,6 +522,7 @@ async function showPage() {
   const r = await api('GET', '/api/page/' + it.page_id + '?w=' + w);
   $('page-head').textContent = 'Page ' + (r.form || '?') + '-' + String(r.page_number).padStart(2, '0') + ' of respondent ' + (it.respondent || '?')
     + (r.registered ? '' : ' — not registered: the template cannot be drawn over it') + ' — Esc back to the item';
+  if (r.warning) $('page-head').textContent += ' — ' + r.warning;
   const img = $('page-img'); img.src = r.image; img.width = r.width; img.height = r.height;
   const svg = $('page-svg');
   svg.setAttribute('viewBox', '0 0 ' + r.width + ' ' + r.height);
@@ -582,4 +584,17 @@ document.addEventListener('keydown', (ev) => {
   if (done) ev.preventDefault();
 });
 
+// A crop the server cannot make (the scan moved, or another file written
+// over it since the scan: review_files.c) says why instead of a broken image.
+$('crop').addEventListener('error', async () => {
+  const img = $('crop'), src = img.getAttribute('src');
+  if (!src) return;
+  let why = 'the image could not be loaded';
+  try { const j = await (await fetch(src, { credentials: 'same-origin' })).json(); if (j.error) why = j.error; } catch (e) { /* keep the generic reason */ }
+  if (img.getAttribute('src') !== src) return; // another item meanwhile
+  img.hidden = true;
+  const p = $('crop-error'); p.textContent = 'No image: ' + why; p.hidden = false;
+});
+
 start();
+

@@ -1,0 +1,316 @@
+/* review_files.c -- where a page's scanned file is now, and proof that it is
+ * still the file that was scanned (review_internal.h).
+ *
+ * The store keeps each scanned file's path and its SHA-256. Between the
+ * nightly scan and the review the scans may have been moved to an archive,
+ * the review started from another folder (an old store's relative paths),
+ * or a scanner that reuses its names (scan0001.tif every night) may have
+ * written the next batch over them. An operator deciding a mark while
+ * looking at another respondent's sheet is the worst error a review can
+ * make, and a page assigned by an operator is read again from its file: so
+ * no page is shown or read from a file whose SHA-256 is not the stored one.
+ *
+ * A file found right is remembered with its size and modification time; a
+ * later load only stat()s it, and hashes it again when either changed (the
+ * hash of a G4 packet takes ~1 ms, of a 300-dpi grey PNG page ~20 ms). When
+ * the stored path is gone or holds other bytes, the folders given with
+ * `omr review --images DIR` are searched: walked once (again on a miss,
+ * at most every RESCAN_S seconds, for scans copied in meanwhile), then the
+ * files of the stored size hashed, those with the stored name first, until
+ * one matches. The file is not copied anywhere: the scans stay the
+ * office's archive.
+ *
+ * One mutex guards the lists; hashing happens under it (rare: once per
+ * file, and then only after a change), which keeps two requests from
+ * hashing the same file twice.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "load.h"
+#include "review_internal.h"
+
+#define RESCAN_S 30       /* a miss walks the folders again after this long */
+#define MAX_ENTRIES 2000000
+#define MAX_HASHES 64     /* same-size candidates hashed for one file */
+
+typedef struct {
+    long long file_id;
+    char *path;           /* where the file was found right */
+    long long size;
+    struct timespec mtime;
+} known_t;
+
+typedef struct {
+    char *path;
+    long long size;
+} entry_t;
+
+struct omr_review_files {
+    pthread_mutex_t lock;
+    char **dirs;
+    int n_dirs;
+    known_t *known;
+    int n_known, cap_known;
+    entry_t *entries;     /* the files under dirs, as last walked */
+    int n_entries, cap_entries;
+    time_t walked_at;     /* 0: never walked */
+};
+
+omr_review_files_t *omr_review_files_new(const char *const *dirs, int n_dirs)
+{
+    omr_review_files_t *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return NULL;
+    pthread_mutex_init(&fs->lock, NULL);
+    if (n_dirs > 0 && !(fs->dirs = calloc((size_t)n_dirs, sizeof *fs->dirs))) {
+        omr_review_files_free(fs);
+        return NULL;
+    }
+    for (int i = 0; i < n_dirs; i++) {
+        if (!(fs->dirs[i] = strdup(dirs[i]))) {
+            omr_review_files_free(fs);
+            return NULL;
+        }
+        fs->n_dirs++;
+    }
+    return fs;
+}
+
+static void forget_entries(omr_review_files_t *fs)
+{
+    for (int i = 0; i < fs->n_entries; i++)
+        free(fs->entries[i].path);
+    fs->n_entries = 0;
+}
+
+void omr_review_files_free(omr_review_files_t *fs)
+{
+    if (!fs)
+        return;
+    for (int i = 0; i < fs->n_dirs; i++)
+        free(fs->dirs[i]);
+    free(fs->dirs);
+    for (int i = 0; i < fs->n_known; i++)
+        free(fs->known[i].path);
+    free(fs->known);
+    forget_entries(fs);
+    free(fs->entries);
+    pthread_mutex_destroy(&fs->lock);
+    free(fs);
+}
+
+/* ---- the files under the --images folders ---- */
+
+static int add_entry(omr_review_files_t *fs, const char *path, long long size)
+{
+    if (fs->n_entries >= MAX_ENTRIES)
+        return -1;
+    if (fs->n_entries == fs->cap_entries) {
+        int cap = fs->cap_entries ? 2 * fs->cap_entries : 256;
+        entry_t *e = realloc(fs->entries, (size_t)cap * sizeof *e);
+        if (!e)
+            return -1;
+        fs->entries = e, fs->cap_entries = cap;
+    }
+    if (!(fs->entries[fs->n_entries].path = strdup(path)))
+        return -1;
+    fs->entries[fs->n_entries++].size = size;
+    return 0;
+}
+
+/* Regular files under dir (names starting with '.' skipped; depth bounds
+ * symlink loops). Unreadable folders are passed over. */
+static void walk(omr_review_files_t *fs, const char *dir, int depth)
+{
+    if (depth > 32)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (stat(path, &st))
+            continue;
+        if (S_ISDIR(st.st_mode))
+            walk(fs, path, depth + 1);
+        else if (S_ISREG(st.st_mode) && add_entry(fs, path, (long long)st.st_size))
+            break;
+    }
+    closedir(d);
+}
+
+static void walk_dirs(omr_review_files_t *fs)
+{
+    forget_entries(fs);
+    for (int i = 0; i < fs->n_dirs; i++)
+        walk(fs, fs->dirs[i], 0);
+    fs->walked_at = time(NULL);
+}
+
+/* ---- checking one file ---- */
+
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static void hex_of(const unsigned char md[32], char hex[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+enum { FILE_RIGHT, FILE_ABSENT, FILE_OTHER };
+
+/* Is path the scanned file of pg (its size, when the store has one, then
+ * its SHA-256)? *st gets its stat on FILE_RIGHT. */
+static int check_file(const char *path, const omr_review_page_t *pg, struct stat *st)
+{
+    if (stat(path, st) || !S_ISREG(st->st_mode))
+        return FILE_ABSENT;
+    if (pg->size > 0 && (long long)st->st_size != pg->size)
+        return FILE_OTHER;
+    unsigned char md[32];
+    long long size;
+    omr_error_t err = {0};
+    if (omr_load_hash_file(path, md, &size, NULL, NULL, &err))
+        return FILE_ABSENT;
+    char hex[65];
+    hex_of(md, hex);
+    return strcmp(hex, pg->sha256) ? FILE_OTHER : FILE_RIGHT;
+}
+
+static known_t *known_of(omr_review_files_t *fs, long long file_id)
+{
+    for (int i = 0; i < fs->n_known; i++)
+        if (fs->known[i].file_id == file_id)
+            return &fs->known[i];
+    return NULL;
+}
+
+/* Remember (or correct) where file_id was found right. Out of memory: not
+ * remembered, so checked again next time. */
+static void remember(omr_review_files_t *fs, long long file_id, const char *path, const struct stat *st)
+{
+    char *p = strdup(path);
+    if (!p)
+        return;
+    known_t *k = known_of(fs, file_id);
+    if (!k) {
+        if (fs->n_known == fs->cap_known) {
+            int cap = fs->cap_known ? 2 * fs->cap_known : 64;
+            known_t *n = realloc(fs->known, (size_t)cap * sizeof *n);
+            if (!n) {
+                free(p);
+                return;
+            }
+            fs->known = n, fs->cap_known = cap;
+        }
+        k = &fs->known[fs->n_known++];
+        memset(k, 0, sizeof *k);
+        k->file_id = file_id;
+    }
+    free(k->path);
+    k->path = p;
+    k->size = (long long)st->st_size;
+    k->mtime = st->st_mtim;
+}
+
+/* Still the same bytes as when found right: same size and mtime. */
+static int unchanged(const known_t *k)
+{
+    struct stat st;
+    return !stat(k->path, &st) && S_ISREG(st.st_mode) && (long long)st.st_size == k->size &&
+           st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec;
+}
+
+/* The --images folders' file that is pg's, or NULL: same size, the same
+ * name tried first. Returns an index into fs->entries. */
+static int search_dirs(omr_review_files_t *fs, const omr_review_page_t *pg, struct stat *st)
+{
+    const char *want = base_name(pg->path);
+    int hashed = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < fs->n_entries && hashed < MAX_HASHES; i++) {
+            const entry_t *e = &fs->entries[i];
+            if (pg->size > 0 && e->size != pg->size)
+                continue;
+            if ((strcmp(base_name(e->path), want) == 0) != (pass == 0))
+                continue;
+            hashed++;
+            if (check_file(e->path, pg, st) == FILE_RIGHT)
+                return i;
+        }
+    return -1;
+}
+
+omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_review_page_t *pg, char *out, size_t n,
+                                     omr_error_t *err)
+{
+    pthread_mutex_lock(&fs->lock);
+    known_t *k = known_of(fs, pg->file_id);
+    if (k && unchanged(k)) {
+        snprintf(out, n, "%s", k->path);
+        pthread_mutex_unlock(&fs->lock);
+        return OMR_OK;
+    }
+    struct stat st;
+    int at_path = check_file(pg->path, pg, &st);
+    if (at_path == FILE_RIGHT) {
+        remember(fs, pg->file_id, pg->path, &st);
+        snprintf(out, n, "%s", pg->path);
+        pthread_mutex_unlock(&fs->lock);
+        return OMR_OK;
+    }
+    int found = -1;
+    if (fs->n_dirs > 0) {
+        if (!fs->walked_at)
+            walk_dirs(fs);
+        found = search_dirs(fs, pg, &st);
+        if (found < 0 && time(NULL) - fs->walked_at >= RESCAN_S) {
+            walk_dirs(fs);
+            found = search_dirs(fs, pg, &st);
+        }
+    }
+    if (found >= 0) {
+        remember(fs, pg->file_id, fs->entries[found].path, &st);
+        snprintf(out, n, "%s", fs->entries[found].path);
+        pthread_mutex_unlock(&fs->lock);
+        return OMR_OK;
+    }
+    const int n_dirs = fs->n_dirs;
+    pthread_mutex_unlock(&fs->lock);
+    const char *where = n_dirs ? "; not found in the --images folders either" : "";
+    if (at_path == FILE_ABSENT)
+        return omr_error_set(err, OMR_ENOTFOUND,
+                             "the scanned file %s is not there any more (moved or deleted since the scan)%s: "
+                             "start 'omr review' with --images DIR, the folder the scans are in now",
+                             pg->path, where);
+    return omr_error_set(err, OMR_ENOTFOUND,
+                         "%s is not the file that was scanned (its SHA-256 differs: another scan written over "
+                         "it?)%s: the page is not shown rather than show another sheet; start 'omr review' with "
+                         "--images DIR, the folder that holds the scan as it was",
+                         pg->path, where);
+}
+
+omr_status_t omr_review_files_load(omr_review_files_t *fs, const omr_review_page_t *pg, omr_image_t *img,
+                                   omr_error_t *err)
+{
+    char path[4096];
+    omr_status_t rc = omr_review_files_locate(fs, pg, path, sizeof path, err);
+    if (rc)
+        return rc;
+    return omr_load_page(path, pg->idx, img, err);
+}
