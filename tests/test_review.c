@@ -1075,11 +1075,20 @@ static long long item_and_file(char *file, size_t n)
     return item;
 }
 
+/* 0 when every byte of from was written to to (replaced). */
 static int copy_file(const char *from, const char *to)
 {
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
-    return system(cmd);
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    int rc = in && out ? 0 : -1;
+    char buf[8192];
+    size_t n;
+    while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        rc = -1;
+    return rc;
 }
 
 /* The review shows a page only from the file that was scanned: a file moved
