@@ -1,8 +1,10 @@
 /* cmd_status.c -- `omr status`: what a store holds and what is left to do,
  * for the scanning staff in the morning and for the nightly job's checks:
  * every batch (finished or not, pages identified, blank, unusable), the
- * review queue by reason, and the respondents ready for export. Reads the
- * store only; needs no templates. */
+ * review queue by reason, and the respondents ready for export; with
+ * --files, whether the scans the review still needs are where the store says
+ * (review.h, omr_review_files_locate). Reads the store only; needs no
+ * templates. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,12 +12,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "cmd.h"
+#include "review.h"
 #include "store.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: omr status --db FILE [--json]\n"
+    fprintf(out, "usage: omr status --db FILE [--json] [--files [--images DIR]...]\n"
                  "What the store holds and what is left to do: each batch (when it ran, whether it\n"
                  "finished, its pages identified, blank, not usable and too light for pencil, its\n"
                  "open review items), the review queue by reason (open, leased to an operator,\n"
@@ -26,6 +31,10 @@ static void usage(FILE *out)
                  "\n"
                  "  --db FILE   the store written by 'omr scan' (never created here)\n"
                  "  --json      the same as one JSON object on stdout\n"
+                 "  --files     also check the scans the review still needs (those with open items):\n"
+                 "              each must be at its stored path or under an --images folder with the\n"
+                 "              SHA-256 it had when scanned; the others are listed (moved, or written over)\n"
+                 "  --images DIR  where the scans are now, if moved (repeatable; as 'omr review --images')\n"
                  "\n"
                  "Exit status:\n"
                  "  0  nothing left: no review item open, every respondent coded and complete\n"
@@ -95,6 +104,71 @@ static void add_batch(void *ctx, const omr_store_batch_t *b)
     bs->n++;
 }
 
+/* --files: the scans the review still needs, and where they are. */
+#define MAX_LISTED 20
+typedef struct {
+    omr_review_files_t *fs;
+    int needed, items, at_path, moved, gone, changed;
+    int n_listed;
+    struct {
+        char path[1024];
+        omr_scan_where_t where;
+        int items;
+    } listed[MAX_LISTED]; /* the first problems (gone, changed) */
+} scans_t;
+
+static void check_scan(void *ctx, const omr_store_file_t *f, int open_items)
+{
+    scans_t *sc = ctx;
+    char path[4096];
+    omr_scan_where_t where = OMR_SCAN_GONE;
+    omr_error_t err = {0};
+    omr_review_files_locate(sc->fs, f, path, sizeof path, &where, &err);
+    sc->needed++;
+    sc->items += open_items;
+    int *count[] = {&sc->at_path, &sc->moved, &sc->gone, &sc->changed};
+    ++*count[where];
+    if ((where == OMR_SCAN_GONE || where == OMR_SCAN_CHANGED) && sc->n_listed < MAX_LISTED) {
+        snprintf(sc->listed[sc->n_listed].path, sizeof sc->listed[0].path, "%s", f->path);
+        sc->listed[sc->n_listed].where = where;
+        sc->listed[sc->n_listed++].items = open_items;
+    }
+}
+
+static const char *where_name(omr_scan_where_t w)
+{
+    static const char *names[] = {"at_path", "moved", "gone", "changed"};
+    return names[w];
+}
+
+static void print_scans_text(const scans_t *sc)
+{
+    printf("scans the review still needs: %d file(s) (%d open item(s)): %d at their stored path, %d moved "
+           "(found under --images), %d gone, %d written over\n",
+           sc->needed, sc->items, sc->at_path, sc->moved, sc->gone, sc->changed);
+    for (int i = 0; i < sc->n_listed; i++)
+        printf("  %s: %s (%d item(s))\n", sc->listed[i].path,
+               sc->listed[i].where == OMR_SCAN_GONE ? "gone (moved or deleted since the scan)"
+                                                    : "other bytes than when scanned (another scan written over it?)",
+               sc->listed[i].items);
+    if (sc->gone + sc->changed > sc->n_listed)
+        printf("  ... and %d more\n", sc->gone + sc->changed - sc->n_listed);
+    if (sc->gone + sc->changed)
+        printf("  the review cannot show these pages: give 'omr review' the folder they are in now "
+               "(--images DIR), or put them back\n");
+}
+
+static json_t *scans_json(const scans_t *sc)
+{
+    json_t *problems = json_array();
+    for (int i = 0; i < sc->n_listed; i++)
+        json_array_append_new(problems, json_pack("{s:s,s:s,s:i}", "path", sc->listed[i].path, "where",
+                                                  where_name(sc->listed[i].where), "items", sc->listed[i].items));
+    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "needed", sc->needed, "items", sc->items, "at_path",
+                     sc->at_path, "moved", sc->moved, "gone", sc->gone, "changed", sc->changed, "problems",
+                     problems);
+}
+
 /* "2026-11-25T22:03:10.123Z" as "2026-11-25 22:03" */
 static void short_time(const char *iso, char *buf, size_t n)
 {
@@ -102,7 +176,7 @@ static void short_time(const char *iso, char *buf, size_t n)
 }
 
 static void print_text(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
-                       const omr_store_respondents_t *resp)
+                       const omr_store_respondents_t *resp, const scans_t *scans)
 {
     printf("store %s: %s\n", db, survey[0] ? survey : "(no survey yet: nothing scanned)");
     printf("batches: %d\n", bs->n);
@@ -139,10 +213,12 @@ static void print_text(const char *db, const char *survey, const batches_t *bs, 
     printf("respondents: %d complete (export writes them), %d waiting for review, %d changed since coded%s\n",
            resp->complete, resp->waiting, resp->dirty,
            resp->dirty ? " (omr scan --recode, or the review server, codes them again)" : "");
+    if (scans)
+        print_scans_text(scans);
 }
 
 static void print_json(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
-                       const omr_store_respondents_t *resp)
+                       const omr_store_respondents_t *resp, const scans_t *scans)
 {
     json_t *batches = json_array(), *queue = json_object();
     for (int i = 0; i < bs->n; i++) {
@@ -169,6 +245,8 @@ static void print_json(const char *db, const char *survey, const batches_t *bs, 
     json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:{s:i,s:i,s:i}}", "store", db, "survey", survey, "batches", batches,
                           "review_queue", queue, "respondents", "complete", resp->complete, "waiting", resp->waiting,
                           "changed", resp->dirty);
+    if (o && scans)
+        json_object_set_new(o, "scans", scans_json(scans));
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (text)
         puts(text);
@@ -178,10 +256,15 @@ static void print_json(const char *db, const char *survey, const batches_t *bs, 
 
 int omr_cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'}, {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},     {"db", required_argument, 0, 'd'},
+                                         {"json", no_argument, 0, 'J'},     {"files", no_argument, 0, 'F'},
+                                         {"images", required_argument, 0, 'i'}, {0, 0, 0, 0}};
     const char *db = NULL;
-    int as_json = 0, c;
+    int as_json = 0, check_files = 0, c;
+    enum { MAX_IMAGE_DIRS = 64 };
+    const char *dirs[MAX_IMAGE_DIRS];
+    int n_dirs = 0;
+    struct stat sb;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -193,6 +276,20 @@ int omr_cmd_status(int argc, char **argv)
             break;
         case 'J':
             as_json = 1;
+            break;
+        case 'F':
+            check_files = 1;
+            break;
+        case 'i':
+            if (stat(optarg, &sb) || !S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "omr status: --images %s: no such folder\n", optarg);
+                return OMR_EXIT_USAGE;
+            }
+            if (n_dirs == MAX_IMAGE_DIRS) {
+                fprintf(stderr, "omr status: at most %d --images folders (give a parent folder)\n", MAX_IMAGE_DIRS);
+                return OMR_EXIT_USAGE;
+            }
+            dirs[n_dirs++] = optarg;
             break;
         default:
             usage(stderr);
@@ -227,19 +324,31 @@ int omr_cmd_status(int argc, char **argv)
         st = omr_store_queue_counts(store, &q, &err);
     if (!st)
         st = omr_store_respondent_counts(store, &resp, &err);
+    /* --files: hashes each needed scan once (a few ms a file) */
+    scans_t *scans = NULL;
+    if (!st && check_files) {
+        if (!(scans = calloc(1, sizeof *scans)) || !(scans->fs = omr_review_files_new(dirs, n_dirs)))
+            st = omr_error_set(&err, OMR_ENOMEM, "out of memory");
+        else
+            st = omr_store_files_needed(store, check_scan, scans, &err);
+    }
     omr_store_close(store);
+    if (scans)
+        omr_review_files_free(scans->fs);
     if (st) {
         fprintf(stderr, "omr status: %s: %s\n", db, err.msg);
         free(bs.rows);
+        free(scans);
         return OMR_EXIT_FAILED;
     }
     int left = resp.waiting + resp.dirty;
     for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         left += q.open[r] + q.leased[r];
     if (as_json)
-        print_json(db, survey, &bs, &q, &resp);
+        print_json(db, survey, &bs, &q, &resp, scans);
     else
-        print_text(db, survey, &bs, &q, &resp);
+        print_text(db, survey, &bs, &q, &resp, scans);
     free(bs.rows);
+    free(scans);
     return left ? OMR_EXIT_REVIEW : OMR_EXIT_OK;
 }

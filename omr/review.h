@@ -49,6 +49,30 @@ typedef struct {
 
 void omr_review_opts_default(omr_review_opts_t *opts);
 
+/* ---- the scanned files (review_files.c) ----
+ * Pictures for review come from the scanned files, which may have been
+ * moved or written over since the scan: a file is used only when it has
+ * the stored SHA-256, at its stored path or under one of the folders given
+ * (`omr review --images DIR`, `omr status --files --images DIR`). */
+typedef struct omr_review_files omr_review_files_t;
+
+/* dirs: folders to search (copied). NULL when out of memory. */
+omr_review_files_t *omr_review_files_new(const char *const *dirs, int n_dirs);
+void omr_review_files_free(omr_review_files_t *fs);
+
+typedef enum {
+    OMR_SCAN_AT_PATH,  /* at its stored path, unchanged */
+    OMR_SCAN_MOVED,    /* found under the folders */
+    OMR_SCAN_GONE,     /* no file at the stored path, none found under the folders */
+    OMR_SCAN_CHANGED   /* other bytes at the stored path (another scan written over it?), none found */
+} omr_scan_where_t;
+
+/* Where file f is now: out gets the path when found (OMR_OK); else
+ * OMR_ENOTFOUND with the reason and what to do in *err. *pwhere (may be
+ * NULL) says which. Thread-safe. */
+omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_store_file_t *f, char *out, size_t n,
+                                     omr_scan_where_t *pwhere, omr_error_t *err);
+
 typedef struct omr_review_server omr_review_server_t;
 
 /* Open the store and the survey, create the schema additions, and start

@@ -1,5 +1,6 @@
 /* review_files.c -- where a page's scanned file is now, and proof that it is
- * still the file that was scanned (review_internal.h).
+ * still the file that was scanned (review.h; omr_review_files_load in
+ * review_internal.h).
  *
  * The store keeps each scanned file's path and its SHA-256. Between the
  * nightly scan and the review the scans may have been moved to an archive,
@@ -174,13 +175,13 @@ static void hex_of(const unsigned char md[32], char hex[65])
 
 enum { FILE_RIGHT, FILE_ABSENT, FILE_OTHER };
 
-/* Is path the scanned file of pg (its size, when the store has one, then
- * its SHA-256)? *st gets its stat on FILE_RIGHT. */
-static int check_file(const char *path, const omr_review_page_t *pg, struct stat *st)
+/* Is path the scanned file f (its size, when the store has one, then its
+ * SHA-256)? *st gets its stat on FILE_RIGHT. */
+static int check_file(const char *path, const omr_store_file_t *f, struct stat *st)
 {
     if (stat(path, st) || !S_ISREG(st->st_mode))
         return FILE_ABSENT;
-    if (pg->size > 0 && (long long)st->st_size != pg->size)
+    if (f->size > 0 && (long long)st->st_size != f->size)
         return FILE_OTHER;
     unsigned char md[32];
     long long size;
@@ -189,7 +190,7 @@ static int check_file(const char *path, const omr_review_page_t *pg, struct stat
         return FILE_ABSENT;
     char hex[65];
     hex_of(md, hex);
-    return strcmp(hex, pg->sha256) ? FILE_OTHER : FILE_RIGHT;
+    return strcmp(hex, f->sha256) ? FILE_OTHER : FILE_RIGHT;
 }
 
 static known_t *known_of(omr_review_files_t *fs, long long file_id)
@@ -236,41 +237,45 @@ static int unchanged(const known_t *k)
            st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec;
 }
 
-/* The --images folders' file that is pg's, or NULL: same size, the same
- * name tried first. Returns an index into fs->entries. */
-static int search_dirs(omr_review_files_t *fs, const omr_review_page_t *pg, struct stat *st)
+/* The --images folders' file that is f, or -1: same size, the same name
+ * tried first. Returns an index into fs->entries. */
+static int search_dirs(omr_review_files_t *fs, const omr_store_file_t *f, struct stat *st)
 {
-    const char *want = base_name(pg->path);
+    const char *want = base_name(f->path);
     int hashed = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < fs->n_entries && hashed < MAX_HASHES; i++) {
             const entry_t *e = &fs->entries[i];
-            if (pg->size > 0 && e->size != pg->size)
+            if (f->size > 0 && e->size != f->size)
                 continue;
             if ((strcmp(base_name(e->path), want) == 0) != (pass == 0))
                 continue;
             hashed++;
-            if (check_file(e->path, pg, st) == FILE_RIGHT)
+            if (check_file(e->path, f, st) == FILE_RIGHT)
                 return i;
         }
     return -1;
 }
 
-omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_review_page_t *pg, char *out, size_t n,
-                                     omr_error_t *err)
+omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_store_file_t *f, char *out, size_t n,
+                                     omr_scan_where_t *pwhere, omr_error_t *err)
 {
+    omr_scan_where_t where_dummy;
+    omr_scan_where_t *where = pwhere ? pwhere : &where_dummy;
     pthread_mutex_lock(&fs->lock);
-    known_t *k = known_of(fs, pg->file_id);
+    known_t *k = known_of(fs, f->id);
     if (k && unchanged(k)) {
         snprintf(out, n, "%s", k->path);
+        *where = strcmp(k->path, f->path) ? OMR_SCAN_MOVED : OMR_SCAN_AT_PATH;
         pthread_mutex_unlock(&fs->lock);
         return OMR_OK;
     }
     struct stat st;
-    int at_path = check_file(pg->path, pg, &st);
+    int at_path = check_file(f->path, f, &st);
     if (at_path == FILE_RIGHT) {
-        remember(fs, pg->file_id, pg->path, &st);
-        snprintf(out, n, "%s", pg->path);
+        remember(fs, f->id, f->path, &st);
+        snprintf(out, n, "%s", f->path);
+        *where = OMR_SCAN_AT_PATH;
         pthread_mutex_unlock(&fs->lock);
         return OMR_OK;
     }
@@ -278,38 +283,43 @@ omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_review_pa
     if (fs->n_dirs > 0) {
         if (!fs->walked_at)
             walk_dirs(fs);
-        found = search_dirs(fs, pg, &st);
+        found = search_dirs(fs, f, &st);
         if (found < 0 && time(NULL) - fs->walked_at >= RESCAN_S) {
             walk_dirs(fs);
-            found = search_dirs(fs, pg, &st);
+            found = search_dirs(fs, f, &st);
         }
     }
     if (found >= 0) {
-        remember(fs, pg->file_id, fs->entries[found].path, &st);
+        remember(fs, f->id, fs->entries[found].path, &st);
         snprintf(out, n, "%s", fs->entries[found].path);
+        *where = OMR_SCAN_MOVED;
         pthread_mutex_unlock(&fs->lock);
         return OMR_OK;
     }
     const int n_dirs = fs->n_dirs;
     pthread_mutex_unlock(&fs->lock);
-    const char *where = n_dirs ? "; not found in the --images folders either" : "";
-    if (at_path == FILE_ABSENT)
+    const char *also = n_dirs ? "; not found in the --images folders either" : "";
+    if (at_path == FILE_ABSENT) {
+        *where = OMR_SCAN_GONE;
         return omr_error_set(err, OMR_ENOTFOUND,
                              "the scanned file %s is not there any more (moved or deleted since the scan)%s: "
                              "start 'omr review' with --images DIR, the folder the scans are in now",
-                             pg->path, where);
+                             f->path, also);
+    }
+    *where = OMR_SCAN_CHANGED;
     return omr_error_set(err, OMR_ENOTFOUND,
                          "%s is not the file that was scanned (its SHA-256 differs: another scan written over "
                          "it?)%s: the page is not shown rather than show another sheet; start 'omr review' with "
                          "--images DIR, the folder that holds the scan as it was",
-                         pg->path, where);
+                         f->path, also);
 }
 
 omr_status_t omr_review_files_load(omr_review_files_t *fs, const omr_review_page_t *pg, omr_image_t *img,
                                    omr_error_t *err)
 {
+    const omr_store_file_t f = {pg->file_id, pg->path, pg->sha256, pg->size};
     char path[4096];
-    omr_status_t rc = omr_review_files_locate(fs, pg, path, sizeof path, err);
+    omr_status_t rc = omr_review_files_locate(fs, &f, path, sizeof path, NULL, err);
     if (rc)
         return rc;
     return omr_load_page(path, pg->idx, img, err);

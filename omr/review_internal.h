@@ -72,20 +72,7 @@ typedef struct {
     int width;          /* line width in output px */
 } omr_review_mark_t;
 
-/* ---- review_files.c: the scanned files, checked against their SHA-256 ---- */
-
-typedef struct omr_review_files omr_review_files_t;
-
-/* dirs: folders to search for a scan that is no longer at its stored path
- * (copied). Free with omr_review_files_free. NULL when out of memory. */
-omr_review_files_t *omr_review_files_new(const char *const *dirs, int n_dirs);
-void omr_review_files_free(omr_review_files_t *fs);
-
-/* Where pg's scanned file is now: its stored path, or a file under the
- * dirs, whichever has the stored SHA-256 (out gets the path). OMR_ENOTFOUND
- * with the reason (gone, or other bytes at that path) when none has. Thread-safe. */
-omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_review_page_t *pg, char *out, size_t n,
-                                     omr_error_t *err);
+/* ---- review_files.c (the locator itself is public: review.h) ---- */
 
 /* omr_load_page of pg's page from the file omr_review_files_locate finds;
  * *img is the caller's (omr_image_clear), also on failure. */

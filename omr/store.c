@@ -1425,6 +1425,26 @@ omr_status_t omr_store_queue_counts(omr_store_t *s, omr_store_queue_t *q, omr_er
     return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "count review items");
 }
 
+omr_status_t omr_store_files_needed(omr_store_t *s, void (*fn)(void *ctx, const omr_store_file_t *file, int open_items),
+                                    void *ctx, omr_error_t *err)
+{
+    sqlite3_stmt *st = prep(s,
+                            "SELECT f.id, f.path, f.sha256, coalesce(f.size, 0), count(*) FROM review_items i"
+                            " JOIN pages p ON p.id = i.page JOIN files f ON f.id = p.file"
+                            " WHERE i.current = 1 AND i.state IN ('open', 'leased') GROUP BY f.id ORDER BY f.path",
+                            err);
+    if (!st)
+        return OMR_EIO;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        omr_store_file_t f = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
+                              sqlite3_column_int64(st, 3)};
+        fn(ctx, &f, sqlite3_column_int(st, 4));
+    }
+    release(s, st);
+    return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list the files the review needs");
+}
+
 omr_status_t omr_store_respondent_counts(omr_store_t *s, omr_store_respondents_t *out, omr_error_t *err)
 {
     memset(out, 0, sizeof *out);

@@ -308,6 +308,21 @@ typedef struct {
 
 omr_status_t omr_store_respondent_counts(omr_store_t *store, omr_store_respondents_t *r, omr_error_t *err);
 
+/* A scanned file as stored: what omr_review_files_locate (review.h) looks
+ * for. Strings borrowed, valid during the callback. */
+typedef struct {
+    long long id;
+    const char *path;   /* as scanned (absolute, from omr scan) */
+    const char *sha256; /* hex */
+    long long size;     /* bytes (0: not known) */
+} omr_store_file_t;
+
+/* Call fn for every scanned file the review still needs: one with a page
+ * that an open or leased review item shows (open_items of them), by path. */
+omr_status_t omr_store_files_needed(omr_store_t *store,
+                                    void (*fn)(void *ctx, const omr_store_file_t *file, int open_items), void *ctx,
+                                    omr_error_t *err);
+
 /* Name of a page status as stored ("ok", "blank", "unreadable", …). */
 const char *omr_store_page_status_name(omr_page_status_t status);
 

@@ -61,6 +61,37 @@ check "night2's pages too light for pencil ($light_sql by SQL)" \
 check "3 respondents in all" \
   '[ "$(json "j[\"respondents\"][\"complete\"] + j[\"respondents\"][\"waiting\"]")" = 3 ]'
 
+# --files: the scans the review still needs (files with open items), checked
+# by hash where they were scanned, moved to an archive, or written over
+needed_sql=$(sqlite3 "$T/db" "SELECT count(DISTINCT p.file) FROM review_items i JOIN pages p ON p.id = i.page
+  WHERE i.current = 1 AND i.state IN ('open', 'leased')")
+n1_sql=$(sqlite3 "$T/db" "SELECT count(DISTINCT p.file) FROM review_items i JOIN pages p ON p.id = i.page
+  JOIN files f ON f.id = p.file JOIN batches b ON b.id = f.batch
+  WHERE i.current = 1 AND i.state IN ('open', 'leased') AND b.name = 'night1'")
+"$OMR" status --db "$T/db" --files --json >"$T/s.json" 2>"$T/err"
+check "--files: the $needed_sql scans with open items (by SQL), all where they were scanned" \
+  '[ "$(json "j[\"scans\"][\"needed\"], j[\"scans\"][\"at_path\"], j[\"scans\"][\"gone\"]")" = "$needed_sql $needed_sql 0" ] && [ "$n1_sql" -gt 0 ]'
+mkdir -p "$T/archive"
+mv "$T/n1/scans" "$T/archive/night1"
+"$OMR" status --db "$T/db" --files >"$T/s.txt" 2>&1
+"$OMR" status --db "$T/db" --files --json >"$T/s.json" 2>"$T/err"
+check "--files: night1's $n1_sql scans moved away are gone, named, and what to do is said" \
+  '[ "$(json "j[\"scans\"][\"gone\"]")" = "$n1_sql" ] && grep -q "n1/scans/.*: gone" "$T/s.txt" && grep -q -- "--images DIR" "$T/s.txt"'
+"$OMR" status --db "$T/db" --files --images "$T/archive" --json >"$T/s.json" 2>"$T/err"
+check "--files --images: found in the archive by hash" \
+  '[ "$(json "j[\"scans\"][\"moved\"], j[\"scans\"][\"gone\"], j[\"scans\"][\"changed\"]")" = "$n1_sql 0 0" ]'
+# another night's scan written over a stored path: not the scanned file
+victim=$(sqlite3 "$T/db" "SELECT f.path FROM files f JOIN batches b ON b.id = f.batch WHERE b.name = 'night1'
+  AND f.id IN (SELECT p.file FROM review_items i JOIN pages p ON p.id = i.page WHERE i.current = 1 AND i.state = 'open')
+  ORDER BY f.path LIMIT 1")
+mkdir -p "$T/n1/scans"
+cp "$(ls "$T"/n2/scans/* | head -n 1)" "$victim"
+"$OMR" status --db "$T/db" --files --json >"$T/s.json" 2>"$T/err"
+check "--files: a file written over is told apart from a gone one" \
+  '[ "$(json "j[\"scans\"][\"changed\"], \",\".join(p[\"where\"] for p in j[\"scans\"][\"problems\"] if p[\"path\"] == \"$victim\")")" = "1 changed" ]'
+"$OMR" status --db "$T/db" --files --images "$T/nowhere" >/dev/null 2>&1; rc=$?
+check "--images of a missing folder: usage error" '[ $rc = 1 ]'
+
 # a batch killed before its end: no finish time
 sqlite3 "$T/db" "UPDATE batches SET finished = NULL WHERE name = 'night2'"
 "$OMR" status --db "$T/db" >"$T/s.txt" 2>&1

@@ -1130,20 +1130,22 @@ static void test_moved_and_replaced_scans(void)
 
     /* the files layer itself: found right, then changed in place */
     CHECK(rename(other, file) == 0, "put back");
-    omr_review_page_t pg;
-    memset(&pg, 0, sizeof pg);
-    snprintf(pg.path, sizeof pg.path, "%s", file);
-    pg.file_id = 1;
     unsigned char md[32];
+    char sha[65];
     omr_error_t err;
-    CHECK(omr_load_hash_file(file, md, &pg.size, NULL, NULL, &err) == OMR_OK);
+    long long size = 0;
+    CHECK(omr_load_hash_file(file, md, &size, NULL, NULL, &err) == OMR_OK);
     for (int b = 0; b < 32; b++)
-        snprintf(pg.sha256 + 2 * b, 3, "%02x", md[b]);
+        snprintf(sha + 2 * b, 3, "%02x", md[b]);
+    const omr_store_file_t f = {1, file, sha, size};
     omr_review_files_t *fs = omr_review_files_new(NULL, 0);
-    char where[4096];
-    CHECK(omr_review_files_locate(fs, &pg, where, sizeof where, &err) == OMR_OK && !strcmp(where, file));
+    char path[4096];
+    omr_scan_where_t where = OMR_SCAN_GONE;
+    CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_OK && !strcmp(path, file) &&
+          where == OMR_SCAN_AT_PATH);
     CHECK(copy_file(neighbour, file) == 0, "overwrite again");
-    CHECK(omr_review_files_locate(fs, &pg, where, sizeof where, &err) == OMR_ENOTFOUND,
+    CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_ENOTFOUND &&
+              where == OMR_SCAN_CHANGED,
           "a file changed after it was found right is checked again");
     omr_review_files_free(fs);
 }
