@@ -34,6 +34,12 @@ int omr_cmd_icr_eval(int argc, char **argv);
  * OMR_EXIT_FAILED when not; OMR_EXIT_OK. */
 int omr_cmd_bind_store(const char *cmd, const char *db, omr_store_t *store, const omr_survey_t *survey);
 
+/* --images DIR (review, status): where scans moved since the scan are. */
+#define OMR_CMD_MAX_IMAGE_DIRS 64
+/* Append dir to dirs[*n] (borrowed: argv) when it is a folder and there is
+ * room; else prints "omr CMD: ..." and returns OMR_EXIT_USAGE. */
+int omr_cmd_add_image_dir(const char *cmd, const char *dir, const char **dirs, int *n);
+
 int omr_cmd_scan(int argc, char **argv);
 int omr_cmd_export(int argc, char **argv);
 int omr_cmd_review(int argc, char **argv);

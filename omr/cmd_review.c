@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -40,8 +39,7 @@ int omr_cmd_review(int argc, char **argv)
                                          {"listen", required_argument, 0, 'l'},  {"template", required_argument, 0, 't'},
                                          {"lease", required_argument, 0, 'L'},   {"session-hours", required_argument, 0, 'S'},
                                          {"images", required_argument, 0, 'i'},  {0, 0, 0, 0}};
-    enum { MAX_IMAGE_DIRS = 64 };
-    const char *dirs[MAX_IMAGE_DIRS];
+    const char *dirs[OMR_CMD_MAX_IMAGE_DIRS];
     int n_dirs = 0;
     omr_review_opts_t o;
     omr_review_opts_default(&o);
@@ -69,19 +67,10 @@ int omr_cmd_review(int argc, char **argv)
                 return OMR_EXIT_USAGE;
             }
             break;
-        case 'i': {
-            struct stat sb;
-            if (stat(optarg, &sb) || !S_ISDIR(sb.st_mode)) {
-                fprintf(stderr, "omr review: --images %s: no such folder\n", optarg);
+        case 'i':
+            if (omr_cmd_add_image_dir("review", optarg, dirs, &n_dirs))
                 return OMR_EXIT_USAGE;
-            }
-            if (n_dirs == MAX_IMAGE_DIRS) {
-                fprintf(stderr, "omr review: at most %d --images folders (give a parent folder)\n", MAX_IMAGE_DIRS);
-                return OMR_EXIT_USAGE;
-            }
-            dirs[n_dirs++] = optarg;
             break;
-        }
         case 'S':
             o.session_seconds = atoi(optarg) * 3600;
             if (o.session_seconds < 3600 || o.session_seconds > 7 * 86400) {

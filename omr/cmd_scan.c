@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calib.h"
@@ -192,6 +193,21 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
             printf("  %s: %s\n", res->coding_failed[i].what, res->coding_failed[i].reason);
     }
     printf("open review items in the store: %d\n", sum->open_items);
+}
+
+int omr_cmd_add_image_dir(const char *cmd, const char *dir, const char **dirs, int *n)
+{
+    struct stat sb;
+    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "omr %s: --images %s: no such folder\n", cmd, dir);
+        return OMR_EXIT_USAGE;
+    }
+    if (*n == OMR_CMD_MAX_IMAGE_DIRS) {
+        fprintf(stderr, "omr %s: at most %d --images folders (give a parent folder)\n", cmd, OMR_CMD_MAX_IMAGE_DIRS);
+        return OMR_EXIT_USAGE;
+    }
+    dirs[(*n)++] = dir;
+    return OMR_EXIT_OK;
 }
 
 int omr_cmd_bind_store(const char *cmd, const char *db, omr_store_t *store, const omr_survey_t *survey)

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
 
 #include "cmd.h"
 #include "review.h"
@@ -261,10 +260,8 @@ int omr_cmd_status(int argc, char **argv)
                                          {"images", required_argument, 0, 'i'}, {0, 0, 0, 0}};
     const char *db = NULL;
     int as_json = 0, check_files = 0, c;
-    enum { MAX_IMAGE_DIRS = 64 };
-    const char *dirs[MAX_IMAGE_DIRS];
+    const char *dirs[OMR_CMD_MAX_IMAGE_DIRS];
     int n_dirs = 0;
-    struct stat sb;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -281,15 +278,8 @@ int omr_cmd_status(int argc, char **argv)
             check_files = 1;
             break;
         case 'i':
-            if (stat(optarg, &sb) || !S_ISDIR(sb.st_mode)) {
-                fprintf(stderr, "omr status: --images %s: no such folder\n", optarg);
+            if (omr_cmd_add_image_dir("status", optarg, dirs, &n_dirs))
                 return OMR_EXIT_USAGE;
-            }
-            if (n_dirs == MAX_IMAGE_DIRS) {
-                fprintf(stderr, "omr status: at most %d --images folders (give a parent folder)\n", MAX_IMAGE_DIRS);
-                return OMR_EXIT_USAGE;
-            }
-            dirs[n_dirs++] = optarg;
             break;
         default:
             usage(stderr);

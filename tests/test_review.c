@@ -345,20 +345,12 @@ static void make_fixture(void)
     omr_store_close(s);
 }
 
+static omr_review_server_t *start_server_with(const char *const *dirs, int n_dirs, int warm);
+
 static void start_server(void)
 {
-    omr_review_opts_t o;
-    omr_review_opts_default(&o);
-    o.db_path = g_db;
-    o.template_path = "templates/ipa-itsc-2018";
-    o.listen = "127.0.0.1:0";
-    o.warm = 1;
-    omr_error_t err;
-    if (omr_review_start(&o, &g_srv, &err)) {
-        fprintf(stderr, "start: %s\n", err.msg);
+    if (!(g_srv = start_server_with(NULL, 0, 1)))
         exit(1);
-    }
-    g_port = omr_review_port(g_srv);
 }
 
 /* A value the item takes, from the template's options, not the server. */
@@ -1006,16 +998,16 @@ static void test_values_unit(void)
 
 /* ---- scans moved or written over after the scan (review_files.c) ---- */
 
-/* A second server on the fixture's store: fresh caches, no warmer, the
- * given --images folders. Sets g_port to it. */
-static omr_review_server_t *start_server_with(const char *const *dirs, int n_dirs)
+/* A server on the fixture's store (the crop warmer on or off; the given
+ * --images folders). Sets g_port to it. NULL when it does not start. */
+static omr_review_server_t *start_server_with(const char *const *dirs, int n_dirs, int warm)
 {
     omr_review_opts_t o;
     omr_review_opts_default(&o);
     o.db_path = g_db;
     o.template_path = "templates/ipa-itsc-2018";
     o.listen = "127.0.0.1:0";
-    o.warm = 0;
+    o.warm = warm;
     o.image_dirs = dirs;
     o.n_image_dirs = n_dirs;
     omr_review_server_t *srv = NULL;
@@ -1032,7 +1024,8 @@ static omr_review_server_t *start_server_with(const char *const *dirs, int n_dir
  * error text (when not 200) in why. */
 static int item_image_status(long long item, const char *const *dirs, int n_dirs, char *why, size_t n)
 {
-    omr_review_server_t *srv = start_server_with(dirs, n_dirs);
+    /* a new server: no crop or page cached, no warmer making them */
+    omr_review_server_t *srv = start_server_with(dirs, n_dirs, 0);
     if (!srv)
         return -1;
     client_t c;
