@@ -33,7 +33,8 @@ static void usage(FILE *out)
                  "  --files     also check the scans the review still needs (those with open items):\n"
                  "              each must be at its stored path or under an --images folder with the\n"
                  "              SHA-256 it had when scanned; the others are listed (moved, or written over)\n"
-                 "  --images DIR  where the scans are now, if moved (repeatable; as 'omr review --images')\n"
+                 "  --images DIR  where the scans are now, if moved (repeatable; as 'omr review --images';\n"
+                 "              implies --files)\n"
                  "\n"
                  "Exit status:\n"
                  "  0  nothing left: no review item open, every respondent coded and complete\n"
@@ -280,6 +281,7 @@ int omr_cmd_status(int argc, char **argv)
         case 'i':
             if (omr_cmd_add_image_dir("status", optarg, dirs, &n_dirs))
                 return OMR_EXIT_USAGE;
+            check_files = 1; /* where the scans are is only asked by --files */
             break;
         default:
             usage(stderr);

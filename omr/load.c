@@ -143,6 +143,37 @@ static int skip_hidden(const struct dirent *d)
     return d->d_name[0] != '.';
 }
 
+static int walk_images(const char *dir, int depth, int (*fn)(void *ctx, const char *path, long long size),
+                       void *ctx)
+{
+    if (depth > MAX_DEPTH)
+        return 0;
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, skip_hidden, cmp_dirent);
+    if (n < 0)
+        return 0;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        struct stat sb;
+        if (!rc && snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path &&
+            stat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode))
+                rc = walk_images(path, depth + 1, fn, ctx);
+            else if (S_ISREG(sb.st_mode) && (has_image_ext(path) || sniffs_as_image(path)))
+                rc = fn(ctx, path, (long long)sb.st_size);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int omr_load_walk_images(const char *dir, int (*fn)(void *ctx, const char *path, long long size), void *ctx)
+{
+    return walk_images(dir, 0, fn, ctx);
+}
+
 /* Add the image files under dir, sorted by name, depth first. Unreadable
  * folders and entries become failed entries; only ENOMEM stops the walk. */
 static omr_status_t walk(omr_load_t *src, const char *dir, int depth)
@@ -299,6 +330,16 @@ static int tiff_warning_handler(TIFF *tif, void *user, const char *module, const
 
 /* ---------------------------------------------------------------- hashing */
 
+void omr_load_sha256_hex(const unsigned char sha256[32], char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[sha256[i] >> 4];
+        hex[2 * i + 1] = digits[sha256[i] & 15];
+    }
+    hex[64] = 0;
+}
+
 omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long long *psize,
                                 unsigned char *head, size_t *phead, omr_error_t *err)
 {
@@ -404,8 +445,7 @@ static void fill_ident(const omr_load_t *src, const char *path, int page, omr_im
     img->hash_ok = src->hash_ok;
     if (src->hash_ok) {
         memcpy(img->sha256, src->sha256, sizeof img->sha256);
-        for (int i = 0; i < 32; i++)
-            snprintf(img->sha256_hex + 2 * i, 3, "%02x", src->sha256[i]);
+        omr_load_sha256_hex(src->sha256, img->sha256_hex);
     }
 }
 

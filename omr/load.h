@@ -91,6 +91,19 @@ omr_status_t omr_load_open_hashed(const char *path, const unsigned char sha256[3
 omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long long *psize,
                                 unsigned char *head, size_t *phead, omr_error_t *err);
 
+/* The lowercase hex of a SHA-256 (64 characters and a NUL): how the store
+ * keeps a file's identity. */
+void omr_load_sha256_hex(const unsigned char sha256[32], char hex[65]);
+
+/* Call fn(ctx, path, size) for every image file under folder dir, the
+ * files omr scan reads from a folder: a regular file whose name (.tif,
+ * .tiff, .png, .jpg, .jpeg) or first bytes say image. Names starting with
+ * '.' are skipped; names sorted bytewise, depth first; at most 32 levels
+ * (a link loop). Folders and entries that cannot be read are passed over
+ * (omr_load_open_paths reports them instead). fn returns nonzero to stop
+ * the walk; returned here, 0 when the walk ended. */
+int omr_load_walk_images(const char *dir, int (*fn)(void *ctx, const char *path, long long size), void *ctx);
+
 /* Start iterating over several files or folders, in the given order. The
  * list of files is made here (folders walked now); files are opened one at a
  * time by omr_load_next(). A path that does not exist or a folder that cannot

@@ -4,7 +4,6 @@
  */
 #include "pipeline.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #ifdef __GLIBC__
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -81,61 +79,11 @@ static void list_free(list_t *l)
     memset(l, 0, sizeof *l);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* A file found in a folder is an input when its name or first bytes say
- * image (load.h). Files named on the command line are always inputs. */
-static int looks_like_image(const char *path, const char *name)
+/* omr_load_walk_images callback: the folder's image files join the list. */
+static int push_found(void *ctx, const char *path, long long size)
 {
-    const char *dot = strrchr(name, '.');
-    if (dot && (!strcasecmp(dot, ".tif") || !strcasecmp(dot, ".tiff") || !strcasecmp(dot, ".png") ||
-                !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))
-        return 1;
-    unsigned char head[16];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return omr_load_sniff(head, n) != OMR_FORMAT_UNKNOWN;
-}
-
-/* Walk a folder (sorted bytewise, names starting with '.' skipped); depth
- * bounds symlink loops. */
-static int walk(list_t *l, const char *dir, int depth)
-{
-    if (depth > 32)
-        return 0;
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return 0;
-    char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
-    int rc = names ? 0 : -1;
-    for (int i = 0; i < n; i++) {
-        if (names)
-            names[i] = ents[i]->d_name;
-    }
-    if (names)
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-    for (int i = 0; i < n && !rc; i++) {
-        if (names[i][0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        struct stat st;
-        if (stat(path, &st))
-            continue;
-        if (S_ISDIR(st.st_mode))
-            rc = walk(l, path, depth + 1);
-        else if (S_ISREG(st.st_mode) && looks_like_image(path, names[i]))
-            rc = list_push(l, path);
-    }
-    for (int i = 0; i < n; i++)
-        free(ents[i]);
-    free(ents);
-    free(names);
-    return rc;
+    (void)size;
+    return list_push(ctx, path);
 }
 
 /* ---- shared state between workers (anonymous shared memory) ---- */
@@ -190,12 +138,7 @@ static omr_status_t hash_file(const char *path, unsigned char md[32], char hex[6
     omr_status_t st = omr_load_hash_file(path, md, psize, NULL, NULL, err);
     if (st != OMR_OK)
         return st;
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = 0;
+    omr_load_sha256_hex(md, hex);
     return OMR_OK;
 }
 
@@ -842,7 +785,8 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
             add_problem(&res->refused, &res->n_refused, inputs[i], strerror(errno));
             continue;
         }
-        if ((S_ISDIR(st.st_mode) ? walk(&files, inputs[i], 0) : list_push(&files, inputs[i]))) {
+        if ((S_ISDIR(st.st_mode) ? omr_load_walk_images(inputs[i], push_found, &files)
+                                 : list_push(&files, inputs[i]))) {
             list_free(&files);
             return omr_error_set(err, OMR_ENOMEM, "out of memory");
         }

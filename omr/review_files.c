@@ -15,7 +15,8 @@
  * later load only stat()s it, and hashes it again when either changed (the
  * hash of a G4 packet takes ~1 ms, of a 300-dpi grey PNG page ~20 ms). When
  * the stored path is gone or holds other bytes, the folders given with
- * `omr review --images DIR` are searched: walked once (again on a miss,
+ * `omr review --images DIR` are searched: their image files
+ * (omr_load_walk_images) listed once (again on a miss,
  * at most every RESCAN_S seconds, for scans copied in meanwhile), then the
  * files of the stored size hashed, those with the stored name first, until
  * one matches. The file is not copied anywhere: the scans stay the
@@ -25,7 +26,6 @@
  * file, and then only after a change), which keeps two requests from
  * hashing the same file twice.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,55 +107,39 @@ void omr_review_files_free(omr_review_files_t *fs)
 
 /* ---- the files under the --images folders ---- */
 
-static int add_entry(omr_review_files_t *fs, const char *path, long long size)
+/* Make room for one more element of *pa (elem bytes each; *pcap doubles
+ * from 64). 0, or -1 when out of memory (*pa unchanged). */
+static int grow(void *pa, int n, int *pcap, size_t elem)
 {
-    if (fs->n_entries >= MAX_ENTRIES)
+    if (n < *pcap)
+        return 0;
+    int cap = *pcap ? 2 * *pcap : 64;
+    void *p = realloc(*(void **)pa, (size_t)cap * elem);
+    if (!p)
         return -1;
-    if (fs->n_entries == fs->cap_entries) {
-        int cap = fs->cap_entries ? 2 * fs->cap_entries : 256;
-        entry_t *e = realloc(fs->entries, (size_t)cap * sizeof *e);
-        if (!e)
-            return -1;
-        fs->entries = e, fs->cap_entries = cap;
-    }
-    if (!(fs->entries[fs->n_entries].path = strdup(path)))
-        return -1;
-    fs->entries[fs->n_entries++].size = size;
+    *(void **)pa = p;
+    *pcap = cap;
     return 0;
 }
 
-/* Regular files under dir (names starting with '.' skipped; depth bounds
- * symlink loops). Unreadable folders are passed over. */
-static void walk(omr_review_files_t *fs, const char *dir, int depth)
+/* omr_load_walk_images callback: one image file under a folder. */
+static int add_entry(void *ctx, const char *path, long long size)
 {
-    if (depth > 32)
-        return;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
-            continue;
-        struct stat st;
-        if (stat(path, &st))
-            continue;
-        if (S_ISDIR(st.st_mode))
-            walk(fs, path, depth + 1);
-        else if (S_ISREG(st.st_mode) && add_entry(fs, path, (long long)st.st_size))
-            break;
-    }
-    closedir(d);
+    omr_review_files_t *fs = ctx;
+    char *p;
+    if (fs->n_entries >= MAX_ENTRIES || grow(&fs->entries, fs->n_entries, &fs->cap_entries, sizeof *fs->entries) ||
+        !(p = strdup(path)))
+        return -1;
+    fs->entries[fs->n_entries++] = (entry_t){p, size};
+    return 0;
 }
 
+/* The image files under the folders, as omr scan would read them (load.h). */
 static void walk_dirs(omr_review_files_t *fs)
 {
     forget_entries(fs);
     for (int i = 0; i < fs->n_dirs; i++)
-        walk(fs, fs->dirs[i], 0);
+        omr_load_walk_images(fs->dirs[i], add_entry, fs);
     fs->walked_at = time(NULL);
 }
 
@@ -165,12 +149,6 @@ static const char *base_name(const char *path)
 {
     const char *b = strrchr(path, '/');
     return b ? b + 1 : path;
-}
-
-static void hex_of(const unsigned char md[32], char hex[65])
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 enum { FILE_RIGHT, FILE_ABSENT, FILE_OTHER };
@@ -189,7 +167,7 @@ static int check_file(const char *path, const omr_store_file_t *f, struct stat *
     if (omr_load_hash_file(path, md, &size, NULL, NULL, &err))
         return FILE_ABSENT;
     char hex[65];
-    hex_of(md, hex);
+    omr_load_sha256_hex(md, hex);
     return strcmp(hex, f->sha256) ? FILE_OTHER : FILE_RIGHT;
 }
 
@@ -210,14 +188,9 @@ static void remember(omr_review_files_t *fs, long long file_id, const char *path
         return;
     known_t *k = known_of(fs, file_id);
     if (!k) {
-        if (fs->n_known == fs->cap_known) {
-            int cap = fs->cap_known ? 2 * fs->cap_known : 64;
-            known_t *n = realloc(fs->known, (size_t)cap * sizeof *n);
-            if (!n) {
-                free(p);
-                return;
-            }
-            fs->known = n, fs->cap_known = cap;
+        if (grow(&fs->known, fs->n_known, &fs->cap_known, sizeof *fs->known)) {
+            free(p);
+            return;
         }
         k = &fs->known[fs->n_known++];
         memset(k, 0, sizeof *k);

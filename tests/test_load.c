@@ -584,6 +584,24 @@ static void test_not_images(void)
     result_free(&r);
 }
 
+/* omr_load_walk_images callback: the names under top, space-separated. */
+typedef struct {
+    const char *top;
+    char names[512];
+    size_t len;
+} walked_t;
+
+static int note_walked(void *ctx, const char *path, long long size)
+{
+    walked_t *w = ctx;
+    (void)size;
+    int n = snprintf(w->names + w->len, sizeof w->names - w->len, "%s ", path + strlen(w->top) + 1);
+    if (n < 0 || (size_t)n >= sizeof w->names - w->len)
+        return -1;
+    w->len += (size_t)n;
+    return 0;
+}
+
 /* A folder: sorted, recursive, non-images skipped, bad entries reported in
  * place, and the good files after them still load. */
 static void test_folder(void)
@@ -646,6 +664,13 @@ static void test_folder(void)
     }
     CHECK_INT(i, 7);
     omr_load_close(src);
+
+    /* the walk omr scan and the review's --images search use: the same files
+     * in the same order, what cannot be read passed over */
+    walked_t w = {top, {0}, 0};
+    CHECK_INT(omr_load_walk_images(top, note_walked, &w), 0);
+    CHECK_STR(w.names, root ? "a.png b-empty.tif b-sub/x.jpg c.tif d-locked/p.png noext "
+                            : "a.png b-empty.tif b-sub/x.jpg c.tif noext ");
     snprintf(path, sizeof path, "%s/d-locked", top);
     chmod(path, 0755);
     pixDestroy(&a);

@@ -297,8 +297,7 @@ static void make_fixture(void)
             fprintf(stderr, "hash: %s\n", err.msg);
             exit(1);
         }
-        for (int b = 0; b < 32; b++)
-            snprintf(hash + 2 * b, 3, "%02x", md[b]);
+        omr_load_sha256_hex(md, hash);
         omr_page_result_t r;
         memset(&r, 0, sizeof r);
         snprintf(r.file, sizeof r.file, "%s", g_png);
@@ -1128,8 +1127,7 @@ static void test_moved_and_replaced_scans(void)
     omr_error_t err;
     long long size = 0;
     CHECK(omr_load_hash_file(file, md, &size, NULL, NULL, &err) == OMR_OK);
-    for (int b = 0; b < 32; b++)
-        snprintf(sha + 2 * b, 3, "%02x", md[b]);
+    omr_load_sha256_hex(md, sha);
     const omr_store_file_t f = {1, file, sha, size};
     omr_review_files_t *fs = omr_review_files_new(NULL, 0);
     char path[4096];
