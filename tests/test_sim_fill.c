@@ -7,6 +7,8 @@
  *   - the answers obey the template: values within the option / column codes,
  *     an exclusive option alone, top-3 codes distinct and without gaps, -1
  *     exactly where the routing (recomputed here from the answer row) skips;
+ *   - a second option circled in a single-choice question: two marks in
+ *     the truth, the column empty;
  *   - the packet: every page once, case pages once per case, duplicates
  *     right, missing sheets empty in the answers and `missing` in the truth;
  *   - ink lands where the truth says: a marked region (its option text for
@@ -302,6 +304,8 @@ static void test_answers_obey_template(void)
     sim_profile_t p;
     sim_profile_defaults(&p, 0);
     p.p_doubtful = 0.5;      /* erasures must not put a second mark into the answers */
+    p.p_two_marks = 0;       /* two options of a routing question leave it empty here, yet
+                                route as both (test_two_marks_on_circled_forms) */
     p.p_break_routing = 0;   /* -1 exactly where the routing skips */
     p.p_break_exclusive = 0; /* an exclusive option alone */
     p.p_missing_page = 0;    /* a missing source page would hide the routing's reason */
@@ -311,6 +315,66 @@ static void test_answers_obey_template(void)
     p.p_break_exclusive = 0.5;
     int broken = check_answers(p, 20, 1);
     CHECK(broken > 0, "p_break_routing 1 never answered a skipped question");
+}
+
+/* A second option circled in a single-choice question (p_two_marks): the
+ * truth holds two marked circles and the column is empty, since no one
+ * answer is true. Counted from the template's questions and regions; with
+ * p_two_marks 0 an answered question holds exactly one mark. */
+static void count_single_marks(double p_two, int *pone, int *ptwo, int *pother, int *pvalued)
+{
+    sim_profile_t p;
+    sim_profile_defaults(&p, 0);
+    p.p_two_marks = p_two;
+    p.p_doubtful = 0;       /* an erasure would leave a residue, not a second mark */
+    p.p_blank_question = 0;
+    p.p_break_routing = 0;
+    *pone = *ptwo = *pother = *pvalued = 0;
+    for (int fi = 0; fi < survey->n_forms; fi++) {
+        const omr_form_t *f = &survey->forms[fi];
+        omr_column_t *cols;
+        int nc = omr_template_columns(f, 0, &cols);
+        for (int k = 0; k < 4; k++) {
+            char id[16];
+            snprintf(id, sizeof id, "%06d", k + 1);
+            sim_respondent_t *r = sim_respondent_new(survey, f, id, 7, &p);
+            CHECK(r != NULL);
+            if (!r)
+                continue;
+            for (int qi = 0; qi < f->n_questions; qi++) {
+                const omr_question_t *q = &f->questions[qi];
+                if (q->kind != OMR_KIND_SINGLE || q->is_case || q->n_options < 2 || r->qstate[qi] != SIM_Q_ANSWERED)
+                    continue;
+                const omr_page_t *pg = &f->pages[q->page];
+                int marked = 0;
+                for (int i = q->first_region; i < q->first_region + q->n_regions; i++)
+                    if (pg->regions[i].kind == OMR_REGION_CIRCLE && sim_cell(r, 0, q->page, i)->value == 1)
+                        marked++;
+                *pone += marked == 1;
+                *ptwo += marked == 2;
+                *pother += marked != 1 && marked != 2;
+                for (int c = 0; c < nc; c++) {
+                    char buf[32];
+                    if (cols[c].question != qi || cols[c].is_text)
+                        continue;
+                    column_value(r, 0, &cols[c], buf, sizeof buf);
+                    *pvalued += marked == 2 && buf[0] != '\0';
+                }
+            }
+            sim_respondent_free(r);
+        }
+        free(cols);
+    }
+}
+
+static void test_two_marks_on_circled_forms(void)
+{
+    int one, two, other, valued;
+    count_single_marks(1, &one, &two, &other, &valued);
+    CHECK(two > 40 && one == 0 && other == 0, "p_two_marks 1: one %d two %d other %d", one, two, other);
+    CHECK_INT(valued, 0);
+    count_single_marks(0, &one, &two, &other, &valued);
+    CHECK(one > 40 && two == 0 && other == 0, "p_two_marks 0: one %d two %d other %d", one, two, other);
 }
 
 static void test_packet(void)
@@ -532,6 +596,7 @@ int main(void)
     RUN(test_csv_quoting);
     RUN(test_determinism);
     RUN(test_answers_obey_template);
+    RUN(test_two_marks_on_circled_forms);
     RUN(test_packet);
     RUN(test_ink_lands);
     RUN(test_clean_profile);

@@ -57,10 +57,10 @@ void sim_profile_defaults(sim_profile_t *p, int clean)
     p->p_missing_page = 0.007;
     p->p_doubtful = 0.05;
     p->p_stray = 0.2;
-    /* Mark sheets (bubbles) only: per single-choice question, grid row or
-     * position of a number in bubble columns 1 % fill a second bubble
-     * (about one sheet in five of 26 questions holds such a rule break; one
-     * 7-digit number in 14); per blank bubble 0.3 % hold a pen touch (a dot
+    /* Per single-choice question 1 % mark a second option (on a mark sheet
+     * also per grid row or position of a number in bubble columns: about one
+     * sheet in five of 26 questions holds such a rule break; one 7-digit
+     * number in 14); mark sheets only: per blank bubble 0.3 % hold a pen touch (a dot
      * where the pen rested while the respondent read the options; about
      * one sheet in five of ~80 blank bubbles). */
     p->p_two_marks = 0.01;
@@ -218,11 +218,20 @@ static void draw_single(sim_respondent_t *r, sim_rng_t *rng, int slot, const omr
         cell_w(r, slot, q->page, ri)->value = 1;
     if (o->other)
         fill_other_text(r, rng, slot, q, o->code);
-    /* On a mark sheet a few fill a second bubble (undecided between two):
-     * a rule break the truth keeps, for review. Drawn only for bubbles, so
-     * the other forms' answers stay as they were. */
-    if (n > 1 && question_has_bubbles(r->form, q) && sim_rng_chance(rng, r->profile.p_two_marks)) {
-        int k2 = (k + sim_rng_range(rng, 1, n - 1)) % n;
+    /* A few mark a second option (undecided between two, or both true for
+     * them): a rule break the truth keeps, for review; the column stays
+     * empty (column_value). On a mark sheet from this question's stream, as
+     * it always was; on circled forms from a stream of its own, so that
+     * adding it left every other answer and doubt of the corpus as it was. */
+    if (n < 2)
+        return;
+    sim_rng_t own, *two = rng;
+    if (!question_has_bubbles(r->form, q)) {
+        sim_fill_rng(r, &own, -1, slot, (int)(q - r->form->questions), SIM_P_TWO_MARKS);
+        two = &own;
+    }
+    if (sim_rng_chance(two, r->profile.p_two_marks)) {
+        int k2 = (k + sim_rng_range(two, 1, n - 1)) % n;
         int r2 = option_region(r->form, q, q->options[k2].code);
         if (r2 >= 0)
             cell_w(r, slot, q->page, r2)->value = 1;

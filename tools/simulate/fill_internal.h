@@ -129,7 +129,8 @@ enum { /* purposes of the streams */
     SIM_P_STRAY,  /* stray marks of a sheet */
     SIM_P_DIGIT,  /* which MNIST sample */
     SIM_P_ROUTE,  /* whether a routed-away question is answered anyway */
-    SIM_P_DOT     /* a pen touch in a blank bubble */
+    SIM_P_DOT,    /* a pen touch in a blank bubble */
+    SIM_P_TWO_MARKS /* a second option marked in a single-choice question (circled forms) */
 };
 
 /* Is region g a bubble (a round CHECK region, filled in to answer)? */

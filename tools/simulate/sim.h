@@ -54,7 +54,7 @@ typedef struct {
     double p_doubtful;       /* per answered question: faint pencil, erasure, cross-out … */
     double p_stray;          /* per sheet: stray marks, scribbles, margin notes */
     double p_two_marks;      /* per single-choice question, grid1 row of bubbles or position
-                                of a number in bubble columns: a second bubble filled too (a
+                                of a number in bubble columns: a second option marked too (a
                                 rule break; the truth holds both) */
     double p_dot;            /* per blank bubble: a pen touch (a dot) in it; not an answer */
     int clean;               /* 1: well-behaved respondents, dark pen, no doubtful marks */
