@@ -39,6 +39,9 @@ static void usage(FILE *out)
             "  -q, --quiet      no progress line\n"
             "  --recode         no INPUT needed: only re-code respondents whose pages or review\n"
             "                   decisions changed since they were last coded\n"
+            "  --settle SECONDS leave files last written less than SECONDS ago for the next run\n"
+            "                   (a scanner or a copy may still be writing them; default 0). A file\n"
+            "                   that changes while it is read is always left for the next run\n"
             "\n"
             "Every page or file that cannot be used (unreadable, no barcode, another survey or form,\n"
             "not registrable) is reported with file, page and reason and kept as a review item;\n"
@@ -53,14 +56,15 @@ static void usage(FILE *out)
             "  0  done, nothing left to review\n"
             "  1  usage error\n"
             "  2  failed: no input usable, or the store or templates cannot be used\n"
-            "  3  done, with items to review (open review items in the store) or inputs refused\n");
+            "  3  done, with items to review (open review items in the store), inputs refused,\n"
+            "     or files left for the next run\n");
 }
 
 /* The progress line on a terminal: rewritten in place with \r. */
 static void on_progress(void *ctx, const omr_pipeline_progress_t *p)
 {
     (void)ctx;
-    int files = p->files_done + p->files_skipped + p->files_busy + p->files_refused;
+    int files = p->files_done + p->files_skipped + p->files_busy + p->files_refused + p->files_deferred;
     fprintf(stderr, "\rfiles %d/%d, pages %d, %.1f pages/s   ", files, p->files_total, p->pages,
             p->elapsed_s > 0 ? p->pages / p->elapsed_s : 0.0);
     fflush(stderr);
@@ -155,8 +159,11 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
                           const omr_store_summary_t *sum)
 {
     const omr_pipeline_progress_t *p = &res->progress;
-    printf("batch %lld: %d file(s): %d stored, %d already in the store, %d in progress elsewhere, %d refused\n",
+    printf("batch %lld: %d file(s): %d stored, %d already in the store, %d in progress elsewhere, %d refused",
            res->batch, p->files_total, p->files_done, p->files_skipped, p->files_busy, res->n_refused);
+    if (res->n_deferred)
+        printf(", %d left for the next run", res->n_deferred);
+    printf("\n");
     printf("pages: %d stored in %.1f s (%.1f pages/s), %d identified, %d blank skipped, %d flagged\n", sum->pages,
            p->elapsed_s, p->elapsed_s > 0 ? p->pages / p->elapsed_s : 0.0, sum->identified, sum->blank,
            sum->pages - sum->identified - sum->blank);
@@ -186,6 +193,11 @@ static void print_summary(omr_store_t *store, const omr_survey_t *survey, const 
         printf("inputs refused:\n");
         for (int i = 0; i < res->n_refused; i++)
             printf("  %s: %s\n", res->refused[i].what, res->refused[i].reason);
+    }
+    if (res->n_deferred) {
+        printf("files left for the next run (nothing of them stored):\n");
+        for (int i = 0; i < res->n_deferred; i++)
+            printf("  %s: %s\n", res->deferred[i].what, res->deferred[i].reason);
     }
     if (res->n_coding_failed) {
         printf("respondents not coded (left for the next run):\n");
@@ -229,9 +241,10 @@ int omr_cmd_scan(int argc, char **argv)
                                          {"batch", required_argument, 0, 'b'},   {"template", required_argument, 0, 't'},
                                          {"calib", required_argument, 0, 'c'},   {"jobs", required_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},         {"recode", no_argument, 0, 'r'},
-                                         {0, 0, 0, 0}};
+                                         {"settle", required_argument, 0, 's'},  {0, 0, 0, 0}};
     const char *db = NULL, *batch = NULL, *tpl = DEFAULT_TEMPLATE, *calib = NULL;
     int jobs = 1, quiet = 0, recode = 0, ch;
+    double settle = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "hj:q", opts, NULL)) != -1) {
         switch (ch) {
@@ -266,6 +279,15 @@ int omr_cmd_scan(int argc, char **argv)
         case 'r':
             recode = 1;
             break;
+        case 's': {
+            char *end;
+            settle = strtod(optarg, &end);
+            if (end == optarg || *end || !(settle >= 0 && settle <= 86400)) {
+                fprintf(stderr, "omr scan: --settle %s: a number of seconds from 0 to 86400\n", optarg);
+                return OMR_EXIT_USAGE;
+            }
+            break;
+        }
         default:
             fprintf(stderr, "try 'omr scan --help'\n");
             return OMR_EXIT_USAGE;
@@ -318,7 +340,12 @@ int omr_cmd_scan(int argc, char **argv)
     omr_store_t *store = NULL;
     if (optind < argc) {
         int progress = !quiet && isatty(fileno(stderr));
-        omr_pipeline_opts_t po = {db, batch, options, jobs, progress ? on_progress : NULL, NULL};
+        omr_pipeline_opts_t po = {.db_path = db,
+                                  .batch_name = batch,
+                                  .options = options,
+                                  .jobs = jobs,
+                                  .progress = progress ? on_progress : NULL,
+                                  .settle_s = settle};
         st = omr_pipeline_run(survey, &cal, (const char *const *)argv + optind, argc - optind, &po, &res, &err);
         if (progress)
             fputc('\n', stderr);
@@ -339,11 +366,12 @@ int omr_cmd_scan(int argc, char **argv)
         rc = OMR_EXIT_FAILED;
     } else {
         print_summary(store, survey, &res, &sum);
-        int usable = res.progress.files_done + res.progress.files_skipped + res.progress.files_busy;
+        int usable = res.progress.files_done + res.progress.files_skipped + res.progress.files_busy +
+                     res.progress.files_deferred;
         if (optind < argc && usable == 0) {
             fprintf(stderr, "omr scan: no input could be used\n");
             rc = OMR_EXIT_FAILED;
-        } else if (sum.open_items > 0 || res.n_refused > 0 || res.n_coding_failed > 0)
+        } else if (sum.open_items > 0 || res.n_refused > 0 || res.n_deferred > 0 || res.n_coding_failed > 0)
             rc = OMR_EXIT_REVIEW;
     }
     omr_store_close(store);

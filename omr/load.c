@@ -62,7 +62,9 @@ struct omr_load {
     int first_done; /* TIFF: the first directory (read at open) has been decoded */
     unsigned char sha256[32];
     int hash_ok;
-    int hash_given; /* omr_load_open_hashed(): sha256 is the caller's, not recomputed */
+    int hash_given; /* omr_load_open_fd(): sha256 is the caller's, not recomputed */
+    int fd;         /* >= 0: the one file, opened by the caller (borrowed): every byte
+                       is read from it, never again by path (omr_load_open_fd) */
     /* Library messages collected during one call: the first error, the first
      * warning, and whether a warning came while pixels were being decoded. */
     char diag[512];
@@ -231,6 +233,7 @@ omr_status_t omr_load_open_paths(const char *const *paths, int n_paths, omr_load
     if (!src)
         return omr_error_set(err, OMR_ENOMEM, "out of memory");
     src->cur = -1;
+    src->fd = -1;
     omr_status_t st = OMR_OK;
     for (int i = 0; i < n_paths && st == OMR_OK; i++) {
         struct stat sb;
@@ -258,18 +261,23 @@ omr_status_t omr_load_open(const char *path, omr_load_t **psrc, omr_error_t *err
     return omr_load_open_paths(&path, 1, psrc, err);
 }
 
-omr_status_t omr_load_open_hashed(const char *path, const unsigned char sha256[32],
-                                  omr_load_t **psrc, omr_error_t *err)
+omr_status_t omr_load_open_fd(const char *path, int fd, const unsigned char sha256[32],
+                              omr_load_t **psrc, omr_error_t *err)
 {
-    omr_status_t st = omr_load_open_paths(&path, 1, psrc, err);
-    if (st != OMR_OK)
-        return st;
-    /* a folder was walked: its files are hashed one by one as usual */
-    omr_load_t *src = *psrc;
-    if (src->n_files == 1 && !strcmp(src->files[0].path, path)) {
+    *psrc = NULL;
+    omr_load_t *src = calloc(1, sizeof *src);
+    if (!src)
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
+    src->cur = -1;
+    src->fd = fd;
+    src->hash_given = 1;
+    if (sha256)
         memcpy(src->sha256, sha256, sizeof src->sha256);
-        src->hash_given = 1;
+    if (add_entry(src, path, OMR_OK, NULL) != OMR_OK) {
+        omr_load_close(src);
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
     }
+    *psrc = src;
     return OMR_OK;
 }
 
@@ -350,32 +358,40 @@ omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long
     if (fd < 0)
         return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return omr_error_set(err, OMR_EIO, "%s: not a regular file", path);
-    }
+    omr_status_t st = fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)
+                          ? omr_error_set(err, OMR_EIO, "%s: not a regular file", path)
+                          : omr_load_hash_fd(fd, path, sha256, psize, head, phead, err);
+    close(fd);
+    return st;
+}
+
+omr_status_t omr_load_hash_fd(int fd, const char *name, unsigned char sha256[32], long long *psize,
+                              unsigned char *head, size_t *phead, omr_error_t *err)
+{
+    if (phead)
+        *phead = 0;
+    *psize = 0;
     /* 256 KiB reads: few system calls, and the chunk stays in the L2 cache
-     * between read() and the hash. */
+     * between read() and the hash. pread from 0: the fd's offset is shared
+     * with the decoder's dup()s, so it is never relied on. */
     enum { CHUNK = 1 << 18 };
     unsigned char *tbuf = malloc(CHUNK);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!tbuf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        close(fd);
         free(tbuf);
         EVP_MD_CTX_free(ctx);
-        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory (hash)", path);
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory (hash)", name);
     }
     long long total = 0;
     for (;;) {
-        ssize_t n = read(fd, tbuf, CHUNK);
+        ssize_t n = pread(fd, tbuf, CHUNK, (off_t)total);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
-            close(fd);
             free(tbuf);
             EVP_MD_CTX_free(ctx);
-            return omr_error_set(err, OMR_EIO, "%s: read failed after %lld bytes: %s", path,
+            return omr_error_set(err, OMR_EIO, "%s: read failed after %lld bytes: %s", name,
                                  total, strerror(e));
         }
         if (n == 0)
@@ -388,15 +404,34 @@ omr_status_t omr_load_hash_file(const char *path, unsigned char sha256[32], long
         EVP_DigestUpdate(ctx, tbuf, (size_t)n);
         total += n;
     }
-    close(fd);
     free(tbuf);
     unsigned int mdlen = 0;
     int ok = EVP_DigestFinal_ex(ctx, sha256, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);
     if (!ok)
-        return omr_error_set(err, OMR_EIO, "%s: SHA-256 failed", path);
+        return omr_error_set(err, OMR_EIO, "%s: SHA-256 failed", name);
     *psize = total;
     return OMR_OK;
+}
+
+int omr_load_stamp_fd(int fd, omr_load_stamp_t *stamp)
+{
+    struct stat sb;
+    memset(stamp, 0, sizeof *stamp);
+    if (fstat(fd, &sb) != 0)
+        return -1;
+    stamp->dev = (unsigned long long)sb.st_dev;
+    stamp->ino = (unsigned long long)sb.st_ino;
+    stamp->size = (long long)sb.st_size;
+    stamp->mtime_s = (long long)sb.st_mtim.tv_sec;
+    stamp->mtime_ns = (long long)sb.st_mtim.tv_nsec;
+    return 0;
+}
+
+int omr_load_stamp_same(const omr_load_stamp_t *a, const omr_load_stamp_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_s == b->mtime_s &&
+           a->mtime_ns == b->mtime_ns;
 }
 
 /* Hash the whole file and keep its first bytes for sniffing; with a digest
@@ -408,15 +443,16 @@ static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *
     *phead = 0;
     long long total = 0;
     if (src->hash_given) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = src->fd >= 0 ? src->fd : open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
         ssize_t n;
         do
-            n = read(fd, head, 16);
+            n = pread(fd, head, 16, 0);
         while (n < 0 && errno == EINTR);
         int e = errno;
-        close(fd);
+        if (fd != src->fd)
+            close(fd);
         if (n < 0)
             return omr_error_set(err, OMR_EIO, "%s: read failed after 0 bytes: %s", path,
                                  strerror(e));
@@ -678,6 +714,39 @@ static omr_status_t tiff_decode(omr_load_t *src, const char *what, omr_image_t *
     return OMR_OK;
 }
 
+/* A new descriptor of the file to decode, positioned at its start: a dup()
+ * of the caller's (omr_load_open_fd), so the bytes are those of the file
+ * that was hashed even if the path now names another; else opened by path.
+ * The decoder closes it. -1 with errno set on failure. */
+static int decode_fd(const omr_load_t *src, const char *path)
+{
+    if (src->fd < 0)
+        return open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) { /* the offset is shared with src->fd */
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* decode_fd() as a stdio stream (PNG, JPEG). */
+static FILE *decode_stream(const omr_load_t *src, const char *path)
+{
+    int fd = decode_fd(src, path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 static omr_status_t tiff_open(omr_load_t *src, const char *path, omr_error_t *err)
 {
     TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
@@ -688,8 +757,15 @@ static omr_status_t tiff_open(omr_load_t *src, const char *path, omr_error_t *er
     /* Bounds libtiff's own allocations (tag arrays, strip buffers) so a
      * forged header cannot make it take gigabytes before we look at it. */
     TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)512 << 20);
-    src->tif = TIFFOpenExt(path, "r", opts);
+    int fd = decode_fd(src, path);
+    if (fd < 0) {
+        TIFFOpenOptionsFree(opts);
+        return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    src->tif = TIFFFdOpenExt(fd, path, "r", opts); /* TIFFClose closes fd */
     TIFFOpenOptionsFree(opts);
+    if (!src->tif)
+        close(fd);
     if (!src->tif)
         return omr_error_set(err, OMR_EINPUT,
                              "%s: TIFF header or first page directory unreadable; the file is "
@@ -800,15 +876,15 @@ static omr_status_t png_decode_inner(png_ctx_t *ctx, const char *what, omr_image
     return OMR_OK;
 }
 
-static omr_status_t png_decode(const char *path, const char *what, omr_image_t *img,
-                               omr_error_t *err)
+static omr_status_t png_decode(const omr_load_t *src, const char *path, const char *what,
+                               omr_image_t *img, omr_error_t *err)
 {
     /* On the heap, like the JPEG context: what png_decode_inner() changes
      * after setjmp() must not live in this frame's automatic variables. */
     png_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
-    ctx->f = fopen(path, "rb");
+    ctx->f = decode_stream(src, path);
     if (!ctx->f) {
         free(ctx);
         return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", what, strerror(errno));
@@ -923,13 +999,13 @@ static omr_status_t jpeg_decode_inner(jpeg_ctx_t *ctx, const char *what, omr_ima
     return OMR_OK;
 }
 
-static omr_status_t jpeg_decode(const char *path, const char *what, omr_image_t *img,
-                                omr_error_t *err)
+static omr_status_t jpeg_decode(const omr_load_t *src, const char *path, const char *what,
+                                omr_image_t *img, omr_error_t *err)
 {
     jpeg_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return omr_error_set(err, OMR_ENOMEM, "%s: out of memory", what);
-    ctx->f = fopen(path, "rb");
+    ctx->f = decode_stream(src, path);
     if (!ctx->f) {
         free(ctx);
         return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", what, strerror(errno));
@@ -1023,11 +1099,11 @@ static omr_status_t decode_page(omr_load_t *src, omr_image_t *img, omr_error_t *
     diag_clear(src);
     if (src->format == OMR_FORMAT_PNG) {
         close_file(src);
-        return png_decode(path, what, img, err);
+        return png_decode(src, path, what, img, err);
     }
     if (src->format == OMR_FORMAT_JPEG) {
         close_file(src);
-        return jpeg_decode(path, what, img, err);
+        return jpeg_decode(src, path, what, img, err);
     }
     if (src->first_done) {
         if (TIFFLastDirectory(src->tif)) {
@@ -1101,6 +1177,9 @@ void omr_image_clear(omr_image_t *img)
     memset(img, 0, sizeof *img);
 }
 
+static omr_status_t load_one_page(omr_load_t *src, const char *path, int page, omr_image_t *img,
+                                  omr_error_t *err);
+
 omr_status_t omr_load_page(const char *path, int page, omr_image_t *img, omr_error_t *err)
 {
     memset(img, 0, sizeof *img);
@@ -1108,8 +1187,29 @@ omr_status_t omr_load_page(const char *path, int page, omr_image_t *img, omr_err
     omr_status_t st = omr_load_open(path, &src, err);
     if (st != OMR_OK)
         return st;
+    return load_one_page(src, path, page, img, err);
+}
+
+omr_status_t omr_load_page_fd(const char *path, int fd, int page, omr_image_t *img, omr_error_t *err)
+{
+    memset(img, 0, sizeof *img);
+    omr_load_t *src = NULL;
+    omr_status_t st = omr_load_open_fd(path, fd, NULL, &src, err);
+    if (st != OMR_OK)
+        return st;
+    st = load_one_page(src, path, page, img, err);
+    img->hash_ok = 0; /* not hashed here: the caller knows the file */
+    memset(img->sha256, 0, sizeof img->sha256);
+    img->sha256_hex[0] = '\0';
+    return st;
+}
+
+/* Page `page` of the iterator's one file; closes src. */
+static omr_status_t load_one_page(omr_load_t *src, const char *path, int page, omr_image_t *img,
+                                  omr_error_t *err)
+{
     src->cur = 0;
-    st = open_file(src, img, err);
+    omr_status_t st = open_file(src, img, err);
     if (st == OMR_OK && page > 0) {
         if (src->format != OMR_FORMAT_TIFF || !TIFFSetDirectory(src->tif, (tdir_t)page)) {
             st = omr_error_set(err, OMR_ENOTFOUND, "%s: no page %d (%d page(s) found): %s", path,

@@ -78,11 +78,35 @@ typedef struct omr_load omr_load_t;
  * omr_load_open_paths(&path, 1, ...). */
 omr_status_t omr_load_open(const char *path, omr_load_t **psrc, omr_error_t *err);
 
-/* omr_load_open() for one file whose SHA-256 the caller already has (from
- * omr_load_hash_file): the file is not hashed again, img->sha256 is this
- * digest. A folder is walked and hashed as by omr_load_open(). */
-omr_status_t omr_load_open_hashed(const char *path, const unsigned char sha256[32],
-                                  omr_load_t **psrc, omr_error_t *err);
+/* Iterate over the pages of one file the caller has open (fd, a regular
+ * file, borrowed: not closed here) and has hashed (omr_load_hash_fd):
+ * every byte is read from fd, never again by path, so the pages decoded are
+ * the bytes hashed even if the path is replaced meanwhile (a scanner writing
+ * the next scan0001.tif). path only names the file in messages. img->sha256
+ * is the given digest (NULL: zero). */
+omr_status_t omr_load_open_fd(const char *path, int fd, const unsigned char sha256[32],
+                              omr_load_t **psrc, omr_error_t *err);
+
+/* omr_load_hash_file() of an open regular file, from its first byte (pread:
+ * fd's offset is not used); name is for messages. */
+omr_status_t omr_load_hash_fd(int fd, const char *name, unsigned char sha256[32], long long *psize,
+                              unsigned char *head, size_t *phead, omr_error_t *err);
+
+/* What tells, without reading them, that a file's bytes are still those
+ * that were read: the file (device, inode), its size and modification time.
+ * A write in place changes size or mtime; a new file under the same name is
+ * another inode. */
+typedef struct {
+    unsigned long long dev, ino;
+    long long size;
+    long long mtime_s, mtime_ns;
+} omr_load_stamp_t;
+
+/* The stamp of an open file. 0, or -1 with errno set. */
+int omr_load_stamp_fd(int fd, omr_load_stamp_t *stamp);
+
+/* 1 when both stamps are of the same bytes. */
+int omr_load_stamp_same(const omr_load_stamp_t *a, const omr_load_stamp_t *b);
 
 /* SHA-256 of every byte of a regular file (OpenSSL; the same digest as any
  * other SHA-256). *psize gets the byte count; head (optional, 16 bytes)
@@ -140,6 +164,10 @@ void omr_image_clear(omr_image_t *img);
 /* Read a single page of one file (page 0-based) without an iterator: for
  * tools and the review UI. *ppix owned by the caller. */
 omr_status_t omr_load_page(const char *path, int page, omr_image_t *img, omr_error_t *err);
+
+/* The same from a file the caller has open and has checked (fd borrowed, as
+ * for omr_load_open_fd); the file is not hashed (img->hash_ok 0). */
+omr_status_t omr_load_page_fd(const char *path, int fd, int page, omr_image_t *img, omr_error_t *err);
 
 /* Format of a buffer holding the first bytes of a file (n >= 8 to be sure). */
 omr_format_t omr_load_sniff(const unsigned char *head, size_t n);

@@ -5,6 +5,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -88,7 +89,7 @@ static int push_found(void *ctx, const char *path, long long size)
 
 /* ---- shared state between workers (anonymous shared memory) ---- */
 
-enum { OUT_PENDING, OUT_DONE, OUT_SKIPPED, OUT_BUSY, OUT_REFUSED };
+enum { OUT_PENDING, OUT_DONE, OUT_SKIPPED, OUT_BUSY, OUT_REFUSED, OUT_DEFERRED };
 
 typedef struct {
     int kind;
@@ -97,7 +98,7 @@ typedef struct {
 
 typedef struct {
     int next;        /* next file index to take (atomic) */
-    int done, skipped, busy, refused, pages;
+    int done, skipped, busy, refused, deferred, pages;
     outcome_t out[]; /* one per file */
 } shared_t;
 
@@ -123,23 +124,40 @@ static void report_progress(run_t *r, int force)
     if (!force && t - r->last_progress < 0.25)
         return;
     r->last_progress = t;
-    omr_pipeline_progress_t p = {r->files->n, get(&r->sh->done), get(&r->sh->skipped), get(&r->sh->busy),
-                                 get(&r->sh->refused), get(&r->sh->pages), t - r->t0};
+    omr_pipeline_progress_t p = {r->files->n,          get(&r->sh->done),     get(&r->sh->skipped),
+                                 get(&r->sh->busy),    get(&r->sh->refused),  get(&r->sh->deferred),
+                                 get(&r->sh->pages),   t - r->t0};
     r->opts->progress(r->opts->progress_ctx, &p);
 }
 
 /* ---- stage 1: hash ---- */
 
-/* SHA-256 of the file (load.h, OpenSSL): its identity in the store. The
- * digest is handed to the loader, so the file is hashed once. */
-static omr_status_t hash_file(const char *path, unsigned char md[32], char hex[65], long long *psize,
+/* SHA-256 of the open file (load.h, OpenSSL): its identity in the store.
+ * The loader reads the same descriptor with the digest given, so the file
+ * is hashed once and the pages stored are the bytes hashed. */
+static omr_status_t hash_file(int fd, const char *path, unsigned char md[32], char hex[65], long long *psize,
                               omr_error_t *err)
 {
-    omr_status_t st = omr_load_hash_file(path, md, psize, NULL, NULL, err);
+    omr_status_t st = omr_load_hash_fd(fd, path, md, psize, NULL, NULL, err);
     if (st != OMR_OK)
         return st;
     omr_load_sha256_hex(md, hex);
     return OMR_OK;
+}
+
+/* Why a file is left for the next run: written too recently (--settle), or
+ * changed while it was read. "" when neither. */
+static void unsettled_reason(const run_t *run, const omr_load_stamp_t *at_open, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (run->opts->settle_s <= 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double age = (double)(now.tv_sec - at_open->mtime_s) + 1e-9 * (double)(now.tv_nsec - at_open->mtime_ns);
+    if (age < run->opts->settle_s)
+        snprintf(out, n, "last written %.0f s ago, less than --settle %.0f s: it may still be being written; "
+                         "left for the next run", age < 0 ? 0.0 : age, run->opts->settle_s);
 }
 
 /* ---- stage 4: identify ---- */
@@ -330,7 +348,7 @@ static void pages_free(pages_t *p)
  * Never fails for bad input: a failure becomes a page status. Returns the
  * page count the file claims; *file_error gets the reason when no page at
  * all could be read. */
-static int read_pages(run_t *run, const char *path, const unsigned char *md, const char *sha,
+static int read_pages(run_t *run, const char *path, int fd, const unsigned char *md, const char *sha,
                       omr_sample_cache_t *cache, pages_t *pages, char *file_error, size_t nfe)
 {
     omr_load_t *src = NULL;
@@ -341,7 +359,7 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
     int n_by_order = 0;          /* sheets identified by their order so far */
     file_error[0] = 0;
     memset(&img, 0, sizeof img);
-    if (omr_load_open_hashed(path, md, &src, &err)) {
+    if (omr_load_open_fd(path, fd, md, &src, &err)) {
         snprintf(file_error, nfe, "%s", err.msg);
         omr_page_result_t *r = pages_add(pages);
         if (r) {
@@ -412,27 +430,61 @@ static int read_pages(run_t *run, const char *path, const unsigned char *md, con
     return n_in_file > pages->n ? n_in_file : pages->n;
 }
 
+static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cache, int i, int fd);
+
+static void refuse(run_t *run, outcome_t *out, int kind, const char *reason)
+{
+    out->kind = kind;
+    copy_str(out->reason, sizeof out->reason, reason);
+    add(kind == OUT_DEFERRED ? &run->sh->deferred : &run->sh->refused, 1);
+}
+
+/* The file is opened once: hashed, decoded and checked afterwards through
+ * the same descriptor (so a file replaced under its name meanwhile cannot
+ * mix two scans). */
 static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cache, int i)
 {
     const char *path = run->files->paths[i];
     outcome_t *out = &run->sh->out[i];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+        refuse(run, out, OUT_REFUSED, why);
+        return;
+    }
+    process_open_file(run, store, cache, i, fd);
+    close(fd);
+}
+
+static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cache, int i, int fd)
+{
+    const char *path = run->files->paths[i];
+    outcome_t *out = &run->sh->out[i];
     omr_error_t err = {0};
-    char sha[65];
+    char sha[65], why[400];
     unsigned char md[32];
     long long size, file;
     omr_claim_t claim;
-    if (hash_file(path, md, sha, &size, &err)) {                    /* stage 1 */
-        out->kind = OUT_REFUSED;
-        copy_str(out->reason, sizeof out->reason, err.msg);
-        add(&run->sh->refused, 1);
+    omr_load_stamp_t at_open, after;
+    if (omr_load_stamp_fd(fd, &at_open)) {
+        snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+        refuse(run, out, OUT_REFUSED, why);
+        return;
+    }
+    unsettled_reason(run, &at_open, why, sizeof why);
+    if (why[0]) {
+        refuse(run, out, OUT_DEFERRED, why);
+        return;
+    }
+    if (hash_file(fd, path, md, sha, &size, &err)) {                 /* stage 1 */
+        refuse(run, out, OUT_REFUSED, err.msg);
         return;
     }
     if (size == 0) {
         /* every empty file has the same hash: refuse each by name rather than
          * store one and skip the others as "already stored" */
-        out->kind = OUT_REFUSED;
-        snprintf(out->reason, sizeof out->reason, "empty file (0 bytes): not an image");
-        add(&run->sh->refused, 1);
+        refuse(run, out, OUT_REFUSED, "empty file (0 bytes): not an image");
         return;
     }
     /* The store keeps the absolute path: the review server, started from
@@ -453,9 +505,18 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
     }
     pages_t pages = {0};
     char file_error[1024];
-    int n_in_file = read_pages(run, path, md, sha, cache, &pages, file_error, sizeof file_error); /* stages 3-5 */
-    if (omr_store_file_save(store, file, run->survey, pages.v, pages.n, n_in_file, /* stage 6 */
-                            file_error[0] ? file_error : NULL, &err)) {
+    int n_in_file = read_pages(run, path, fd, md, sha, cache, &pages, file_error, sizeof file_error); /* 3-5 */
+    if (omr_load_stamp_fd(fd, &after) || !omr_load_stamp_same(&at_open, &after)) {
+        /* Written while we read it (a scan still coming in, a copy not
+         * finished): the hash and the pages may be of different bytes, so
+         * nothing of it is stored; the next run reads it whole. */
+        omr_error_t e2;
+        omr_store_file_unclaim(store, file, &e2);
+        refuse(run, out, OUT_DEFERRED,
+               "changed while it was being read (still being written?): nothing of it stored; "
+               "left for the next run");
+    } else if (omr_store_file_save(store, file, run->survey, pages.v, pages.n, n_in_file, /* stage 6 */
+                                   file_error[0] ? file_error : NULL, &err)) {
         omr_error_t e2;
         omr_store_file_unclaim(store, file, &e2);
         out->kind = OUT_REFUSED;
@@ -533,7 +594,8 @@ static omr_status_t run_forked(run_t *run, int jobs, omr_error_t *err)
             if (getppid() != parent)
                 _exit(3);
             run_t mine = *run;
-            mine.opts = &(omr_pipeline_opts_t){.db_path = run->opts->db_path};
+            /* the workers report no progress (the parent does) */
+            mine.opts = &(omr_pipeline_opts_t){.db_path = run->opts->db_path, .settle_s = run->opts->settle_s};
             omr_error_t e;
             _exit(worker(&mine, &e) ? 2 : 0);
         }
@@ -840,11 +902,13 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
     for (int i = 0; i < files.n; i++) {
         if (sh->out[i].kind == OUT_REFUSED)
             add_problem(&res->refused, &res->n_refused, files.paths[i], sh->out[i].reason);
+        else if (sh->out[i].kind == OUT_DEFERRED)
+            add_problem(&res->deferred, &res->n_deferred, files.paths[i], sh->out[i].reason);
         else if (sh->out[i].kind == OUT_PENDING && !st)
             add_problem(&res->refused, &res->n_refused, files.paths[i], "not processed (a worker died)");
     }
-    res->progress = (omr_pipeline_progress_t){files.n, sh->done, sh->skipped, sh->busy,
-                                              res->n_refused, sh->pages, now_s() - run.t0};
+    res->progress = (omr_pipeline_progress_t){files.n,         sh->done,  sh->skipped,        sh->busy,
+                                              res->n_refused,  sh->deferred, sh->pages, now_s() - run.t0};
     munmap(sh, shsize);
     list_free(&files);
     if (st)
@@ -866,6 +930,7 @@ void omr_pipeline_result_clear(omr_pipeline_result_t *res)
     if (!res)
         return;
     free(res->refused);
+    free(res->deferred);
     free(res->coding_failed);
     memset(res, 0, sizeof *res);
 }

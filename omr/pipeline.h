@@ -40,6 +40,7 @@ typedef struct {
     int files_skipped;  /* already in the store */
     int files_busy;     /* being processed by another live process */
     int files_refused;  /* could not be read at all (no hash) or not stored */
+    int files_deferred; /* still being written: left for the next run */
     int pages;          /* pages loaded by this run */
     double elapsed_s;
 } omr_pipeline_progress_t;
@@ -59,6 +60,10 @@ typedef struct {
      * process (never from a worker). May be NULL. */
     void (*progress)(void *ctx, const omr_pipeline_progress_t *p);
     void *progress_ctx;
+    /* A file last written less than this many seconds ago is left for the
+     * next run (a scanner or a copy may still be writing it); 0: none. A
+     * file that changes while it is read is left for the next run always. */
+    double settle_s;
 } omr_pipeline_opts_t;
 
 typedef struct {
@@ -67,6 +72,8 @@ typedef struct {
     int respondents_coded;
     omr_pipeline_problem_t *refused;   /* files not stored, with the reason */
     int n_refused;
+    omr_pipeline_problem_t *deferred;  /* files left for the next run, with the reason */
+    int n_deferred;
     omr_pipeline_problem_t *coding_failed; /* respondents left dirty, with the reason */
     int n_coding_failed;
 } omr_pipeline_result_t;

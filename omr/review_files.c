@@ -11,9 +11,12 @@
  * make, and a page assigned by an operator is read again from its file: so
  * no page is shown or read from a file whose SHA-256 is not the stored one.
  *
- * A file found right is remembered with its size and modification time; a
- * later load only stat()s it, and hashes it again when either changed (the
- * hash of a G4 packet takes ~1 ms, of a 300-dpi grey PNG page ~20 ms). When
+ * A file found right is remembered with its stamp (load.h: device, inode,
+ * size, modification time); a later load only stat()s it, and hashes it
+ * again when the stamp changed (the hash of a G4 packet takes ~1 ms, of a
+ * 300-dpi grey PNG page ~20 ms). A page is decoded from the descriptor
+ * whose stamp was checked, and the stamp is checked again after the
+ * decode: a file written over in the meantime is refused, never shown. When
  * the stored path is gone or holds other bytes, the folders given with
  * `omr review --images DIR` are searched: their image files
  * (omr_load_walk_images) listed once (again on a miss,
@@ -27,10 +30,12 @@
  * hashing the same file twice.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "load.h"
 #include "review_internal.h"
@@ -42,8 +47,7 @@
 typedef struct {
     long long file_id;
     char *path;           /* where the file was found right */
-    long long size;
-    struct timespec mtime;
+    omr_load_stamp_t stamp; /* of its bytes when they were hashed */
 } known_t;
 
 typedef struct {
@@ -153,22 +157,34 @@ static const char *base_name(const char *path)
 
 enum { FILE_RIGHT, FILE_ABSENT, FILE_OTHER };
 
-/* Is path the scanned file f (its size, when the store has one, then its
- * SHA-256)? *st gets its stat on FILE_RIGHT. */
-static int check_file(const char *path, const omr_store_file_t *f, struct stat *st)
+/* Is the open file fd the scanned file f (its size, when the store has
+ * one, then its SHA-256)? *stamp gets its stamp, taken before the hash. */
+static int check_fd(int fd, const char *path, const omr_store_file_t *f, omr_load_stamp_t *stamp)
 {
-    if (stat(path, st) || !S_ISREG(st->st_mode))
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || omr_load_stamp_fd(fd, stamp))
         return FILE_ABSENT;
-    if (f->size > 0 && (long long)st->st_size != f->size)
+    if (f->size > 0 && stamp->size != f->size)
         return FILE_OTHER;
     unsigned char md[32];
     long long size;
     omr_error_t err = {0};
-    if (omr_load_hash_file(path, md, &size, NULL, NULL, &err))
+    if (omr_load_hash_fd(fd, path, md, &size, NULL, NULL, &err))
         return FILE_ABSENT;
     char hex[65];
     omr_load_sha256_hex(md, hex);
     return strcmp(hex, f->sha256) ? FILE_OTHER : FILE_RIGHT;
+}
+
+/* check_fd() of the file at path. */
+static int check_file(const char *path, const omr_store_file_t *f, omr_load_stamp_t *stamp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FILE_ABSENT;
+    int r = check_fd(fd, path, f, stamp);
+    close(fd);
+    return r;
 }
 
 static known_t *known_of(omr_review_files_t *fs, long long file_id)
@@ -181,7 +197,7 @@ static known_t *known_of(omr_review_files_t *fs, long long file_id)
 
 /* Remember (or correct) where file_id was found right. Out of memory: not
  * remembered, so checked again next time. */
-static void remember(omr_review_files_t *fs, long long file_id, const char *path, const struct stat *st)
+static void remember(omr_review_files_t *fs, long long file_id, const char *path, const omr_load_stamp_t *stamp)
 {
     char *p = strdup(path);
     if (!p)
@@ -198,21 +214,24 @@ static void remember(omr_review_files_t *fs, long long file_id, const char *path
     }
     free(k->path);
     k->path = p;
-    k->size = (long long)st->st_size;
-    k->mtime = st->st_mtim;
+    k->stamp = *stamp;
 }
 
-/* Still the same bytes as when found right: same size and mtime. */
+/* Still the same bytes as when found right: the same stamp. */
 static int unchanged(const known_t *k)
 {
-    struct stat st;
-    return !stat(k->path, &st) && S_ISREG(st.st_mode) && (long long)st.st_size == k->size &&
-           st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec;
+    int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    omr_load_stamp_t now;
+    int same = !omr_load_stamp_fd(fd, &now) && omr_load_stamp_same(&now, &k->stamp);
+    close(fd);
+    return same;
 }
 
 /* The --images folders' file that is f, or -1: same size, the same name
  * tried first. Returns an index into fs->entries. */
-static int search_dirs(omr_review_files_t *fs, const omr_store_file_t *f, struct stat *st)
+static int search_dirs(omr_review_files_t *fs, const omr_store_file_t *f, omr_load_stamp_t *st)
 {
     const char *want = base_name(f->path);
     int hashed = 0;
@@ -243,7 +262,7 @@ omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_store_fil
         pthread_mutex_unlock(&fs->lock);
         return OMR_OK;
     }
-    struct stat st;
+    omr_load_stamp_t st;
     int at_path = check_file(f->path, f, &st);
     if (at_path == FILE_RIGHT) {
         remember(fs, f->id, f->path, &st);
@@ -287,13 +306,72 @@ omr_status_t omr_review_files_locate(omr_review_files_t *fs, const omr_store_fil
                          f->path, also);
 }
 
+/* Is the open file fd (at path, stamp) the file f? Yes when it is the one
+ * remembered as found right, else after hashing it (and then remembered). */
+static int verify_open(omr_review_files_t *fs, const omr_store_file_t *f, int fd, const char *path,
+                       const omr_load_stamp_t *stamp)
+{
+    pthread_mutex_lock(&fs->lock);
+    known_t *k = known_of(fs, f->id);
+    int right = k && !strcmp(k->path, path) && omr_load_stamp_same(&k->stamp, stamp);
+    if (!right) {
+        omr_load_stamp_t hashed;
+        right = check_fd(fd, path, f, &hashed) == FILE_RIGHT && omr_load_stamp_same(&hashed, stamp);
+        if (right)
+            remember(fs, f->id, path, stamp);
+    }
+    pthread_mutex_unlock(&fs->lock);
+    return right;
+}
+
+static omr_status_t changed_while_read(const char *path, omr_error_t *err)
+{
+    return omr_error_set(err, OMR_ENOTFOUND,
+                         "%s changed while the page was being read (another scan written over it?): the page "
+                         "is not shown; try again, or start 'omr review' with --images DIR, the folder that "
+                         "holds the scan as it was",
+                         path);
+}
+
+/* Forget where file_id was found right: the next locate checks it anew. */
+static void forget(omr_review_files_t *fs, long long file_id)
+{
+    pthread_mutex_lock(&fs->lock);
+    known_t *k = known_of(fs, file_id);
+    if (k) {
+        free(k->path);
+        *k = fs->known[--fs->n_known];
+    }
+    pthread_mutex_unlock(&fs->lock);
+}
+
 omr_status_t omr_review_files_load(omr_review_files_t *fs, const omr_review_page_t *pg, omr_image_t *img,
                                    omr_error_t *err)
 {
+    memset(img, 0, sizeof *img);
     const omr_store_file_t f = {pg->file_id, pg->path, pg->sha256, pg->size};
     char path[4096];
-    omr_status_t rc = omr_review_files_locate(fs, &f, path, sizeof path, NULL, err);
-    if (rc)
-        return rc;
-    return omr_load_page(path, pg->idx, img, err);
+    /* Decoded from the descriptor whose bytes are checked, and checked again
+     * after: a file replaced or written over between the locate and the
+     * decode is never shown. Located a second time after such a change, so
+     * the reason given is the locate's (moved, gone, written over). */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        omr_status_t rc = omr_review_files_locate(fs, &f, path, sizeof path, NULL, err);
+        if (rc)
+            return rc;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        omr_load_stamp_t before, after;
+        if (fd >= 0 && !omr_load_stamp_fd(fd, &before) && verify_open(fs, &f, fd, path, &before)) {
+            rc = omr_load_page_fd(path, fd, pg->idx, img, err);
+            int same = !omr_load_stamp_fd(fd, &after) && omr_load_stamp_same(&before, &after);
+            close(fd);
+            if (same || rc != OMR_OK)
+                return rc;
+            omr_image_clear(img);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        forget(fs, f.id);
+    }
+    return changed_while_read(path, err);
 }

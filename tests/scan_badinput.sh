@@ -118,6 +118,20 @@ check "no usable input: the file is named" 'grep -q "missing.tif" "$T/out3"'
 check "no --db: exit 1" '[ $? = 1 ]'
 "$OMR" scan --db "$T/db" -j 0 "$T/in" > /dev/null 2>&1
 check "-j 0: exit 1" '[ $? = 1 ]'
+"$OMR" scan --db "$T/db" --settle soon "$T/in" > /dev/null 2>&1
+check "--settle soon: exit 1" '[ $? = 1 ]'
+
+# ---- a file written just now, with --settle: left for the next run ----
+cp "$T/in/$(ls "$T/good" | head -n 1)" "$T/fresh.png"
+"$OMR" scan -q --db "$T/db4" --settle 3600 "$T/fresh.png" > "$T/out4" 2>&1
+rc4=$?
+check "--settle: a fresh file is left for the next run (exit 3)" '[ "$rc4" = 3 ]'
+check "--settle: the report names it" 'grep -q "left for the next run" "$T/out4" && grep -q "fresh.png: last written" "$T/out4"'
+check "--settle: nothing of it stored" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 0 ]'
+touch -d "2 hours ago" "$T/fresh.png"
+"$OMR" scan -q --db "$T/db4" --settle 3600 "$T/fresh.png" > /dev/null 2>&1
+check "--settle: read once it is older" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 1 ]'
+
 "$OMR" scan --help | grep -q "3  done, with items to review"
 check "--help documents the exit status" '[ $? = 0 ]'
 

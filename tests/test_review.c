@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1134,10 +1136,45 @@ static void test_moved_and_replaced_scans(void)
     omr_scan_where_t where = OMR_SCAN_GONE;
     CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_OK && !strcmp(path, file) &&
           where == OMR_SCAN_AT_PATH);
+    char saved[1100];
+    snprintf(saved, sizeof saved, "%s.saved", file);
+    CHECK(copy_file(file, saved) == 0, "keep the scanned bytes");
     CHECK(copy_file(neighbour, file) == 0, "overwrite again");
     CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_ENOTFOUND &&
               where == OMR_SCAN_CHANGED,
           "a file changed after it was found right is checked again");
+
+    /* Replaced by another file of the same size and modification time (a
+     * copy made with cp -p or rsync -t): another inode, so checked again
+     * and refused, by the locator and by the page load. */
+    CHECK(rename(saved, file) == 0, "put the scanned bytes back");
+    CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_OK && where == OMR_SCAN_AT_PATH);
+    char twin[1100];
+    snprintf(twin, sizeof twin, "%s.twin", file);
+    struct stat sb;
+    CHECK(copy_file(file, twin) == 0 && stat(file, &sb) == 0);
+    FILE *tf = fopen(twin, "r+b");
+    CHECK(tf != NULL);
+    if (tf) {
+        fseek(tf, -1, SEEK_END);
+        int c = fgetc(tf);
+        fseek(tf, -1, SEEK_END);
+        fputc(c ^ 0x5a, tf); /* same size, one byte other */
+        fclose(tf);
+    }
+    struct timespec times[2] = {sb.st_mtim, sb.st_mtim};
+    CHECK(utimensat(AT_FDCWD, twin, times, 0) == 0 && rename(twin, file) == 0);
+    CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_ENOTFOUND &&
+              where == OMR_SCAN_CHANGED,
+          "a same-size, same-mtime replacement is checked again: %s", err.msg);
+    omr_review_page_t pg = {.id = 1, .file_id = 1, .size = size, .idx = 0};
+    snprintf(pg.path, sizeof pg.path, "%s", file);
+    snprintf(pg.sha256, sizeof pg.sha256, "%s", sha);
+    omr_image_t img;
+    CHECK(omr_review_files_load(fs, &pg, &img, &err) == OMR_ENOTFOUND && img.pix == NULL &&
+              strstr(err.msg, "not the file that was scanned"),
+          "%s", err.msg);
+    omr_image_clear(&img);
     omr_review_files_free(fs);
 }
 
