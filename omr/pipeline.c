@@ -446,11 +446,19 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
 {
     const char *path = run->files->paths[i];
     outcome_t *out = &run->sh->out[i];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device named on the command line must not hang
+     * the batch; reads of a regular file ignore it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    char why[300];
     if (fd < 0) {
-        char why[300];
         snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
         refuse(run, out, OUT_REFUSED, why);
+        return;
+    }
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        refuse(run, out, OUT_REFUSED, "not a regular file (a folder, pipe or device): not an image");
+        close(fd);
         return;
     }
     process_open_file(run, store, cache, i, fd);

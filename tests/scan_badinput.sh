@@ -118,6 +118,12 @@ check "no usable input: the file is named" 'grep -q "missing.tif" "$T/out3"'
 check "no --db: exit 1" '[ $? = 1 ]'
 "$OMR" scan --db "$T/db" -j 0 "$T/in" > /dev/null 2>&1
 check "-j 0: exit 1" '[ $? = 1 ]'
+# a pipe named on the command line: refused at once, not waited on
+mkfifo "$T/pipe.tif"
+timeout 60 "$OMR" scan -q --db "$T/db5" "$T/pipe.tif" "$T/fresh-not-there.png" > "$T/out5" 2>&1
+rc5=$?
+check "a pipe named as input: refused, no hang (exit 2)" '[ "$rc5" = 2 ] && grep -q "pipe.tif: not a regular file" "$T/out5"'
+
 "$OMR" scan --db "$T/db" --settle soon "$T/in" > /dev/null 2>&1
 check "--settle soon: exit 1" '[ $? = 1 ]'
 
