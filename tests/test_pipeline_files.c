@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "query.h"
 #include "load.h"
 #include "omr.h"
 #include "pipeline.h"
@@ -27,19 +28,6 @@
 
 static omr_survey_t *survey;
 static char dir[64];
-
-static long query_long(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long v = -1;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
 
 /* Page 1 of form A for respondent id, printed at 200 dpi, as a PNG at path. */
 static int write_page(const char *path, const char *id)

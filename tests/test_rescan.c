@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "query.h"
 #include "omr.h"
 
 static char dir[64];
@@ -33,20 +34,6 @@ static int run(const char *fmt, const char *a, const char *b)
     snprintf(cmd, sizeof cmd, "%s >/dev/null 2>&1", line);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* One integer from one query, -1 on error. */
-static long query_long(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long v = -1;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = (long)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
 }
 
 /* The responses of a store as one string (name=value/status, sorted);
