@@ -62,9 +62,9 @@ struct omr_load {
     int first_done; /* TIFF: the first directory (read at open) has been decoded */
     unsigned char sha256[32];
     int hash_ok;
-    int hash_given; /* omr_load_open_fd(): sha256 is the caller's, not recomputed */
-    int fd;         /* >= 0: the one file, opened by the caller (borrowed): every byte
-                       is read from it, never again by path (omr_load_open_fd) */
+    int fd;         /* >= 0: the one file, opened and hashed by the caller (borrowed,
+                       omr_load_open_fd): every byte is read from it, never again by
+                       path, and sha256 is the caller's digest, not recomputed */
     /* Library messages collected during one call: the first error, the first
      * warning, and whether a warning came while pixels were being decoded. */
     char diag[512];
@@ -270,7 +270,6 @@ omr_status_t omr_load_open_fd(const char *path, int fd, const unsigned char sha2
         return omr_error_set(err, OMR_ENOMEM, "out of memory");
     src->cur = -1;
     src->fd = fd;
-    src->hash_given = 1;
     if (sha256)
         memcpy(src->sha256, sha256, sizeof src->sha256);
     if (add_entry(src, path, OMR_OK, NULL) != OMR_OK) {
@@ -434,25 +433,20 @@ int omr_load_stamp_same(const omr_load_stamp_t *a, const omr_load_stamp_t *b)
            a->mtime_ns == b->mtime_ns;
 }
 
-/* Hash the whole file and keep its first bytes for sniffing; with a digest
- * given at open, only the first bytes are read. Returns OMR_OK, OMR_EIO
+/* Hash the whole file and keep its first bytes for sniffing; for a file the
+ * caller opened and hashed (omr_load_open_fd), only the first bytes are read. Returns OMR_OK, OMR_EIO
  * (cannot open/read) or OMR_EINPUT (empty file). */
 static omr_status_t hash_file(omr_load_t *src, const char *path, unsigned char *head,
                               size_t *phead, omr_error_t *err)
 {
     *phead = 0;
     long long total = 0;
-    if (src->hash_given) {
-        int fd = src->fd >= 0 ? src->fd : open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (src->fd >= 0) {
         ssize_t n;
         do
-            n = pread(fd, head, 16, 0);
+            n = pread(src->fd, head, 16, 0);
         while (n < 0 && errno == EINTR);
         int e = errno;
-        if (fd != src->fd)
-            close(fd);
         if (n < 0)
             return omr_error_set(err, OMR_EIO, "%s: read failed after 0 bytes: %s", path,
                                  strerror(e));
@@ -762,15 +756,15 @@ static omr_status_t tiff_open(omr_load_t *src, const char *path, omr_error_t *er
         TIFFOpenOptionsFree(opts);
         return omr_error_set(err, OMR_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
-    src->tif = TIFFFdOpenExt(fd, path, "r", opts); /* TIFFClose closes fd */
+    src->tif = TIFFFdOpenExt(fd, path, "r", opts); /* TIFFClose closes fd; a failed open does not */
     TIFFOpenOptionsFree(opts);
-    if (!src->tif)
+    if (!src->tif) {
         close(fd);
-    if (!src->tif)
         return omr_error_set(err, OMR_EINPUT,
                              "%s: TIFF header or first page directory unreadable; the file is "
                              "truncated or damaged (%s)",
                              path, diag_text(src, "unknown reason"));
+    }
     /* Counting walks the directory chain; a damaged chain counts short, and
      * the iteration still tries to go further (see next_tiff_page()). */
     src->n_pages = (int)TIFFNumberOfDirectories(src->tif);

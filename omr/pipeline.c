@@ -124,9 +124,14 @@ static void report_progress(run_t *r, int force)
     if (!force && t - r->last_progress < 0.25)
         return;
     r->last_progress = t;
-    omr_pipeline_progress_t p = {r->files->n,          get(&r->sh->done),     get(&r->sh->skipped),
-                                 get(&r->sh->busy),    get(&r->sh->refused),  get(&r->sh->deferred),
-                                 get(&r->sh->pages),   t - r->t0};
+    omr_pipeline_progress_t p = {.files_total = r->files->n,
+                                 .files_done = get(&r->sh->done),
+                                 .files_skipped = get(&r->sh->skipped),
+                                 .files_busy = get(&r->sh->busy),
+                                 .files_refused = get(&r->sh->refused),
+                                 .files_deferred = get(&r->sh->deferred),
+                                 .pages = get(&r->sh->pages),
+                                 .elapsed_s = t - r->t0};
     r->opts->progress(r->opts->progress_ctx, &p);
 }
 
@@ -145,8 +150,8 @@ static omr_status_t hash_file(int fd, const char *path, unsigned char md[32], ch
     return OMR_OK;
 }
 
-/* Why a file is left for the next run: written too recently (--settle), or
- * changed while it was read. "" when neither. */
+/* Why a file is left for the next run before it is read: last written
+ * less than opts->settle_s ago (--settle). "" when not. */
 static void unsettled_reason(const run_t *run, const omr_load_stamp_t *at_open, char *out, size_t n)
 {
     out[0] = '\0';
@@ -432,7 +437,9 @@ static int read_pages(run_t *run, const char *path, int fd, const unsigned char 
 
 static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cache, int i, int fd);
 
-static void refuse(run_t *run, outcome_t *out, int kind, const char *reason)
+/* A file not stored: refused (OUT_REFUSED) or left for the next run
+ * (OUT_DEFERRED), with the reason the report gives. */
+static void not_stored(run_t *run, outcome_t *out, int kind, const char *reason)
 {
     out->kind = kind;
     copy_str(out->reason, sizeof out->reason, reason);
@@ -453,11 +460,11 @@ static void process_file(run_t *run, omr_store_t *store, omr_sample_cache_t *cac
     char why[300];
     if (fd < 0) {
         snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
-        refuse(run, out, OUT_REFUSED, why);
+        not_stored(run, out, OUT_REFUSED, why);
         return;
     }
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        refuse(run, out, OUT_REFUSED, "not a regular file (a folder, pipe or device): not an image");
+        not_stored(run, out, OUT_REFUSED, "not a regular file (a folder, pipe or device): not an image");
         close(fd);
         return;
     }
@@ -477,22 +484,22 @@ static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t
     omr_load_stamp_t at_open, after;
     if (omr_load_stamp_fd(fd, &at_open)) {
         snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
-        refuse(run, out, OUT_REFUSED, why);
+        not_stored(run, out, OUT_REFUSED, why);
         return;
     }
     unsettled_reason(run, &at_open, why, sizeof why);
     if (why[0]) {
-        refuse(run, out, OUT_DEFERRED, why);
+        not_stored(run, out, OUT_DEFERRED, why);
         return;
     }
     if (hash_file(fd, path, md, sha, &size, &err)) {                 /* stage 1 */
-        refuse(run, out, OUT_REFUSED, err.msg);
+        not_stored(run, out, OUT_REFUSED, err.msg);
         return;
     }
     if (size == 0) {
         /* every empty file has the same hash: refuse each by name rather than
          * store one and skip the others as "already stored" */
-        refuse(run, out, OUT_REFUSED, "empty file (0 bytes): not an image");
+        not_stored(run, out, OUT_REFUSED, "empty file (0 bytes): not an image");
         return;
     }
     /* The store keeps the absolute path: the review server, started from
@@ -501,9 +508,7 @@ static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t
     char abs_path[PATH_MAX];
     const char *stored_path = realpath(path, abs_path) ? abs_path : path;
     if (omr_store_file_claim(store, sha, stored_path, size, run->batch, &claim, &file, &err)) { /* stage 2 */
-        out->kind = OUT_REFUSED;
-        copy_str(out->reason, sizeof out->reason, err.msg);
-        add(&run->sh->refused, 1);
+        not_stored(run, out, OUT_REFUSED, err.msg);
         return;
     }
     if (claim != OMR_CLAIM_TAKEN) {
@@ -520,17 +525,16 @@ static void process_open_file(run_t *run, omr_store_t *store, omr_sample_cache_t
          * nothing of it is stored; the next run reads it whole. */
         omr_error_t e2;
         omr_store_file_unclaim(store, file, &e2);
-        refuse(run, out, OUT_DEFERRED,
+        not_stored(run, out, OUT_DEFERRED,
                "changed while it was being read (still being written?): nothing of it stored; "
                "left for the next run");
     } else if (omr_store_file_save(store, file, run->survey, pages.v, pages.n, n_in_file, /* stage 6 */
                                    file_error[0] ? file_error : NULL, &err)) {
         omr_error_t e2;
         omr_store_file_unclaim(store, file, &e2);
-        out->kind = OUT_REFUSED;
-        copy_str(out->reason, sizeof out->reason, "not stored: ");
-        copy_str(out->reason + 12, sizeof out->reason - 12, err.msg);
-        add(&run->sh->refused, 1);
+        char reason[sizeof err.msg + 16]; /* not_stored() cuts it to out->reason */
+        snprintf(reason, sizeof reason, "not stored: %s", err.msg);
+        not_stored(run, out, OUT_REFUSED, reason);
     } else {
         out->kind = OUT_DONE;
         add(&run->sh->done, 1);
@@ -915,8 +919,14 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
         else if (sh->out[i].kind == OUT_PENDING && !st)
             add_problem(&res->refused, &res->n_refused, files.paths[i], "not processed (a worker died)");
     }
-    res->progress = (omr_pipeline_progress_t){files.n,         sh->done,  sh->skipped,        sh->busy,
-                                              res->n_refused,  sh->deferred, sh->pages, now_s() - run.t0};
+    res->progress = (omr_pipeline_progress_t){.files_total = files.n,
+                                              .files_done = sh->done,
+                                              .files_skipped = sh->skipped,
+                                              .files_busy = sh->busy,
+                                              .files_refused = res->n_refused,
+                                              .files_deferred = sh->deferred,
+                                              .pages = sh->pages,
+                                              .elapsed_s = now_s() - run.t0};
     munmap(sh, shsize);
     list_free(&files);
     if (st)

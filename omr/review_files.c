@@ -161,8 +161,7 @@ enum { FILE_RIGHT, FILE_ABSENT, FILE_OTHER };
  * one, then its SHA-256)? *stamp gets its stamp, taken before the hash. */
 static int check_fd(int fd, const char *path, const omr_store_file_t *f, omr_load_stamp_t *stamp)
 {
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || omr_load_stamp_fd(fd, stamp))
+    if (omr_load_stamp_fd(fd, stamp))
         return FILE_ABSENT;
     if (f->size > 0 && stamp->size != f->size)
         return FILE_OTHER;
@@ -176,10 +175,23 @@ static int check_fd(int fd, const char *path, const omr_store_file_t *f, omr_loa
     return strcmp(hex, f->sha256) ? FILE_OTHER : FILE_RIGHT;
 }
 
+/* path opened for reading if it is a regular file, else -1. O_NONBLOCK: a
+ * pipe put where a scan was must not hang the server (it holds the lock). */
+static int open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* check_fd() of the file at path. */
 static int check_file(const char *path, const omr_store_file_t *f, omr_load_stamp_t *stamp)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd < 0)
         return FILE_ABSENT;
     int r = check_fd(fd, path, f, stamp);
@@ -220,7 +232,7 @@ static void remember(omr_review_files_t *fs, long long file_id, const char *path
 /* Still the same bytes as when found right: the same stamp. */
 static int unchanged(const known_t *k)
 {
-    int fd = open(k->path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(k->path);
     if (fd < 0)
         return 0;
     omr_load_stamp_t now;
@@ -359,7 +371,7 @@ omr_status_t omr_review_files_load(omr_review_files_t *fs, const omr_review_page
         omr_status_t rc = omr_review_files_locate(fs, &f, path, sizeof path, NULL, err);
         if (rc)
             return rc;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open_regular(path);
         omr_load_stamp_t before, after;
         if (fd >= 0 && !omr_load_stamp_fd(fd, &before) && verify_open(fs, &f, fd, path, &before)) {
             rc = omr_load_page_fd(path, fd, pg->idx, img, err);

@@ -1175,6 +1175,17 @@ static void test_moved_and_replaced_scans(void)
               strstr(err.msg, "not the file that was scanned"),
           "%s", err.msg);
     omr_image_clear(&img);
+
+    /* a pipe where the scan was: refused at once, not waited on (alarm: a
+     * hang kills the test instead of the CI run) */
+    CHECK(unlink(file) == 0 && mkfifo(file, 0600) == 0);
+    alarm(30);
+    CHECK(omr_review_files_locate(fs, &f, path, sizeof path, &where, &err) == OMR_ENOTFOUND && where == OMR_SCAN_GONE,
+          "a pipe at the stored path: %s", err.msg);
+    CHECK(omr_review_files_load(fs, &pg, &img, &err) == OMR_ENOTFOUND && img.pix == NULL);
+    alarm(0);
+    omr_image_clear(&img);
+    unlink(file);
     omr_review_files_free(fs);
 }
 
