@@ -24,7 +24,8 @@ static void usage(FILE *out)
                  "finished, its pages identified, blank, not usable and too light for pencil, its\n"
                  "open review items), the review queue by reason (open, leased to an operator,\n"
                  "resolved), and the respondents: complete (export writes them), waiting for\n"
-                 "review, changed since they were coded.\n"
+                 "review, changed since they were coded; and the files a scan did not store (refused,\n"
+                 "or left for the next run) that are still at their path and not stored since.\n"
                  "A batch that did not finish was killed or is still running: running the same scan\n"
                  "again finishes it.\n"
                  "\n"
@@ -40,7 +41,8 @@ static void usage(FILE *out)
                  "  0  nothing left: no review item open, every respondent coded and complete\n"
                  "  1  usage error\n"
                  "  2  the store cannot be read (missing, not a database, of a newer omr)\n"
-                 "  3  something left: items to review, or respondents to code again\n");
+                 "  3  something left: items to review, respondents to code again, or files not\n"
+                 "     stored that are still at their path\n");
 }
 
 /* One batch as status reports it (the store's strings copied: they are
@@ -102,6 +104,61 @@ static void add_batch(void *ctx, const omr_store_batch_t *b)
         (bs->st = omr_store_batch_light_pages(bs->store, b->id, count_page, &row->too_light, &bs->err)))
         return;
     bs->n++;
+}
+
+/* Files scans met and did not store, still at their path and not stored
+ * since (store.h, omr_store_unstored_outstanding): the first MAX_LISTED
+ * listed, all counted. One whose file is gone is no longer a concern. */
+#define MAX_UNSTORED 50
+typedef struct {
+    int n, n_deferred, n_listed;
+    struct {
+        char path[1024], reason[512], batch[128];
+        int deferred;
+    } listed[MAX_UNSTORED];
+} unstored_t;
+
+static void add_unstored(void *ctx, const omr_store_unstored_t *f)
+{
+    unstored_t *u = ctx;
+    if (access(f->path, F_OK) != 0)
+        return;
+    u->n++;
+    u->n_deferred += f->deferred != 0;
+    if (u->n_listed < MAX_UNSTORED) {
+        snprintf(u->listed[u->n_listed].path, sizeof u->listed[0].path, "%s", f->path);
+        snprintf(u->listed[u->n_listed].reason, sizeof u->listed[0].reason, "%s", f->reason);
+        snprintf(u->listed[u->n_listed].batch, sizeof u->listed[0].batch, "%s", f->batch);
+        u->listed[u->n_listed++].deferred = f->deferred;
+    }
+}
+
+static void print_unstored_text(const unstored_t *u)
+{
+    if (!u->n)
+        return;
+    printf("files not stored: %d (%d left for the next run, %d refused), still at their path\n", u->n,
+           u->n_deferred, u->n - u->n_deferred);
+    for (int i = 0; i < u->n_listed; i++)
+        printf("  %s: %s: %s (batch %s)\n", u->listed[i].path, u->listed[i].deferred ? "left for the next run" : "refused",
+               u->listed[i].reason, u->listed[i].batch);
+    if (u->n > u->n_listed)
+        printf("  ... and %d more\n", u->n - u->n_listed);
+    if (u->n_deferred)
+        printf("  files left for the next run are read by the next scan of their folder\n");
+    if (u->n > u->n_deferred)
+        printf("  a refused file stays listed until it is stored, or moved away from that path\n");
+}
+
+static json_t *unstored_json(const unstored_t *u)
+{
+    json_t *files = json_array();
+    for (int i = 0; i < u->n_listed; i++)
+        json_array_append_new(files, json_pack("{s:s,s:s,s:s,s:s}", "path", u->listed[i].path, "what",
+                                               u->listed[i].deferred ? "left_for_next_run" : "refused", "reason",
+                                               u->listed[i].reason, "batch", u->listed[i].batch));
+    return json_pack("{s:i,s:i,s:i,s:o}", "count", u->n, "left_for_next_run", u->n_deferred, "refused",
+                     u->n - u->n_deferred, "files", files);
 }
 
 /* --files: the scans the review still needs, and where they are. */
@@ -176,7 +233,7 @@ static void short_time(const char *iso, char *buf, size_t n)
 }
 
 static void print_text(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
-                       const omr_store_respondents_t *resp, const scans_t *scans)
+                       const omr_store_respondents_t *resp, const unstored_t *unstored, const scans_t *scans)
 {
     printf("store %s: %s\n", db, survey[0] ? survey : "(no survey yet: nothing scanned)");
     printf("batches: %d\n", bs->n);
@@ -197,7 +254,10 @@ static void print_text(const char *db, const char *survey, const batches_t *bs, 
                s->identified, s->blank, s->pages - s->identified - s->blank);
         if (b->too_light)
             printf(", %d too light for pencil (rescan in grey: omr scan lists them)", b->too_light);
-        printf("; %d item(s) open\n", open_items(s));
+        printf("; %d item(s) open", open_items(s));
+        if (s->files_not_stored)
+            printf("; %d file(s) not stored", s->files_not_stored);
+        printf("\n");
     }
     int open = 0, leased = 0, resolved = 0;
     for (int r = 0; r < OMR_STORE_N_REASONS; r++) {
@@ -213,12 +273,13 @@ static void print_text(const char *db, const char *survey, const batches_t *bs, 
     printf("respondents: %d complete (export writes them), %d waiting for review, %d changed since coded%s\n",
            resp->complete, resp->waiting, resp->dirty,
            resp->dirty ? " (omr scan --recode, or the review server, codes them again)" : "");
+    print_unstored_text(unstored);
     if (scans)
         print_scans_text(scans);
 }
 
 static void print_json(const char *db, const char *survey, const batches_t *bs, const omr_store_queue_t *q,
-                       const omr_store_respondents_t *resp, const scans_t *scans)
+                       const omr_store_respondents_t *resp, const unstored_t *unstored, const scans_t *scans)
 {
     json_t *batches = json_array(), *queue = json_object();
     for (int i = 0; i < bs->n; i++) {
@@ -230,10 +291,11 @@ static void print_json(const char *db, const char *survey, const batches_t *bs, 
                 json_object_set_new(reasons, omr_review_reason_name((omr_review_reason_t)r),
                                     json_integer(s->flagged[r]));
         json_array_append_new(
-            batches, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id,
+            batches, json_pack("{s:I,s:s,s:s,s:s?,s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "id", (json_int_t)b->id,
                                "name", b->name, "started", b->started, "finished",
                                b->finished[0] ? b->finished : NULL, "done", b->finished[0] != 0, "files",
-                               s->files_processed, "files_unfinished", b->files_unfinished, "pages", s->pages,
+                               s->files_processed, "files_unfinished", b->files_unfinished, "files_not_stored",
+                               s->files_not_stored, "pages", s->pages,
                                "identified", s->identified, "blank", s->blank, "too_light", b->too_light,
                                "items_open", open_items(s), "items_by_reason", reasons));
     }
@@ -245,6 +307,8 @@ static void print_json(const char *db, const char *survey, const batches_t *bs, 
     json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:{s:i,s:i,s:i}}", "store", db, "survey", survey, "batches", batches,
                           "review_queue", queue, "respondents", "complete", resp->complete, "waiting", resp->waiting,
                           "changed", resp->dirty);
+    if (o)
+        json_object_set_new(o, "files_not_stored", unstored_json(unstored));
     if (o && scans)
         json_object_set_new(o, "scans", scans_json(scans));
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -316,6 +380,11 @@ int omr_cmd_status(int argc, char **argv)
         st = omr_store_queue_counts(store, &q, &err);
     if (!st)
         st = omr_store_respondent_counts(store, &resp, &err);
+    unstored_t *unstored = calloc(1, sizeof *unstored);
+    if (!st && !unstored)
+        st = omr_error_set(&err, OMR_ENOMEM, "out of memory");
+    if (!st)
+        st = omr_store_unstored_outstanding(store, add_unstored, unstored, &err);
     /* --files: hashes each needed scan once (a few ms a file) */
     scans_t *scans = NULL;
     if (!st && check_files) {
@@ -331,16 +400,18 @@ int omr_cmd_status(int argc, char **argv)
         fprintf(stderr, "omr status: %s: %s\n", db, err.msg);
         free(bs.rows);
         free(scans);
+        free(unstored);
         return OMR_EXIT_FAILED;
     }
-    int left = resp.waiting + resp.dirty;
+    int left = resp.waiting + resp.dirty + unstored->n;
     for (int r = 0; r < OMR_STORE_N_REASONS; r++)
         left += q.open[r] + q.leased[r];
     if (as_json)
-        print_json(db, survey, &bs, &q, &resp, scans);
+        print_json(db, survey, &bs, &q, &resp, unstored, scans);
     else
-        print_text(db, survey, &bs, &q, &resp, scans);
+        print_text(db, survey, &bs, &q, &resp, unstored, scans);
     free(bs.rows);
     free(scans);
+    free(unstored);
     return left ? OMR_EXIT_REVIEW : OMR_EXIT_OK;
 }

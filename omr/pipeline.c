@@ -838,6 +838,51 @@ omr_status_t omr_pipeline_code_dirty(omr_store_t *store, const omr_survey_t *sur
 
 /* ---- the batch ---- */
 
+/* path as the store keeps it (absolute, pipeline.c process_open_file), in
+ * buf; as given when it cannot be resolved (gone). */
+static const char *stored_form(const char *path, char *buf)
+{
+    return realpath(path, buf) ? buf : path;
+}
+
+/* The files this run did not store, into the store for `omr status`
+ * (store.h, omr_store_unstored_record); the files it stored or found stored
+ * (out[i] DONE or SKIPPED) clear what earlier runs recorded of them. */
+static omr_status_t record_unstored(omr_store_t *store, const omr_pipeline_result_t *res, const list_t *files,
+                                    const outcome_t *out, omr_error_t *err)
+{
+    int n = res->n_refused + res->n_deferred, n_stored = 0;
+    omr_store_unstored_t *v = calloc((size_t)n + 1, sizeof *v);
+    char **stored = calloc((size_t)files->n + 1, sizeof *stored);
+    char (*abs)[PATH_MAX] = calloc((size_t)n + 1, PATH_MAX);
+    omr_status_t st = OMR_OK;
+    if (!v || !stored || !abs) {
+        st = omr_error_set(err, OMR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        int d = i >= res->n_refused;
+        const omr_pipeline_problem_t *p = d ? &res->deferred[i - res->n_refused] : &res->refused[i];
+        v[i] = (omr_store_unstored_t){.path = stored_form(p->what, abs[i]), .deferred = d, .reason = p->reason};
+    }
+    for (int i = 0; i < files->n; i++) {
+        char buf[PATH_MAX];
+        if ((out[i].kind == OUT_DONE || out[i].kind == OUT_SKIPPED) &&
+            !(stored[n_stored++] = strdup(stored_form(files->paths[i], buf)))) {
+            st = omr_error_set(err, OMR_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    st = omr_store_unstored_record(store, res->batch, v, n, (const char *const *)stored, n_stored, err);
+done:
+    for (int i = 0; stored && i < n_stored; i++)
+        free(stored[i]);
+    free(stored);
+    free(abs);
+    free(v);
+    return st;
+}
+
 omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal, const char *const *inputs,
                               int n_inputs, const omr_pipeline_opts_t *opts, omr_pipeline_result_t *res,
                               omr_error_t *err)
@@ -927,14 +972,16 @@ omr_status_t omr_pipeline_run(const omr_survey_t *survey, const omr_calib_t *cal
                                               .files_deferred = sh->deferred,
                                               .pages = sh->pages,
                                               .elapsed_s = now_s() - run.t0};
+    if (!st && !(st = omr_store_open(opts->db_path, &store, err)))
+        st = record_unstored(store, res, &files, sh->out, err);
     munmap(sh, shsize);
     list_free(&files);
-    if (st)
+    if (st) {
+        omr_store_close(store);
         return st;
+    }
 
     /* stage 7 */
-    if ((st = omr_store_open(opts->db_path, &store, err)))
-        return st;
     st = omr_pipeline_code_dirty(store, survey, res->batch, &res->respondents_coded, res, err);
     omr_error_t e2;
     if (!st)

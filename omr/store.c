@@ -92,6 +92,14 @@ static const char *const migrations[] = {
      * filled with (omr_store_bind_survey); one row */
     "CREATE TABLE survey_binding(\n"
     "  survey TEXT NOT NULL, fingerprint TEXT NOT NULL, bound TEXT NOT NULL);\n",
+    /* 3 -> 4: the files a batch met and did not store (refused, or left
+     * for the next run), for `omr status` the next morning
+     * (omr_store_unstored_record); deferred 1 = left for the next run,
+     * settled 1 = a later run stored the path or found it stored */
+    "CREATE TABLE unstored_files(\n"
+    "  batch INTEGER NOT NULL REFERENCES batches(id), path TEXT NOT NULL, deferred INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(batch, path));\n"
+    "CREATE INDEX unstored_files_path ON unstored_files(path);\n",
 };
 enum { N_MIGRATIONS = (int)(sizeof migrations / sizeof migrations[0]) };
 _Static_assert(N_MIGRATIONS == OMR_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -1300,6 +1308,7 @@ omr_status_t omr_store_batch_summary(omr_store_t *s, long long batch, omr_store_
     int ok = 1;
     sum->files_processed = query_int(s, "SELECT count(*) FROM files WHERE batch = ?1 AND status = 'done'", batch, &ok);
 #define PAGES_OF_BATCH "FROM pages p JOIN files f ON f.id = p.file WHERE f.batch = ?1 AND f.status = 'done'"
+    sum->files_not_stored = query_int(s, "SELECT count(*) FROM unstored_files WHERE batch = ?1", batch, &ok);
     sum->pages = query_int(s, "SELECT count(*) " PAGES_OF_BATCH, batch, &ok);
     sum->identified = query_int(s, "SELECT count(*) " PAGES_OF_BATCH " AND p.status = 'ok'", batch, &ok);
     sum->blank = query_int(s, "SELECT count(*) " PAGES_OF_BATCH " AND p.status = 'blank'", batch, &ok);
@@ -1324,6 +1333,70 @@ omr_status_t omr_store_batch_summary(omr_store_t *s, long long batch, omr_store_
     }
     release(s, st);
     return ok ? OMR_OK : db_fail(s, err, "batch summary");
+}
+
+omr_status_t omr_store_unstored_record(omr_store_t *s, long long batch, const omr_store_unstored_t *files, int n,
+                                       const char *const *stored_paths, int n_stored, omr_error_t *err)
+{
+    omr_status_t st;
+    if ((st = omr_store_begin(s, err)))
+        return st;
+    int ok = 1;
+    /* the common night: nothing outstanding before, nothing to settle */
+    int any = query_int(s, "SELECT EXISTS (SELECT 1 FROM unstored_files WHERE NOT settled) AND ?1 = ?1", 0, &ok);
+    for (int i = 0; ok && any && i < n_stored; i++) {
+        sqlite3_stmt *q = prep(s, "UPDATE unstored_files SET settled = 1 WHERE path = ?1 AND NOT settled", err);
+        if (!q)
+            goto fail;
+        sqlite3_bind_text(q, 1, stored_paths[i], -1, SQLITE_STATIC);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+        release(s, q);
+    }
+    for (int i = 0; ok && i < n; i++) {
+        sqlite3_stmt *q = prep(s, "INSERT OR REPLACE INTO unstored_files(batch, path, deferred, reason) "
+                                  "VALUES (?1, ?2, ?3, ?4)", err);
+        if (!q)
+            goto fail;
+        sqlite3_bind_int64(q, 1, batch);
+        sqlite3_bind_text(q, 2, files[i].path, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 3, files[i].deferred != 0);
+        sqlite3_bind_text(q, 4, files[i].reason ? files[i].reason : "", -1, SQLITE_STATIC);
+        ok = sqlite3_step(q) == SQLITE_DONE;
+        release(s, q);
+    }
+    if (!ok) {
+        st = db_fail(s, err, "record the files not stored");
+        omr_store_rollback(s);
+        return st;
+    }
+    return omr_store_commit(s, err);
+fail:
+    omr_store_rollback(s);
+    return OMR_EIO;
+}
+
+omr_status_t omr_store_unstored_outstanding(omr_store_t *s, void (*fn)(void *ctx, const omr_store_unstored_t *f),
+                                            void *ctx, omr_error_t *err)
+{
+    /* the latest record of each path (batch ids grow with time) */
+    sqlite3_stmt *st = prep(s,
+                            "SELECT u.path, u.deferred, u.reason, b.name, b.started FROM unstored_files u"
+                            " JOIN batches b ON b.id = u.batch"
+                            " WHERE NOT u.settled"
+                            " AND u.batch = (SELECT max(batch) FROM unstored_files v WHERE v.path = u.path)"
+                            " AND NOT EXISTS (SELECT 1 FROM files f WHERE f.path = u.path AND f.status = 'done')"
+                            " ORDER BY u.batch, u.path",
+                            err);
+    if (!st)
+        return OMR_EIO;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        omr_store_unstored_t f = {col_text(st, 0), sqlite3_column_int(st, 1), col_text(st, 2), col_text(st, 3),
+                                  col_text(st, 4)};
+        fn(ctx, &f);
+    }
+    release(s, st);
+    return r == SQLITE_DONE ? OMR_OK : db_fail(s, err, "list the files not stored");
 }
 
 omr_status_t omr_store_batch_light_pages(omr_store_t *s, long long batch,

@@ -53,7 +53,7 @@
 #include "page.h"
 #include "template.h"
 
-#define OMR_STORE_SCHEMA_VERSION 3
+#define OMR_STORE_SCHEMA_VERSION 4
 
 typedef struct omr_store omr_store_t;
 
@@ -245,6 +245,8 @@ omr_status_t omr_store_item_undo(omr_store_t *store, long long item, const char 
 
 typedef struct {
     int files_processed;      /* files stored by this batch */
+    int files_not_stored;     /* files it refused or left for the next run, settled since or not
+                               * (omr_store_unstored_record) */
     int pages;                /* pages stored by this batch */
     int identified;           /* … of which OK */
     int blank;
@@ -272,6 +274,35 @@ omr_status_t omr_store_batch_problems(omr_store_t *store, long long batch,
 omr_status_t omr_store_batch_light_pages(omr_store_t *store, long long batch,
                                          void (*fn)(void *ctx, const char *path, int page), void *ctx,
                                          omr_error_t *err);
+
+/* ---- files a batch did not store ---- */
+
+/* A file a scan met and did not store: refused (not an image, empty, not a
+ * regular file, unreadable) or left for the next run (still being written).
+ * The scan report names them; the store keeps them so that `omr status`
+ * still does the next morning. */
+typedef struct {
+    const char *path;   /* absolute when it could be resolved */
+    int deferred;       /* 1: left for the next run; 0: refused */
+    const char *reason;
+    const char *batch;  /* omr_store_unstored_outstanding: the batch's name */
+    const char *when;   /* … and when it started (ISO 8601 UTC) */
+} omr_store_unstored_t;
+
+/* In one transaction: record the n files batch did not store (a file
+ * recorded by this batch before is replaced), and mark settled every record,
+ * of any batch, of the n_stored paths this run stored or found stored
+ * already (no longer outstanding; the record stays, for the batch's count).
+ * Paths as the store keeps them: absolute. */
+omr_status_t omr_store_unstored_record(omr_store_t *store, long long batch, const omr_store_unstored_t *files, int n,
+                                       const char *const *stored_paths, int n_stored, omr_error_t *err);
+
+/* Call fn for every path recorded as not stored that is outstanding: its
+ * latest record (by batch) not settled, and no stored file at that path
+ * (files.path); oldest batch first. Strings borrowed, valid during the callback. Whether the
+ * file is still there is the caller's to check. */
+omr_status_t omr_store_unstored_outstanding(omr_store_t *store, void (*fn)(void *ctx, const omr_store_unstored_t *f),
+                                            void *ctx, omr_error_t *err);
 
 /* ---- the store's state, for `omr status` ---- */
 

@@ -95,6 +95,12 @@ check "responses stored for it" '[ "$(q "SELECT count(*) FROM responses WHERE fo
 check "page-level review items for bad pages" '[ "$(q "SELECT count(*) FROM review_items WHERE source = '"'page'"'")" -ge 5 ]'
 check "truncated file: its pages are in the store" '[ "$(q "SELECT count(*) FROM pages p JOIN files f ON f.id = p.file WHERE f.path LIKE '"'%truncated.tif'"'")" -ge 1 ]'
 
+# the next morning: `omr status` still names the file that was not stored
+"$OMR" status --db "$T/db" > "$T/status1" 2>&1
+rcs=$?
+check "status: the refused empty file is listed (exit 3)" '[ "$rcs" = 3 ] && grep -q "empty.tif: refused: empty file" "$T/status1"'
+check "status: the batch counts it" 'grep -q "1 file(s) not stored" "$T/status1"'
+
 # ---- again: nothing changes ----
 dump() { sqlite3 "$T/db" "SELECT sha256, path, pages, status, error FROM files ORDER BY sha256;
   SELECT count(*) FROM pages; SELECT count(*) FROM regions; SELECT * FROM responses ORDER BY 1,2,3,5;
@@ -134,9 +140,13 @@ rc4=$?
 check "--settle: a fresh file is left for the next run (exit 3)" '[ "$rc4" = 3 ]'
 check "--settle: the report names it" 'grep -q "left for the next run" "$T/out4" && grep -q "fresh.png: last written" "$T/out4"'
 check "--settle: nothing of it stored" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 0 ]'
+"$OMR" status --db "$T/db4" --json > "$T/status4" 2>&1
+check "--settle: status lists it as left for the next run" 'grep -q "\"left_for_next_run\": 1" "$T/status4" && grep -q "fresh.png" "$T/status4"'
 touch -d "2 hours ago" "$T/fresh.png"
 "$OMR" scan -q --db "$T/db4" --settle 3600 "$T/fresh.png" > /dev/null 2>&1
 check "--settle: read once it is older" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 1 ]'
+"$OMR" status --db "$T/db4" > "$T/status5" 2>&1
+check "--settle: once stored, status no longer lists it" '! grep -q "files not stored" "$T/status5" && grep -q "fresh.png" "$T/status4"'
 
 "$OMR" scan --help | grep -q "3  done, with items to review"
 check "--help documents the exit status" '[ $? = 0 ]'

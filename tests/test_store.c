@@ -71,8 +71,8 @@ static void test_schema(void)
     CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
     CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
     const char *tables[] = {"batches", "files", "pages", "regions", "respondents", "responses", "review_items",
-                            "decisions", "schema_version", "mask_cache", "survey_binding"};
-    for (int i = 0; i < 11; i++) {
+                            "decisions", "schema_version", "mask_cache", "survey_binding", "unstored_files"};
+    for (int i = 0; i < 12; i++) {
         char sql[200];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         CHECK_INT(count(s, sql), 1);
@@ -109,7 +109,8 @@ static void test_migrate_v1(void)
     CHECK(omr_store_batch_begin(s, "old", NULL, &batch, &err) == OMR_OK, "%s", err.msg);
     /* back to what schema 1 was: no mask_cache, no survey binding, one version row */
     CHECK_INT(sqlite3_exec(omr_store_db(s),
-                           "DROP TABLE mask_cache; DROP TABLE survey_binding; DELETE FROM schema_version WHERE version > 1",
+                           "DROP TABLE mask_cache; DROP TABLE survey_binding; DROP TABLE unstored_files; "
+                           "DELETE FROM schema_version WHERE version > 1",
                            NULL, NULL, NULL),
               SQLITE_OK);
     CHECK_INT(omr_store_schema_version(s), 1);
@@ -118,6 +119,7 @@ static void test_migrate_v1(void)
     CHECK_INT(omr_store_schema_version(s), OMR_STORE_SCHEMA_VERSION);
     CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='mask_cache'"), 1);
     CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='survey_binding'"), 1);
+    CHECK_INT(count(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='unstored_files'"), 1);
     CHECK_INT(count(s, "SELECT count(*) FROM batches WHERE name = 'old'"), 1);
     omr_store_close(s);
     fresh_db();
@@ -177,6 +179,66 @@ static void test_mask_cache(void)
     CHECK_INT(omr_store_mask_get(s, HASH_C, &b, &n), 1);
     free(b);
     CHECK_INT(count(s, "SELECT count(*) FROM mask_cache"), 2);
+    omr_store_close(s);
+    fresh_db();
+}
+
+/* What omr_store_unstored_outstanding gave: "path|deferred|reason|batch;" each. */
+static void collect_unstored(void *ctx, const omr_store_unstored_t *f)
+{
+    char *out = ctx;
+    size_t k = strlen(out);
+    snprintf(out + k, 1024 - k, "%s|%d|%s|%s;", f->path, f->deferred, f->reason, f->batch);
+}
+
+/* Files a batch did not store stay outstanding until a run stores their
+ * path or finds it stored, or a stored file has that path; each path once,
+ * with its latest record; each batch keeps its count. */
+static void test_unstored_files(void)
+{
+    fresh_db();
+    omr_store_t *s;
+    omr_error_t err;
+    CHECK(omr_store_open(dbpath, &s, &err) == OMR_OK, "%s", err.msg);
+    long long b1, b2, b3, file;
+    omr_claim_t claim;
+    CHECK(omr_store_batch_begin(s, "night1", NULL, &b1, &err) == OMR_OK, "%s", err.msg);
+    omr_store_unstored_t night1[] = {{.path = "/in/empty.tif", .deferred = 0, .reason = "empty file"},
+                                     {.path = "/in/coming.tif", .deferred = 1, .reason = "still being written"},
+                                     {.path = "/in/text.tif", .deferred = 0, .reason = "not an image"}};
+    CHECK(omr_store_unstored_record(s, b1, night1, 3, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    /* the same batch run again records the same, once */
+    CHECK(omr_store_unstored_record(s, b1, night1, 3, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    char got[1024] = "";
+    CHECK(omr_store_unstored_outstanding(s, collect_unstored, got, &err) == OMR_OK, "%s", err.msg);
+    CHECK_STR(got, "/in/coming.tif|1|still being written|night1;/in/empty.tif|0|empty file|night1;"
+                   "/in/text.tif|0|not an image|night1;");
+    /* night 2 stores coming.tif, refuses empty.tif again, finds text.tif
+     * stored already (same bytes under another name) */
+    CHECK(omr_store_batch_begin(s, "night2", NULL, &b2, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_file_claim(s, HASH_A, "/in/coming.tif", 10, b2, &claim, &file, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_file_save(s, file, NULL, NULL, 0, 0, NULL, &err) == OMR_OK, "%s", err.msg);
+    omr_store_unstored_t night2[] = {{.path = "/in/empty.tif", .deferred = 0, .reason = "empty file again"}};
+    const char *stored2[] = {"/in/coming.tif", "/in/text.tif"};
+    CHECK(omr_store_unstored_record(s, b2, night2, 1, stored2, 2, &err) == OMR_OK, "%s", err.msg);
+    got[0] = 0;
+    CHECK(omr_store_unstored_outstanding(s, collect_unstored, got, &err) == OMR_OK, "%s", err.msg);
+    CHECK_STR(got, "/in/empty.tif|0|empty file again|night2;");
+    /* a stored file at the path settles it too (a run that recorded nothing) */
+    CHECK(omr_store_batch_begin(s, "night3", NULL, &b3, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_file_claim(s, HASH_B, "/in/empty.tif", 10, b3, &claim, &file, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_store_file_save(s, file, NULL, NULL, 0, 0, NULL, &err) == OMR_OK, "%s", err.msg);
+    got[0] = 0;
+    CHECK(omr_store_unstored_outstanding(s, collect_unstored, got, &err) == OMR_OK, "%s", err.msg);
+    CHECK_STR(got, "");
+    /* each batch keeps what it did not store */
+    omr_store_summary_t sum;
+    CHECK(omr_store_batch_summary(s, b1, &sum, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(sum.files_not_stored, 3);
+    CHECK(omr_store_batch_summary(s, b2, &sum, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(sum.files_not_stored, 1);
+    CHECK(omr_store_batch_summary(s, b3, &sum, &err) == OMR_OK, "%s", err.msg);
+    CHECK_INT(sum.files_not_stored, 0);
     omr_store_close(s);
     fresh_db();
 }
@@ -530,6 +592,7 @@ int main(void)
     RUN(test_bind_survey);
     RUN(test_mask_cache);
     RUN(test_claim_idempotent);
+    RUN(test_unstored_files);
     RUN(test_rollback);
     RUN(test_two_connections);
     RUN(test_coding_and_review);
