@@ -974,6 +974,72 @@ static void code_question(ctx_t *c, int qi, int cs)
 
 /* ---- routing ---- */
 
+void omr_code_column_token(const omr_form_t *form, const omr_question_t *q, const omr_column_t *col, char *buf,
+                           size_t n)
+{
+    const omr_region_t *r = col->region >= 0 ? &form->pages[q->page].regions[col->region] : NULL;
+    buf[0] = 0;
+    switch (q->kind) {
+    case OMR_KIND_MULTI:
+    case OMR_KIND_TICKLIST:
+        if (r)
+            snprintf(buf, n, "%d", r->code);
+        break;
+    case OMR_KIND_GRIDN:
+        if (r)
+            snprintf(buf, n, "%s:%d", r->row, r->code);
+        break;
+    case OMR_KIND_CODEGRID:
+        if (r)
+            snprintf(buf, n, "%s_%d", r->row, r->code);
+        break;
+    case OMR_KIND_GRID1: {
+        size_t b = strlen(q->base);
+        if (!strncmp(col->name, q->base, b) && col->name[b] == '_')
+            snprintf(buf, n, "%s", col->name + b + 1);
+        break;
+    }
+    case OMR_KIND_TOP3:
+        if (r)
+            snprintf(buf, n, "%d", r->code);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The answer of question qi in case cs as read so far (its columns'
+ * values), in the whole-question form a review decision takes
+ * (omr_code_column_token): single and number the one value; multi,
+ * ticklist and gridn the tokens of the columns holding 1 ("2,5", "a:1,b:3");
+ * grid1 and codegrid "token:value" ("a:2,b:3", "a_1:3"); top3 the boxes'
+ * codes in box order ("3,1"). "" when nothing was read. */
+static void answer_as_read(ctx_t *c, int qi, int cs, char *buf, size_t n)
+{
+    const omr_question_t *q = &c->form->questions[qi];
+    const omr_column_t *cc = c->cols[q->is_case];
+    int binary = q->kind == OMR_KIND_MULTI || q->kind == OMR_KIND_TICKLIST || q->kind == OMR_KIND_GRIDN;
+    int keyed = q->kind == OMR_KIND_GRID1 || q->kind == OMR_KIND_CODEGRID;
+    size_t len = 0;
+    buf[0] = 0;
+    for (int j = 0; j < c->q_n[qi] && len < n; j++) {
+        int col = c->q_first[qi] + j;
+        const char *v = val(c, cs, col)->value;
+        if (cc[col].is_text || !v[0] || (binary && strcmp(v, "1")))
+            continue;
+        char tok[80];
+        omr_code_column_token(c->form, q, &cc[col], tok, sizeof tok);
+        if (binary)
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "", tok);
+        else if (keyed)
+            len += (size_t)snprintf(buf + len, n - len, "%s%s:%s", len ? "," : "", tok, v);
+        else /* single, number: one column; top3: the boxes in order */
+            len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "", v);
+    }
+}
+
+
+
 static void route_codes_text(uint64_t codes, char *buf, size_t n)
 {
     int list[64], k = 0;
@@ -1039,7 +1105,11 @@ static void route(ctx_t *c, int qi, int cs, int depth)
         char codes[128];
         route_codes_text(q->route_codes, codes, sizeof codes);
         int page = c->use[q->page * (c->n_cases + 1) + cs];
-        raise_item(c, OMR_REVIEW_ROUTING, page, qi, cs, "", cols, n, NULL, -1, "-1",
+        /* coding.md: the answer is kept, and a person looks: the proposal is
+         * the answer as read (-1, not applicable, is the operator's to give) */
+        char answer[512];
+        answer_as_read(c, qi, cs, answer, sizeof answer);
+        raise_item(c, OMR_REVIEW_ROUTING, page, qi, cs, "", cols, n, NULL, -1, answer,
                    "%s is answered although %s does not hold %s (the routing skips it)", q->label, s->label, codes);
     } else if (!c->unsure[k]) {
         for (int j = 0; j < c->q_n[qi]; j++) {

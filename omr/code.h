@@ -150,6 +150,14 @@ void omr_code_page_key(const omr_page_result_t *page, char *buf, size_t n);
  * number>:<case>" (case 0 for a respondent-part page). Writes at most n bytes. */
 void omr_code_missing_key(const char *form, int page_number, int case_number, char *buf, size_t n);
 
+/* The token naming column col of question q in a whole-question value (what
+ * a review decision on a whole question takes, review_value.c): multi and
+ * ticklist the option code ("5"); grid1 the row ("a"); gridn "row:code"
+ * ("a:3"); codegrid "row_code" ("a_1"); top3 the option code of the box's
+ * region; "" for other kinds. Writes at most n bytes into buf. */
+void omr_code_column_token(const omr_form_t *form, const omr_question_t *q, const omr_column_t *col, char *buf,
+                           size_t n);
+
 /* Code one respondent of one form.
  * s: the survey (borrowed, may be NULL: only used in messages); form: the form
  * (borrowed). pages: every stored page result of this respondent of this form,

@@ -140,43 +140,6 @@ static int list_has(const char *z, const char *t)
     return 0;
 }
 
-/* The token naming column col of question q in a whole-question value:
- * multi/ticklist "code"; grid1 "row"; gridn "row:code"; codegrid "row_code";
- * top3 the box number. */
-static void column_token(const omr_form_t *form, const omr_question_t *q, const omr_column_t *col, char *buf,
-                         size_t n)
-{
-    const omr_region_t *r = col->region >= 0 ? &form->pages[q->page].regions[col->region] : NULL;
-    buf[0] = 0;
-    switch (q->kind) {
-    case OMR_KIND_MULTI:
-    case OMR_KIND_TICKLIST:
-        if (r)
-            snprintf(buf, n, "%d", r->code);
-        break;
-    case OMR_KIND_GRIDN:
-        if (r)
-            snprintf(buf, n, "%s:%d", r->row, r->code);
-        break;
-    case OMR_KIND_CODEGRID:
-        if (r)
-            snprintf(buf, n, "%s_%d", r->row, r->code);
-        break;
-    case OMR_KIND_GRID1: {
-        size_t b = strlen(q->base);
-        if (!strncmp(col->name, q->base, b) && col->name[b] == '_')
-            snprintf(buf, n, "%s", col->name + b + 1);
-        break;
-    }
-    case OMR_KIND_TOP3:
-        if (r)
-            snprintf(buf, n, "%d", r->code);
-        break;
-    default:
-        break;
-    }
-}
-
 /* The value token for key in a "key:value,key:value" list; NULL when absent.
  * Writes into buf. */
 static const char *keyed_value(const char *z, const char *key, char *buf, size_t n)
@@ -237,7 +200,7 @@ static int expand_question(const omr_form_t *form, int qi, int case_number, cons
             continue;
         char tok[80], buf[80];
         const char *v = "";
-        column_token(form, q, c, tok, sizeof tok);
+        omr_code_column_token(form, q, c, tok, sizeof tok);
         if (na)
             v = binary ? "0" : "";
         else if (q->kind == OMR_KIND_SINGLE || q->kind == OMR_KIND_NUMBER)

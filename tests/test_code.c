@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "code.h"
+#include "review.h"
 #include "template.h"
 
 static omr_survey_t *S;
@@ -285,6 +286,8 @@ static void t_routing(void)
     CHECK_INT(items(&c, OMR_REVIEW_ROUTING, ""), 1);
     const omr_review_item_t *it = item(&c, OMR_REVIEW_ROUTING);
     CHECK(it && it->question == omr_template_question_index(FA, "Q5"), "routing item on 問5");
+    /* coding.md: it keeps its answer: the proposal is the answer as read */
+    CHECK_STR(it ? it->proposal : "", "2");
     omr_coded_clear(&c);
     /* the operator keeps the answer: resolved, no item */
     omr_override_t o = ovr("Q5", 0, "2");
@@ -292,6 +295,37 @@ static void t_routing(void)
     CHECK_V(&c, FA, 0, "Q5", "2", OMR_VALUE_RESOLVED);
     CHECK_INT(c.n_items, 0);
     omr_coded_clear(&c);
+    resp_free(&r);
+}
+
+/* A grid answered against the routing (form B 問9-1 ticked, 問9 option 12
+ * only): the proposal is the answer as read, in the form a decision takes,
+ * and deciding it keeps every tick. */
+static void t_routing_keeps_grid(void)
+{
+    resp_t r = {0};
+    mark(pg(&r, FB, "Q9"), FB, "Q9_12", -1);
+    omr_page_result_t *p = pg(&r, FB, "Q9s1");
+    mark(p, FB, "Q9s1_a_1", -1);
+    mark(p, FB, "Q9s1_a_3", -1);
+    mark(p, FB, "Q9s1_c_2", -1);
+    omr_coded_t c = code(&r, FB, NULL, 0);
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, ""), 1);
+    const omr_review_item_t *it = item(&c, OMR_REVIEW_ROUTING);
+    CHECK_STR(it ? it->proposal : "", "a:1,a:3,c:2");
+    omr_override_t o[64];
+    int n = omr_review_overrides(FB, "Q9s1", "", 0, it ? it->proposal : "", o, 64);
+    CHECK(n > 0 && n <= 64, "the proposal is a valid decision (%d overrides)", n);
+    omr_coded_clear(&c);
+    if (n > 0 && n <= 64) {
+        c = code(&r, FB, o, n);
+        CHECK_V(&c, FB, 0, "Q9s1_a_1", "1", OMR_VALUE_RESOLVED);
+        CHECK_V(&c, FB, 0, "Q9s1_a_3", "1", OMR_VALUE_RESOLVED);
+        CHECK_V(&c, FB, 0, "Q9s1_a_2", "0", OMR_VALUE_RESOLVED);
+        CHECK_V(&c, FB, 0, "Q9s1_c_2", "1", OMR_VALUE_RESOLVED);
+        CHECK_INT(items(&c, OMR_REVIEW_ROUTING, NULL), 0);
+        omr_coded_clear(&c);
+    }
     resp_free(&r);
 }
 
@@ -1754,6 +1788,7 @@ int main(void)
     }
     RUN(t_single_multi_empty);
     RUN(t_routing);
+    RUN(t_routing_keeps_grid);
     RUN(t_routing_pending);
     RUN(t_exclusive);
     RUN(t_two_marks_and_doubtful);
