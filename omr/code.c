@@ -1116,6 +1116,11 @@ static void route(ctx_t *c, int qi, int cs, int depth)
             omr_value_t *v = val(c, cs, c->q_first[qi] + j);
             snprintf(v->value, sizeof v->value, "-1");
         }
+    } else {
+        /* skipped, with a doubtful mark: -1 or an answer, once the mark is
+         * decided; its "other" text column waits with it (else exported
+         * "" as certain, and -1 after the review) */
+        block_question(c, qi, cs);
     }
     *state = ROUTE_DONE;
 }

@@ -329,6 +329,28 @@ static void t_routing_keeps_grid(void)
     resp_free(&r);
 }
 
+/* Skipped by the routing, with a doubtful mark in it: -1 or an answer once
+ * the mark is decided, so its "other" text column waits too (an export
+ * with NA_REVIEW must not write it as a certain empty). */
+static void t_routing_skipped_doubtful(void)
+{
+    resp_t r = {0};
+    mark(pg(&r, FA, "Q2"), FA, "Q2_2", -1);
+    doubt(pg(&r, FA, "Q5"), FA, "Q5", 4);
+    omr_coded_t c = code(&r, FA, NULL, 0);
+    CHECK(V(&c, FA, 0, "Q5")->status == OMR_VALUE_REVIEW, "the doubtful mark blocks 問5");
+    CHECK(V(&c, FA, 0, "Q5_4_text")->status == OMR_VALUE_REVIEW, "its text column waits with it");
+    CHECK_INT(items(&c, OMR_REVIEW_ROUTING, NULL), 0);
+    omr_coded_clear(&c);
+    /* decided: no mark -> not applicable, text column too */
+    omr_override_t o = ovr("Q5", 0, "");
+    c = code(&r, FA, &o, 1);
+    CHECK_V(&c, FA, 0, "Q5", "-1", OMR_VALUE_RESOLVED);
+    CHECK_V(&c, FA, 0, "Q5_4_text", "-1", OMR_VALUE_CERTAIN);
+    omr_coded_clear(&c);
+    resp_free(&r);
+}
+
 static void t_routing_pending(void)
 {
     /* the source is doubtful: the dependent's values wait */
@@ -1790,6 +1812,7 @@ int main(void)
     RUN(t_routing);
     RUN(t_routing_keeps_grid);
     RUN(t_routing_pending);
+    RUN(t_routing_skipped_doubtful);
     RUN(t_exclusive);
     RUN(t_two_marks_and_doubtful);
     RUN(t_other_text);
