@@ -145,51 +145,88 @@ static int skip_hidden(const struct dirent *d)
     return d->d_name[0] != '.';
 }
 
-static int walk_images(const char *dir, int depth, int (*fn)(void *ctx, const char *path, long long size),
+/* The folders from the walk's top down to the one being read, by device
+ * and inode: a folder reached again through a link is one of them (a link
+ * loop), and is not read again. */
+typedef struct {
+    dev_t dev[MAX_DEPTH + 2];
+    ino_t ino[MAX_DEPTH + 2];
+    int n;
+} ancestors_t;
+
+/* Push folder sb: 1; 0 when it is already on the way down (a loop: every
+ * file under it is listed once already); -1 when nested too deep. */
+static int enter_folder(ancestors_t *up, const struct stat *sb)
+{
+    for (int i = 0; i < up->n; i++)
+        if (up->dev[i] == sb->st_dev && up->ino[i] == sb->st_ino)
+            return 0;
+    if (up->n >= MAX_DEPTH + 1)
+        return -1;
+    up->dev[up->n] = sb->st_dev;
+    up->ino[up->n++] = sb->st_ino;
+    return 1;
+}
+
+static int walk_images(const char *dir, ancestors_t *up, int (*fn)(void *ctx, const char *path, long long size),
                        void *ctx)
 {
-    if (depth > MAX_DEPTH)
+    struct stat self;
+    if (stat(dir, &self) != 0 || enter_folder(up, &self) != 1)
         return 0;
     struct dirent **names = NULL;
     int n = scandir(dir, &names, skip_hidden, cmp_dirent);
-    if (n < 0)
-        return 0;
     int rc = 0;
     for (int i = 0; i < n; i++) {
         char path[4096];
         struct stat sb;
-        if (!rc && snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path &&
-            stat(path, &sb) == 0) {
-            if (S_ISDIR(sb.st_mode))
-                rc = walk_images(path, depth + 1, fn, ctx);
-            else if (S_ISREG(sb.st_mode) && (has_image_ext(path) || sniffs_as_image(path)))
+        if (!rc && snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path) {
+            if (stat(path, &sb) != 0) {
+                /* named as a scan but unreadable (a link to a file gone): the
+                 * caller's open reports it, rather than nobody */
+                if (has_image_ext(path))
+                    rc = fn(ctx, path, -1);
+            } else if (S_ISDIR(sb.st_mode)) {
+                rc = walk_images(path, up, fn, ctx);
+            } else if (S_ISREG(sb.st_mode) && (has_image_ext(path) || sniffs_as_image(path))) {
                 rc = fn(ctx, path, (long long)sb.st_size);
+            }
         }
         free(names[i]);
     }
     free(names);
+    up->n--;
     return rc;
 }
 
 int omr_load_walk_images(const char *dir, int (*fn)(void *ctx, const char *path, long long size), void *ctx)
 {
-    return walk_images(dir, 0, fn, ctx);
+    ancestors_t up = {.n = 0};
+    return walk_images(dir, &up, fn, ctx);
 }
 
 /* Add the image files under dir, sorted by name, depth first. Unreadable
  * folders and entries become failed entries; only ENOMEM stops the walk. */
-static omr_status_t walk(omr_load_t *src, const char *dir, int depth)
+static omr_status_t walk(omr_load_t *src, const char *dir, ancestors_t *up)
 {
     char msg[300];
-    if (depth > MAX_DEPTH) {
-        snprintf(msg, sizeof msg, "folder nested deeper than %d levels (a link loop?); skipped",
-                 MAX_DEPTH);
+    struct stat self;
+    if (stat(dir, &self) != 0) {
+        snprintf(msg, sizeof msg, "cannot read folder: %s", strerror(errno));
+        return add_entry(src, dir, OMR_EIO, msg);
+    }
+    int entered = enter_folder(up, &self);
+    if (entered == 0)
+        return OMR_OK; /* a link back up: its files are listed already */
+    if (entered < 0) {
+        snprintf(msg, sizeof msg, "folder nested deeper than %d levels; skipped", MAX_DEPTH);
         return add_entry(src, dir, OMR_EIO, msg);
     }
     struct dirent **names = NULL;
     int n = scandir(dir, &names, skip_hidden, cmp_dirent);
     if (n < 0) {
         snprintf(msg, sizeof msg, "cannot read folder: %s", strerror(errno));
+        up->n--;
         return add_entry(src, dir, OMR_EIO, msg);
     }
     omr_status_t st = OMR_OK;
@@ -209,7 +246,7 @@ static omr_status_t walk(omr_load_t *src, const char *dir, int depth)
                         st = add_entry(src, path, OMR_EIO, msg);
                     }
                 } else if (S_ISDIR(sb.st_mode)) {
-                    st = walk(src, path, depth + 1);
+                    st = walk(src, path, up);
                 } else if (S_ISREG(sb.st_mode)) {
                     if (has_image_ext(path) || sniffs_as_image(path))
                         st = add_entry(src, path, OMR_OK, NULL);
@@ -220,6 +257,7 @@ static omr_status_t walk(omr_load_t *src, const char *dir, int depth)
         free(names[i]);
     }
     free(names);
+    up->n--;
     return st;
 }
 
@@ -242,7 +280,8 @@ omr_status_t omr_load_open_paths(const char *const *paths, int n_paths, omr_load
             snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
             st = add_entry(src, paths[i], OMR_EIO, msg);
         } else if (S_ISDIR(sb.st_mode)) {
-            st = walk(src, paths[i], 0);
+            ancestors_t up = {.n = 0};
+            st = walk(src, paths[i], &up);
         } else {
             /* Named explicitly: taken whatever its name; the content decides. */
             st = add_entry(src, paths[i], OMR_OK, NULL);
@@ -324,14 +363,19 @@ static int tiff_warning_handler(TIFF *tif, void *user, const char *module, const
     omr_load_t *src = user;
     if (!src)
         return 1;
+    char msg[sizeof src->warn];
+    int n = snprintf(msg, sizeof msg, "%s: ", module ? module : "libtiff");
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = 0;
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    /* libtiff warns on every old-style JPEG page that the format is
+     * deprecated: a note about the format, not about this file's pixels */
+    if (strstr(msg, "old-style JPEG"))
+        return 1;
     if (src->decoding)
         src->decode_warned = 1;
-    if (!src->warn[0]) {
-        int n = snprintf(src->warn, sizeof src->warn, "%s: ", module ? module : "libtiff");
-        if (n < 0 || (size_t)n >= sizeof src->warn)
-            n = 0;
-        vsnprintf(src->warn + n, sizeof src->warn - (size_t)n, fmt, ap);
-    }
+    if (!src->warn[0])
+        snprintf(src->warn, sizeof src->warn, "%s", msg);
     return 1;
 }
 
@@ -578,7 +622,11 @@ static omr_status_t tiff_read_plain(omr_load_t *src, const char *what, uint32_t 
 }
 
 /* Anything else libtiff can render (palette, RGB, YCbCr JPEG, 16 bit, tiles,
- * planar): RGBA strip by strip or tile by tile, then luminance. */
+ * planar): RGBA band by band (a strip, or a row of tiles), then luminance.
+ * Rows come in the order they are stored, as tiff_read_plain gives them:
+ * libtiff's RGBA reader would otherwise flip each band by the Orientation
+ * tag (its TIFFReadRGBAStrip/Tile flip blocks in place, scrambling a page
+ * tagged upside down), and tiff_decode handles the tag for both paths. */
 static omr_status_t tiff_read_rgba(omr_load_t *src, const char *what, uint32_t w, uint32_t h,
                                    PIX **ppix, omr_error_t *err)
 {
@@ -587,23 +635,32 @@ static omr_status_t tiff_read_rgba(omr_load_t *src, const char *what, uint32_t w
     if (!TIFFRGBAImageOK(tif, emsg))
         return omr_error_set(err, OMR_EUNSUPPORTED, "%s: pixel layout not supported: %s", what,
                              emsg);
-    int tiled = TIFFIsTiled(tif);
-    uint32_t tw = w, th = h;
-    if (tiled) {
-        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+    /* a band is one strip or one row of tiles: a smaller band would decode
+     * a compressed strip again for every band */
+    uint32_t th = h;
+    if (TIFFIsTiled(tif)) {
         TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
     } else {
         uint32_t rps = 0;
         TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
-        th = rps == 0 || rps > h ? h : rps;
+        th = rps;
     }
-    if (tw == 0 || th == 0 || (uint64_t)tw * th * 4 > MAX_RGBA_BYTES)
+    if (th == 0 || th > h)
+        th = h;
+    if ((uint64_t)w * th * 4 > MAX_RGBA_BYTES)
         return omr_error_set(err, OMR_EUNSUPPORTED,
                              "%s: colour page stored in %ux%u blocks, too big to convert", what,
-                             tw, th);
+                             w, th);
+    TIFFRGBAImage ri;
+    if (!TIFFRGBAImageBegin(&ri, tif, 1, emsg))
+        return omr_error_set(err, OMR_EUNSUPPORTED, "%s: pixel layout not supported: %s", what,
+                             emsg);
+    ri.req_orientation = ORIENTATION_TOPLEFT;
+    ri.orientation = ORIENTATION_TOPLEFT; /* the stored order, not the tag's */
     PIX *pix = pixCreate((l_int32)w, (l_int32)h, 8);
-    uint32_t *raster = malloc((size_t)tw * th * 4);
+    uint32_t *raster = malloc((size_t)w * th * 4);
     if (!pix || !raster) {
+        TIFFRGBAImageEnd(&ri);
         pixDestroy(&pix);
         free(raster);
         return omr_error_set(err, OMR_ENOMEM, "%s: out of memory for %ux%u pixels", what, w, h);
@@ -612,41 +669,75 @@ static omr_status_t tiff_read_rgba(omr_load_t *src, const char *what, uint32_t w
     int wpl = pixGetWpl(pix);
     omr_status_t st = OMR_OK;
     src->decoding = 1;
-    for (uint32_t y0 = 0; y0 < h && st == OMR_OK; y0 += th) {
+    for (uint32_t y0 = 0; y0 < h; y0 += th) {
         uint32_t rows = h - y0 < th ? h - y0 : th;
-        for (uint32_t x0 = 0; x0 < w && st == OMR_OK; x0 += tw) {
-            int ok = tiled ? TIFFReadRGBATile(tif, x0, y0, raster)
-                           : TIFFReadRGBAStrip(tif, y0, raster);
-            if (!ok || src->decode_warned) {
-                st = omr_error_set(err, OMR_EINPUT,
-                                   "%s: pixel data damaged or truncated (rows %u-%u of %u): %s",
-                                   what, y0 + 1, y0 + rows, h, diag_text(src, "read error"));
-                break;
+        ri.row_offset = (int)y0;
+        ri.col_offset = 0;
+        if (!TIFFRGBAImageGet(&ri, raster, w, rows) || src->decode_warned) {
+            st = omr_error_set(err, OMR_EINPUT,
+                               "%s: pixel data damaged or truncated (rows %u-%u of %u): %s",
+                               what, y0 + 1, y0 + rows, h, diag_text(src, "read error"));
+            break;
+        }
+        for (uint32_t r = 0; r < rows; r++) {
+            const uint32_t *in = raster + (size_t)r * w;
+            l_uint32 *line = data + (size_t)(y0 + r) * (size_t)wpl;
+            for (uint32_t c = 0; c < w; c++) {
+                uint32_t p = in[c];
+                unsigned g = (77u * TIFFGetR(p) + 150u * TIFFGetG(p) + 29u * TIFFGetB(p) + 128u) >> 8;
+                SET_DATA_BYTE(line, c, g);
             }
-            uint32_t cols = w - x0 < tw ? w - x0 : tw;
-            /* Both calls return rows bottom-up: a tile as a full th-row block,
-             * a strip as a block of exactly `rows` rows. */
-            uint32_t block = tiled ? th : rows;
-            for (uint32_t r = 0; r < rows; r++) {
-                const uint32_t *in = raster + (size_t)(block - 1 - r) * tw;
-                l_uint32 *line = data + (size_t)(y0 + r) * (size_t)wpl;
-                for (uint32_t c = 0; c < cols; c++) {
-                    uint32_t p = in[c];
-                    unsigned g = (77u * TIFFGetR(p) + 150u * TIFFGetG(p) + 29u * TIFFGetB(p) + 128u) >> 8;
-                    SET_DATA_BYTE(line, x0 + c, g);
-                }
-            }
-            if (!tiled)
-                break;
         }
     }
     src->decoding = 0;
+    TIFFRGBAImageEnd(&ri);
     free(raster);
     if (st != OMR_OK) {
         pixDestroy(&pix);
         return st;
     }
     *ppix = pix;
+    return OMR_OK;
+}
+
+/* The page as the Orientation tag says it is seen, up to a quarter turn:
+ * identify and register find the page's rotation themselves (a sheet fed
+ * upside down has no tag to say so), but a mirror image they cannot undo
+ * (its corner marks are symmetric, its barcode reads backwards as well). So
+ * a mirrored orientation (2, 4, 5, 7: each is a left-right flip of the
+ * stored rows followed by a rotation) is flipped here; the rotations (3, 6,
+ * 8) are left to them, which costs nothing. Rows and columns stay those
+ * stored, so XResolution stays the horizontal resolution. */
+static void tiff_unmirror(TIFF *tif, PIX *pix)
+{
+    uint16_t orient = ORIENTATION_TOPLEFT;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &orient);
+    if (orient == ORIENTATION_TOPRIGHT || orient == ORIENTATION_BOTLEFT || orient == ORIENTATION_LEFTTOP ||
+        orient == ORIENTATION_RIGHTBOT)
+        pixFlipLR(pix, pix);
+}
+
+/* Square pixels from a scan whose vertical resolution differs from its
+ * horizontal one (fax "standard" mode: 204 x 98 dpi): rows repeated or
+ * dropped to the horizontal resolution, which the rest of the pipeline
+ * takes for both. Nearest row: a bitonal page stays bitonal. *ppix is
+ * replaced; on failure (out of memory) left as it was. */
+static omr_status_t square_pixels(const char *what, omr_image_t *img, PIX **ppix, omr_error_t *err)
+{
+    if (img->dpi <= 0 || img->dpi_y <= 0 || abs(img->dpi - img->dpi_y) * 50 <= img->dpi)
+        return OMR_OK; /* within 2 %: the registration's scale absorbs it */
+    float sy = (float)img->dpi / (float)img->dpi_y;
+    double tall = (double)pixGetHeight(*ppix) * sy;
+    if (tall > OMR_LOAD_MAX_SIDE || tall * pixGetWidth(*ppix) > OMR_LOAD_MAX_PIXELS)
+        return omr_error_set(err, OMR_EINPUT, "%s: %d x %d dpi: too tall once made square", what, img->dpi,
+                             img->dpi_y);
+    PIX *sq = pixScaleBySampling(*ppix, 1.0f, sy);
+    if (!sq)
+        return omr_error_set(err, OMR_ENOMEM, "%s: out of memory making %d x %d dpi pixels square", what,
+                             img->dpi, img->dpi_y);
+    pixDestroy(ppix);
+    *ppix = sq;
+    img->dpi_y = img->dpi;
     return OMR_OK;
 }
 
@@ -701,8 +792,14 @@ static omr_status_t tiff_decode(omr_load_t *src, const char *what, omr_image_t *
     } else {
         st = tiff_read_rgba(src, what, w, h, &pix, err);
     }
-    if (st != OMR_OK)
+    if (st == OMR_OK) {
+        tiff_unmirror(tif, pix);
+        st = square_pixels(what, img, &pix, err);
+    }
+    if (st != OMR_OK) {
+        pixDestroy(&pix);
         return st;
+    }
     pixSetResolution(pix, img->dpi, img->dpi_y);
     img->pix = pix;
     return OMR_OK;
@@ -1116,6 +1213,9 @@ static omr_status_t decode_page(omr_load_t *src, omr_image_t *img, omr_error_t *
         diag_clear(src);
     }
     src->first_done = 1;
+    uint32_t subfile = 0;
+    if (TIFFGetField(src->tif, TIFFTAG_SUBFILETYPE, &subfile) && (subfile & (FILETYPE_REDUCEDIMAGE | FILETYPE_MASK)))
+        return OMR_ENOTFOUND; /* a thumbnail or mask of a page, not a page: omr_load_next goes on */
     if (src->page + 1 > src->n_pages) {
         src->n_pages = src->page + 1; /* the count at open fell short */
         img->n_pages = src->n_pages;

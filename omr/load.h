@@ -122,9 +122,11 @@ void omr_load_sha256_hex(const unsigned char sha256[32], char hex[65]);
 /* Call fn(ctx, path, size) for every image file under folder dir, the
  * files omr scan reads from a folder: a regular file whose name (.tif,
  * .tiff, .png, .jpg, .jpeg) or first bytes say image. Names starting with
- * '.' are skipped; names sorted bytewise, depth first; at most 32 levels
- * (a link loop). Folders and entries that cannot be read are passed over
- * (omr_load_open_paths reports them instead). fn returns nonzero to stop
+ * '.' are skipped; names sorted bytewise, depth first; at most 32 levels;
+ * a folder reached again through a link to one above it (a loop) is not
+ * read again. An entry named as an image that cannot be read (a link to a
+ * file that is gone) is passed with size -1, so the caller reports it;
+ * folders that cannot be read are passed over. fn returns nonzero to stop
  * the walk; returned here, 0 when the walk ended. */
 int omr_load_walk_images(const char *dir, int (*fn)(void *ctx, const char *path, long long size), void *ctx);
 

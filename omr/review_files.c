@@ -131,6 +131,8 @@ static int add_entry(void *ctx, const char *path, long long size)
 {
     omr_review_files_t *fs = ctx;
     char *p;
+    if (size < 0)
+        return 0; /* a name that cannot be read (a dangling link): nothing to find there */
     if (fs->n_entries >= MAX_ENTRIES || grow(&fs->entries, fs->n_entries, &fs->cap_entries, sizeof *fs->entries) ||
         !(p = strdup(path)))
         return -1;
