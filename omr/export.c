@@ -146,14 +146,13 @@ static const omr_col_t *find_col(const omr_question_t *q, int code)
 
 /* Labels of a column's values into a[] (at most cap); returns the count.
  * Binary columns (1 marked, 0 not) say what was marked; a question the
- * routing may skip also has -1 (coding.md "Missing values"). */
+ * routing may skip also has -1 (coding.md "Missing values"), in its
+ * transcription columns too ("その他" text of a skipped question is -1). */
 static int value_labels(const omr_form_t *form, const omr_column_t *col, vlabel_t *a, int cap)
 {
     const omr_question_t *q = &form->questions[col->question];
     int n = 0;
-    if (col->is_text)
-        return 0;
-    switch (q->kind) {
+    switch (col->is_text ? OMR_KIND_TEXT : q->kind) { /* a transcription: only its -1 below */
     case OMR_KIND_SINGLE:
     case OMR_KIND_TOP3:
     case OMR_KIND_CODEGRID:
@@ -238,6 +237,29 @@ static void column_label(const omr_form_t *form, const omr_column_t *col, char *
 /* ---- the codebook ---- */
 
 /* SPSS wants ASCII-safe quoting: single quotes doubled. */
+static void sps_quoted(FILE *f, const char *z);
+
+/* SPSS's limits, in bytes of UTF-8: a variable label, a value label. */
+#define SPS_VARIABLE_LABEL_MAX 255
+#define SPS_VALUE_LABEL_MAX 120
+
+/* sps_quoted, at most max bytes of z, cut before a character that would not
+ * fit (never inside one), with "…" at the end when cut. */
+static void sps_quoted_max(FILE *f, const char *z, size_t max)
+{
+    char buf[1024];
+    size_t n = strlen(z);
+    if (n > max && max < sizeof buf) {
+        size_t k = max - 3; /* room for "…" (3 bytes) */
+        while (k > 0 && ((unsigned char)z[k] & 0xc0) == 0x80)
+            k--; /* z[k] starts a character: cut before it */
+        memcpy(buf, z, k);
+        memcpy(buf + k, "\xe2\x80\xa6", 4);
+        z = buf;
+    }
+    sps_quoted(f, z);
+}
+
 static void sps_quoted(FILE *f, const char *z)
 {
     fputc('\'', f);
@@ -256,6 +278,12 @@ static int is_identifier(const omr_form_t *form, const omr_column_t *c)
 {
     const omr_question_t *q = &form->questions[c->question];
     return !c->is_text && q->kind == OMR_KIND_NUMBER && q->identifier;
+}
+
+/* Read as a string in SPSS: transcriptions and identifiers. */
+static int sps_is_string(const omr_form_t *form, const omr_column_t *c)
+{
+    return c->is_text || is_identifier(form, c);
 }
 
 /* SPSS formats of a column as the CSV holds it: transcriptions and
@@ -295,13 +323,15 @@ static void sps_get_data(FILE *f, const omr_form_t *form, int part, const omr_co
 }
 
 /* -1 (not applicable) is user-missing in every numeric column, and '-1' in
- * every identifier; then the .sav beside the CSV. */
+ * every identifier and every transcription of a question the routing may
+ * skip; then the .sav beside the CSV. */
 static void sps_missing_and_save(FILE *f, const omr_form_t *form, int part, const omr_column_t *cols, int nc)
 {
     for (int text = 0; text < 2; text++) {
         int any = 0;
         for (int i = 0; i < nc; i++)
-            if (!cols[i].is_text && is_identifier(form, &cols[i]) == text) {
+            if (sps_is_string(form, &cols[i]) == text &&
+                (!cols[i].is_text || form->questions[cols[i].question].route_question >= 0)) {
                 fprintf(f, "%s%s", any ? (any % 8 ? " " : "\r\n  ") : "MISSING VALUES ", cols[i].name);
                 any++;
             }
@@ -388,7 +418,9 @@ static void r_read_part(FILE *f, const omr_form_t *form, int part, const omr_col
         fprintf(f, "  x <- omr_label(x, \"%s\", ", cols[i].name);
         r_quoted(f, full);
         vlabel_t a[128];
-        int nl = value_labels(form, &cols[i], a, 128);
+        /* a transcription keeps its text: its "-1" is in codebook.csv, and
+         * omr_factors() must not make the texts factor levels */
+        int nl = cols[i].is_text ? 0 : value_labels(form, &cols[i], a, 128);
         if (nl) {
             fputs(",\n    c(", f);
             for (int k = 0; k < nl; k++) {
@@ -428,7 +460,10 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
           "* as the working directory (pspp codebook.sps in that folder; in SPSS, CD 'folder'. first).\r\n"
           "* Empty cells (no answer) read as system-missing. Values still under review\r\n"
           "* (NA_REVIEW, written only with --mark-unresolved) read as system-missing too, with a\r\n"
-          "* warning per cell.\r\n",
+          "* warning per cell.\r\n"
+          "* (PSPP stops a syntax file after 100 warnings: an export with many cells under\r\n"
+          "* review would leave the other .sav files unwritten.)\r\n"
+          "SET MXWARNS=100000.\r\n",
           sps.f);
     for (int fi = 0; fi < survey->n_forms; fi++) {
         const omr_form_t *form = &survey->forms[fi];
@@ -475,9 +510,11 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                 /* cover fields print the same words as label, prompt and field */
                 const char *qt = q->text && strcmp(q->text, q->label) ? q->text : "";
                 const char *cl = strcmp(label, q->label) && strcmp(label, qt) ? label : "";
-                snprintf(vlab, sizeof vlab, "%s%s%s%s%s", q->label, qt[0] ? " " : "", qt, cl[0] ? " / " : "", cl);
+                /* what tells the columns apart (the option, row or cell) before the
+                 * question's text: SPSS cuts a variable label at 255 bytes */
+                snprintf(vlab, sizeof vlab, "%s%s%s%s%s", q->label, cl[0] ? " / " : "", cl, qt[0] ? " / " : "", qt);
                 fprintf(sps.f, "  %s ", c->name);
-                sps_quoted(sps.f, vlab);
+                sps_quoted_max(sps.f, vlab, SPS_VARIABLE_LABEL_MAX);
                 fputs(i + 1 < nc ? "\r\n" : ".\r\n", sps.f);
             }
             int any = 0;
@@ -488,8 +525,8 @@ omr_status_t omr_export_codebook(const omr_survey_t *survey, const char *dir, co
                     continue;
                 fprintf(sps.f, "%s  /%s", any ? "" : "VALUE LABELS\r\n", cols[i].name);
                 for (int k = 0; k < nl; k++) {
-                    fprintf(sps.f, is_identifier(form, &cols[i]) ? " '%d' " : " %d ", a[k].code);
-                    sps_quoted(sps.f, a[k].label);
+                    fprintf(sps.f, sps_is_string(form, &cols[i]) ? " '%d' " : " %d ", a[k].code);
+                    sps_quoted_max(sps.f, a[k].label, SPS_VALUE_LABEL_MAX);
                 }
                 fputs("\r\n", sps.f);
                 any = 1;

@@ -239,9 +239,42 @@ static void test_codebook(void)
     free(cb);
     char *vl = slurp("value_labels.csv");
     CHECK(vl && strstr(vl, "\r\nQ8_a,A,respondent,3,あまりそう思わない\r\n"));
+    CHECK(vl && strstr(vl, "\r\nQ5_4_text,A,respondent,-1,非該当\r\n"), "no -1 label on a skipped text column");
     free(vl);
     char *sps = slurp("codebook.sps");
     CHECK(sps && strstr(sps, "/Q8_a 1 '強くそう思う' 2 'ややそう思う'"));
+    /* the "other" text of 問5, which the routing skips unless 問2 option 1:
+     * its -1 is labelled and user-missing too (coding.md "-1: not applicable") */
+    CHECK(sps && strstr(sps, "/Q5_4_text '-1' '非該当'"), "no -1 label on Q5_4_text");
+    CHECK(sps && strstr(sps, "Q5_4_text") && strstr(strstr(sps, "MISSING VALUES"), "Q5_4_text"),
+          "Q5_4_text not user-missing");
+    /* SPSS cuts a variable label at 255 bytes: every label fits, cut on a
+     * character boundary, and the option comes before the question text so
+     * that 問2's seven columns stay apart */
+    int too_long = 0, labels = 0, in_labels = 0;
+    for (const char *line = sps; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len == 15 && !strncmp(line, "VARIABLE LABELS", 15)) {
+            in_labels = 1;
+        } else if (in_labels && len > 2 && !strncmp(line, "  ", 2)) {
+            const char *q1 = memchr(line, '\'', len), *q2 = line + len - 1;
+            while (q2 > line && *q2 != '\'')
+                q2--;
+            if (q1 && q2 > q1) {
+                labels++;
+                too_long += q2 - q1 - 1 > 255;
+            }
+        } else {
+            in_labels = 0;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    CHECK(labels > 100, "variable labels found: %d", labels);
+    CHECK_INT(too_long, 0);
+    CHECK(sps && strstr(sps, "  Q2_1 '問2 / 情報セキュリティ要求事項を含む契約関連文書（仕様書*、契約書等）の雛形 / 情報セキュリティに関する"),
+          "Q2_1: the option first");
+    CHECK(sps && strstr(sps, "  Q2_7 '問2 / "), "Q2_7 labelled");
     free(sps);
 }
 
@@ -331,6 +364,50 @@ static void test_spss_and_r_read_export(void)
     CHECK(got && !strcmp(got, "11社～50社\ninteger\n1\n-1\nTRUE\n他社, \"特別\" 対応\n問1 \n1 3 2 1\n"), "R read:\n%s",
           got ? got : "(none)");
     free(got);
+}
+
+/* An export with --mark-unresolved holds NA_REVIEW in every cell under
+ * review; SPSS reads each as missing with a warning. PSPP stops a syntax
+ * file after 100 warnings by default: a respondent with more such cells
+ * must not leave the other forms' .sav files unwritten. */
+static void test_spss_many_unresolved(void)
+{
+    char sub[600], path[700];
+    snprintf(sub, sizeof sub, "%.500s/unresolved", dir);
+    mkdir(sub, 0777);
+    snprintf(path, sizeof path, "%s/u.db", sub);
+    omr_store_t *s;
+    omr_error_t err;
+    if (omr_store_open(path, &s, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    omr_column_t *cols;
+    int nc = omr_template_columns(&survey->forms[0], 0, &cols);
+    omr_store_value_t *v = calloc((size_t)nc + 1, sizeof *v);
+    int n = 0;
+    for (int i = 0; i < nc; i++)
+        if (!cols[i].is_text)
+            v[n++] = (omr_store_value_t){0, i, cols[i].name, "", OMR_VALUE_REVIEW};
+    CHECK(n > 100, "columns under review: %d", n);
+    CHECK(omr_store_save_coding(s, "A", "000009", 0, v, n, NULL, 0, NULL, NULL, 0, &err) == OMR_OK, "%s", err.msg);
+    omr_export_opts_t opts = {0};
+    opts.mark_unresolved = 1;
+    omr_export_report_t rep;
+    CHECK(omr_export_write(s, survey, sub, &opts, &rep, &err) == OMR_OK, "%s", err.msg);
+    CHECK(omr_export_codebook(survey, sub, NULL, NULL, &err) == OMR_OK, "%s", err.msg);
+    omr_store_close(s);
+    free(v);
+    free(cols);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && pspp codebook.sps > pspp.log 2>&1", sub);
+    CHECK(system(cmd) == 0, "pspp codebook.sps failed");
+    /* every form's files, saved after A.sav, are there */
+    const char *sav[] = {"A.sav", "A_cases.sav", "B.sav", "B_cases.sav"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", sub, sav[i]);
+        CHECK(access(path, F_OK) == 0, "%s not written (pspp stopped early?)", sav[i]);
+    }
 }
 
 /* A number marked `identifier` (a postal code) is text in SPSS and R, so its
@@ -451,6 +528,7 @@ int main(void)
     RUN(test_codebook);
     RUN(test_spss_and_r_read_export);
     RUN(test_identifier_is_text);
+    RUN(test_spss_many_unresolved);
     omr_template_free(survey);
     char cmd[450];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
