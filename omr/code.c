@@ -972,7 +972,7 @@ static void code_question(ctx_t *c, int qi, int cs)
         block_question(c, qi, cs);
 }
 
-/* ---- routing ---- */
+/* ---- whole-question values, as review decisions take them ---- */
 
 void omr_code_column_token(const omr_form_t *form, const omr_question_t *q, const omr_column_t *col, char *buf,
                            size_t n)
@@ -982,6 +982,7 @@ void omr_code_column_token(const omr_form_t *form, const omr_question_t *q, cons
     switch (q->kind) {
     case OMR_KIND_MULTI:
     case OMR_KIND_TICKLIST:
+    case OMR_KIND_TOP3:
         if (r)
             snprintf(buf, n, "%d", r->code);
         break;
@@ -999,10 +1000,6 @@ void omr_code_column_token(const omr_form_t *form, const omr_question_t *q, cons
             snprintf(buf, n, "%s", col->name + b + 1);
         break;
     }
-    case OMR_KIND_TOP3:
-        if (r)
-            snprintf(buf, n, "%d", r->code);
-        break;
     default:
         break;
     }
@@ -1038,7 +1035,7 @@ static void answer_as_read(ctx_t *c, int qi, int cs, char *buf, size_t n)
     }
 }
 
-
+/* ---- routing ---- */
 
 static void route_codes_text(uint64_t codes, char *buf, size_t n)
 {

@@ -237,29 +237,6 @@ static void column_label(const omr_form_t *form, const omr_column_t *col, char *
 /* ---- the codebook ---- */
 
 /* SPSS wants ASCII-safe quoting: single quotes doubled. */
-static void sps_quoted(FILE *f, const char *z);
-
-/* SPSS's limits, in bytes of UTF-8: a variable label, a value label. */
-#define SPS_VARIABLE_LABEL_MAX 255
-#define SPS_VALUE_LABEL_MAX 120
-
-/* sps_quoted, at most max bytes of z, cut before a character that would not
- * fit (never inside one), with "…" at the end when cut. */
-static void sps_quoted_max(FILE *f, const char *z, size_t max)
-{
-    char buf[1024];
-    size_t n = strlen(z);
-    if (n > max && max < sizeof buf) {
-        size_t k = max - 3; /* room for "…" (3 bytes) */
-        while (k > 0 && ((unsigned char)z[k] & 0xc0) == 0x80)
-            k--; /* z[k] starts a character: cut before it */
-        memcpy(buf, z, k);
-        memcpy(buf + k, "\xe2\x80\xa6", 4);
-        z = buf;
-    }
-    sps_quoted(f, z);
-}
-
 static void sps_quoted(FILE *f, const char *z)
 {
     fputc('\'', f);
@@ -269,6 +246,27 @@ static void sps_quoted(FILE *f, const char *z)
         fputc(*z == '\n' || *z == '\r' ? ' ' : *z, f);
     }
     fputc('\'', f);
+}
+
+/* SPSS's limits, in bytes of UTF-8: a variable label, a value label. */
+#define SPS_VARIABLE_LABEL_MAX 255
+#define SPS_VALUE_LABEL_MAX 120
+
+/* sps_quoted, at most max (at most SPS_VARIABLE_LABEL_MAX) bytes of z, cut
+ * before a character that would not fit (never inside one), with "…" at the
+ * end when cut. */
+static void sps_quoted_max(FILE *f, const char *z, size_t max)
+{
+    char buf[SPS_VARIABLE_LABEL_MAX + 1];
+    if (strlen(z) > max && max < sizeof buf && max > 3) {
+        size_t k = max - 3; /* room for "…" (3 bytes) */
+        while (k > 0 && ((unsigned char)z[k] & 0xc0) == 0x80)
+            k--; /* z[k] starts a character: cut before it */
+        memcpy(buf, z, k);
+        memcpy(buf + k, "\xe2\x80\xa6", 4);
+        z = buf;
+    }
+    sps_quoted(f, z);
 }
 
 /* A number whose digits name something (template `identifier`): text in

@@ -1215,7 +1215,9 @@ static omr_status_t decode_page(omr_load_t *src, omr_image_t *img, omr_error_t *
     src->first_done = 1;
     uint32_t subfile = 0;
     if (TIFFGetField(src->tif, TIFFTAG_SUBFILETYPE, &subfile) && (subfile & (FILETYPE_REDUCEDIMAGE | FILETYPE_MASK)))
-        return OMR_ENOTFOUND; /* a thumbnail or mask of a page, not a page: omr_load_next goes on */
+        /* a thumbnail or mask of a page, not a page: omr_load_next goes on;
+         * omr_load_page asked for it by number, and is told why not */
+        return omr_error_set(err, OMR_ENOTFOUND, "%s: not a page but a reduced copy or mask of one", what);
     if (src->page + 1 > src->n_pages) {
         src->n_pages = src->page + 1; /* the count at open fell short */
         img->n_pages = src->n_pages;

@@ -845,17 +845,26 @@ static const char *stored_form(const char *path, char *buf)
     return realpath(path, buf) ? buf : path;
 }
 
+static void count_unstored(void *ctx, const omr_store_unstored_t *f)
+{
+    (void)f;
+    ++*(int *)ctx;
+}
+
 /* The files this run did not store, into the store for `omr status`
  * (store.h, omr_store_unstored_record); the files it stored or found stored
- * (out[i] DONE or SKIPPED) clear what earlier runs recorded of them. */
+ * (out[i] DONE or SKIPPED) settle what earlier runs recorded of them, when
+ * anything is outstanding (most nights nothing is: no path resolved). */
 static omr_status_t record_unstored(omr_store_t *store, const omr_pipeline_result_t *res, const list_t *files,
                                     const outcome_t *out, omr_error_t *err)
 {
-    int n = res->n_refused + res->n_deferred, n_stored = 0;
+    int n = res->n_refused + res->n_deferred, n_stored = 0, outstanding = 0;
+    omr_status_t st = omr_store_unstored_outstanding(store, count_unstored, &outstanding, err);
+    if (st || (n == 0 && outstanding == 0))
+        return st;
     omr_store_unstored_t *v = calloc((size_t)n + 1, sizeof *v);
     char **stored = calloc((size_t)files->n + 1, sizeof *stored);
     char (*abs)[PATH_MAX] = calloc((size_t)n + 1, PATH_MAX);
-    omr_status_t st = OMR_OK;
     if (!v || !stored || !abs) {
         st = omr_error_set(err, OMR_ENOMEM, "out of memory");
         goto done;
@@ -865,7 +874,7 @@ static omr_status_t record_unstored(omr_store_t *store, const omr_pipeline_resul
         const omr_pipeline_problem_t *p = d ? &res->deferred[i - res->n_refused] : &res->refused[i];
         v[i] = (omr_store_unstored_t){.path = stored_form(p->what, abs[i]), .deferred = d, .reason = p->reason};
     }
-    for (int i = 0; i < files->n; i++) {
+    for (int i = 0; outstanding && i < files->n; i++) {
         char buf[PATH_MAX];
         if ((out[i].kind == OUT_DONE || out[i].kind == OUT_SKIPPED) &&
             !(stored[n_stored++] = strdup(stored_form(files->paths[i], buf)))) {

@@ -1342,9 +1342,7 @@ omr_status_t omr_store_unstored_record(omr_store_t *s, long long batch, const om
     if ((st = omr_store_begin(s, err)))
         return st;
     int ok = 1;
-    /* the common night: nothing outstanding before, nothing to settle */
-    int any = query_int(s, "SELECT EXISTS (SELECT 1 FROM unstored_files WHERE NOT settled) AND ?1 = ?1", 0, &ok);
-    for (int i = 0; ok && any && i < n_stored; i++) {
+    for (int i = 0; ok && i < n_stored; i++) {
         sqlite3_stmt *q = prep(s, "UPDATE unstored_files SET settled = 1 WHERE path = ?1 AND NOT settled", err);
         if (!q)
             goto fail;

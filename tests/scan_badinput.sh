@@ -112,6 +112,12 @@ dump > "$T/d2"
 check "rerun: same database" 'cmp -s "$T/d1" "$T/d2"'
 check "rerun: exit status still 3" '[ "$rc2" = 3 ]'
 check "rerun: every stored file skipped" 'grep -q "0 stored" "$T/out2"'
+# the empty file refilled with the bytes of a page stored already (under its
+# own name): found stored, so no longer outstanding in `omr status`
+cp "$T/in/$(ls "$T/good" | head -n 1)" "$T/in/empty.tif"
+"$OMR" scan -q --db "$T/db" "$T/in" > /dev/null 2>&1
+"$OMR" status --db "$T/db" > "$T/status2" 2>&1
+check "status: a refused file later found stored is settled" '! grep -q "empty.tif: refused" "$T/status2" && grep -q "empty.tif: refused" "$T/status1"'
 
 # ---- failures and usage ----
 "$OMR" scan -q --db "$T/nodir/x.db" "$T/in" > /dev/null 2>&1
