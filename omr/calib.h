@@ -87,7 +87,10 @@ typedef struct {
     double register_max_residual_mm;
     /* Grey scans, light ink only (no point dark enough to be ink; sample.h:
      * darkness below OMR_SAMPLE_DARK_MIN): a share at or above this is
-     * faint pencil or erasure residue, doubtful FAINT; below, blank. */
+     * faint pencil or erasure residue, doubtful FAINT; below, blank. The
+     * same for ink lighter than erasure_darkness that would read blank:
+     * its share plus the light share beside it (omr_measure_t.light_share)
+     * at or above this is doubtful FAINT. */
     double light_ink_min;
     /* A borderline CIRCLE or CHECK (ink between blank_max and marked_min,
      * dark enough: no FAINT/ERASURE, not struck through) whose added ink

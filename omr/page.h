@@ -52,6 +52,10 @@ typedef struct {
      * Not stored: only the classifier reads them. */
     float trace_piece_mm; /* extent of the longest piece */
     float trace_span_mm;  /* extent of all pieces together (at most two) */
+    /* CIRCLE, CHECK on grey scans: the share of open points with light ink
+     * (darker than the target's paper in strokes, not dark enough to count
+     * in ink; sample.c light_tally), 0 elsewhere. Not stored. */
+    float light_share;
 } omr_measure_t;
 
 typedef struct {

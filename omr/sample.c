@@ -1883,6 +1883,10 @@ omr_status_t omr_sample_page_ex(PIX *pix, const omr_form_t *form, int page_index
             const float cap = (float)OMR_SAMPLE_DARK_MIN * 0.99f;
             m->darkness = dk > cap ? cap : dk < 0.001f ? 0.001f : dk;
         }
+        m->light_share = (rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK) &&
+                                 !rgs[i].round && t.n_valid > 0
+                             ? (float)t.n_light / (float)t.n_valid
+                             : 0;
         m->trace_piece_mm = m->trace_span_mm = 0;
         if ((rgs[i].kind == OMR_REGION_CIRCLE || rgs[i].kind == OMR_REGION_CHECK) &&
             m->ink > 0 && m->ink < OMR_SAMPLE_TRACE_INK_MAX) {

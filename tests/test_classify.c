@@ -995,6 +995,60 @@ static void test_light_ink_rule(void)
     CHECK_INT(r.state, OMR_MARK_BLANK);
 }
 
+/* A faint pencil tick on a grey scan whose stroke is light nearly all
+ * along but crosses the ink level (OMR_SAMPLE_DARK_MIN) for a millimetre:
+ * the few dark points alone are too little ink and read blank, though the
+ * tick is plain to see (the simulator's grey pages had 18 such checkboxes
+ * exported as certain blanks). With its light ink it is doubtful FAINT; a
+ * blank box beside it stays blank. Page A-03 at 300 dpi, paper 255. */
+static void test_faint_tick_partly_dark(void)
+{
+    int k1 = region_of(OMR_REGION_CHECK, -1, 0), k2 = region_of(OMR_REGION_CHECK, k1, 0);
+    CHECK(k1 >= 0 && k2 >= 0, "page A-03 has checkboxes");
+    if (k1 < 0 || k2 < 0)
+        return;
+    PIX *pix = omr_print_render_page(survey, form, page_index, "000042", DPI, NULL);
+    CHECK(pix != NULL);
+    if (!pix)
+        return;
+    const omr_rect_t *b = &page()->regions[k1].box;
+    double x = b->x + b->w / 2, y = b->y + b->h / 2, s = fmin(b->w, b->h) * 0.35;
+    /* darkness ~0.10 (level 230), and ~0.18 (level 210) over 1 mm of the long arm */
+    stroke(pix, x - s, y, x - s / 3, y + s * 0.8, 0.35, 230);
+    stroke(pix, x - s / 3, y + s * 0.8, x + s, y - s, 0.35, 230);
+    double ax = x - s / 3, ay = y + s * 0.8, bx = x + s, by = y - s;
+    stroke(pix, ax + 0.35 * (bx - ax), ay + 0.35 * (by - ay), ax + 0.65 * (bx - ax), ay + 0.65 * (by - ay), 0.2,
+           210);
+    pixSetResolution(pix, (int)DPI, (int)DPI);
+    omr_sample_cache_t *cache = NULL;
+    CHECK_INT(omr_sample_cache_new(survey, &cache, NULL), OMR_OK);
+    omr_page_result_t res;
+    memset(&res, 0, sizeof res);
+    snprintf(res.form, sizeof res.form, "A");
+    res.page_number = page_index + 1;
+    res.dpi = DPI;
+    omr_error_t err = {0};
+    CHECK_INT(omr_recognise_page(pix, survey, NULL, cache, &res, &err), OMR_OK);
+    if (res.status == OMR_PAGE_OK) {
+        omr_calib_t cal;
+        omr_calib_default(&cal);
+        const omr_region_result_t *r1 = &res.regions[k1], *r2 = &res.regions[k2];
+        CHECK(r1->m.darkness >= (float)OMR_SAMPLE_DARK_MIN && r1->m.ink <= cal.light_blank_max,
+              "the dark part alone is too little ink: ink %.4f darkness %.3f", (double)r1->m.ink,
+              (double)r1->m.darkness);
+        CHECK(r1->state == OMR_MARK_DOUBTFUL && (r1->doubt & OMR_DOUBT_FAINT),
+              "faint tick read %d (doubt %u; ink %.4f light %.4f darkness %.3f)", r1->state, r1->doubt,
+              (double)r1->m.ink, (double)r1->m.light_share, (double)r1->m.darkness);
+        CHECK(r2->state == OMR_MARK_BLANK, "blank box beside it read %d (light %.4f)", r2->state,
+              (double)r2->m.light_share);
+    } else {
+        CHECK(0, "page not registered: %s", res.reason);
+    }
+    omr_page_result_clear(&res);
+    omr_sample_cache_free(cache);
+    pixDestroy(&pix);
+}
+
 /* The shape of a little ink (sample.h trace_*, calib.h trace_*). On circle
  * targets of page A-03 (ring 2 mm around a 9-pt number "1"): a thin pen
  * line drawn right through the number, 2 mm long, of which only its two
@@ -1148,6 +1202,7 @@ int main(void)
     RUN(test_register_failure_is_a_page_status);
     RUN(test_refine);
     RUN(test_light_ink_rule);
+    RUN(test_faint_tick_partly_dark);
     omr_template_free(survey);
     return check_report();
 }
