@@ -133,6 +133,17 @@ static void add_unstored(void *ctx, const omr_store_unstored_t *f)
     }
 }
 
+/* A deferred file's reason without the "; left for the next run" that the
+ * line already says before it. */
+static int reason_len(const char *reason, int deferred)
+{
+    static const char tail[] = "; left for the next run";
+    size_t n = strlen(reason), k = sizeof tail - 1;
+    if (deferred && n >= k && !strcmp(reason + n - k, tail))
+        n -= k;
+    return (int)n;
+}
+
 static void print_unstored_text(const unstored_t *u)
 {
     if (!u->n)
@@ -140,8 +151,9 @@ static void print_unstored_text(const unstored_t *u)
     printf("files not stored: %d (%d left for the next run, %d refused), still at their path\n", u->n,
            u->n_deferred, u->n - u->n_deferred);
     for (int i = 0; i < u->n_listed; i++)
-        printf("  %s: %s: %s (batch %s)\n", u->listed[i].path, u->listed[i].deferred ? "left for the next run" : "refused",
-               u->listed[i].reason, u->listed[i].batch);
+        printf("  %s: %s: %.*s (batch %s)\n", u->listed[i].path,
+               u->listed[i].deferred ? "left for the next run" : "refused",
+               reason_len(u->listed[i].reason, u->listed[i].deferred), u->listed[i].reason, u->listed[i].batch);
     if (u->n > u->n_listed)
         printf("  ... and %d more\n", u->n - u->n_listed);
     if (u->n_deferred)

@@ -148,6 +148,9 @@ check "--settle: the report names it" 'grep -q "left for the next run" "$T/out4"
 check "--settle: nothing of it stored" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 0 ]'
 "$OMR" status --db "$T/db4" --json > "$T/status4" 2>&1
 check "--settle: status lists it as left for the next run" 'grep -q "\"left_for_next_run\": 1" "$T/status4" && grep -q "fresh.png" "$T/status4"'
+"$OMR" status --db "$T/db4" > "$T/status4t" 2>&1
+check "--settle: status text gives the reason, and says 'left for the next run' once" \
+  'grep "fresh.png: left for the next run: last written" "$T/status4t" | grep -vq "left for the next run.*left for the next run"'
 touch -d "2 hours ago" "$T/fresh.png"
 "$OMR" scan -q --db "$T/db4" --settle 3600 "$T/fresh.png" > /dev/null 2>&1
 check "--settle: read once it is older" '[ "$(sqlite3 "$T/db4" "SELECT count(*) FROM files")" = 1 ]'
