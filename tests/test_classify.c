@@ -132,15 +132,24 @@ static PIX *draw_marks(void)
     return pix;
 }
 
+/* Read `scan` as page A-03 at dpi into *res (cleared first; the caller
+ * clears it after). Returns omr_recognise_page's status; err gets its
+ * message. */
+static omr_status_t recognise_a03(PIX *scan, double dpi, omr_sample_cache_t *cache, omr_page_result_t *res,
+                                  omr_error_t *err)
+{
+    memset(res, 0, sizeof *res);
+    snprintf(res->form, sizeof res->form, "A");
+    res->page_number = page_index + 1;
+    res->dpi = dpi;
+    return omr_recognise_page(scan, survey, NULL, cache, res, err);
+}
+
 static void check_page(PIX *scan, int bitonal, omr_sample_cache_t *cache)
 {
     omr_page_result_t res;
-    memset(&res, 0, sizeof res);
-    snprintf(res.form, sizeof res.form, "A");
-    res.page_number = page_index + 1;
-    res.dpi = DPI;
     omr_error_t err = {0};
-    omr_status_t st = omr_recognise_page(scan, survey, NULL, cache, &res, &err);
+    omr_status_t st = recognise_a03(scan, DPI, cache, &res, &err);
     CHECK_INT(st, OMR_OK);
     CHECK_INT(res.status, OMR_PAGE_OK);
     CHECK_INT(res.n_regions, page()->n_regions);
@@ -229,12 +238,8 @@ static void read_dusty(double dpi, int bitonal, omr_sample_cache_t *cache, int c
     PIX *scan = bitonal ? pixThresholdToBinary(pix, 128) : pixClone(pix);
     pixSetResolution(scan, (int)dpi, (int)dpi);
     omr_page_result_t res;
-    memset(&res, 0, sizeof res);
-    snprintf(res.form, sizeof res.form, "A");
-    res.page_number = page_index + 1;
-    res.dpi = dpi;
     omr_error_t err = {0};
-    if (omr_recognise_page(scan, survey, NULL, cache, &res, &err) == OMR_OK &&
+    if (recognise_a03(scan, dpi, cache, &res, &err) == OMR_OK &&
         res.status == OMR_PAGE_OK) {
         st[0] = res.regions[c].state;
         st[1] = res.regions[k].state;
@@ -299,12 +304,8 @@ static void read_light(int threshold, omr_sample_cache_t *cache, int c, int k, i
     if (scan) {
         pixSetResolution(scan, (int)dpi, (int)dpi);
         omr_page_result_t res;
-        memset(&res, 0, sizeof res);
-        snprintf(res.form, sizeof res.form, "A");
-        res.page_number = page_index + 1;
-        res.dpi = dpi;
         omr_error_t err = {0};
-        if (omr_recognise_page(scan, survey, NULL, cache, &res, &err) == OMR_OK &&
+        if (recognise_a03(scan, dpi, cache, &res, &err) == OMR_OK &&
             res.status == OMR_PAGE_OK) {
             st[0] = (int)res.regions[c].state;
             st[1] = (int)res.regions[k].state | (int)(res.regions[k].doubt << 4);
@@ -1023,12 +1024,8 @@ static void test_faint_tick_partly_dark(void)
     omr_sample_cache_t *cache = NULL;
     CHECK_INT(omr_sample_cache_new(survey, &cache, NULL), OMR_OK);
     omr_page_result_t res;
-    memset(&res, 0, sizeof res);
-    snprintf(res.form, sizeof res.form, "A");
-    res.page_number = page_index + 1;
-    res.dpi = DPI;
     omr_error_t err = {0};
-    CHECK_INT(omr_recognise_page(pix, survey, NULL, cache, &res, &err), OMR_OK);
+    CHECK_INT(recognise_a03(pix, DPI, cache, &res, &err), OMR_OK);
     if (res.status == OMR_PAGE_OK) {
         omr_calib_t cal;
         omr_calib_default(&cal);
@@ -1077,12 +1074,8 @@ static void test_trace_shape(void)
         PIX *scan = bitonal ? pixThresholdToBinary(pix, 128) : pixClone(pix);
         pixSetResolution(scan, (int)DPI, (int)DPI);
         omr_page_result_t res;
-        memset(&res, 0, sizeof res);
-        snprintf(res.form, sizeof res.form, "A");
-        res.page_number = page_index + 1;
-        res.dpi = DPI;
         omr_error_t err = {0};
-        CHECK_INT(omr_recognise_page(scan, survey, NULL, cache, &res, &err), OMR_OK);
+        CHECK_INT(recognise_a03(scan, DPI, cache, &res, &err), OMR_OK);
         if (res.status == OMR_PAGE_OK) {
             const omr_region_result_t *r1 = &res.regions[c1], *r2 = &res.regions[c2];
             /* Too little ink for a mark by its amount: the shape decides. */
