@@ -875,10 +875,11 @@ static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review
     sqlite3_stmt *st = NULL;
     char who[40] = "";
     long long found_id = 0;
+    int was_assign = 0; /* the decision undone moved a page (assign:FORM:PAGE:RESPONDENT) */
     if (sqlite3_prepare_v2(db,
-                           id ? "SELECT item, operator FROM decisions WHERE item = ?2 AND undone = 0"
-                              : "SELECT item, operator FROM decisions WHERE operator = ?1 AND undone = 0"
-                                " ORDER BY id DESC LIMIT 1",
+                           id ? "SELECT item, operator, coalesce(after, '') FROM decisions WHERE item = ?2 AND undone = 0"
+                              : "SELECT item, operator, coalesce(after, '') FROM decisions WHERE operator = ?1"
+                                " AND undone = 0 ORDER BY id DESC LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, req->sess->op, -1, SQLITE_STATIC);
         if (id)
@@ -886,6 +887,7 @@ static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review
         if (sqlite3_step(st) == SQLITE_ROW) {
             found_id = sqlite3_column_int64(st, 0);
             snprintf(who, sizeof who, "%s", (const char *)sqlite3_column_text(st, 1));
+            was_assign = !strncmp((const char *)sqlite3_column_text(st, 2), "assign:", 7);
         }
     }
     sqlite3_finalize(st);
@@ -908,8 +910,10 @@ static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review
     }
     omr_error_t err = {0};
     load_item(db, found_id, &it);
-    /* undoing an assignment puts the page back as it was scanned */
-    int unassign = !it.question[0] && it.page > 0;
+    /* undoing an assignment puts the page back as it was scanned; undoing
+     * any other page-level decision (duplicate, reject) only reopens its
+     * item: the page may carry an earlier assignment that stays */
+    int unassign = was_assign && !it.question[0] && it.page > 0;
     if ((rc_undo(srv, found_id, req->sess->op, unassign ? it.page : 0, &err))) {
         unlock_db(srv);
         omr_review_reply_error(rep, err.status == OMR_EINPUT ? 409 : 500, "%s", err.msg);

@@ -178,6 +178,20 @@ static long long q_int(const char *sql)
     return v;
 }
 
+/* Run one statement on the store as another process would (the server's
+ * connection sees it at its next read). Returns 0 on success. */
+static int q_exec(const char *sql)
+{
+    sqlite3 *db;
+    int rc = -1;
+    if (sqlite3_open(g_db, &db) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
 /* The coder thread re-codes decided respondents just after the request:
  * wait (bounded) until nothing is dirty. */
 static int wait_coded(void)
@@ -739,10 +753,38 @@ static void test_assign_and_missing(void)
     CHECK_INT(q_int(sql), g_form->pages[g_page].n_regions);
     CHECK(wait_coded(), "respondent 000199 not coded");
     CHECK(q_int("SELECT count(*) FROM responses WHERE respondent = '000199'") > 0, "the assigned page was not coded");
-    /* undo: the page is as scanned again, the respondent has nothing */
     int st;
+    /* another page-level item on the assigned page (as when the coder finds
+     * the respondent already had that page): rejecting it and undoing that
+     * reopens the item and leaves the assignment alone */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO review_items(key, source, reason, form, respondent, page, created)"
+             " VALUES ('test-second-page-item', 'page', 9, 'A', '000199', %lld, '2026-01-01T00:00:00Z')", page);
+    CHECK_INT(q_exec(sql), 0);
+    long long other = q_int("SELECT id FROM review_items WHERE key = 'test-second-page-item'");
+    snprintf(body, sizeof body, "{\"item\":%lld}", other);
+    json_t *j = http_json(&c, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"reject\"}", other);
+    j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld}", other);
+    j = http_json(&c, "POST", "/api/undo", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pages WHERE id = %lld AND status = 'ok' AND respondent = '000199'",
+             page);
+    CHECK(q_int(sql) == 1, "undoing a reject on the page took its assignment back");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM decisions WHERE item = %lld AND undone = 0 AND after LIKE 'assign:%%'",
+             id);
+    CHECK_INT(q_int(sql), 1);
+    CHECK(wait_coded(), "not re-coded after the second undo");
+    q_exec("DELETE FROM review_items WHERE key = 'test-second-page-item'");
+    /* undo: the page is as scanned again, the respondent has nothing */
     snprintf(body, sizeof body, "{\"item\":%lld}", id);
-    json_t *j = http_json(&c, "POST", "/api/undo", body, &st);
+    j = http_json(&c, "POST", "/api/undo", body, &st);
     CHECK_INT(st, 200);
     json_decref(j);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM pages WHERE id = %lld AND status = 'no_barcode'"
