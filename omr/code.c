@@ -1430,30 +1430,30 @@ static omr_status_t sort_copies(ctx_t *c, int **copies, int *n_copies, int *dup_
         if (repeat) {
             snprintf(it->proposal, sizeof it->proposal, "duplicate");
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d twice in a row (%.80s page %d): the same sheet fed twice, its readings differing "
+                     "page %s-%02d twice in a row (%s page %d): the same sheet fed twice, its readings differing "
                      "in %d region%s, or a case with only this page",
-                     f->id, p->page_number, m->file, m->index_in_file + 1, diffs, diffs == 1 ? "" : "s");
+                     f->id, p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1, diffs, diffs == 1 ? "" : "s");
         } else if (drawn)
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d again with the same reading as %.60s page %d, but %d mark%s drawn otherwise "
+                     "page %s-%02d again with the same reading as %s page %d, but %d mark%s drawn otherwise "
                      "(number in one copy, option text in the other): another case",
-                     f->id, p->page_number, m->file, m->index_in_file + 1, drawn, drawn == 1 ? "" : "s");
+                     f->id, p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1, drawn, drawn == 1 ? "" : "s");
         else if (unsure)
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d again with the same reading as %.80s page %d, but %d answer%s to compare: "
+                     "page %s-%02d again with the same reading as %s page %d, but %d answer%s to compare: "
                      "another case answered alike, or the same sheet scanned twice",
-                     f->id, p->page_number, m->file, m->index_in_file + 1, marks_alike, marks_alike == 1 ? "" : "s");
+                     f->id, p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1, marks_alike, marks_alike == 1 ? "" : "s");
         else if (diffs && tp->is_case) /* same marks: only faint traces or light-scan doubts moved */
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d scanned again: same marks as %.80s page %d (%d faint readings differ)",
-                     f->id, p->page_number, m->file, m->index_in_file + 1, diffs);
+                     "page %s-%02d scanned again: same marks as %s page %d (%d faint readings differ)",
+                     f->id, p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1, diffs);
         else if (diffs)
             snprintf(it->detail, sizeof it->detail,
-                     "page %s-%02d scanned again; its marks differ from the coded copy in %d regions (%.80s page %d)",
-                     f->id, p->page_number, diffs, m->file, m->index_in_file + 1);
+                     "page %s-%02d scanned again; its marks differ from the coded copy in %d regions (%s page %d)",
+                     f->id, p->page_number, diffs, omr_path_tail(m->file, 80), m->index_in_file + 1);
         else
-            snprintf(it->detail, sizeof it->detail, "page %s-%02d scanned again: same marks as %.80s page %d", f->id,
-                     p->page_number, m->file, m->index_in_file + 1);
+            snprintf(it->detail, sizeof it->detail, "page %s-%02d scanned again: same marks as %s page %d", f->id,
+                     p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1);
     }
     return OMR_OK;
 }
@@ -1802,9 +1802,9 @@ static void duplicate_questions(ctx_t *c, const int *dup_of)
             int cols[MAX_QCOLS];
             int n = question_cols(c, qi, cols);
             raise_item(c, OMR_REVIEW_DUPLICATE, i, qi, 0, "", cols, n, NULL, -1, "",
-                       "%s: page %s-%02d was scanned twice and the copies differ here; the first copy (%.80s page %d) "
+                       "%s: page %s-%02d was scanned twice and the copies differ here; the first copy (%s page %d) "
                        "is coded",
-                       q->label, f->id, p->page_number, m->file, m->index_in_file + 1);
+                       q->label, f->id, p->page_number, omr_path_tail(m->file, 80), m->index_in_file + 1);
         }
     }
 }

@@ -99,3 +99,83 @@ void omr_quiet_libraries(void)
 {
     setMsgSeverity(L_SEVERITY_NONE);
 }
+
+/* Bytes of the valid UTF-8 character at s (1-4), 0 when s does not start
+ * one (jansson's rules: utf8.c utf8_check_first/utf8_check_full). */
+static int utf8_char_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    int n;
+    unsigned v;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
+        return 0;
+    return n;
+}
+
+const char *omr_utf8_safe(const char *s)
+{
+    static _Thread_local char ring[OMR_UTF8_SAFE_RING][OMR_UTF8_SAFE_MAX + 1];
+    static _Thread_local int next;
+    if (!s)
+        return "";
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = utf8_char_len(p);
+        if (!n)
+            break;
+        p += n;
+    }
+    if (!*p)
+        return s;
+    char *out = ring[next];
+    next = (next + 1) % OMR_UTF8_SAFE_RING;
+    size_t k = 0;
+    p = (const unsigned char *)s;
+    while (*p) {
+        int n = utf8_char_len(p);
+        if (k + (size_t)(n ? n : 1) > OMR_UTF8_SAFE_MAX)
+            break;
+        if (n) {
+            memcpy(out + k, p, (size_t)n);
+            k += (size_t)n;
+            p += n;
+        } else {
+            out[k++] = '?';
+            p++;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+const char *omr_path_tail(const char *path, size_t max_bytes)
+{
+    if (!path)
+        return "";
+    size_t n = strlen(path);
+    if (n <= max_bytes)
+        return path;
+    const char *p = path + (n - max_bytes);
+    while ((*p & 0xC0) == 0x80)
+        p++;
+    return p;
+}

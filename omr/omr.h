@@ -52,6 +52,23 @@ char *omr_read_file(const char *path, size_t max_bytes, size_t *plen, omr_error_
  * omr_error_t instead. Safe to call more than once. */
 void omr_quiet_libraries(void);
 
+/* s as valid UTF-8 for JSON and the browser: s itself when it is valid
+ * (no overlong forms, surrogates or code points above U+10FFFF, as jansson
+ * checks), else a copy with each stray byte replaced by '?' and cut at
+ * OMR_UTF8_SAFE_MAX bytes. Why: file names from a Samba share or a
+ * Japanese scanner may be Shift-JIS, and a fixed-size copy may end inside a
+ * character; one such string made jansson refuse a whole reply. The copy
+ * lives in a per-thread ring of OMR_UTF8_SAFE_RING buffers: valid until
+ * that many more copies are made by the same thread. NULL gives "". */
+#define OMR_UTF8_SAFE_MAX 4095
+#define OMR_UTF8_SAFE_RING 16
+const char *omr_utf8_safe(const char *s);
+
+/* The end of path, at most max_bytes long, starting on a character (a
+ * pointer into path): for messages, where the file's name matters more
+ * than its folders. */
+const char *omr_path_tail(const char *path, size_t max_bytes);
+
 #define OMR_MM_PER_INCH 25.4
 /* Millimetres on the page to pixels at a given resolution. */
 static inline double omr_mm_to_px(double mm, double dpi) { return mm * dpi / OMR_MM_PER_INCH; }

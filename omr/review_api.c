@@ -45,6 +45,21 @@ typedef struct {
     int current;
 } item_row_t;
 
+/* Column i of st into dst (n bytes) as valid UTF-8 (omr_utf8_safe): every
+ * string of an item or a page goes into JSON, which refuses stray bytes (a
+ * Shift-JIS file name, a copy cut inside a character) and with them the
+ * whole reply. */
+static void text_col(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+    snprintf(dst, n, "%s", omr_utf8_safe((const char *)sqlite3_column_text(st, i)));
+    const char *safe = omr_utf8_safe(dst); /* the copy may have ended inside a character */
+    if (safe != dst)
+        snprintf(dst, n, "%s", safe);
+}
+
+/* A column as valid UTF-8 for json_pack (omr_utf8_safe). */
+#define UCOL(st, i) omr_utf8_safe((const char *)sqlite3_column_text(st, i))
+
 static int load_item(sqlite3 *db, long long id, item_row_t *it)
 {
     sqlite3_stmt *st = NULL;
@@ -61,7 +76,7 @@ static int load_item(sqlite3 *db, long long id, item_row_t *it)
         found = 1;
         it->id = sqlite3_column_int64(st, 0);
         it->reason = sqlite3_column_int(st, 1);
-#define TXT(i, dst) snprintf(dst, sizeof dst, "%s", (const char *)sqlite3_column_text(st, i) ?: "")
+#define TXT(i, dst) text_col(st, i, dst, sizeof dst)
         TXT(2, it->form);
         TXT(3, it->respondent);
         TXT(4, it->question);
@@ -96,7 +111,9 @@ static int load_page(sqlite3 *db, long long id, omr_review_page_t *pg)
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
         pg->id = id;
-        TXT(0, pg->path);
+        /* the path as stored, bytes and all: the page is read from it
+         * (omr_utf8_safe it for JSON) */
+        snprintf(pg->path, sizeof pg->path, "%s", (const char *)sqlite3_column_text(st, 0) ?: "");
         pg->idx = sqlite3_column_int(st, 1);
         const char *xf = (const char *)sqlite3_column_text(st, 2);
         double *x = pg->xform;
@@ -312,7 +329,7 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
         snprintf(u, sizeof u, "/img/page/%lld.png", it->page);
         json_object_set_new(o, "page_image", json_string(u));
         const char *base = strrchr(pg.path, '/');
-        json_object_set_new(o, "file", json_string(base ? base + 1 : pg.path));
+        json_object_set_new(o, "file", json_string(omr_utf8_safe(base ? base + 1 : pg.path)));
         json_object_set_new(o, "file_page", json_integer(pg.idx + 1));
     }
     const char *input = "page";
@@ -423,9 +440,8 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
         sqlite3_bind_int64(st, 1, it->id);
         if (sqlite3_step(st) == SQLITE_ROW)
             json_object_set_new(o, "decision",
-                                json_pack("{s:s,s:s,s:s,s:s}", "operator", sqlite3_column_text(st, 0), "time",
-                                          sqlite3_column_text(st, 1), "before", sqlite3_column_text(st, 2), "after",
-                                          sqlite3_column_text(st, 3)));
+                                json_pack("{s:s,s:s,s:s,s:s}", "operator", UCOL(st, 0), "time", UCOL(st, 1),
+                                          "before", UCOL(st, 2), "after", UCOL(st, 3)));
     }
     sqlite3_finalize(st);
     return o;
@@ -927,7 +943,7 @@ static void api_undo(omr_review_server_t *srv, omr_review_req_t *req, omr_review
     json_t *warn = NULL;
     if (it.form[0] && it.respondent[0] && omr_template_form(srv->survey, it.form) &&
         omr_review_recode(srv->store, srv->survey, it.form, it.respondent, &err) != OMR_OK)
-        warn = json_string(err.msg);
+        warn = json_string(omr_utf8_safe(err.msg));
     /* the item comes back to the operator who undid it, to decide again */
     json_t *o = NULL;
     if (load_item(db, found_id, &it) == 1 && omr_review_q_lease(db, req->sess->op, found_id, srv->opts.lease_seconds) == 0) {
@@ -966,10 +982,9 @@ static void api_history(omr_review_server_t *srv, omr_review_req_t *req, omr_rev
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(
                 a, json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "item", (json_int_t)sqlite3_column_int64(st, 0),
-                             "time", sqlite3_column_text(st, 1), "before", sqlite3_column_text(st, 2), "after",
-                             sqlite3_column_text(st, 3), "undone", sqlite3_column_int(st, 4), "form",
-                             sqlite3_column_text(st, 5), "respondent", sqlite3_column_text(st, 6), "question",
-                             sqlite3_column_text(st, 7), "var", sqlite3_column_text(st, 8)));
+                             "time", UCOL(st, 1), "before", UCOL(st, 2), "after", UCOL(st, 3), "undone",
+                             sqlite3_column_int(st, 4), "form", UCOL(st, 5), "respondent", UCOL(st, 6), "question",
+                             UCOL(st, 7), "var", UCOL(st, 8)));
     }
     sqlite3_finalize(st);
     unlock_db(srv);
@@ -998,12 +1013,12 @@ static void api_groups(omr_review_server_t *srv, omr_review_req_t *req, omr_revi
         sqlite3_bind_text(st, 1, req->sess->op, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
             int reason = sqlite3_column_int(st, 0);
-            const char *form = (const char *)sqlite3_column_text(st, 1);
-            const char *q = (const char *)sqlite3_column_text(st, 2);
+            const char *form = UCOL(st, 1);
+            const char *q = UCOL(st, 2);
             json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "reason", omr_review_reason_name(reason),
                                                "reason_text", omr_review_reason_text(reason), "form", form, "question",
-                                               q, "label", question_label(srv, form, q), "var",
-                                               sqlite3_column_text(st, 3), "count", sqlite3_column_int(st, 4)));
+                                               q, "label", question_label(srv, form, q), "var", UCOL(st, 3), "count",
+                                               sqlite3_column_int(st, 4)));
         }
     }
     sqlite3_finalize(st);
@@ -1099,7 +1114,7 @@ static void api_group_decide(omr_review_server_t *srv, omr_review_req_t *req, om
         if (omr_store_item_decide(srv->store, its[i].id, req->sess->op, value, &err) == OMR_OK)
             done++;
         else
-            json_array_append_new(warns, json_string(err.msg));
+            json_array_append_new(warns, json_string(omr_utf8_safe(err.msg)));
     }
     /* re-code each respondent once */
     for (size_t i = 0; i < n; i++) {
@@ -1133,14 +1148,14 @@ static void api_unidentified(omr_review_server_t *srv, omr_review_req_t *req, om
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, req->sess->op, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
-            const char *path = (const char *)sqlite3_column_text(st, 4), *base = strrchr(path, '/');
+            const char *path = UCOL(st, 4), *base = strrchr(path, '/');
             char u[64];
             snprintf(u, sizeof u, "/img/page/%lld.png?w=300", (long long)sqlite3_column_int64(st, 1));
             json_array_append_new(a, json_pack("{s:I,s:I,s:s,s:s,s:s,s:i,s:s}", "item",
                                                (json_int_t)sqlite3_column_int64(st, 0), "page_id",
                                                (json_int_t)sqlite3_column_int64(st, 1), "reason_text",
                                                omr_review_reason_text(sqlite3_column_int(st, 2)), "detail",
-                                               sqlite3_column_text(st, 3), "file", base ? base + 1 : path,
+                                               UCOL(st, 3), "file", base ? base + 1 : path,
                                                "file_page", sqlite3_column_int(st, 5) + 1, "image", u));
         }
     }
@@ -1252,13 +1267,13 @@ static void api_page(omr_review_server_t *srv, omr_review_req_t *req, omr_review
         sqlite3_bind_int64(st, 1, id);
         while (sqlite3_step(st) == SQLITE_ROW) {
             long long item = sqlite3_column_int64(st, 0);
-            const char *q = (const char *)sqlite3_column_text(st, 1), *var = (const char *)sqlite3_column_text(st, 2);
-            const char *s = (const char *)sqlite3_column_text(st, 3);
+            const char *q = UCOL(st, 1), *var = UCOL(st, 2);
+            const char *s = UCOL(st, 3);
             int is_res = !strcmp(s, "resolved");
             json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)item, "question", q,
                                                    "var", var, "state", s, "reason",
                                                    omr_review_reason_name(sqlite3_column_int(st, 4)), "proposal",
-                                                   sqlite3_column_text(st, 5)));
+                                                   UCOL(st, 5)));
             int qi = f && q[0] ? omr_template_question_index(f, q) : -1;
             for (int i = 0; i < nr && qi >= 0; i++)
                 if (tp->regions[i].question == qi && region_matches(&f->questions[qi], &tp->regions[i], var) &&
@@ -1308,7 +1323,7 @@ static void api_page(omr_review_server_t *srv, omr_review_req_t *req, omr_review
                           "page_number", pg.page_number, "status", pg.status, "image", u, "width", pw, "height", ph,
                           "regions", regions, "items", items, "registered", pg.has_xform);
     if (!geo)
-        json_object_set_new(rep->json, "warning", json_string(err.msg));
+        json_object_set_new(rep->json, "warning", json_string(omr_utf8_safe(err.msg)));
 }
 
 static void api_progress(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
@@ -1343,7 +1358,7 @@ static void api_progress(omr_review_server_t *srv, omr_review_req_t *req, omr_re
                            " ORDER BY x.batch",
                            -1, &st, NULL) == SQLITE_OK)
         while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(by_batch, json_pack("{s:s,s:I,s:I}", "batch", sqlite3_column_text(st, 0), "left",
+            json_array_append_new(by_batch, json_pack("{s:s,s:I,s:I}", "batch", UCOL(st, 0), "left",
                                                       (json_int_t)sqlite3_column_int64(st, 1), "resolved",
                                                       (json_int_t)sqlite3_column_int64(st, 2)));
     sqlite3_finalize(st);
@@ -1362,7 +1377,7 @@ static void api_progress(omr_review_server_t *srv, omr_review_req_t *req, omr_re
             double hours = sqlite3_column_double(st, 3);
             if (hours < 1.0 / 60)
                 hours = 1.0 / 60;
-            json_array_append_new(ops, json_pack("{s:s,s:I,s:I,s:I,s:f}", "operator", sqlite3_column_text(st, 0),
+            json_array_append_new(ops, json_pack("{s:s,s:I,s:I,s:I,s:f}", "operator", UCOL(st, 0),
                                                  "last_hour", (json_int_t)sqlite3_column_int64(st, 1), "today",
                                                  (json_int_t)today, "total", (json_int_t)sqlite3_column_int64(st, 4),
                                                  "per_hour_today", today ? today / hours : 0.0));

@@ -1231,11 +1231,53 @@ static void test_moved_and_replaced_scans(void)
     omr_review_files_free(fs);
 }
 
+/* Bytes that are not UTF-8 in a stored string (a Shift-JIS file name, a
+ * copy cut inside a character) must not lose the item: jansson refused the
+ * whole reply, the item could not be shown, leased or skipped. The item is
+ * served with each stray byte as '?'; omr_utf8_safe keeps valid text as it
+ * is and cuts nothing else. */
+static void test_bytes_not_utf8(void)
+{
+    CHECK_STR(omr_utf8_safe("問2 abc"), "問2 abc");
+    CHECK_STR(omr_utf8_safe("scan_\x93\xfa\x96\x7b.png"), "scan_???{.png");
+    CHECK_STR(omr_utf8_safe("\xe5\x95"), "??"); /* a character cut short */
+    CHECK_STR(omr_utf8_safe("\xc0\xaf"), "??"); /* overlong '/' */
+    CHECK_STR(omr_utf8_safe("\xed\xa0\x80"), "???"); /* a surrogate */
+    CHECK_STR(omr_path_tail("/a/b/年度.png", 10), "年度.png");
+    CHECK_STR(omr_path_tail("/a/b/年度.png", 9), "度.png"); /* not inside 年 */
+    long long id = q_int("SELECT min(id) FROM review_items WHERE state = 'open' AND current = 1");
+    CHECK(id > 0, "an open item");
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "UPDATE review_items SET detail = CAST(X'8E9F8E9F20E5B9B4E5' AS TEXT) || ' page 3' WHERE id = %lld", id);
+    CHECK_INT(q_exec(sql), 0);
+    client_t c;
+    login(&c, "alice", "alice-password");
+    char path[64], body[64];
+    snprintf(path, sizeof path, "/api/item/%lld", id);
+    int st;
+    json_t *j = http_json(&c, "GET", path, NULL, &st);
+    CHECK_INT(st, 200);
+    const char *detail = json_string_value(json_object_get(json_object_get(j, "item"), "detail"));
+    if (!detail)
+        detail = json_string_value(json_object_get(j, "detail"));
+    CHECK(detail && !strcmp(detail, "???? 年? page 3"), "detail served as '%s'", detail ? detail : "(none)");
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    j = http_json(&c, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 200);
+    CHECK(json_integer_value(json_object_get(json_object_get(j, "item"), "id")) == id, "the item is leased and shown");
+    json_decref(j);
+    j = http_json(&c, "POST", "/api/release", "{}", &st);
+    json_decref(j);
+}
+
 int main(void)
 {
     make_fixture();
     start_server();
     RUN(test_fixture_has_items);
+    RUN(test_bytes_not_utf8);
     RUN(test_values_unit);
     RUN(test_page_built_in);
     RUN(test_login_and_session);
