@@ -339,6 +339,8 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
         /* a page missing from the packet: confirm it, or assign a page to it */
         input = "missing";
         json_object_set_new(o, "missing", json_pack("{s:s,s:i,s:i}", "form", mform, "page_number", mpage, "case", mcase));
+    } else if (!strncmp(it->var, "page:", 5)) {
+        input = "dup"; /* a copy of a page already coded: duplicate, or another case */
     } else if (!it->question[0]) {
         input = "page"; /* page-level: assign, duplicate, reject */
         json_object_set_new(o, "forms", json_array());
@@ -346,8 +348,6 @@ static json_t *item_json(omr_review_server_t *srv, sqlite3 *db, const item_row_t
             json_array_append_new(json_object_get(o, "forms"),
                                   json_pack("{s:s,s:i}", "id", srv->survey->forms[i].id, "pages",
                                             srv->survey->forms[i].n_pages));
-    } else if (!strncmp(it->var, "page:", 5)) {
-        input = "dup";
     } else if (f && qi >= 0) {
         const omr_question_t *q = &f->questions[qi];
         json_object_set_new(o, "question",

@@ -248,9 +248,9 @@ int omr_review_overrides(const omr_form_t *form, const char *question, const cha
         }
         return 1;
     }
-    if (!question || !question[0])
-        return 0; /* page-level: not the coder's */
     if (var && !strncmp(var, "page:", 5)) {
+        /* a copy of a page already coded (the coder raises it with no
+         * question): its decision is the coder's */
         if (strcmp(value, "duplicate") && strcmp(value, "case"))
             return -1;
         if (max > 0) {
@@ -260,6 +260,8 @@ int omr_review_overrides(const omr_form_t *form, const char *question, const cha
         }
         return 1;
     }
+    if (!question || !question[0])
+        return 0; /* page-level: not the coder's */
     int qi = omr_template_question_index(form, question);
     if (qi < 0)
         return -1;
@@ -303,6 +305,16 @@ omr_status_t omr_review_check_value(const omr_survey_t *survey, const char *form
         return omr_error_set(err, OMR_EINPUT,
                              "a missing-page item takes \"missing\" (the page is really missing), not '%.60s';"
                              " to supply the page, assign an unidentified page to it",
+                             value);
+    }
+    if (var && !strncmp(var, "page:", 5)) {
+        /* a copy of a page already coded: the same sheet fed twice, or
+         * another case on a photocopied case page */
+        if (!strcmp(value, "duplicate") || !strcmp(value, "case"))
+            return OMR_OK;
+        return omr_error_set(err, OMR_EINPUT,
+                             "a copy of a page already coded takes \"duplicate\" (the same sheet scanned again)"
+                             " or \"case\" (another case), not '%.60s'",
                              value);
     }
     if (!question || !question[0]) {

@@ -1011,6 +1011,18 @@ static void test_values_unit(void)
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "reject", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001:x", &err) == OMR_EINPUT);
+    /* a copy of a page already coded (the coder raises it with no question,
+     * var "page:<hash>:<index>"): "duplicate" or "case", and both reach the
+     * coder as overrides of that page key */
+    const char *dup = "page:3727b73ab749d62c:10";
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DUPLICATE, "", dup, "case", &err) == OMR_OK, "%s",
+          err.msg);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DUPLICATE, "", dup, "duplicate", &err) == OMR_OK);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DUPLICATE, "", dup, "reject", &err) == OMR_EINPUT);
+    CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_DUPLICATE, "", dup, "assign:A:1:000001", &err) ==
+          OMR_EINPUT);
+    n = omr_review_overrides(f, "", dup, 0, "case", o, 64);
+    CHECK(n == 1 && !strcmp(o[0].var, dup) && !strcmp(o[0].value, "case"), "page-key override: %d", n);
     /* a number (queXF's B4, 4 boxes): its digits as written, at most one per box, or nothing */
     omr_survey_t *qs;
     if (omr_template_load("templates/quexf-test", &qs, &err)) {
@@ -1254,6 +1266,22 @@ static void test_bytes_not_utf8(void)
     client_t c;
     login(&c, "alice", "alice-password");
     char path[64], body[64];
+    /* a duplicate copy's item is offered as one (input "dup": d / c), not
+     * as a page to assign or reject */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO review_items(key, source, reason, form, respondent, page, var, proposal, created)"
+             " SELECT 'test-dup', 'code', 11, form, respondent, id, 'page:00000000deadbeef:0', 'case',"
+             " '2026-01-01T00:00:00Z' FROM pages WHERE status = 'ok' ORDER BY id LIMIT 1");
+    CHECK_INT(q_exec(sql), 0);
+    long long dup = q_int("SELECT id FROM review_items WHERE key = 'test-dup'");
+    snprintf(path, sizeof path, "/api/item/%lld", dup);
+    int st0;
+    json_t *jd = http_json(&c, "GET", path, NULL, &st0);
+    CHECK_INT(st0, 200);
+    json_t *di = json_object_get(jd, "item") ? json_object_get(jd, "item") : jd;
+    CHECK_STR(json_string_value(json_object_get(di, "input")) ?: "", "dup");
+    json_decref(jd);
+    q_exec("DELETE FROM review_items WHERE key = 'test-dup'");
     snprintf(path, sizeof path, "/api/item/%lld", id);
     int st;
     json_t *j = http_json(&c, "GET", path, NULL, &st);
