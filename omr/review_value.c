@@ -193,6 +193,12 @@ static int expand_question(const omr_form_t *form, int qi, int case_number, cons
             snprintf(top3[i], sizeof top3[i], "%.*s", (int)(len < 7 ? len : 7), p);
             p += len + (e ? 1 : 0);
         }
+        /* the conflicts the coder raises the item for cannot be its answer:
+         * a code twice, a written box after an empty one */
+        for (int i = 0; i < 3; i++)
+            for (int j = i + 1; j < 3; j++)
+                if (top3[j][0] && (!top3[i][0] || !strcmp(top3[i], top3[j])))
+                    bad = 1;
     }
     for (int i = 0; i < n && !bad; i++) {
         const omr_column_t *c = &cols[i];

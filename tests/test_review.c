@@ -1011,6 +1011,23 @@ static void test_values_unit(void)
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "reject", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001", &err) == OMR_OK);
     CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_NO_BARCODE, "", "", "assign:A:1:000001:x", &err) == OMR_EINPUT);
+    /* a top-3 question as a whole: up to three different codes, no empty box
+     * before a written one (the conflicts the coder raises it for) */
+    const omr_question_t *top3 = NULL;
+    for (int i = 0; i < f->n_questions && !top3; i++)
+        if (f->questions[i].kind == OMR_KIND_TOP3)
+            top3 = &f->questions[i];
+    CHECK(top3 != NULL, "form A has a top-3 question");
+    if (top3) {
+        const char *ok[] = {"3,1,2", "3", "3,1", ""}, *no[] = {"3,3,3", "3,3", "3,,1", ",3", "1,2,3,4"};
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_INVALID_VALUE, top3->id, "", ok[i], &err) == OMR_OK,
+                  "top-3 '%s': %s", ok[i], err.msg);
+        for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+            CHECK(omr_review_check_value(g_survey, "A", OMR_REVIEW_INVALID_VALUE, top3->id, "", no[i], &err) ==
+                      OMR_EINPUT,
+                  "top-3 '%s' accepted", no[i]);
+    }
     /* a copy of a page already coded (the coder raises it with no question,
      * var "page:<hash>:<index>"): "duplicate" or "case", and both reach the
      * coder as overrides of that page key */
