@@ -1006,7 +1006,7 @@ static void api_groups(omr_review_server_t *srv, omr_review_req_t *req, omr_revi
     json_t *a = json_array();
     if (sqlite3_prepare_v2(db,
                            "SELECT reason, form, question, var, count(*) FROM review_items WHERE current = 1"
-                           " AND question != '' AND (state = 'open' OR (state = 'leased' AND (lease_expires < " NOW_SQL
+                           " AND question != '' AND reason != 7 AND var NOT LIKE 'page:%' AND (state = 'open' OR (state = 'leased' AND (lease_expires < " NOW_SQL
                            " OR lease_owner = ?1))) GROUP BY reason, form, question, var HAVING count(*) >= 2"
                            " ORDER BY count(*) DESC, form, question, var LIMIT 60",
                            -1, &st, NULL) == SQLITE_OK) {
@@ -1046,6 +1046,12 @@ static void api_group(omr_review_server_t *srv, omr_review_req_t *req, omr_revie
     int r = reason_from_name(reason);
     if (!r || !form || !q || !q[0] || !var || limit < 1 || limit > 200) {
         omr_review_reply_error(rep, 400, "a group is {reason, form, question, var, limit 1..200} with a known reason");
+        return;
+    }
+    if (r == OMR_REVIEW_TEXT) {
+        /* a tile cannot take a transcription, and accepting the empty
+         * proposals would record every written text as no answer */
+        omr_review_reply_error(rep, 400, "text to transcribe is reviewed one item at a time, not in a group");
         return;
     }
     sqlite3 *db = lock_db(srv);
@@ -1105,6 +1111,13 @@ static void api_group_decide(omr_review_server_t *srv, omr_review_req_t *req, om
             }
         if (check_decision(srv, db, req->sess->op, id, json_string_value(json_object_get(d, "value")), &its[i], rep))
             goto out;
+        /* group review decides marks and written boxes; a page (assign moves
+         * it: /api/decide) or a transcription is decided one at a time */
+        if (!its[i].question[0] || its[i].reason == OMR_REVIEW_TEXT) {
+            omr_review_reply_error(rep, 400, "item %lld is %s: decide it on its own, not in a group", id,
+                                   its[i].reason == OMR_REVIEW_TEXT ? "text to transcribe" : "about a whole page");
+            goto out;
+        }
     }
     json_t *warns = json_array();
     size_t done = 0;

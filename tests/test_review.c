@@ -852,6 +852,39 @@ static void test_group_review(void)
     CHECK_INT(st, 200);
     json_t *g = json_array_get(json_object_get(j, "groups"), 0);
     CHECK(g != NULL, "no group: the fixture repeats the same items on every respondent");
+    /* text to transcribe is never a group: its tiles would record "" */
+    const char *text_reason = omr_review_reason_name(OMR_REVIEW_TEXT);
+    CHECK(q_int("SELECT count(*) FROM review_items WHERE reason = 7 AND current = 1 AND state = 'open'") >= 2,
+          "the fixture has text items");
+    for (size_t i = 0; i < json_array_size(json_object_get(j, "groups")); i++)
+        CHECK(strcmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "groups"), i), "reason")) ?: "",
+                     text_reason),
+              "a group of text items is offered");
+    {
+        char tb[300];
+        snprintf(tb, sizeof tb, "{\"reason\":\"%s\",\"form\":\"A\",\"question\":\"Q1\",\"var\":\"\"}", text_reason);
+        json_t *tr = http_json(&c, "POST", "/api/group", tb, &st);
+        CHECK_INT(st, 400);
+        json_decref(tr);
+    }
+    /* a page-level item cannot be decided in a group (assign: would not move the page) */
+    long long pitem = q_int("SELECT min(id) FROM review_items WHERE question = '' AND current = 1 AND state != 'resolved'");
+    if (pitem > 0) {
+        char pb[300];
+        snprintf(pb, sizeof pb, "{\"item\":%lld}", pitem);
+        json_t *pr = http_json(&c, "POST", "/api/lease", pb, &st);
+        json_decref(pr);
+        long long before_p = state_sum();
+        snprintf(pb, sizeof pb, "{\"decisions\":[{\"item\":%lld,\"value\":\"assign:A:1:000999\"}]}", pitem);
+        pr = http_json(&c, "POST", "/api/group/decide", pb, &st);
+        CHECK_INT(st, 400);
+        json_decref(pr);
+        CHECK_INT(state_sum(), before_p);
+        pr = http_json(&c, "POST", "/api/release", "{}", &st);
+        json_decref(pr);
+    } else {
+        CHECK(0, "no page-level item left for the group test");
+    }
     if (!g) {
         json_decref(j);
         return;
