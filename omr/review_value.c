@@ -526,7 +526,7 @@ static omr_status_t forget_respondent(omr_store_t *store, const char *form, cons
     static const char *const sql[] = {
         "DELETE FROM responses WHERE form = ?1 AND respondent = ?2",
         "DELETE FROM review_items WHERE form = ?1 AND respondent = ?2 AND source = 'code' AND NOT EXISTS"
-        " (SELECT 1 FROM decisions d WHERE d.item = review_items.id AND d.undone = 0)",
+        " (SELECT 1 FROM decisions d WHERE d.item = review_items.id)", /* history stays, undone or not */
         "UPDATE review_items SET current = 0 WHERE form = ?1 AND respondent = ?2 AND source = 'code'",
         "DELETE FROM respondents WHERE form = ?1 AND respondent = ?2"};
     sqlite3 *db = omr_store_db(store);

@@ -1107,10 +1107,11 @@ omr_status_t omr_store_save_coding(omr_store_t *s, const char *form, const char 
         if ((rc = step_done(s, st, err, "save a review item")))
             goto done;
     }
-    /* items the coder no longer raises go, unless an operator decided them */
+    /* items the coder no longer raises go, unless an operator ever decided
+     * them: a decision, undone or not, stays in the history with its item */
     if ((rc = run2(s, "DELETE FROM review_items WHERE form = ?1 AND respondent = ?2 AND source = 'code'"
                       " AND current = 0 AND NOT EXISTS (SELECT 1 FROM decisions d"
-                      " WHERE d.item = review_items.id AND d.undone = 0)",
+                      " WHERE d.item = review_items.id)",
                    form, respondent, err)))
         goto done;
     rc = OMR_EIO;

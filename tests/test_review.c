@@ -1350,6 +1350,47 @@ static void test_bytes_not_utf8(void)
     json_decref(j);
 }
 
+/* Undoing a decision on an item the coder no longer raises (another
+ * decision settled it) keeps the item and its history, out of the queue:
+ * the store deleted it, and its decisions with it. */
+static void test_undo_keeps_history(void)
+{
+    const omr_question_t *single = NULL;
+    for (int i = 0; i < g_form->n_questions && !single; i++)
+        if (g_form->questions[i].kind == OMR_KIND_SINGLE && !g_form->questions[i].is_case)
+            single = &g_form->questions[i];
+    const char *resp = "000101";
+    char sql[600], body[200];
+    CHECK(wait_coded(), "earlier decisions not re-coded"); /* the coder would delete the item below */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO review_items(key, source, reason, form, respondent, question, var, proposal, created)"
+             " VALUES ('test-not-raised', 'code', 1, 'A', '%s', '%s', '%s', '', '2026-01-01T00:00:00Z')",
+             resp, single->id, single->base);
+    CHECK_INT(q_exec(sql), 0);
+    long long id = q_int("SELECT id FROM review_items WHERE key = 'test-not-raised'");
+    client_t c;
+    login(&c, "alice", "alice-password");
+    int st;
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    json_t *j = http_json(&c, "POST", "/api/lease", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    snprintf(body, sizeof body, "{\"item\":%lld,\"value\":\"%d\"}", id, single->options[0].code);
+    j = http_json(&c, "POST", "/api/decide", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    CHECK(wait_coded(), "not re-coded");
+    snprintf(body, sizeof body, "{\"item\":%lld}", id);
+    j = http_json(&c, "POST", "/api/undo", body, &st);
+    CHECK_INT(st, 200);
+    json_decref(j);
+    CHECK(wait_coded(), "not re-coded after undo");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM decisions WHERE item = %lld AND undone = 1", id);
+    CHECK(q_int(sql) == 1, "the undone decision is gone from the history");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM review_items WHERE id = %lld AND current = 0", id);
+    CHECK(q_int(sql) == 1, "the item is gone, or still in the queue");
+}
+
 int main(void)
 {
     make_fixture();
@@ -1367,6 +1408,7 @@ int main(void)
     RUN(test_page_item_and_view);
     RUN(test_assign_and_missing);
     RUN(test_group_review);
+    RUN(test_undo_keeps_history);
     RUN(test_two_operators);
     omr_review_stop(g_srv);
     RUN(test_moved_and_replaced_scans);
