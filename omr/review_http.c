@@ -5,14 +5,31 @@
  *
  * Checks, in order, for every request:
  *   1. body larger than opts.max_body                      -> 413
- *   2. GET / /app.js /app.css, POST /api/login              -> no session needed
- *   3. a valid, unexpired session cookie                    -> else 401
- *   4. POST: X-CSRF-Token equal to the session's token, and
- *      an Origin header, when sent, naming this server      -> else 403
- *   5. the handler (review_api.c): 400/404/409 for bad input, nothing changed.
+ *   2. GET / /app.js /app.css                               -> no session needed
+ *   3. POST: an Origin header, when sent, naming this server
+ *      (http:// or https:// and the Host, or X-Forwarded-Host
+ *      when the request comes from loopback: see origin_ok) -> else 403
+ *   4. POST /api/login: throttled per name and per client
+ *      address (429), else Argon2id                         -> 200 or 401
+ *   5. a valid, unexpired session cookie of an operator who
+ *      is still enabled and has the password of the login   -> else 401
+ *   6. POST: X-CSRF-Token equal to the session's token      -> else 403
+ *   7. the handler (review_api.c): 400/404/409 for bad input, nothing changed.
  * Sessions live in memory (a restart logs everyone out, which is harmless):
  * 256-bit random tokens from libsodium, compared in constant time, expiring
- * after opts.session_seconds without a request.
+ * after opts.session_seconds without a request; at most SESSIONS_PER_OP per
+ * operator.
+ *
+ * Behind a TLS reverse proxy (README: Review, serving beyond this machine):
+ * the browser's Origin is https://SITE; the proxy passes Host: SITE through,
+ * or sends X-Forwarded-Host: SITE (believed from loopback only). The session
+ * cookie is Secure when the request came through TLS: X-Forwarded-Proto:
+ * https (or Forwarded: proto=https), or an https:// Origin. Believing these
+ * from anyone is harmless: they only make the cookie stricter, and a page of
+ * another site cannot make a browser send X-Forwarded-* (custom headers need
+ * a CORS preflight, which this server never grants). The client address for
+ * login throttling is the rightmost X-Forwarded-For entry (the one the proxy
+ * appended) when the request comes from loopback, else the peer address.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -80,6 +98,7 @@ static int session_find(omr_review_server_t *srv, const char *token, omr_review_
             break;
         }
         s->last = now;
+        s->touched = ++srv->sess_clock;
         *out = *s;
         found = 1;
         break;
@@ -107,31 +126,53 @@ static void session_save(omr_review_server_t *srv, const omr_review_session_t *c
     pthread_mutex_unlock(&srv->sess_lock);
 }
 
-static int session_new(omr_review_server_t *srv, const char *op, omr_review_session_t *out)
+/* One operator's sessions at most (browsers, tabs after a lost cookie): a
+ * further login ends their own session used longest ago, so one account
+ * logging in again and again cannot push the others out of the table. */
+#define SESSIONS_PER_OP 8
+
+/* The digest of a password hash a session keeps: the hash changes with the
+ * password (`omr operator passwd`), and the session ends. */
+static void hash_digest(const char *hash, unsigned char out[16])
+{
+    crypto_generichash(out, 16, (const unsigned char *)hash, strlen(hash), NULL, 0);
+}
+
+static int session_new(omr_review_server_t *srv, const char *op, const unsigned char digest[16],
+                       omr_review_session_t *out)
 {
     time_t now = time(NULL);
-    int slot = -1;
+    int slot = -1, mine = 0, mine_lru = -1;
     pthread_mutex_lock(&srv->sess_lock);
     for (int i = 0; i < OMR_REVIEW_MAX_SESSIONS; i++) {
         omr_review_session_t *s = &srv->sessions[i];
         if (s->used && now - s->last > srv->opts.session_seconds)
             sodium_memzero(s, sizeof *s);
+        if (s->used && !strcmp(s->op, op)) {
+            mine++;
+            if (mine_lru < 0 || s->touched < srv->sessions[mine_lru].touched)
+                mine_lru = i;
+        }
         if (!s->used && slot < 0)
             slot = i;
     }
-    if (slot < 0) { /* full: the session idle longest goes */
+    if (mine >= SESSIONS_PER_OP) /* the operator's own session used longest ago goes */
+        slot = mine_lru;
+    else if (slot < 0) { /* full: the session used longest ago goes */
         slot = 0;
         for (int i = 1; i < OMR_REVIEW_MAX_SESSIONS; i++)
-            if (srv->sessions[i].last < srv->sessions[slot].last)
+            if (srv->sessions[i].touched < srv->sessions[slot].touched)
                 slot = i;
     }
     omr_review_session_t *s = &srv->sessions[slot];
-    memset(s, 0, sizeof *s);
+    sodium_memzero(s, sizeof *s);
     s->used = 1;
     random_hex(s->token, 32);
     random_hex(s->csrf, 32);
     snprintf(s->op, sizeof s->op, "%s", op);
+    memcpy(s->hash_digest, digest, sizeof s->hash_digest);
     s->created = s->last = now;
+    s->touched = ++srv->sess_clock;
     *out = *s;
     pthread_mutex_unlock(&srv->sess_lock);
     return 1;
@@ -146,9 +187,258 @@ static void session_end(omr_review_server_t *srv, const char *token)
     pthread_mutex_unlock(&srv->sess_lock);
 }
 
+/* The operator of a session is still the one who logged in: the name exists,
+ * is not disabled, and has the password hash of the login (one indexed read
+ * per request, so `omr operator disable` and `passwd` take effect at the
+ * operator's next request). 1 yes; 0 no: the session is ended here, and a
+ * disabled or removed operator's leases go back to the queue; -1 the store
+ * could not be read (the session is kept). */
+static int session_operator_ok(omr_review_server_t *srv, const omr_review_session_t *sess)
+{
+    int ok = -1, gone = 0;
+    pthread_mutex_lock(&srv->db_lock);
+    sqlite3 *db = omr_store_db(srv->store);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT hash, disabled FROM operators WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, sess->op, -1, SQLITE_STATIC);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            const char *hash = (const char *)sqlite3_column_text(st, 0);
+            unsigned char d[16];
+            hash_digest(hash ? hash : "", d);
+            gone = sqlite3_column_int(st, 1) != 0;
+            ok = !gone && sodium_memcmp(d, sess->hash_digest, sizeof d) == 0;
+        } else if (r == SQLITE_DONE) {
+            gone = 1;
+            ok = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    if (gone)
+        omr_review_q_release(db, sess->op, 0);
+    pthread_mutex_unlock(&srv->db_lock);
+    if (ok == 0)
+        session_end(srv, sess->token);
+    return ok;
+}
+
+/* ---- the client ---- */
+
+/* The peer's address as text into addr; 1 when it is loopback (where the
+ * documented reverse proxy runs). */
+static int peer_address(struct MHD_Connection *c, char *addr, size_t n)
+{
+    snprintf(addr, n, "?");
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)n);
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)n);
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return 0;
+}
+
+/* Who is logging in, for throttling: "a:ADDRESS". From loopback (the proxy)
+ * the rightmost X-Forwarded-For entry, which the proxy appended; entries
+ * before it are the client's own words and are not believed. */
+static void client_key(struct MHD_Connection *c, char *out, size_t n)
+{
+    char peer[INET6_ADDRSTRLEN + 1];
+    int lo = peer_address(c, peer, sizeof peer);
+    const char *xff = lo ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For") : NULL;
+    if (xff) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        last += strspn(last, " \t");
+        char a[INET6_ADDRSTRLEN + 1];
+        size_t k = strcspn(last, " \t");
+        unsigned char bin[sizeof(struct in6_addr)];
+        if (k < sizeof a && last[k + strspn(last + k, " \t")] == '\0') {
+            memcpy(a, last, k);
+            a[k] = '\0';
+            if (inet_pton(AF_INET, a, bin) == 1 || inet_pton(AF_INET6, a, bin) == 1) {
+                snprintf(out, n, "a:%s", a);
+                return;
+            }
+        }
+    }
+    snprintf(out, n, "a:%s", peer);
+}
+
+/* The request reached the proxy through TLS: the session cookie is Secure. */
+static int request_tls(struct MHD_Connection *c)
+{
+    const char *p = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    if (p) {
+        p += strspn(p, " \t");
+        if (!strncasecmp(p, "https", 5) && (p[5] == '\0' || p[5] == ',' || p[5] == ' '))
+            return 1;
+    }
+    const char *f = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Forwarded");
+    if (f && strcasestr(f, "proto=https"))
+        return 1;
+    const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    return o && !strncasecmp(o, "https://", 8);
+}
+
+static void set_session_cookie(omr_review_reply_t *rep, const char *token, int max_age, int tls)
+{
+    snprintf(rep->cookie, sizeof rep->cookie, "omr_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d%s", token,
+             max_age, tls ? "; Secure" : "");
+}
+
+/* ---- login throttling ----
+ * Failed logins are counted per name (known or not: the answers must not
+ * tell names apart) and per client address. THROTTLE_FAILS failures within
+ * THROTTLE_WINDOW seconds refuse that name / address for THROTTLE_FIRST
+ * seconds (429, saying how long), doubling with each further such run up to
+ * THROTTLE_MAX; a refused attempt costs no Argon2id check. A name or address
+ * without a failure for THROTTLE_FORGET seconds starts afresh, and so does a
+ * name after a successful login. The table has THROTTLE_SLOTS entries: when
+ * full, one not refused, idle longest, makes room (a flood of new addresses
+ * does not free the refused ones). */
+#define THROTTLE_SLOTS 1024
+#define THROTTLE_FAILS 5
+#define THROTTLE_WINDOW 60
+#define THROTTLE_FIRST 30
+#define THROTTLE_MAX 900
+#define THROTTLE_FORGET 3600
+
+typedef struct {
+    char key[72]; /* "n:NAME" or "a:ADDRESS"; "" free */
+    int fails, strikes;
+    time_t window, blocked_until, last;
+} throttle_t;
+
+struct omr_review_login {
+    pthread_mutex_t lock;
+    throttle_t slot[THROTTLE_SLOTS];
+};
+
+/* An unknown or disabled name is checked against this (interactive limits,
+ * as omr_review_operator_add makes them; nobody's password), so that it
+ * costs what a real check costs; it never logs anyone in. */
+static const char dummy_hash[crypto_pwhash_STRBYTES] =
+    "$argon2id$v=19$m=65536,t=2,p=1$lvVYUASZGBTegHQIow7XRA$pfgDhsm+3+jiSKMzZwFazKMFstSbdqMH8JeXmYX2+9k";
+
+static time_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* Which entry to give up first: free, then not refused (idle longest), then
+ * refused (the refusal ending soonest). */
+static int evict_before(const throttle_t *a, const throttle_t *b, time_t now)
+{
+    int ra = !a->key[0] ? 0 : a->blocked_until <= now ? 1 : 2;
+    int rb = !b->key[0] ? 0 : b->blocked_until <= now ? 1 : 2;
+    if (ra != rb)
+        return ra < rb;
+    if (ra == 1)
+        return a->last < b->last;
+    if (ra == 2)
+        return a->blocked_until < b->blocked_until;
+    return 0;
+}
+
+/* The entry of key (caller holds L->lock); with create, made when missing. */
+static throttle_t *throttle_get(struct omr_review_login *L, const char *key, time_t now, int create)
+{
+    throttle_t *victim = NULL;
+    for (int i = 0; i < THROTTLE_SLOTS; i++) {
+        throttle_t *t = &L->slot[i];
+        if (t->key[0] && t->blocked_until <= now && now - t->last > THROTTLE_FORGET)
+            memset(t, 0, sizeof *t);
+        if (t->key[0] && !strcmp(t->key, key))
+            return t;
+        if (create && (!victim || evict_before(t, victim, now)))
+            victim = t;
+    }
+    if (!victim)
+        return NULL;
+    memset(victim, 0, sizeof *victim);
+    snprintf(victim->key, sizeof victim->key, "%s", key);
+    victim->window = victim->last = now;
+    return victim;
+}
+
+/* Seconds until key may try again (0: now). */
+static long throttle_wait(struct omr_review_login *L, const char *key)
+{
+    if (!key[0])
+        return 0;
+    time_t now = mono_now();
+    pthread_mutex_lock(&L->lock);
+    throttle_t *t = throttle_get(L, key, now, 0);
+    long w = t && t->blocked_until > now ? (long)(t->blocked_until - now) : 0;
+    pthread_mutex_unlock(&L->lock);
+    return w;
+}
+
+static void throttle_fail(struct omr_review_login *L, const char *key)
+{
+    if (!key[0])
+        return;
+    time_t now = mono_now();
+    pthread_mutex_lock(&L->lock);
+    throttle_t *t = throttle_get(L, key, now, 1);
+    if (now - t->window >= THROTTLE_WINDOW)
+        t->window = now, t->fails = 0;
+    t->fails++;
+    t->last = now;
+    if (t->fails >= THROTTLE_FAILS) {
+        long d = THROTTLE_FIRST;
+        for (int k = 0; k < t->strikes && d < THROTTLE_MAX; k++)
+            d *= 2;
+        t->strikes++;
+        t->blocked_until = now + (d < THROTTLE_MAX ? d : THROTTLE_MAX);
+        t->fails = 0;
+        t->window = now;
+    }
+    pthread_mutex_unlock(&L->lock);
+}
+
+static void throttle_clear(struct omr_review_login *L, const char *key)
+{
+    if (!key[0])
+        return;
+    pthread_mutex_lock(&L->lock);
+    throttle_t *t = throttle_get(L, key, mono_now(), 0);
+    if (t)
+        memset(t, 0, sizeof *t);
+    pthread_mutex_unlock(&L->lock);
+}
+
+/* 1 (and the 429 in rep) when the address or the name must wait. */
+static int throttled(omr_review_server_t *srv, const char *akey, const char *nkey, const char *name,
+                     omr_review_reply_t *rep)
+{
+    long wa = throttle_wait(srv->login, akey), wn = throttle_wait(srv->login, nkey);
+    if (wa > 0 && wa >= wn)
+        omr_review_reply_error(rep, 429,
+                               "too many failed logins from this address: try again in %ld s (the wait doubles"
+                               " with each further run of failures, up to %d min)",
+                               wa, THROTTLE_MAX / 60);
+    else if (wn > 0)
+        omr_review_reply_error(rep, 429,
+                               "too many failed logins for %s: try again in %ld s (the wait doubles with each"
+                               " further run of failures, up to %d min)",
+                               name, wn, THROTTLE_MAX / 60);
+    return wa > 0 || wn > 0;
+}
+
 /* ---- login ---- */
 
-static void do_login(omr_review_server_t *srv, omr_review_req_t *req, omr_review_reply_t *rep)
+static void do_login(omr_review_server_t *srv, struct MHD_Connection *c, omr_review_req_t *req,
+                     omr_review_reply_t *rep)
 {
     const char *name = json_string_value(json_object_get(req->body, "name"));
     const char *pw = json_string_value(json_object_get(req->body, "password"));
@@ -156,11 +446,23 @@ static void do_login(omr_review_server_t *srv, omr_review_req_t *req, omr_review
         omr_review_reply_error(rep, 400, "login needs a JSON body {\"name\": ..., \"password\": ...}");
         return;
     }
+    int name_ok = omr_review_name_ok(name);
+    char akey[80], nkey[48] = "";
+    client_key(c, akey, sizeof akey);
+    if (name_ok)
+        snprintf(nkey, sizeof nkey, "n:%s", name);
+    if (throttled(srv, akey, nkey, name, rep))
+        return; /* at once: a flood does not queue on login_lock */
     int ok = 0;
-    omr_error_t err = {0};
-    if (omr_review_name_ok(name) && strlen(pw) <= 256) {
+    unsigned char digest[16] = {0};
+    if (name_ok && strlen(pw) <= 256) {
         /* Argon2id: one at a time (64 MB each), outside the DB lock */
         pthread_mutex_lock(&srv->login_lock);
+        /* the failures of those ahead in the queue count */
+        if (throttled(srv, akey, nkey, name, rep)) {
+            pthread_mutex_unlock(&srv->login_lock);
+            return;
+        }
         pthread_mutex_lock(&srv->db_lock);
         sqlite3_stmt *st = NULL;
         char hash[256] = "";
@@ -169,27 +471,41 @@ static void do_login(omr_review_server_t *srv, omr_review_req_t *req, omr_review
                                &st, NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW) {
-                snprintf(hash, sizeof hash, "%s", (const char *)sqlite3_column_text(st, 0));
+                const char *h = (const char *)sqlite3_column_text(st, 0);
+                snprintf(hash, sizeof hash, "%s", h ? h : "");
+                hash_digest(h ? h : "", digest); /* as session_operator_ok computes it */
                 disabled = sqlite3_column_int(st, 1);
             }
         }
         sqlite3_finalize(st);
         pthread_mutex_unlock(&srv->db_lock);
-        if (hash[0] && !disabled)
-            ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+        /* an unknown or disabled name costs a check too: the time of the
+         * answer does not tell which names exist */
+        int real = hash[0] && !disabled;
+        if (!real)
+            srv->login_dummy_checks++;
+        int match = crypto_pwhash_str_verify(real ? hash : dummy_hash, pw, strlen(pw)) == 0;
+        ok = real && match;
+        if (ok) {
+            throttle_clear(srv->login, nkey);
+        } else {
+            throttle_fail(srv->login, akey);
+            throttle_fail(srv->login, nkey);
+        }
+        sodium_memzero(hash, sizeof hash);
         pthread_mutex_unlock(&srv->login_lock);
+    } else {
+        throttle_fail(srv->login, akey); /* not a name: only the address counts */
     }
-    (void)err;
     if (!ok) {
         omr_review_reply_error(rep, 401, "unknown operator or wrong password");
         return;
     }
     omr_review_session_t s;
-    session_new(srv, name, &s);
+    session_new(srv, name, digest, &s);
     rep->status = 200;
     rep->json = json_pack("{s:s,s:s}", "operator", s.op, "csrf", s.csrf);
-    snprintf(rep->cookie, sizeof rep->cookie, "omr_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d",
-             s.token, srv->opts.session_seconds);
+    set_session_cookie(rep, s.token, srv->opts.session_seconds, request_tls(c));
 }
 
 /* ---- libmicrohttpd glue ---- */
@@ -247,19 +563,49 @@ static void static_reply(omr_review_reply_t *rep, const char *text, const char *
     rep->type = type;
 }
 
+/* host (a Host header's value, len hn) names the host[:port] hp (len n) of an
+ * Origin of scheme https or http: the same, or with the default port written. */
+static int host_is(const char *hp, size_t n, int https, const char *host, size_t hn)
+{
+    while (hn && (*host == ' ' || *host == '\t'))
+        host++, hn--;
+    while (hn && (host[hn - 1] == ' ' || host[hn - 1] == '\t'))
+        hn--;
+    if (hn < n || strncasecmp(host, hp, n) != 0)
+        return 0;
+    const char *dp = https ? ":443" : ":80";
+    return hn == n || (hn == n + strlen(dp) && !strncmp(host + n, dp, strlen(dp)));
+}
+
 /* Origin, when the browser sends one, must be this server: a page of another
- * site cannot post here even with a stolen token. */
+ * site cannot post here even with a stolen token. This server is
+ * http://HOST or https://HOST (behind a TLS proxy), HOST the Host the browser
+ * asked for, or the proxy's X-Forwarded-Host when the request comes from
+ * loopback. A browser never lets another site's page set either header. */
 static int origin_ok(struct MHD_Connection *c)
 {
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!origin)
         return 1;
-    if (!host)
+    int https;
+    const char *hp;
+    if (!strncasecmp(origin, "https://", 8))
+        https = 1, hp = origin + 8;
+    else if (!strncasecmp(origin, "http://", 7))
+        https = 0, hp = origin + 7;
+    else
+        return 0; /* "null", other schemes */
+    size_t n = strlen(hp);
+    if (n == 0 || n > 255 || strcspn(hp, "/?#@\\ \t") != n)
         return 0;
-    char want[300];
-    snprintf(want, sizeof want, "http://%s", host);
-    return !strcmp(origin, want);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (host && host_is(hp, n, https, host, strlen(host)))
+        return 1;
+    char peer[INET6_ADDRSTRLEN + 1];
+    const char *fwd = peer_address(c, peer, sizeof peer)
+                          ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Host")
+                          : NULL;
+    return fwd && host_is(hp, n, https, fwd, strcspn(fwd, ",")); /* the first: the client's */
 }
 
 static void handle(omr_review_server_t *srv, struct MHD_Connection *c, const char *url, const char *method,
@@ -305,7 +651,7 @@ static void handle(omr_review_server_t *srv, struct MHD_Connection *c, const cha
         }
     }
     if (is_post && !strcmp(url, "/api/login")) {
-        do_login(srv, &req, rep);
+        do_login(srv, c, &req, rep);
         json_decref(req.body);
         return;
     }
@@ -313,6 +659,21 @@ static void handle(omr_review_server_t *srv, struct MHD_Connection *c, const cha
     const char *token = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "omr_session");
     if (!session_find(srv, token, &sess)) {
         omr_review_reply_error(rep, 401, "not logged in, or the session expired: log in again");
+        json_decref(req.body);
+        return;
+    }
+    int live = session_operator_ok(srv, &sess);
+    if (live <= 0) {
+        if (live == 0) {
+            omr_review_reply_error(rep, 401,
+                                   "the session ended: operator %s was disabled, removed or given a new password;"
+                                   " log in again",
+                                   sess.op);
+            set_session_cookie(rep, "", 0, request_tls(c));
+        } else {
+            omr_review_reply_error(rep, 503, "the store cannot be read just now: try again");
+        }
+        sodium_memzero(&sess, sizeof sess);
         json_decref(req.body);
         return;
     }
@@ -333,7 +694,7 @@ static void handle(omr_review_server_t *srv, struct MHD_Connection *c, const cha
         session_end(srv, sess.token);
         rep->status = 200;
         rep->json = json_pack("{s:b}", "ok", 1);
-        snprintf(rep->cookie, sizeof rep->cookie, "omr_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+        set_session_cookie(rep, "", 0, request_tls(c));
         pthread_mutex_lock(&srv->db_lock);
         omr_review_q_release(omr_store_db(srv->store), sess.op, 0);
         pthread_mutex_unlock(&srv->db_lock);
@@ -513,6 +874,11 @@ omr_status_t omr_review_start(const omr_review_opts_t *opts, omr_review_server_t
     pthread_mutex_init(&srv->login_lock, NULL);
     pthread_mutex_init(&srv->warm_lock, NULL);
     pthread_cond_init(&srv->warm_cond, NULL);
+    if (!(srv->login = calloc(1, sizeof *srv->login))) {
+        omr_review_stop(srv);
+        return omr_error_set(err, OMR_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&srv->login->lock, NULL);
     omr_status_t rc;
     struct sockaddr_in sa;
     if ((rc = parse_listen(srv->opts.listen, &sa, err)) ||
@@ -584,6 +950,10 @@ void omr_review_stop(omr_review_server_t *srv)
     pthread_mutex_destroy(&srv->login_lock);
     pthread_mutex_destroy(&srv->warm_lock);
     pthread_cond_destroy(&srv->warm_cond);
+    if (srv->login) {
+        pthread_mutex_destroy(&srv->login->lock);
+        free(srv->login);
+    }
     sodium_memzero(srv->sessions, sizeof srv->sessions);
     free(srv);
 }

@@ -126,7 +126,12 @@ typedef struct {
     long long last_item;   /* the item last handed to this operator, and what it was about */
     char last_key[160];    /* (form|respondent|case|question|var): a decision on it after the
                               coder settled it away is told "settled", not "no such item" */
+    unsigned char hash_digest[16]; /* BLAKE2b of the operator's password hash at login: a new
+                                      password (omr operator passwd) ends the session */
+    unsigned long long touched;    /* srv->sess_clock at the last request: least recently used */
 } omr_review_session_t;
+
+struct omr_review_login; /* review_http.c: failed-login counts (throttling) */
 
 struct omr_review_server {
     omr_review_opts_t opts;
@@ -142,6 +147,10 @@ struct omr_review_server {
     pthread_mutex_t sess_lock;
     omr_review_session_t sessions[OMR_REVIEW_MAX_SESSIONS];
     pthread_mutex_t login_lock;  /* Argon2id takes 64 MB: one check at a time */
+    unsigned long long sess_clock;    /* under sess_lock: orders sessions by use */
+    struct omr_review_login *login;   /* failed logins per name and per address (review_http.c) */
+    unsigned long login_dummy_checks; /* under login_lock: logins checked against the dummy hash
+                                         (unknown or disabled name: same cost as a real one) */
     omr_review_files_t *files;   /* where the scans are now, checked by hash (review_files.c) */
     omr_review_images_t *images;
     /* crop warmer */
