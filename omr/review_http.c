@@ -69,7 +69,7 @@ void omr_review_reply_error(omr_review_reply_t *rep, int status, const char *fmt
     free(rep->data);
     rep->data = NULL;
     rep->status = status;
-    rep->json = json_pack("{s:s}", "error", msg);
+    rep->json = json_pack("{s:s}", "error", omr_utf8_safe(msg)); /* a value quoted in it may be cut inside a character */
 }
 
 /* ---- sessions ---- */

@@ -1346,6 +1346,17 @@ static void test_bytes_not_utf8(void)
     CHECK_INT(st, 200);
     CHECK(json_integer_value(json_object_get(json_object_get(j, "item"), "id")) == id, "the item is leased and shown");
     json_decref(j);
+    /* a refused value quoted in the message, cut inside a character: the
+     * message still arrives */
+    char longv[200] = "a";
+    for (int i = 0; i < 30; i++)
+        strcat(longv, "あ");
+    char vb[300];
+    snprintf(vb, sizeof vb, "{\"item\":%lld,\"value\":\"%s\"}", id, longv);
+    j = http_json(&c, "POST", "/api/decide", vb, &st);
+    CHECK_INT(st, 400);
+    CHECK(json_string_value(json_object_get(j, "error")) != NULL, "the refusal has no message");
+    json_decref(j);
     j = http_json(&c, "POST", "/api/release", "{}", &st);
     json_decref(j);
 }
