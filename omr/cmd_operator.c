@@ -16,8 +16,8 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: omr operator --db FILE add NAME      create an operator (asks for the password)\n"
-                 "       omr operator --db FILE passwd NAME   set a new password\n"
-                 "       omr operator --db FILE disable NAME  stop NAME from logging in\n"
+                 "       omr operator --db FILE passwd NAME   set a new password (ends the sessions of the old one)\n"
+                 "       omr operator --db FILE disable NAME  stop NAME from logging in, end their sessions\n"
                  "       omr operator --db FILE enable NAME\n"
                  "       omr operator --db FILE list\n"
                  "The password is read from the terminal (not echoed) or, when stdin is not a\n"
