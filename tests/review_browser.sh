@@ -6,6 +6,11 @@
 # review a group, then check the store and the export against what the keys meant.
 # Screenshots go to build/screenshots/ (queue, group review, page view, ...).
 #
+# Then keys.mjs, on a copy of the store with a few items made for it, presses
+# the keys that used to go wrong: a digit that may begin a two-digit code then
+# Enter at once, group review of transcriptions and of a set with 12 options,
+# "Enter will record" and x on a text field, undo of an item no longer raised.
+#
 # Skips (0 passed, 0 failed, with the reason) only when Chromium cannot run at all.
 set -u
 B=${1:-${OMR_BUILD:-build}}
@@ -42,6 +47,43 @@ trap cleanup EXIT
 "$B/omr" scan --db "$T/r.db" -q "$T/sim/scans" "$T/blank/blank-A-02.png" >/dev/null 2>&1
 [ $? = 3 ] && ok "scan: items to review" || bad "scan: items to review"
 printf 'alice-password\n' | "$B/omr" operator --db "$T/r.db" add alice >/dev/null || bad "operator add"
+
+# keys.mjs's store: a copy, with items no scan of these sheets raises: a
+# question with 12 options, several allowed (問12 / 問9, whole question, as an
+# exclusive option marked with others raises it), twice on form A (a group)
+# and once on form B; and 問8 of form A, a grid whose whole answer is typed as
+# text, twice (a group of typed items under another reason than "text"). The
+# one on form B is the coder's (it drops it when it re-codes the respondent,
+# which the undo check relies on); the groups are made as the scan's ('page'),
+# so that a decision on one respondent leaves the others. Plus a
+# transcription and a written box of the scan, and a group of transcriptions.
+KEYS_SETUP=$(python3 - "$T/r.db" "$T/k.db" <<'PY'
+import json, sqlite3, sys
+src = sqlite3.connect(sys.argv[1]); db = sqlite3.connect(sys.argv[2]); src.backup(db); src.close()
+def page(form, resp, n):
+    return db.execute("SELECT id FROM pages WHERE form = ? AND respondent = ? AND page_number = ?", (form, resp, n)).fetchone()[0]
+def item(reason, form, resp, pg, q, proposal, source="page"):
+    cur = db.execute("INSERT INTO review_items(key, source, reason, form, respondent, page, question, var, proposal, detail, created)"
+                     " VALUES(?, ?, ?, ?, ?, ?, ?, '', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                     ("browser-keys:%s:%s:%s" % (form, resp, q), source, reason, form, resp, page(form, resp, pg), q, proposal,
+                      "made for tests/browser/keys.mjs"))
+    return cur.lastrowid
+resp = {f: [r for (r,) in db.execute("SELECT DISTINCT respondent FROM pages WHERE form = ? ORDER BY respondent", (f,))] for f in "AB"}
+a1, a2 = resp["A"][:2]; b1, b2 = resp["B"][:2]
+setup = {"set_group": [item(3, "A", a1, 5, "Q12", "2"), item(3, "A", a2, 5, "Q12", "2")],
+         "text_group": [item(13, "A", a1, 4, "Q8", ""), item(13, "A", a2, 4, "Q8", "")],
+         "set_item": item(3, "B", b1, 5, "Q9", "2", "code")}
+open_items = "SELECT id FROM review_items WHERE current = 1 AND state = 'open' AND reason = ? AND form = 'B' AND respondent = ?" \
+             " AND proposal != '' ORDER BY id"
+setup["text_item"] = (db.execute(open_items, (7, b2)).fetchone() or db.execute(open_items.replace(" AND proposal != ''", ""), (7, b2)).fetchone())[0]
+setup["digits_item"] = db.execute(open_items, (6, b2)).fetchone()[0]
+form, q, var, n = db.execute("SELECT form, question, var, count(*) FROM review_items WHERE current = 1 AND state = 'open'"
+                             " AND reason = 7 GROUP BY 1, 2, 3 HAVING count(*) >= 2 ORDER BY 4 DESC, 1, 2, 3").fetchone()
+setup["text_group_real"] = {"reason": "text", "reason_text": "transcription", "form": form, "question": q, "label": q, "var": var, "count": n}
+db.commit()
+print(json.dumps(setup))
+PY
+) || bad "keys.mjs: the store"
 
 PICKS=$(python3 - "$T/r.db" <<'PY'
 import json, sqlite3, sys
@@ -114,21 +156,45 @@ for s in queue group-review page-view; do
 done
 [ $rc = 0 ] && ok "store and export checks" || bad "store and export checks"
 
+serve() { # serve DB LOG [ARGS]: start omr review; sets SRV and URL
+  db=$1 log=$2; shift 2
+  "$B/omr" review --db "$db" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  SRV=$!
+  for i in $(seq 1 300); do grep -q "serving" "$log" && break; sleep 0.1; done
+  URL=$(sed -n 's/.* on \(http:[^ ]*\) .*/\1/p' "$log")
+}
+
+# the keys that used to go wrong (keys.mjs), on the copy of the store made above
+serve "$T/k.db" "$T/server-keys.log"
+if [ -n "$URL" ] && [ -n "${KEYS_SETUP:-}" ]; then
+  node tests/browser/keys.mjs "$URL" alice-password "$KEYS_SETUP" "$T/keys.json"
+  kill -TERM "$SRV" && wait "$SRV"; SRV=""
+  python3 - "$T/keys.json" >"$T/keys.txt" <<'PY'
+import json, sys
+try:
+    o = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("FAIL keys.mjs ran: %s" % e); sys.exit(0)
+for c in o["checks"]:
+    print(("ok   " if c["ok"] else "FAIL ") + c["name"] + ("" if c["ok"] else ": " + c["why"]))
+print(("ok   " if not o["errors"] else "FAIL ") + "keys.mjs: no page errors" + ("" if not o["errors"] else ": " + "; ".join(o["errors"])[:2000]))
+PY
+  while IFS= read -r line; do
+    case "$line" in ok*) ok "${line#ok   }" ;; *) bad "${line#FAIL }" ;; esac
+  done <"$T/keys.txt"
+else
+  cat "$T/server-keys.log"; bad "keys.mjs: server started"
+  [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; SRV=""
+fi
+
 # The scans moved to an archive after the scan: the crop says why it is
 # missing and where to look; with --images the review finds them by hash.
 ITEM=$(sqlite3 "$T/r.db" "SELECT min(i.id) FROM review_items i JOIN pages p ON p.id = i.page
                          WHERE i.current = 1 AND i.state = 'open' AND i.reason IN (1, 2, 3, 4, 6, 13) AND p.status = 'ok'")
 mkdir -p "$T/archive"
 mv "$T/sim/scans" "$T/archive/2026-11-25"
-serve() { # serve LOG [ARGS]: start omr review, print its URL
-  log=$1; shift
-  "$B/omr" review --db "$T/r.db" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
-  SRV=$!
-  for i in $(seq 1 100); do grep -q "serving" "$log" && break; sleep 0.1; done
-  sed -n 's/.* on \(http:[^ ]*\) .*/\1/p' "$log"
-}
 shown() { python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(o["shown"] + "|" + o["text"] + "|" + ";".join(o["errors"]))' "$1"; }
-URL=$(serve "$T/server2.log")
+serve "$T/r.db" "$T/server2.log"
 node tests/browser/moved.mjs "$URL" alice-password "$ITEM" "$T/moved.json"
 kill -TERM "$SRV" && wait "$SRV"; SRV=""
 m=$(shown "$T/moved.json")
@@ -136,7 +202,7 @@ case "$m" in
   "error|No image: the scanned file "*"not there any more"*"--images"*"|") ok "scans moved: the crop says the file is gone and to give --images" ;;
   *) bad "scans moved: the crop says the file is gone and to give --images (got: $m)" ;;
 esac
-URL=$(serve "$T/server3.log" --images "$T/archive")
+serve "$T/r.db" "$T/server3.log" --images "$T/archive"
 node tests/browser/moved.mjs "$URL" alice-password "$ITEM" "$T/found.json"
 kill -TERM "$SRV" && wait "$SRV"; SRV=""
 m=$(shown "$T/found.json")

@@ -10,10 +10,12 @@ const S = {
   readonly: false,     // showing a decided item (from history)
   value: '',           // the value that Enter will submit
   cursor: 0,           // option under the arrow keys
-  buf: '', bufTimer: 0,
+  buf: '', bufTimer: 0, bufApply: null, // a digit that may begin a two-digit code (typeDigit)
   pageAction: '',      // page-level: 'duplicate', 'reject', 'case', 'assign'
   cands: null, candCursor: 0, // missing page: the unidentified pages to pick from
-  group: null, tiles: [], tileCursor: 0, groupList: [], groupCursor: 0,
+  group: null, tiles: [], tileCursor: 0, groupList: [], groupCursor: 0, groupsLeftOut: 0,
+  tileBuf: '', tileBufAt: -1, tileTimer: 0, tileApply: null, // the same for a tile (tileDigit)
+  left: -1,            // items left, as the progress said last (-1: not known yet)
   keys: 0, resolved: 0, // keystrokes and resolved items (shown in progress)
   busy: false,
 };
@@ -98,7 +100,25 @@ function optionText(it, v) {
 }
 
 async function refreshLeft() {
-  try { const p = await api('GET', '/api/progress'); $('left').textContent = p.left + ' left'; } catch (e) { /* shown by api() */ }
+  try {
+    const p = await api('GET', '/api/progress');
+    S.left = p.left; $('left').textContent = p.left + ' left';
+    renderEmpty();
+  } catch (e) { /* shown by api() */ }
+}
+
+// No item on screen: the queue is empty, or the items left are held by
+// other operators (or were settled under the operator): → asks again.
+function renderEmpty() {
+  const t = $('empty-text'); t.textContent = '';
+  if (S.left > 0) {
+    $('empty-head').textContent = 'No item for you just now';
+    t.append(S.left + (S.left === 1 ? ' item is' : ' items are') + ' left, held by other operators or being re-coded. ',
+      el('kbd', '', '→'), ' or ', el('kbd', '', 'Enter'), ' asks for the next one, ', el('kbd', '', 'o'), ' shows the progress.');
+  } else {
+    $('empty-head').textContent = 'The queue is empty';
+    t.append('Nothing is left for you to review. ', el('kbd', '', 'o'), ' shows the progress, ', el('kbd', '', 'u'), ' undoes your last decision.');
+  }
 }
 
 async function nextItem(skip) {
@@ -110,12 +130,13 @@ async function nextItem(skip) {
 
 function showItem(it, readonly) {
   setMode('queue');
-  S.item = it; S.readonly = !!readonly; S.buf = ''; S.pageAction = ''; S.cands = null;
+  clearDigits(); // a digit typed on the item before must not reach this one
+  S.item = it; S.readonly = !!readonly; S.pageAction = ''; S.cands = null;
   $('queue').classList.toggle('readonly', S.readonly);
   const has = !!it;
   for (const id of ['item-head', 'question', 'cell', 'crop-box', 'detail', 'answer', 'keys-line']) $(id).hidden = !has;
   $('empty').hidden = has;
-  if (!has) return;
+  if (!has) { $('entry-input').blur(); renderEmpty(); return; } // no field to type in: → and Enter ask for an item
   $('reason').className = reasonClass(it);
   $('reason').textContent = it.reason_text;
   let where = 'form ' + (it.form || '?') + ' · respondent ' + (it.respondent || '?');
@@ -228,6 +249,20 @@ function renderAnswer() {
     setTimeout(() => { inp.focus(); inp.select(); }, 0);
   }
   inp.disabled = S.readonly;
+  renderCurrent();
+  const k = $('keys-line'); k.textContent = '';
+  const hints = S.readonly ? [['u', 'undo and decide again'], ['→', 'back to the queue'], ['?', 'all keys']]
+    : it.input === 'page' ? [['a', 'assign'], ['d', 'duplicate'], ['r', 'reject'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
+    : it.input === 'dup' ? [['d', 'duplicate'], ['c', 'case'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
+    : it.input === 'missing' ? (S.cands ? [['↑↓', 'choose a page'], ['Enter', 'assign it'], ['m', 'really missing'], ['Esc', 'back']] : [['m', 'really missing'], ['a', 'pick an unidentified page'], ['Enter', 'accept'], ['→', 'skip'], ['?', 'keys']])
+    : it.input === 'choice' || it.input === 'set' ? (it.allow_na ? [['k', 'keep the answer as read'], ['n', 'not applicable: drop it']] : []).concat([['Enter', 'accept'], ['0-9', it.input === 'set' ? 'toggle option' : 'set'], ['↑↓', 'move'], ['x', 'clear'], ['→', 'skip'], ['←', 'previous'], ['u', 'undo'], ['g', 'group'], ['p', 'page'], ['?', 'keys']])
+    : (it.allow_na ? [['k', 'keep as read'], ['n', 'not applicable']] : []).concat([['type', 'value'], ['Enter', 'accept'], ['Esc', 'leave field'], ['i', 'back to field'], ['x', 'clear (outside the field)'], ['→', 'skip'], ['u', 'undo'], ['p', 'page'], ['?', 'keys']]);
+  for (const [key, what] of hints) { k.append(el('kbd', '', key), ' ' + what + '   '); }
+}
+
+// the line saying what Enter will record (re-drawn as the field is typed in)
+function renderCurrent() {
+  const it = S.item;
   const cur = $('current'); cur.textContent = '';
   if (it.input === 'missing' && S.cands && S.cands.length) {
     cur.append('Enter will assign: ');
@@ -237,22 +272,30 @@ function renderAnswer() {
     cur.append(S.readonly ? 'Decided: ' : 'Enter will record: ');
     const v = el('span', 'v' + (!S.value ? ' empty' : ''), S.value === null ? 'choose one (type its code)'
       : S.value === '' ? (it.input === 'page' || it.input === 'dup' || it.input === 'missing' ? 'choose' : 'no answer')
-      : S.value === 'missing' ? 'the page is missing' : optionText(it, S.value));
+      : S.value === 'missing' ? 'the page is missing' : it.input === 'text' ? S.value : optionText(it, S.value));
     cur.append(v);
   }
-  const k = $('keys-line'); k.textContent = '';
-  const hints = S.readonly ? [['u', 'undo and decide again'], ['→', 'back to the queue'], ['?', 'all keys']]
-    : it.input === 'page' ? [['a', 'assign'], ['d', 'duplicate'], ['r', 'reject'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
-    : it.input === 'dup' ? [['d', 'duplicate'], ['c', 'case'], ['Enter', 'accept'], ['→', 'skip'], ['p', 'page view'], ['?', 'keys']]
-    : it.input === 'missing' ? (S.cands ? [['↑↓', 'choose a page'], ['Enter', 'assign it'], ['m', 'really missing'], ['Esc', 'back']] : [['m', 'really missing'], ['a', 'pick an unidentified page'], ['Enter', 'accept'], ['→', 'skip'], ['?', 'keys']])
-    : it.input === 'choice' || it.input === 'set' ? (it.allow_na ? [['k', 'keep the answer as read'], ['n', 'not applicable: drop it']] : []).concat([['Enter', 'accept'], ['0-9', it.input === 'set' ? 'toggle option' : 'set'], ['↑↓', 'move'], ['x', 'clear'], ['→', 'skip'], ['←', 'previous'], ['u', 'undo'], ['g', 'group'], ['p', 'page'], ['?', 'keys']])
-    : (it.allow_na ? [['k', 'keep as read'], ['n', 'not applicable']] : []).concat([['type', 'value'], ['Enter', 'accept'], ['Esc', 'leave field'], ['i', 'back to field'], ['→', 'skip'], ['u', 'undo'], ['p', 'page'], ['?', 'keys']]);
-  for (const [key, what] of hints) { k.append(el('kbd', '', key), ' ' + what + '   '); }
 }
+
+// The value in the entry field, as Enter sends it: a list's codes joined by
+// commas, a number's digits without separators.
+function fieldValue() {
+  const it = S.item, raw = $('entry-input').value.trim();
+  return it.input === 'list' ? raw.replace(/[\s、，]+/g, ',').replace(/,+/g, ',').replace(/^,|,$/g, '')
+    : it.input === 'number' ? raw.replace(/[\s,.、，]+/g, '') : raw; // 1 234, 1,234: the digits
+}
+
+// typing in the field: "Enter will record" follows it
+$('entry-input').addEventListener('input', () => {
+  if (!S.item || S.readonly || S.mode !== 'queue' || $('entry').hidden || S.pageAction === 'assign') return;
+  S.value = fieldValue();
+  renderCurrent();
+});
 
 async function accept(keep) {
   const it = S.item;
   if (!it || S.readonly || S.busy) return;
+  flushDigits(); // "1" then Enter at once: the 1 counts (it might have begun 10, 11, ...)
   if (it.input === 'missing' && S.cands && S.cands.length && S.value !== 'missing') { assignMissing(); return; }
   let value = keep ? it.proposal : S.value;
   if (!$('entry').hidden && !keep) {
@@ -261,10 +304,7 @@ async function accept(keep) {
       const m = raw.split(/[\s:,-]+/);
       if (m.length !== 3) { toast('type form, page and respondent, e.g. A 3 000123', true); return; }
       value = 'assign:' + m[0].toUpperCase() + ':' + parseInt(m[1], 10) + ':' + m[2];
-    } else {
-      value = it.input === 'list' ? raw.replace(/[\s、，]+/g, ',').replace(/,+/g, ',').replace(/^,|,$/g, '')
-        : it.input === 'number' ? raw.replace(/[\s,.、，]+/g, '') : raw; // 1 234, 1,234: the digits
-    }
+    } else value = fieldValue();
   }
   if ((it.input === 'page' || it.input === 'dup' || it.input === 'missing') && !value) { toast('choose first: ' + (it.input === 'page' ? 'a, d or r' : it.input === 'missing' ? 'm or a' : 'd or c'), true); return; }
   if (value === null) { toast('the machine read several marks: type the code of the one that counts (x: no answer)', true); return; }
@@ -306,15 +346,20 @@ async function assignMissing() {
   S.busy = false;
 }
 
+// A digit that may begin a longer code ("1" of 10, 11, ...) waits for the
+// next digit, 650 ms at most; Enter or another key applies it at once
+// (flushDigits), a new item drops it (clearDigits).
 function typeDigit(d) {
   const it = S.item, opts = it.options || [];
   const codes = opts.map((o) => String(o.code));
   let cand = S.buf + d;
   if (!codes.some((c) => c.startsWith(cand))) cand = d;
   S.buf = cand;
-  clearTimeout(S.bufTimer);
+  clearTimeout(S.bufTimer); S.bufApply = null;
   const longer = codes.some((c) => c !== cand && c.startsWith(cand));
   const apply = () => {
+    clearTimeout(S.bufTimer); S.bufTimer = 0; S.bufApply = null;
+    if (S.item !== it || S.readonly || S.mode !== 'queue') return; // another item or screen meanwhile
     S.buf = '';
     if (!codes.includes(cand)) return;
     if (it.input === 'set') {
@@ -325,8 +370,12 @@ function typeDigit(d) {
     S.cursor = codes.indexOf(cand);
     renderAnswer();
   };
-  if (longer) S.bufTimer = setTimeout(apply, 650); else apply();
+  if (longer) { S.bufApply = apply; S.bufTimer = setTimeout(apply, 650); } else apply();
 }
+
+function flushDigits() { if (S.bufApply) S.bufApply(); }
+
+function clearDigits() { clearTimeout(S.bufTimer); S.bufTimer = 0; S.bufApply = null; S.buf = ''; }
 
 function moveCursor(delta) {
   const it = S.item, opts = it.options || [];
@@ -340,10 +389,24 @@ async function undo() {
   try {
     const r = await api('POST', '/api/undo', {});
     S.resolved = Math.max(0, S.resolved - 1);
-    toast('undone: item ' + r.undone + ' is yours to decide again');
-    showItem(r.item, false);
-    refreshLeft();
+    if (r.item) {
+      toast('undone: item ' + r.undone + ' is yours to decide again');
+      showItem(r.item, false);
+      refreshLeft();
+    } else {
+      // re-coding without the decision no longer raises the item: nothing to
+      // decide again there, so on with the queue
+      toast('undone: item ' + r.undone + ' is no longer asked (re-coded without your decision): here is the next item');
+      await nextItem();
+    }
   } catch (e) { toast(e.message, true); }
+}
+
+// No item on screen (→ or Enter): ask the server again; the items left may
+// have come free since.
+async function askNext() {
+  await nextItem();
+  if (!S.item) toast(S.left > 0 ? 'no item free for you yet: ' + S.left + ' left, held by other operators' : 'the queue is empty', true);
 }
 
 async function previous() {
@@ -359,14 +422,17 @@ async function previous() {
 
 function queueKey(ev) {
   const it = S.item, k = ev.key;
-  const inField = document.activeElement === $('entry-input') && !$('entry').hidden;
+  const inField = it && document.activeElement === $('entry-input') && !$('entry').hidden;
   if (inField) {
     if (k === 'Enter') { accept(); return true; }
     if (k === 'Escape') { $('entry-input').blur(); return true; }
     return false; // typing goes into the field
   }
   if (k === 'u') { undo(); return true; }
-  if (!it) return false;
+  if (!it) {
+    if (k === 'ArrowRight' || k === 'Enter') { askNext().catch((e) => toast(e.message, true)); return true; }
+    return false;
+  }
   // back into the field of a written box or a transcription
   if ((k === 'Tab' || k === 'i') && !$('entry').hidden && !S.readonly) { $('entry-input').focus(); return true; }
   if (S.readonly) {
@@ -390,6 +456,10 @@ function queueKey(ev) {
     if (S.cands && k === 'Escape') { S.cands = null; renderAnswer(); return true; }
     return false;
   }
+  // a written box or a transcription, the cursor outside the field: x clears it (no answer)
+  if ((k === 'x' || k === 'Backspace' || k === 'Delete') && !$('entry').hidden && S.pageAction !== 'assign') {
+    $('entry-input').value = ''; S.value = ''; renderCurrent(); return true;
+  }
   if (it.allow_na && k === 'k') { accept(true); return true; }
   if (it.allow_na && k === 'n' && it.input !== 'choice' && it.input !== 'set') { S.value = '-1'; accept(); return true; }
   if (it.input === 'dup') {
@@ -399,6 +469,7 @@ function queueKey(ev) {
   }
   if (it.input === 'choice' || it.input === 'set') {
     if (/^[0-9]$/.test(k)) { typeDigit(k); return true; }
+    flushDigits(); // "1" then ↓ or x: the 1 counts first
     if (k === 'ArrowDown') { moveCursor(1); return true; }
     if (k === 'ArrowUp') { moveCursor(-1); return true; }
     if (k === ' ' && it.input === 'set') { typeDigit(String(it.options[S.cursor].code)); return true; }
@@ -410,24 +481,36 @@ function queueKey(ev) {
 
 // ---- group review ----
 
+// Transcriptions are typed one by one in the queue: a tile cannot take text,
+// and accepting a group of them would record every one as "no answer".
+const TYPED_REASONS = ['text', 'other_text'];
+const typedInput = (it) => it.input === 'text';
+
 async function showGroups() {
   setMode('groups');
+  clearTileDigits();
   if (S.item && !S.readonly) { try { await api('POST', '/api/release', {}); } catch (e) { /* shown */ } }
   S.group = null;
   $('group-work').hidden = true; $('group-list').hidden = false;
   const r = await api('GET', '/api/groups');
-  S.groupList = r.groups;
+  S.groupList = r.groups.filter((g) => !TYPED_REASONS.includes(g.reason));
+  S.groupsLeftOut = r.groups.length - S.groupList.length;
   // start on the group of the item that was on screen
   const it = S.item;
-  S.groupCursor = Math.max(0, it ? r.groups.findIndex((g) => g.form === it.form && g.question === it.question_id && g.var === it.var) : 0);
+  S.groupCursor = Math.max(0, it ? S.groupList.findIndex((g) => g.form === it.form && g.question === it.question_id && g.var === it.var) : 0);
   renderGroupList();
+}
+
+function groupsLeftOutNote(box) {
+  if (S.groupsLeftOut) box.append(el('p', 'note', S.groupsLeftOut + (S.groupsLeftOut === 1 ? ' group' : ' groups') + ' of transcriptions left out: they are typed one by one in the queue.'));
 }
 
 function renderGroupList() {
   const box = $('group-list'); box.textContent = '';
   box.append(el('h2', '', 'Group review: one question across many forms'));
-  if (!S.groupList.length) { box.append(el('p', '', 'No question has two or more open items. q goes back to the queue.')); return; }
+  if (!S.groupList.length) { box.append(el('p', '', 'No question has two or more open items. q goes back to the queue.')); groupsLeftOutNote(box); return; }
   box.append(el('p', '', '↑↓ choose a group, Enter opens it, Esc back to the queue.'));
+  groupsLeftOutNote(box);
   const t = el('table');
   const h = el('tr'); for (const c of ['question', 'column', 'why', 'form', 'items']) h.append(el('th', '', c)); t.append(h);
   S.groupList.forEach((g, i) => {
@@ -440,15 +523,23 @@ function renderGroupList() {
 
 async function openGroup(g) {
   const r = await api('POST', '/api/group', { reason: g.reason, form: g.form, question: g.question, var: g.var, limit: 48 });
+  if (r.items.some(typedInput)) {
+    // whatever the reason, a tile cannot take a transcription: give the items back
+    try { await api('POST', '/api/release', {}); } catch (e) { /* shown */ }
+    toast('these items are transcriptions: type them one by one in the queue (q), not as a group', true);
+    return;
+  }
+  clearTileDigits();
   S.group = g;
-  S.tiles = r.items.map((it) => ({ it, value: it.proposal }));
+  S.tiles = r.items.map((it) => ({ it, value: it.proposal, cleared: false }));
   S.tileCursor = 0;
   S.tileTyping = -1;
   $('group-list').hidden = true; $('group-work').hidden = false;
   const first = r.items[0];
   $('group-title').textContent = g.label + ' ' + (g.var || '') + ' — ' + g.reason_text + ' — ' + r.items.length + ' forms'
     + (first && first.question ? ' — ' + first.question.text : '');
-  $('group-help').textContent = 'Each tile shows what Enter will record. ←→↑↓ move, a digit sets the tile under the cursor, x clears it, Enter accepts ALL tiles, Esc back.';
+  $('group-help').textContent = 'Each tile shows what Enter will record. ←→↑↓ move, a digit sets the tile under the cursor'
+    + ' (several options allowed: toggles that option; codes in order: adds it; two-digit codes: type both digits), x clears it, Enter accepts ALL tiles, Esc back.';
   renderTiles();
 }
 
@@ -460,6 +551,7 @@ function renderTiles() {
     const m = el('div', 'meta');
     m.append(el('span', '', t.it.respondent + (t.it.case ? ' case ' + t.it.case : '')));
     m.append(el('span', 'val' + (t.value !== t.it.proposal ? ' changed' : '') + (t.value === '' ? ' empty' : ''), t.value === '' ? 'no answer' : optionText(t.it, t.value)));
+    if (i === S.tileBufAt && S.tileBuf) m.append(el('span', 'typing', S.tileBuf + '…'));
     d.append(m);
     box.append(d);
   });
@@ -469,6 +561,14 @@ function renderTiles() {
 
 async function acceptGroup() {
   if (!S.tiles.length || S.busy) return;
+  flushTileDigits(); // "1" then Enter at once: the 1 counts
+  // an empty number or transcription is recorded only when cleared on purpose (x)
+  const bad = S.tiles.findIndex((t) => t.value === '' && !t.cleared && (typedInput(t.it) || t.it.input === 'number'));
+  if (bad >= 0) {
+    S.tileCursor = bad; renderTiles();
+    toast('tile ' + (bad + 1) + ' has no value: type it (x: record no answer), or decide it in the queue', true);
+    return;
+  }
   S.busy = true;
   try {
     const r = await api('POST', '/api/group/decide', { decisions: S.tiles.map((t) => ({ item: t.it.id, value: t.value })) });
@@ -489,6 +589,7 @@ function groupKey(ev) {
     return false;
   }
   const n = S.tiles.length, cols = Math.max(1, Math.round($('tiles').clientWidth / 340));
+  if (!/^[0-9]$/.test(k)) flushTileDigits(); // "1" then → or x: the 1 counts first, on its tile
   if (k.startsWith('Arrow')) S.tileTyping = -1; // back on a number tile: typing starts it afresh
   if (k === 'ArrowRight') S.tileCursor = Math.min(n - 1, S.tileCursor + 1);
   else if (k === 'ArrowLeft') S.tileCursor = Math.max(0, S.tileCursor - 1);
@@ -498,19 +599,60 @@ function groupKey(ev) {
     const t = S.tiles[S.tileCursor], codes = (t.it.options || []).map((o) => String(o.code));
     if (t.it.input === 'number') { // a number: the digits add up (the first replaces the proposal), → moves on
       const v = S.tileTyping === S.tileCursor ? t.value + k : k;
-      if (v.length > t.it.boxes) toast('at most ' + t.it.boxes + ' digits here', true); else t.value = v;
+      if (v.length > t.it.boxes) toast('at most ' + t.it.boxes + ' digits here', true); else { t.value = v; t.cleared = false; }
       S.tileTyping = S.tileCursor;
     }
-    else if (codes.includes(k) || t.it.input === 'digits') { t.value = k; S.tileCursor = Math.min(n - 1, S.tileCursor + 1); }
+    else if (codes.length) tileDigit(k, codes);
+    else if (t.it.input === 'digits') { t.value = k; t.cleared = false; S.tileCursor = Math.min(n - 1, S.tileCursor + 1); }
     else toast(k + ' is not an option here', true);
   } else if (k === 'Backspace' && S.tiles[S.tileCursor].it.input === 'number' && S.tileTyping === S.tileCursor) {
     S.tiles[S.tileCursor].value = S.tiles[S.tileCursor].value.slice(0, -1);
-  } else if (k === 'x' || k === 'Backspace' || k === 'Delete') S.tiles[S.tileCursor].value = '';
+  } else if (k === 'x' || k === 'Backspace' || k === 'Delete') { S.tiles[S.tileCursor].value = ''; S.tiles[S.tileCursor].cleared = true; }
   else if (k === 'Enter') { acceptGroup(); return true; }
   else return false;
   renderTiles();
   return true;
 }
+
+// A digit on a tile with options: as typeDigit in the queue, a digit that may
+// begin a longer code waits for the next one (650 ms at most, or the next
+// key); a set (several options allowed) toggles the code, a list (codes in
+// box order) adds it at the end or takes it out, a single value takes it and
+// the cursor moves on.
+function tileDigit(d, codes) {
+  const i = S.tileCursor, t = S.tiles[i];
+  if (S.tileBufAt !== i) flushTileDigits();
+  let cand = S.tileBuf + d;
+  if (!codes.some((c) => c.startsWith(cand))) cand = d;
+  clearTimeout(S.tileTimer); S.tileApply = null;
+  if (!codes.some((c) => c.startsWith(cand))) { S.tileBuf = ''; S.tileBufAt = -1; toast(d + ' is not an option here', true); return; }
+  S.tileBuf = cand; S.tileBufAt = i;
+  const longer = codes.some((c) => c !== cand && c.startsWith(cand));
+  const group = S.group;
+  const apply = (byKey) => { // byKey: another key applies it (and moves the cursor itself)
+    clearTileDigits();
+    if (S.group !== group || S.tiles[i] !== t) return; // another group meanwhile
+    if (!codes.includes(cand)) { renderTiles(); return; } // "1" where only 10, 11 are codes
+    if (t.it.input === 'set') {
+      const set = new Set(t.value ? t.value.split(',') : []);
+      if (set.has(cand)) set.delete(cand); else set.add(cand);
+      t.value = codes.filter((c) => set.has(c)).join(',');
+    } else if (t.it.input === 'list') { // codes in box order: a code is added at the end, or taken out
+      const list = t.value ? t.value.split(',') : [];
+      t.value = (list.includes(cand) ? list.filter((c) => c !== cand) : list.concat([cand])).join(',');
+    } else {
+      t.value = cand;
+      if (!byKey && S.tileCursor === i) S.tileCursor = Math.min(S.tiles.length - 1, i + 1);
+    }
+    t.cleared = false;
+    renderTiles();
+  };
+  if (longer) { S.tileApply = apply; S.tileTimer = setTimeout(() => apply(false), 650); } else apply(false);
+}
+
+function flushTileDigits() { if (S.tileApply) S.tileApply(true); }
+
+function clearTileDigits() { clearTimeout(S.tileTimer); S.tileTimer = 0; S.tileApply = null; S.tileBuf = ''; S.tileBufAt = -1; }
 
 // ---- page view ----
 
