@@ -51,10 +51,10 @@ typedef struct {
  * whole reply. */
 static void text_col(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
-    snprintf(dst, n, "%s", omr_utf8_safe((const char *)sqlite3_column_text(st, i)));
-    const char *safe = omr_utf8_safe(dst); /* the copy may have ended inside a character */
+    snprintf(dst, n, "%s", (const char *)sqlite3_column_text(st, i) ?: "");
+    const char *safe = omr_utf8_safe(dst); /* stray bytes, or the copy ended inside a character */
     if (safe != dst)
-        snprintf(dst, n, "%s", safe);
+        snprintf(dst, n, "%s", safe); /* no longer: each stray byte becomes one '?' */
 }
 
 /* A column as valid UTF-8 for json_pack (omr_utf8_safe). */

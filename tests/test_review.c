@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "http_client.h"
 #include "print.h"
 #include "review.h"
 #include "review_internal.h"
@@ -40,74 +41,9 @@ static int g_page;                 /* template page index used */
 static omr_review_server_t *g_srv;
 static int g_port;
 
-/* ---- a tiny HTTP client ---- */
+/* ---- a tiny HTTP client (http_client.h) ---- */
 
-typedef struct {
-    int status;
-    char cookie[200];   /* omr_session=... from Set-Cookie */
-    char set_cookie[400];
-    char *body;         /* malloc'd, NUL-terminated */
-    size_t len;
-    char type[80];
-} resp_t;
-
-static void resp_free(resp_t *r) { free(r->body), r->body = NULL; }
-
-/* Send a raw request text; parse the reply. */
-static int http_raw(const char *req, size_t reqlen, resp_t *out)
-{
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)g_port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    for (size_t off = 0; off < reqlen;) {
-        ssize_t k = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break; /* the server may refuse early (413): read its answer anyway */
-        off += (size_t)k;
-    }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = recv(fd, buf + n, cap - n - 1, 0);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    buf[n] = 0;
-    if (sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) {
-        free(buf);
-        return -1;
-    }
-    char *hend = strstr(buf, "\r\n\r\n");
-    if (!hend) {
-        free(buf);
-        return -1;
-    }
-    *hend = 0;
-    char *sc = strcasestr(buf, "\r\nSet-Cookie: ");
-    if (sc) {
-        sscanf(sc + 14, "%399[^\r]", out->set_cookie);
-        sscanf(sc + 14, "%199[^;\r]", out->cookie);
-    }
-    char *ct = strcasestr(buf, "\r\nContent-Type: ");
-    if (ct)
-        sscanf(ct + 16, "%79[^\r;]", out->type);
-    out->len = n - (size_t)(hend + 4 - buf);
-    out->body = malloc(out->len + 1);
-    memcpy(out->body, hend + 4, out->len);
-    out->body[out->len] = 0;
-    free(buf);
-    return 0;
-}
+static int http_raw(const char *req, size_t reqlen, resp_t *out) { return http_send(g_port, req, reqlen, out); }
 
 typedef struct {
     char cookie[200];

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "http_client.h"
 #include "review.h"
 #include "review_internal.h"
 #include "store.h"
@@ -34,63 +35,9 @@ static char g_dir[256], g_db[300];
 static omr_review_server_t *g_srv;
 static int g_port;
 
-/* ---- a tiny HTTP client ---- */
+/* ---- a tiny HTTP client (http_client.h) ---- */
 
-typedef struct {
-    int status;
-    char cookie[200];     /* omr_session=... from Set-Cookie */
-    char set_cookie[400]; /* the whole Set-Cookie value */
-    char *body;
-} resp_t;
-
-static void resp_free(resp_t *r) { free(r->body), r->body = NULL; }
-
-static int http_raw(const char *req, resp_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->status = -1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)g_port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    size_t reqlen = strlen(req);
-    for (size_t off = 0; off < reqlen;) {
-        ssize_t k = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break;
-        off += (size_t)k;
-    }
-    size_t cap = 16384, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = recv(fd, buf + n, cap - n - 1, 0);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    buf[n] = 0;
-    char *hend = strstr(buf, "\r\n\r\n");
-    if (sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1 || !hend) {
-        free(buf);
-        return -1;
-    }
-    *hend = 0;
-    char *sc = strcasestr(buf, "\r\nSet-Cookie: ");
-    if (sc) {
-        sscanf(sc + 14, "%399[^\r]", out->set_cookie);
-        sscanf(sc + 14, "%199[^;\r]", out->cookie);
-    }
-    out->body = strdup(hend + 4);
-    free(buf);
-    return 0;
-}
+static int http_raw(const char *req, resp_t *out) { return http_send(g_port, req, strlen(req), out); }
 
 typedef struct {
     char cookie[200];
